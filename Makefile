@@ -1,0 +1,62 @@
+# roomkeeper developer entry points. `make help` lists them.
+
+SHELL := /bin/bash
+GO ?= go
+
+## Pinned tools, installed into a cache outside the checkout keyed by version,
+## so a fresh clone (CI) reuses them.
+CACHE_DIR ?= $(HOME)/.cache/roomkeeper
+LIVEKIT_VERSION := v1.13.5
+LIVEKIT_SERVER_BIN := $(CACHE_DIR)/livekit-server-$(LIVEKIT_VERSION)/server
+GOLANGCI_VERSION := v2.6.2
+export LIVEKIT_SERVER_BIN
+
+DATA_DIR ?= ./data
+TEST_TIMEOUT ?= 18m
+FUZZTIME ?= 10s
+
+.DEFAULT_GOAL := help
+
+.PHONY: help
+help: ## Show this help.
+	@grep -hE '^[a-zA-Z_/-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
+
+.PHONY: build
+build: ## Build roomkeeper and roomctl into ./bin.
+	$(GO) build -o bin/ ./cmd/roomkeeper ./cmd/roomctl
+
+.PHONY: run
+run: ## Run every role in one process on the embedded engines (NATS, SQLite) under $(DATA_DIR).
+	$(GO) run ./cmd/roomkeeper serve --data-dir $(DATA_DIR)
+
+.PHONY: test
+test: livekit-server ## Run all tests against real servers, with the race detector.
+	$(GO) test -race -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+.PHONY: test/short
+test/short: ## Run the tests that need no livekit-server binary.
+	$(GO) test -race -count=1 -short ./...
+
+.PHONY: bench
+bench: livekit-server ## Run the benchmarks and print their figures.
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+
+.PHONY: lint
+lint: ## gofmt, go vet and golangci-lint (installed pinned when missing).
+	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
+	$(GO) vet ./...
+	@if ! test -x $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint; then \
+		GOBIN=$(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION) || echo "golangci-lint not installable here; gofmt and vet passed"; fi
+	@if test -x $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint; then $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint run ./...; fi
+
+.PHONY: livekit-server
+livekit-server: $(LIVEKIT_SERVER_BIN) ## Install livekit-server $(LIVEKIT_VERSION) (pinned) into the cache.
+
+$(LIVEKIT_SERVER_BIN):
+	@echo "installing livekit-server $(LIVEKIT_VERSION) into $(dir $@) (a few minutes the first time)"
+	@mkdir -p $(dir $@)
+	cd $(dir $@) && GOBIN=$(dir $@) GOFLAGS=-mod=mod $(GO) install github.com/livekit/livekit-server/cmd/server@$(LIVEKIT_VERSION)
+
+.PHONY: clean
+clean: ## Remove build output and the local data directory.
+	rm -rf bin $(DATA_DIR)

@@ -1,0 +1,13 @@
+package events
+
+import "errors"
+
+// Sentinel errors of the package.
+var (
+	// ErrConfig: a topology or client setting is out of range.
+	ErrConfig = errors.New("invalid configuration")
+	// ErrMissing: a stream or consumer of the contract does not exist.
+	ErrMissing = errors.New("missing")
+	// ErrTimeout: no result arrived in time.
+	ErrTimeout = errors.New("timed out waiting for the result")
+)

@@ -1,0 +1,102 @@
+package events
+
+import (
+	"regexp"
+	"strings"
+)
+
+// Subjects and subject prefixes of the message API.
+const (
+	CommandPrefix = "rooms.cmd."
+	ResultPrefix  = "rooms.results."
+	EventPrefix   = "rooms.events."
+	DeadPrefix    = "rooms.dead."
+	WebhookPrefix = "livekit.webhook."
+
+	SubjectCreate            = CommandPrefix + "create"
+	SubjectDelete            = CommandPrefix + "delete"
+	SubjectUpdatePreferences = CommandPrefix + "update_preferences"
+	SubjectSweep             = CommandPrefix + "sweep"
+
+	SubjectRoomStarted  = WebhookPrefix + "room_started"
+	SubjectRoomFinished = WebhookPrefix + "room_finished"
+
+	APIGet              = "rooms.api.get"
+	APIList             = "rooms.api.list"
+	APIRole             = "rooms.api.role"
+	APIRecordingToken   = "rooms.api.recording_token"
+	APIParticipantToken = "rooms.api.participant_token"
+)
+
+// Domain event types, published on rooms.events.<type>.
+const (
+	EventCreated             = "created"
+	EventPreferencesUpdated  = "preferences_updated"
+	EventMarkedForDeletion   = "marked_for_deletion"
+	EventDeleted             = "deleted"
+	EventMeetingStarted      = "meeting_started"
+	EventMeetingEnded        = "meeting_ended"
+	HeaderDeadReason         = "Roomkeeper-Dead-Reason"
+	HeaderDeadDeliveries     = "Roomkeeper-Dead-Deliveries"
+	HeaderDeadSubject        = "Roomkeeper-Dead-Subject"
+	HeaderDeadStreamSequence = "Roomkeeper-Dead-Stream-Seq"
+	HeaderDeadCommandID      = "Roomkeeper-Dead-Command-Id"
+)
+
+var commandIDPattern = regexp.MustCompile(`^[A-Za-z0-9_:-]{1,128}$`)
+
+// ValidCommandID reports whether id is a well-formed command ID: 1 to 128
+// letters, digits, '-', '_' or ':'.
+func ValidCommandID(id string) bool { return commandIDPattern.MatchString(id) }
+
+// CommandType returns the type of a command subject ("create" for
+// "rooms.cmd.create"); the empty string when subject is not a command.
+func CommandType(subject string) string {
+	t, ok := strings.CutPrefix(subject, CommandPrefix)
+	if !ok {
+		return ""
+	}
+	return t
+}
+
+// ResultSubject is where the result of command id is published.
+func ResultSubject(id string) string { return ResultPrefix + id }
+
+// EventSubject is where domain events of the given type are published.
+func EventSubject(eventType string) string { return EventPrefix + eventType }
+
+// DeadSubject is where a dead letter for a message of the given subject goes:
+// rooms.dead.<command type> for commands, rooms.dead.webhook_<event> for
+// webhook events.
+func DeadSubject(subject string) string {
+	if t := CommandType(subject); t != "" {
+		return DeadPrefix + sanitizeToken(t)
+	}
+	if e, ok := strings.CutPrefix(subject, WebhookPrefix); ok {
+		return DeadPrefix + "webhook_" + sanitizeToken(e)
+	}
+	return DeadPrefix + "unknown"
+}
+
+// sanitizeToken keeps a subject token a single valid token.
+func sanitizeToken(s string) string {
+	if s == "" {
+		return "unknown"
+	}
+	return strings.Map(func(r rune) rune {
+		switch r {
+		case '.', '*', '>', ' ', '\t', '\r', '\n':
+			return '_'
+		}
+		return r
+	}, s)
+}
+
+// ResultMsgID is the Nats-Msg-Id of the result of command id.
+func ResultMsgID(id string) string { return "result:" + id }
+
+// EventID is the ID (and Nats-Msg-Id) of a domain event caused by command (or
+// webhook event) cause for a room.
+func EventID(cause, eventType, roomID string) string {
+	return cause + ":" + eventType + ":" + roomID
+}

@@ -1,0 +1,82 @@
+// Package embedded runs the in-process engines of the single-machine
+// default: a NATS server with JetStream whose file store lives under the
+// data directory.
+package embedded
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+)
+
+// ErrNotReady: the embedded server did not start in time.
+var ErrNotReady = errors.New("embedded nats server not ready")
+
+// NATSConfig configures the embedded NATS server.
+type NATSConfig struct {
+	// Addr is host:port to listen on; port 0 picks a free one.
+	Addr string
+	// StoreDir is the JetStream file store directory.
+	StoreDir string
+	// ReadyTimeout bounds the wait for the server to accept connections.
+	ReadyTimeout time.Duration
+	// Logs turns the server's own logging on.
+	Logs bool
+}
+
+func (c *NATSConfig) withDefaults() {
+	if c.Addr == "" {
+		c.Addr = "127.0.0.1:4222"
+	}
+	if c.ReadyTimeout == 0 {
+		c.ReadyTimeout = 10 * time.Second
+	}
+}
+
+// StartNATS starts a NATS server with JetStream and waits until it accepts
+// connections. Stop it with Shutdown and WaitForShutdown.
+func StartNATS(cfg NATSConfig) (*server.Server, error) {
+	cfg.withDefaults()
+	host, portStr, err := net.SplitHostPort(cfg.Addr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats address %q: %w", cfg.Addr, err)
+	}
+	port, err := strconv.Atoi(portStr)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats port %q: %w", portStr, err)
+	}
+	if port == 0 {
+		port = server.RANDOM_PORT
+	}
+	if cfg.StoreDir == "" {
+		return nil, fmt.Errorf("embedded nats: store directory required")
+	}
+	opts := &server.Options{
+		ServerName: "roomkeeper-embedded",
+		Host:       host,
+		Port:       port,
+		JetStream:  true,
+		StoreDir:   cfg.StoreDir,
+		NoSigs:     true,
+		NoLog:      !cfg.Logs,
+		// Large enough for the 1 MiB webhook bodies plus headers.
+		MaxPayload: 8 << 20,
+	}
+	ns, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	if cfg.Logs {
+		ns.ConfigureLogger()
+	}
+	go ns.Start()
+	if !ns.ReadyForConnections(cfg.ReadyTimeout) {
+		ns.Shutdown()
+		return nil, ErrNotReady
+	}
+	return ns, nil
+}

@@ -1,0 +1,11 @@
+// Package store defines roomkeeper's persistence: rooms, the command ledger
+// and archived room metadata, behind the [Store] interface that both
+// implementations satisfy (store/sqlite, the embedded default, and
+// store/mongo, the production store) and that store/storetest checks.
+//
+// Every write is a single-record atomic operation, so exactly-once effects
+// hold without multi-document transactions: inserts by ID report
+// [ErrDuplicate], deletes by ID report [ErrNotFound], and updates of a room
+// are compare-and-set on its Version and carry the ID of the command that
+// made them, so a re-run of the same command can see its own write.
+package store

@@ -1,0 +1,139 @@
+package store
+
+import (
+	"encoding/json"
+	"slices"
+	"time"
+)
+
+// Recording access levels of recordingPreferences.allowAccessTo.
+const (
+	AccessAdmin                   = "admin"
+	AccessAdminModerator          = "admin-moderator"
+	AccessAdminModeratorPublisher = "admin-moderator-publisher"
+)
+
+// ChatPreferences of a room.
+type ChatPreferences struct {
+	Enabled bool `json:"enabled" bson:"enabled"`
+}
+
+// RecordingPreferences of a room.
+type RecordingPreferences struct {
+	Enabled       bool   `json:"enabled" bson:"enabled"`
+	AllowAccessTo string `json:"allowAccessTo,omitempty" bson:"allowAccessTo,omitempty"`
+}
+
+// VirtualBackgroundPreferences of a room.
+type VirtualBackgroundPreferences struct {
+	Enabled bool `json:"enabled" bson:"enabled"`
+}
+
+// Preferences of a room.
+type Preferences struct {
+	ChatPreferences              ChatPreferences              `json:"chatPreferences" bson:"chatPreferences"`
+	RecordingPreferences         RecordingPreferences         `json:"recordingPreferences" bson:"recordingPreferences"`
+	VirtualBackgroundPreferences VirtualBackgroundPreferences `json:"virtualBackgroundPreferences" bson:"virtualBackgroundPreferences"`
+}
+
+// DefaultPreferences are the preferences of a room created without any.
+func DefaultPreferences() Preferences {
+	return Preferences{
+		ChatPreferences:              ChatPreferences{Enabled: true},
+		RecordingPreferences:         RecordingPreferences{Enabled: true, AllowAccessTo: AccessAdminModeratorPublisher},
+		VirtualBackgroundPreferences: VirtualBackgroundPreferences{Enabled: true},
+	}
+}
+
+// Meeting status of a room, kept from LiveKit's room_started and
+// room_finished webhooks.
+const (
+	MeetingNone   = ""
+	MeetingActive = "active"
+	MeetingEnded  = "ended"
+)
+
+// Room is a meeting room. The JSON form is the contract's room; the fields
+// tagged json:"-" are internal.
+type Room struct {
+	RoomID            string      `json:"roomId" bson:"_id"`
+	RoomName          string      `json:"roomName" bson:"roomName"`
+	CreationDate      int64       `json:"creationDate" bson:"creationDate"`
+	AutoDeletionDate  *int64      `json:"autoDeletionDate,omitempty" bson:"autoDeletionDate,omitempty"`
+	MarkedForDeletion bool        `json:"markedForDeletion" bson:"markedForDeletion"`
+	Preferences       Preferences `json:"preferences" bson:"preferences"`
+	ModeratorRoomURL  string      `json:"moderatorRoomUrl" bson:"moderatorRoomUrl"`
+	PublisherRoomURL  string      `json:"publisherRoomUrl" bson:"publisherRoomUrl"`
+
+	// ModeratorSecret and PublisherSecret are the secrets of the two links;
+	// never logged, never in a reply.
+	ModeratorSecret string `json:"-" bson:"moderatorSecret"`
+	PublisherSecret string `json:"-" bson:"publisherSecret"`
+	// Meeting is the meeting status (MeetingNone, MeetingActive,
+	// MeetingEnded) as last reported by LiveKit.
+	Meeting string `json:"-" bson:"meeting"`
+	// Version increases by one with every update; updates are
+	// compare-and-set on it.
+	Version int64 `json:"-" bson:"version"`
+	// Applied holds the IDs of the last commands that changed the room
+	// (newest last, at most MaxApplied), so a re-run sees its own write.
+	Applied []string `json:"-" bson:"applied"`
+}
+
+// MaxApplied is how many command IDs a room remembers in Applied.
+const MaxApplied = 16
+
+// WasApplied reports whether command id already changed the room.
+func (r *Room) WasApplied(id string) bool { return slices.Contains(r.Applied, id) }
+
+// MarkApplied records command id in Applied, keeping the last MaxApplied.
+func (r *Room) MarkApplied(id string) {
+	r.Applied = append(r.Applied, id)
+	if n := len(r.Applied); n > MaxApplied {
+		r.Applied = slices.Clone(r.Applied[n-MaxApplied:])
+	}
+}
+
+// ArchivedRoom is the metadata kept for a room's recordings, also after the
+// room is deleted.
+type ArchivedRoom struct {
+	RoomID           string      `json:"roomId" bson:"_id"`
+	RoomName         string      `json:"roomName" bson:"roomName"`
+	Preferences      Preferences `json:"preferences" bson:"preferences"`
+	ModeratorRoomURL string      `json:"moderatorRoomUrl" bson:"moderatorRoomUrl"`
+	PublisherRoomURL string      `json:"publisherRoomUrl" bson:"publisherRoomUrl"`
+	ModeratorSecret  string      `json:"-" bson:"moderatorSecret"`
+	PublisherSecret  string      `json:"-" bson:"publisherSecret"`
+}
+
+// Command ledger statuses.
+const (
+	StatusPending = "pending"
+	StatusDone    = "done"
+)
+
+// OutMsg is one message a command publishes when it completes (its result,
+// its events, a dead letter); the ledger keeps them so a redelivery
+// republishes exactly the same messages with the same IDs.
+type OutMsg struct {
+	Subject string          `json:"subject" bson:"subject"`
+	MsgID   string          `json:"msgId" bson:"msgId"`
+	Data    json.RawMessage `json:"data" bson:"data"`
+}
+
+// Command is a record of the command ledger.
+type Command struct {
+	ID     string `bson:"_id"`
+	Type   string `bson:"type"`
+	Status string `bson:"status"`
+	// Plan holds the choices the command made before its first effect
+	// (random IDs, secrets, which rooms to delete or mark), so every
+	// delivery of the command converges on the same effect.
+	Plan json.RawMessage `bson:"plan,omitempty"`
+	// Result is the command's result (JSON), set when Status is done.
+	Result json.RawMessage `bson:"result,omitempty"`
+	// Outbox holds the messages published on completion.
+	Outbox    []OutMsg  `bson:"outbox,omitempty"`
+	CreatedAt time.Time `bson:"createdAt"`
+	UpdatedAt time.Time `bson:"updatedAt"`
+}

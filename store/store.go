@@ -1,0 +1,61 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+)
+
+// Store is what roomkeeper keeps. Implementations are safe for concurrent
+// use by many goroutines and many processes; errors wrap the sentinels of
+// this package, and an unreachable database is reported as ErrUnavailable.
+type Store interface {
+	// InsertRoom inserts a new room; ErrDuplicate when its ID exists.
+	InsertRoom(ctx context.Context, r *Room) error
+	// GetRoom reads a room; ErrNotFound when there is none.
+	GetRoom(ctx context.Context, id string) (*Room, error)
+	// UpdateRoom replaces the room whose ID and Version match r.RoomID and
+	// expectedVersion with r, storing r.Version = expectedVersion+1 (set on r
+	// too). ErrConflict when the version differs, ErrNotFound when the room
+	// is gone.
+	UpdateRoom(ctx context.Context, r *Room, expectedVersion int64) error
+	// DeleteRoom deletes a room; ErrNotFound when there is none.
+	DeleteRoom(ctx context.Context, id string) error
+	// ListRooms returns up to limit rooms with an ID greater than after, in
+	// ascending ID order (keyset pagination).
+	ListRooms(ctx context.Context, after string, limit int) ([]Room, error)
+	// ExpiredRooms returns up to limit rooms with an autoDeletionDate at or
+	// before now (epoch ms) and an ID greater than after, in ascending ID
+	// order, through an index on autoDeletionDate. Rooms already marked for
+	// deletion are left out.
+	ExpiredRooms(ctx context.Context, now int64, after string, limit int) ([]Room, error)
+	// MarkedRooms returns up to limit rooms marked for deletion, or whose
+	// meeting status is active, with an ID greater than after, in
+	// ascending ID order (for reconciliation with LiveKit).
+	MarkedRooms(ctx context.Context, after string, limit int) ([]Room, error)
+	// CountRooms counts all rooms.
+	CountRooms(ctx context.Context) (int64, error)
+
+	// ClaimCommand inserts c as a pending ledger record. When a record with
+	// that ID exists, it returns the existing record and ErrDuplicate.
+	ClaimCommand(ctx context.Context, c *Command) (*Command, error)
+	// GetCommand reads a ledger record; ErrNotFound when there is none.
+	GetCommand(ctx context.Context, id string) (*Command, error)
+	// SetCommandPlan stores plan on the pending record id unless it already
+	// has one, and returns the plan the record holds afterwards (the first
+	// one stored wins).
+	SetCommandPlan(ctx context.Context, id string, plan json.RawMessage) (json.RawMessage, error)
+	// CompleteCommand marks record id done with its result and outbox. It
+	// is idempotent: a record already done keeps its first result, which is
+	// returned.
+	CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []OutMsg) (*Command, error)
+
+	// PutArchivedRoom inserts or replaces the archived metadata of a room.
+	PutArchivedRoom(ctx context.Context, a *ArchivedRoom) error
+	// GetArchivedRoom reads archived metadata; ErrNotFound when there is none.
+	GetArchivedRoom(ctx context.Context, id string) (*ArchivedRoom, error)
+
+	// Ping checks that the database is reachable.
+	Ping(ctx context.Context) error
+	// Close releases the store's resources.
+	Close() error
+}
