@@ -116,9 +116,10 @@ const (
 // its events, a dead letter); the ledger keeps them so a redelivery
 // republishes exactly the same messages with the same IDs.
 type OutMsg struct {
-	Subject string          `json:"subject" bson:"subject"`
-	MsgID   string          `json:"msgId" bson:"msgId"`
-	Data    json.RawMessage `json:"data" bson:"data"`
+	Subject string            `json:"subject" bson:"subject"`
+	MsgID   string            `json:"msgId" bson:"msgId"`
+	Headers map[string]string `json:"headers,omitempty" bson:"headers,omitempty"`
+	Data    json.RawMessage   `json:"data" bson:"data"`
 }
 
 // Command is a record of the command ledger.
