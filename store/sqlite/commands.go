@@ -1,0 +1,194 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+const commandCols = `id, type, status, plan, result, outbox, created_at, updated_at`
+
+func scanCommand(row scanner) (*store.Command, error) {
+	var (
+		c                    store.Command
+		plan, result, outbox []byte
+		created, updated     int64
+	)
+	if err := row.Scan(&c.ID, &c.Type, &c.Status, &plan, &result, &outbox, &created, &updated); err != nil {
+		return nil, err
+	}
+	c.CreatedAt = time.UnixMilli(created).UTC()
+	c.UpdatedAt = time.UnixMilli(updated).UTC()
+	if len(plan) > 0 {
+		c.Plan = plan
+	}
+	if len(result) > 0 {
+		c.Result = result
+	}
+	if len(outbox) > 0 {
+		var err error
+		if c.Outbox, err = decodeOutbox(outbox); err != nil {
+			return nil, fmt.Errorf("command %s: outbox: %w", c.ID, err)
+		}
+	}
+	return &c, nil
+}
+
+// outMsg is how an OutMsg is kept in the outbox column: Data inline when it
+// is JSON, else its bytes (base64) in Bytes, so a dead letter of a body that
+// is not JSON comes back byte for byte.
+type outMsg struct {
+	Subject string            `json:"subject"`
+	MsgID   string            `json:"msgId"`
+	Headers map[string]string `json:"headers,omitempty"`
+	Data    json.RawMessage   `json:"data,omitempty"`
+	Bytes   []byte            `json:"bytes,omitempty"`
+}
+
+func encodeOutbox(msgs []store.OutMsg) (any, error) {
+	if len(msgs) == 0 {
+		return nil, nil
+	}
+	rows := make([]outMsg, len(msgs))
+	for i, m := range msgs {
+		rows[i] = outMsg{Subject: m.Subject, MsgID: m.MsgID, Headers: m.Headers}
+		if json.Valid(m.Data) {
+			rows[i].Data = m.Data
+		} else {
+			rows[i].Bytes = m.Data
+		}
+	}
+	b, err := json.Marshal(rows)
+	if err != nil {
+		return nil, err
+	}
+	return string(b), nil
+}
+
+func decodeOutbox(b []byte) ([]store.OutMsg, error) {
+	var rows []outMsg
+	if err := json.Unmarshal(b, &rows); err != nil {
+		return nil, err
+	}
+	msgs := make([]store.OutMsg, len(rows))
+	for i, r := range rows {
+		msgs[i] = store.OutMsg{Subject: r.Subject, MsgID: r.MsgID, Headers: r.Headers, Data: r.Data}
+		if r.Bytes != nil {
+			msgs[i].Data = r.Bytes
+		}
+	}
+	return msgs, nil
+}
+
+// jsonText is a JSON document as a TEXT value, NULL when empty.
+func jsonText(b json.RawMessage) any {
+	if len(b) == 0 {
+		return nil
+	}
+	return string(b)
+}
+
+// ClaimCommand inserts c as a pending ledger record (CreatedAt and UpdatedAt
+// default to now) and returns it. When a record with that ID exists, it
+// returns the existing record and store.ErrDuplicate.
+func (s *Store) ClaimCommand(ctx context.Context, c *store.Command) (*store.Command, error) {
+	const op = "claim command"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	rec := store.Command{
+		ID: c.ID, Type: c.Type, Status: store.StatusPending, Plan: c.Plan,
+		CreatedAt: c.CreatedAt, UpdatedAt: c.UpdatedAt,
+	}
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = now
+	}
+	if rec.UpdatedAt.IsZero() {
+		rec.UpdatedAt = rec.CreatedAt
+	}
+	res, err := s.wClaim.ExecContext(ctx, rec.ID, rec.Type, jsonText(rec.Plan),
+		rec.CreatedAt.UnixMilli(), rec.UpdatedAt.UnixMilli())
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	if n == 1 {
+		rec.CreatedAt = time.UnixMilli(rec.CreatedAt.UnixMilli()).UTC()
+		rec.UpdatedAt = time.UnixMilli(rec.UpdatedAt.UnixMilli()).UTC()
+		return &rec, nil
+	}
+	existing, err := s.GetCommand(ctx, c.ID)
+	if err != nil {
+		return nil, err
+	}
+	return existing, fmt.Errorf("sqlite: %s %s: %w", op, c.ID, store.ErrDuplicate)
+}
+
+// GetCommand reads a ledger record; store.ErrNotFound when there is none.
+func (s *Store) GetCommand(ctx context.Context, id string) (*store.Command, error) {
+	const op = "get command"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	c, err := scanCommand(s.rGetCommand.QueryRowContext(ctx, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return c, nil
+}
+
+// SetCommandPlan stores plan on the pending record id unless it already has
+// one, and returns the plan the record holds afterwards (the first one
+// stored wins). store.ErrNotFound when there is no record id.
+func (s *Store) SetCommandPlan(ctx context.Context, id string, plan json.RawMessage) (json.RawMessage, error) {
+	const op = "set command plan"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	var held []byte
+	err := s.wSetPlan.QueryRowContext(ctx, jsonText(plan), time.Now().UnixMilli(), id).Scan(&held)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	if len(held) == 0 {
+		return nil, nil
+	}
+	return held, nil
+}
+
+// CompleteCommand marks record id done with its result and outbox, and
+// returns the record. A record already done keeps its first result and
+// outbox. store.ErrNotFound when there is no record id.
+func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []store.OutMsg) (*store.Command, error) {
+	const op = "complete command"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	ob, err := encodeOutbox(outbox)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s %s: outbox: %w", op, id, err)
+	}
+	c, err := scanCommand(s.wComplete.QueryRowContext(ctx, jsonText(result), ob, time.Now().UnixMilli(), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return c, nil
+}

@@ -1,0 +1,47 @@
+// Package sqlite is the embedded default [store.Store]: SQLite in WAL mode
+// through the pure-Go driver modernc.org/sqlite (no cgo), at
+// DATA_DIR/roomkeeper.db.
+//
+// # Tables
+//
+// The records live in real tables with typed columns, named like the MongoDB
+// collections: rooms, commands (the ledger) and archived_rooms. Preferences
+// are columns of their own; the lists and JSON documents (a room's applied
+// command IDs, a command's plan, result and outbox) are JSON text. Indexes:
+//
+//   - rooms_expiry on rooms(auto_deletion_date), partial (rooms with a date
+//     and not marked for deletion), used by [Store.ExpiredRooms];
+//   - rooms_marked on rooms(id), partial (rooms marked for deletion or with
+//     an active meeting), used by [Store.MarkedRooms].
+//
+// [Open] creates the schema idempotently (CREATE ... IF NOT EXISTS) inside a
+// BEGIN IMMEDIATE transaction and records its version in PRAGMA
+// user_version; it refuses a file written by a newer schema
+// ([ErrSchemaTooNew]).
+//
+// # Concurrency
+//
+// Every operation is one SQL statement, so each is atomic on its own and no
+// operation holds a transaction open across round trips: inserts use
+// INSERT ... ON CONFLICT DO NOTHING (no row inserted means a duplicate),
+// room updates are UPDATE ... WHERE id = ? AND version = ?, and the ledger's
+// "first one wins" rules (plan, completion) are CASE expressions in a single
+// UPDATE ... RETURNING.
+//
+// Within a process, writes go through one connection (SQLite admits one
+// writer at a time; queuing writers in Go is much cheaper than letting them
+// sleep in SQLite's busy handler) and reads through a pool of read-only
+// connections, which WAL lets run beside the writer. Several processes may
+// open the same file (a roomkeeper worker beside a serve with the same
+// DATA_DIR): they take turns at the write lock, waiting up to
+// [Config.BusyTimeout]. synchronous=NORMAL makes a commit durable across a
+// process crash; a power loss may roll back the last commits, never corrupt
+// the file.
+//
+// # Errors
+//
+// Errors wrap the sentinels of package store: [store.ErrDuplicate],
+// [store.ErrNotFound], [store.ErrConflict], and [store.ErrUnavailable] for a
+// closed store, a file that cannot be opened, and a write lock not obtained
+// within the busy timeout.
+package sqlite

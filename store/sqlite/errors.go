@@ -1,0 +1,11 @@
+package sqlite
+
+import "errors"
+
+var (
+	// ErrInvalidConfig: a Config field is out of range (see Config).
+	ErrInvalidConfig = errors.New("sqlite: invalid config")
+	// ErrSchemaTooNew: the file was written by a newer roomkeeper, whose
+	// schema this one does not know.
+	ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
+)

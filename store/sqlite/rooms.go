@@ -1,0 +1,234 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// roomCols are the columns of rooms, in the order of roomArgs and scanRoom.
+const (
+	roomCols = `id, room_name, creation_date, auto_deletion_date, marked_for_deletion,
+		chat_enabled, recording_enabled, recording_access, vbg_enabled,
+		moderator_room_url, publisher_room_url, moderator_secret, publisher_secret,
+		meeting, version, applied`
+	roomNCols = 16
+	// roomSet assigns every column but id, in the order of roomArgs[1:].
+	roomSet = `room_name = ?, creation_date = ?, auto_deletion_date = ?, marked_for_deletion = ?,
+		chat_enabled = ?, recording_enabled = ?, recording_access = ?, vbg_enabled = ?,
+		moderator_room_url = ?, publisher_room_url = ?, moderator_secret = ?, publisher_secret = ?,
+		meeting = ?, version = ?, applied = ?`
+)
+
+// roomArgs are r's column values, with version as its version.
+func roomArgs(r *store.Room, version int64) ([]any, error) {
+	applied := "[]"
+	if len(r.Applied) > 0 {
+		b, err := json.Marshal(r.Applied)
+		if err != nil {
+			return nil, err
+		}
+		applied = string(b)
+	}
+	var date any
+	if r.AutoDeletionDate != nil {
+		date = *r.AutoDeletionDate
+	}
+	p := &r.Preferences
+	return []any{
+		r.RoomID, r.RoomName, r.CreationDate, date, r.MarkedForDeletion,
+		p.ChatPreferences.Enabled, p.RecordingPreferences.Enabled, p.RecordingPreferences.AllowAccessTo,
+		p.VirtualBackgroundPreferences.Enabled,
+		r.ModeratorRoomURL, r.PublisherRoomURL, r.ModeratorSecret, r.PublisherSecret,
+		r.Meeting, version, applied,
+	}, nil
+}
+
+type scanner interface{ Scan(dest ...any) error }
+
+func scanRoom(row scanner, r *store.Room) error {
+	var (
+		date    sql.NullInt64
+		applied []byte
+		p       = &r.Preferences
+	)
+	if err := row.Scan(
+		&r.RoomID, &r.RoomName, &r.CreationDate, &date, &r.MarkedForDeletion,
+		&p.ChatPreferences.Enabled, &p.RecordingPreferences.Enabled, &p.RecordingPreferences.AllowAccessTo,
+		&p.VirtualBackgroundPreferences.Enabled,
+		&r.ModeratorRoomURL, &r.PublisherRoomURL, &r.ModeratorSecret, &r.PublisherSecret,
+		&r.Meeting, &r.Version, &applied,
+	); err != nil {
+		return err
+	}
+	r.AutoDeletionDate = nil
+	if date.Valid {
+		r.AutoDeletionDate = &date.Int64
+	}
+	r.Applied = nil
+	if len(applied) > 0 && string(applied) != "[]" {
+		if err := json.Unmarshal(applied, &r.Applied); err != nil {
+			return fmt.Errorf("room %s: applied: %w", r.RoomID, err)
+		}
+	}
+	return nil
+}
+
+// InsertRoom inserts a new room; store.ErrDuplicate when its ID exists.
+func (s *Store) InsertRoom(ctx context.Context, r *store.Room) error {
+	const op = "insert room"
+	if err := s.check(op); err != nil {
+		return err
+	}
+	args, err := roomArgs(r, r.Version)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, err)
+	}
+	res, err := s.wInsertRoom.ExecContext(ctx, args...)
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.wrap(op, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, store.ErrDuplicate)
+	}
+	return nil
+}
+
+// GetRoom reads a room; store.ErrNotFound when there is none.
+func (s *Store) GetRoom(ctx context.Context, id string) (*store.Room, error) {
+	const op = "get room"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	r := new(store.Room)
+	err := scanRoom(s.rGetRoom.QueryRowContext(ctx, id), r)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
+	}
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return r, nil
+}
+
+// UpdateRoom replaces the room r.RoomID if its version is expectedVersion,
+// storing version expectedVersion+1 (set on r too). store.ErrConflict when
+// the version differs, store.ErrNotFound when the room is gone.
+func (s *Store) UpdateRoom(ctx context.Context, r *store.Room, expectedVersion int64) error {
+	const op = "update room"
+	if err := s.check(op); err != nil {
+		return err
+	}
+	args, err := roomArgs(r, expectedVersion+1)
+	if err != nil {
+		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, err)
+	}
+	args = append(args[1:], r.RoomID, expectedVersion)
+	res, err := s.wUpdateRoom.ExecContext(ctx, args...)
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	if n == 1 {
+		r.Version = expectedVersion + 1
+		return nil
+	}
+	var exists bool
+	if err := s.rRoomExists.QueryRowContext(ctx, r.RoomID).Scan(&exists); err != nil {
+		return s.wrap(op, err)
+	}
+	if !exists {
+		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, store.ErrNotFound)
+	}
+	return fmt.Errorf("sqlite: %s %s (version %d): %w", op, r.RoomID, expectedVersion, store.ErrConflict)
+}
+
+// DeleteRoom deletes a room; store.ErrNotFound when there is none.
+func (s *Store) DeleteRoom(ctx context.Context, id string) error {
+	const op = "delete room"
+	if err := s.check(op); err != nil {
+		return err
+	}
+	res, err := s.wDeleteRoom.ExecContext(ctx, id)
+	if err != nil {
+		return s.wrap(op, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return s.wrap(op, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
+	}
+	return nil
+}
+
+// ListRooms returns up to limit rooms with an ID greater than after, in
+// ascending ID order. A limit of 0 or less means no limit.
+func (s *Store) ListRooms(ctx context.Context, after string, limit int) ([]store.Room, error) {
+	return s.queryRooms(ctx, "list rooms", s.rListRooms, after, sqlLimit(limit))
+}
+
+// ExpiredRooms returns up to limit rooms not marked for deletion whose
+// autoDeletionDate is at or before now (epoch ms), with an ID greater than
+// after, in ascending ID order, through the index rooms_expiry.
+func (s *Store) ExpiredRooms(ctx context.Context, now int64, after string, limit int) ([]store.Room, error) {
+	return s.queryRooms(ctx, "expired rooms", s.rExpired, now, after, sqlLimit(limit))
+}
+
+// MarkedRooms returns up to limit rooms marked for deletion or with an
+// active meeting, with an ID greater than after, in ascending ID order,
+// through the index rooms_marked.
+func (s *Store) MarkedRooms(ctx context.Context, after string, limit int) ([]store.Room, error) {
+	return s.queryRooms(ctx, "marked rooms", s.rMarked, after, sqlLimit(limit))
+}
+
+// CountRooms counts all rooms.
+func (s *Store) CountRooms(ctx context.Context) (int64, error) {
+	const op = "count rooms"
+	if err := s.check(op); err != nil {
+		return 0, err
+	}
+	var n int64
+	if err := s.rCountRooms.QueryRowContext(ctx).Scan(&n); err != nil {
+		return 0, s.wrap(op, err)
+	}
+	return n, nil
+}
+
+// sqlLimit maps "no limit" (0 or less) to SQLite's -1.
+func sqlLimit(limit int) int {
+	if limit <= 0 {
+		return -1
+	}
+	return limit
+}
+
+func (s *Store) queryRooms(ctx context.Context, op string, stmt *sql.Stmt, args ...any) ([]store.Room, error) {
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	defer rows.Close()
+	out := []store.Room{}
+	for rows.Next() {
+		out = append(out, store.Room{})
+		if err := scanRoom(rows, &out[len(out)-1]); err != nil {
+			return nil, s.wrap(op, err)
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return out, nil
+}

@@ -1,0 +1,226 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	sqlite "modernc.org/sqlite"
+	sqlite3 "modernc.org/sqlite/lib"
+
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// Store is the SQLite store. It is safe for concurrent use by many
+// goroutines, and by many processes sharing the file.
+type Store struct {
+	path   string
+	writer *sql.DB // one connection: every write
+	reader *sql.DB // read-only connections: every read
+	closed atomic.Bool
+
+	// Prepared statements, on the writer (w*) or the reader (r*).
+	wInsertRoom, wUpdateRoom, wDeleteRoom                *sql.Stmt
+	rGetRoom, rRoomExists, rListRooms, rExpired, rMarked *sql.Stmt
+	rCountRooms                                          *sql.Stmt
+	wClaim, wSetPlan, wComplete, wPutArchived            *sql.Stmt
+	rGetCommand, rGetArchived                            *sql.Stmt
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the database file cfg.Path and its
+// schema.
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if dir := filepath.Dir(cfg.Path); dir != "" {
+		if err := os.MkdirAll(dir, 0o750); err != nil {
+			return nil, fmt.Errorf("sqlite: open %s: %w: %w", cfg.Path, store.ErrUnavailable, err)
+		}
+	}
+	s := &Store{path: cfg.Path}
+	fail := func(err error) (*Store, error) {
+		s.closeDBs()
+		return nil, s.wrap("open "+cfg.Path, err)
+	}
+
+	var err error
+	s.writer, err = sql.Open("sqlite", dsn(cfg, false))
+	if err != nil {
+		return fail(err)
+	}
+	s.writer.SetMaxOpenConns(1)
+	s.writer.SetMaxIdleConns(1)
+	s.writer.SetConnMaxIdleTime(0)
+	s.writer.SetConnMaxLifetime(0)
+	if err := migrate(ctx, s.writer); err != nil {
+		return fail(err)
+	}
+
+	s.reader, err = sql.Open("sqlite", dsn(cfg, true))
+	if err != nil {
+		return fail(err)
+	}
+	s.reader.SetMaxOpenConns(cfg.MaxOpenConns)
+	s.reader.SetMaxIdleConns(cfg.MaxOpenConns)
+	s.reader.SetConnMaxIdleTime(0)
+	s.reader.SetConnMaxLifetime(0)
+
+	if err := s.prepare(ctx); err != nil {
+		return fail(err)
+	}
+	return s, nil
+}
+
+// dsn is the data source name of the writer or of a reader connection.
+func dsn(cfg Config, readOnly bool) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", strconv.FormatInt(cfg.BusyTimeout.Milliseconds(), 10))
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_foreign_keys", "0")
+	q.Set("_txlock", "immediate")
+	q.Add("_pragma", fmt.Sprintf("cache_size(-%d)", cfg.CacheSizeKiB))
+	if readOnly {
+		q.Set("_query_only", "1")
+	} else {
+		// Persistent in the file; set by the writer before any reader opens.
+		q.Set("_journal_mode", "WAL")
+	}
+	return cfg.Path + "?" + q.Encode()
+}
+
+func (s *Store) prepare(ctx context.Context) error {
+	stmts := []struct {
+		db   *sql.DB
+		dst  **sql.Stmt
+		text string
+	}{
+		{s.writer, &s.wInsertRoom, `INSERT INTO rooms (` + roomCols + `) VALUES (` + placeholders(roomNCols) + `) ON CONFLICT (id) DO NOTHING`},
+		{s.writer, &s.wUpdateRoom, `UPDATE rooms SET ` + roomSet + ` WHERE id = ? AND version = ?`},
+		{s.writer, &s.wDeleteRoom, `DELETE FROM rooms WHERE id = ?`},
+		{s.reader, &s.rGetRoom, `SELECT ` + roomCols + ` FROM rooms WHERE id = ?`},
+		{s.reader, &s.rRoomExists, `SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?)`},
+		{s.reader, &s.rListRooms, `SELECT ` + roomCols + ` FROM rooms WHERE id > ? ORDER BY id LIMIT ?`},
+		{s.reader, &s.rExpired, `SELECT ` + roomCols + ` FROM rooms INDEXED BY rooms_expiry
+			WHERE auto_deletion_date <= ? AND marked_for_deletion = 0 AND id > ? ORDER BY id LIMIT ?`},
+		{s.reader, &s.rMarked, `SELECT ` + roomCols + ` FROM rooms INDEXED BY rooms_marked
+			WHERE ` + markedCond + ` AND id > ? ORDER BY id LIMIT ?`},
+		{s.reader, &s.rCountRooms, `SELECT count(*) FROM rooms`},
+
+		{s.writer, &s.wClaim, `INSERT INTO commands (id, type, status, plan, created_at, updated_at)
+			VALUES (?, ?, '` + store.StatusPending + `', ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
+		// The first plan wins: a record with a plan, or done, keeps its own.
+		{s.writer, &s.wSetPlan, `UPDATE commands SET
+			plan       = CASE WHEN plan IS NULL AND status = '` + store.StatusPending + `' THEN ?1 ELSE plan END,
+			updated_at = CASE WHEN plan IS NULL AND status = '` + store.StatusPending + `' THEN ?2 ELSE updated_at END
+			WHERE id = ?3 RETURNING plan`},
+		// The first completion wins: a record already done keeps its own.
+		{s.writer, &s.wComplete, `UPDATE commands SET
+			result     = CASE WHEN status = '` + store.StatusDone + `' THEN result ELSE ?1 END,
+			outbox     = CASE WHEN status = '` + store.StatusDone + `' THEN outbox ELSE ?2 END,
+			updated_at = CASE WHEN status = '` + store.StatusDone + `' THEN updated_at ELSE ?3 END,
+			status     = '` + store.StatusDone + `'
+			WHERE id = ?4 RETURNING ` + commandCols},
+		{s.reader, &s.rGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
+
+		{s.writer, &s.wPutArchived, `INSERT INTO archived_rooms (` + archivedCols + `) VALUES (` + placeholders(archivedNCols) + `)
+			ON CONFLICT (id) DO UPDATE SET ` + archivedUpsert},
+		{s.reader, &s.rGetArchived, `SELECT ` + archivedCols + ` FROM archived_rooms WHERE id = ?`},
+	}
+	for _, st := range stmts {
+		p, err := st.db.PrepareContext(ctx, st.text)
+		if err != nil {
+			return fmt.Errorf("prepare %q: %w", st.text, err)
+		}
+		*st.dst = p
+	}
+	return nil
+}
+
+func placeholders(n int) string {
+	return strings.TrimSuffix(strings.Repeat("?, ", n), ", ")
+}
+
+// Path returns the database file.
+func (s *Store) Path() string { return s.path }
+
+// Ping checks that the file can be read.
+func (s *Store) Ping(ctx context.Context) error {
+	if s.closed.Load() {
+		return s.wrap("ping", errClosed)
+	}
+	var n int64
+	return s.wrap("ping", s.rCountRooms.QueryRowContext(ctx).Scan(&n))
+}
+
+// Close closes the store; later calls fail with store.ErrUnavailable.
+func (s *Store) Close() error {
+	if s.closed.Swap(true) {
+		return nil
+	}
+	return s.closeDBs()
+}
+
+func (s *Store) closeDBs() error {
+	var errs []error
+	// Readers first, so the writer's connection is the last one and
+	// checkpoints the WAL into the file.
+	for _, db := range []*sql.DB{s.reader, s.writer} {
+		if db != nil {
+			errs = append(errs, db.Close())
+		}
+	}
+	return errors.Join(errs...)
+}
+
+var errClosed = errors.New("store is closed")
+
+// check fails fast once the store is closed.
+func (s *Store) check(op string) error {
+	if s.closed.Load() {
+		return s.wrap(op, errClosed)
+	}
+	return nil
+}
+
+// wrap maps err to the store's sentinels, keeping err in the chain.
+func (s *Store) wrap(op string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	var sentinel error
+	var se *sqlite.Error
+	switch {
+	case errors.Is(err, errClosed), errors.Is(err, sql.ErrConnDone),
+		err.Error() == "sql: database is closed":
+		sentinel = store.ErrUnavailable
+	case errors.As(err, &se):
+		switch se.Code() {
+		case sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY, sqlite3.SQLITE_CONSTRAINT_UNIQUE:
+			sentinel = store.ErrDuplicate
+		}
+		switch se.Code() & 0xff {
+		case sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED, sqlite3.SQLITE_IOERR, sqlite3.SQLITE_CANTOPEN,
+			sqlite3.SQLITE_FULL, sqlite3.SQLITE_NOMEM, sqlite3.SQLITE_PROTOCOL, sqlite3.SQLITE_READONLY,
+			sqlite3.SQLITE_NOLFS, sqlite3.SQLITE_PERM:
+			sentinel = store.ErrUnavailable
+		}
+	}
+	if sentinel == nil {
+		return fmt.Errorf("sqlite: %s: %w", op, err)
+	}
+	return fmt.Errorf("sqlite: %s: %w: %w", op, sentinel, err)
+}
