@@ -35,18 +35,20 @@ type Store interface {
 	// CountRooms counts all rooms.
 	CountRooms(ctx context.Context) (int64, error)
 
-	// ClaimCommand inserts c as a pending ledger record. When a record with
-	// that ID exists, it returns the existing record and ErrDuplicate.
+	// ClaimCommand inserts c as a pending ledger record (whatever c.Status
+	// says; zero CreatedAt and UpdatedAt become now) and returns the stored
+	// record. When a record with that ID exists, it returns the existing
+	// record and ErrDuplicate.
 	ClaimCommand(ctx context.Context, c *Command) (*Command, error)
 	// GetCommand reads a ledger record; ErrNotFound when there is none.
 	GetCommand(ctx context.Context, id string) (*Command, error)
 	// SetCommandPlan stores plan on the pending record id unless it already
 	// has one, and returns the plan the record holds afterwards (the first
-	// one stored wins).
+	// one stored wins). ErrNotFound when there is no record id.
 	SetCommandPlan(ctx context.Context, id string, plan json.RawMessage) (json.RawMessage, error)
 	// CompleteCommand marks record id done with its result and outbox. It
-	// is idempotent: a record already done keeps its first result, which is
-	// returned.
+	// is idempotent: a record already done keeps its first result and
+	// outbox, and is returned. ErrNotFound when there is no record id.
 	CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []OutMsg) (*Command, error)
 
 	// PutArchivedRoom inserts or replaces the archived metadata of a room.
