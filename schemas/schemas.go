@@ -112,6 +112,7 @@ func compile() (*registry, error) {
 		}
 		names = append(names, strings.TrimSuffix(p, ".json"))
 	}
+	slices.Sort(names)
 	reg := &registry{schemas: make(map[string]*jsonschema.Schema, len(names)), names: names}
 	for _, n := range names {
 		s, err := c.Compile(baseURL + n + ".json")

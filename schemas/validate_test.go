@@ -159,3 +159,24 @@ func TestSecretNeverEchoed(t *testing.T) {
 	}
 	require.False(t, errors.Is(err, schemas.ErrUnknownSubject))
 }
+
+func TestValidateEdgeCases(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name, body, field, message string
+	}{
+		{"huge number", `{"autoDeletionDate":1e400}`, "autoDeletionDate", "must be at most 8640000000000000"},
+		{"null body", `null`, "body", "must be a JSON object"},
+		{"string body", `"x"`, "body", "must be a JSON object"},
+		{"two values", `{}{}`, "body", "malformed JSON"},
+		{"deep preferences", `{"preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":true,"allowAccessTo":7},"virtualBackgroundPreferences":[]}}`, "preferences.virtualBackgroundPreferences", "must be an object"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			requireField(t, schemas.ValidateCommand(events.SubjectCreate, []byte(tt.body)), tt.field, tt.message)
+		})
+	}
+	// Whole numbers written with an exponent are integers for JSON Schema.
+	require.NoError(t, schemas.ValidateCommand(events.SubjectCreate, []byte(`{"autoDeletionDate":1.9e12}`)))
+}
