@@ -51,6 +51,13 @@
 // for malformed JSON or a body that is not an object), with messages such as
 // "must be a string" or "must be at most 50 characters". Messages never
 // quote the value at fault. A subject without a schema gives an error
-// wrapping [ErrUnknownSubject]. [Validate] checks any named schema, for
-// tests and clients.
+// wrapping [ErrUnknownSubject]. An empty body counts as {} (a sweep or a
+// create with every default). [Validate] checks any named schema, for tests
+// and clients; [SchemaFor] and [ReplySchemaFor] name the schema of a subject,
+// [Subjects] lists every concrete subject with one.
+//
+// The schemas accept JSON that Go's decoder may still refuse: a whole number
+// written with an exponent (1.9e12) is an integer for JSON Schema but does
+// not decode into an int64, so decoding errors must be answered with
+// invalid_argument too.
 package schemas
