@@ -1,0 +1,109 @@
+package mongo
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults of Config.
+const (
+	DefaultDatabase               = "roomkeeper"
+	DefaultAppName                = "roomkeeper"
+	DefaultConnectTimeout         = 10 * time.Second
+	DefaultServerSelectionTimeout = 5 * time.Second
+	DefaultOpTimeout              = 15 * time.Second
+)
+
+// Config configures [Open]. Zero fields take their defaults.
+type Config struct {
+	// URI is the MongoDB connection string (mongodb:// or mongodb+srv://);
+	// required.
+	URI string
+	// Database is the database name; default "roomkeeper" (MONGO_DB).
+	Database string
+	// ConnectTimeout bounds opening one TCP connection; default 10s.
+	ConnectTimeout time.Duration
+	// ServerSelectionTimeout bounds how long an operation waits for a
+	// suitable server (a primary for writes) before it fails with
+	// store.ErrUnavailable; default 5s. Keep it short: a worker naks and
+	// retries rather than holding a message.
+	ServerSelectionTimeout time.Duration
+	// OpTimeout bounds every store operation (the caller's context may end
+	// it sooner); default 15s.
+	OpTimeout time.Duration
+	// MaxPoolSize caps the connections per server; 0 keeps the driver's
+	// default (100).
+	MaxPoolSize uint64
+	// AppName is reported to the server (visible in its logs and
+	// currentOp); default "roomkeeper".
+	AppName string
+	// SerialUpdates serialises, within this process, the conditional
+	// updates of one record (UpdateRoom, SetCommandPlan, CompleteCommand).
+	// MongoDB applies each conditional update atomically and needs none of
+	// this. FerretDB v1 does not: it reads and filters a document, then
+	// rewrites it by _id in a separate step, so two concurrent
+	// compare-and-sets can both succeed and one update is lost. Tests on
+	// FerretDB set this; it cannot make FerretDB safe across processes.
+	SerialUpdates bool
+}
+
+// WithDefaults returns c with its zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Database == "" {
+		c.Database = DefaultDatabase
+	}
+	if c.AppName == "" {
+		c.AppName = DefaultAppName
+	}
+	if c.ConnectTimeout == 0 {
+		c.ConnectTimeout = DefaultConnectTimeout
+	}
+	if c.ServerSelectionTimeout == 0 {
+		c.ServerSelectionTimeout = DefaultServerSelectionTimeout
+	}
+	if c.OpTimeout == 0 {
+		c.OpTimeout = DefaultOpTimeout
+	}
+	return c
+}
+
+// validate checks a Config that went through WithDefaults.
+func (c Config) validate() error {
+	var errs []error
+	switch {
+	case c.URI == "":
+		errs = append(errs, errors.New("URI is required"))
+	case !strings.HasPrefix(c.URI, "mongodb://") && !strings.HasPrefix(c.URI, "mongodb+srv://"):
+		errs = append(errs, errors.New("URI must start with mongodb:// or mongodb+srv://"))
+	}
+	if err := validateDatabaseName(c.Database); err != nil {
+		errs = append(errs, err)
+	}
+	if c.ConnectTimeout < 0 {
+		errs = append(errs, fmt.Errorf("ConnectTimeout %v is negative", c.ConnectTimeout))
+	}
+	if c.ServerSelectionTimeout < 0 {
+		errs = append(errs, fmt.Errorf("ServerSelectionTimeout %v is negative", c.ServerSelectionTimeout))
+	}
+	if c.OpTimeout < 0 {
+		errs = append(errs, fmt.Errorf("OpTimeout %v is negative", c.OpTimeout))
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("mongo store config: %w", err)
+	}
+	return nil
+}
+
+// validateDatabaseName applies MongoDB's rules for database names (at most
+// 63 bytes, none of /\. "$ and no NUL).
+func validateDatabaseName(name string) error {
+	if len(name) > 63 {
+		return fmt.Errorf("Database %q is longer than 63 bytes", name)
+	}
+	if i := strings.IndexAny(name, "/\\. \"$\x00"); i >= 0 {
+		return fmt.Errorf("Database %q contains %q", name, name[i])
+	}
+	return nil
+}

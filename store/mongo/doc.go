@@ -1,0 +1,61 @@
+// Package mongo is roomkeeper's production [store.Store]: MongoDB (a replica
+// set in production) through the official driver,
+// go.mongodb.org/mongo-driver/v2.
+//
+// # Data
+//
+// One database (Config.Database, default "roomkeeper") holds three
+// collections:
+//
+//   - rooms: one [store.Room] per document, _id = roomId;
+//   - commands: the command ledger, one [store.Command] per document, _id =
+//     the command ID;
+//   - archived_rooms: [store.ArchivedRoom], _id = roomId.
+//
+// The JSON blobs of the ledger (Command.Plan, Command.Result, OutMsg.Data)
+// are stored as BSON binary (subtype 0), so any JSON comes back byte for
+// byte.
+//
+// # Indexes
+//
+// [Open] creates these indexes idempotently (creating an index that already
+// exists with the same keys and name is a no-op, so any number of processes
+// may open the store at once):
+//
+//   - rooms_expiry {autoDeletionDate: 1, markedForDeletion: 1, _id: 1}:
+//     ExpiredRooms scans only the range autoDeletionDate <= now, evaluates
+//     the rest of its filter on the index keys and fetches only the rooms it
+//     returns; the query names the index with a hint, so it never falls back
+//     to walking every room in _id order;
+//   - rooms_marked {markedForDeletion: 1, _id: 1} and rooms_meeting
+//     {meeting: 1, _id: 1}: each branch of MarkedRooms' $or is an equality
+//     plus an _id range on one of them, already in _id order.
+//
+// # Atomicity
+//
+// The store uses only what FerretDB v1 also supports (its tests run against
+// an in-process FerretDB): no multi-document transactions, no change
+// streams, no TTL or partial indexes. Every write is one single-document
+// atomic operation:
+//
+//   - InsertRoom, ClaimCommand: insertOne; a duplicate key is
+//     [store.ErrDuplicate] (ClaimCommand then reads and returns the existing
+//     record);
+//   - UpdateRoom: replaceOne filtered on {_id, version}, so it is a
+//     compare-and-set; when nothing matched, a read tells
+//     [store.ErrConflict] from [store.ErrNotFound];
+//   - SetCommandPlan: updateOne filtered on {_id, status: pending, plan
+//     absent}, then a read returns the plan that won;
+//   - CompleteCommand: updateOne filtered on {_id, status: pending}, then a
+//     read returns the first result stored;
+//   - DeleteRoom: deleteOne; nothing deleted is [store.ErrNotFound];
+//   - PutArchivedRoom: replaceOne with upsert.
+//
+// # Errors
+//
+// Errors wrap the sentinels of package store. Network errors, timeouts
+// (including a context deadline hit while the driver waits for a server),
+// server selection failures and the server's "not primary" / "shutting
+// down" family of errors are reported as [store.ErrUnavailable] (the driver's
+// error is wrapped too), so a worker naks the message and retries later.
+package mongo

@@ -1,0 +1,443 @@
+package mongo
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"sync"
+	"time"
+
+	"go.mongodb.org/mongo-driver/v2/bson"
+	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// Collection names (part of the external contract).
+const (
+	CollRooms         = "rooms"
+	CollCommands      = "commands"
+	CollArchivedRooms = "archived_rooms"
+)
+
+// Index names on rooms.
+const (
+	IndexExpiry  = "rooms_expiry"
+	IndexMarked  = "rooms_marked"
+	IndexMeeting = "rooms_meeting"
+)
+
+// roomIndexes are the secondary indexes of rooms; see the package doc.
+var roomIndexes = []struct {
+	name string
+	keys bson.D
+}{
+	{IndexExpiry, bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
+	{IndexMarked, bson.D{{Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
+	{IndexMeeting, bson.D{{Key: "meeting", Value: 1}, {Key: "_id", Value: 1}}},
+}
+
+// Store is the MongoDB store. It is safe for concurrent use.
+type Store struct {
+	cfg      Config
+	client   *mongo.Client
+	db       *mongo.Database
+	rooms    *mongo.Collection
+	commands *mongo.Collection
+	archived *mongo.Collection
+	locks    *stripes // nil unless cfg.SerialUpdates
+}
+
+var _ store.Store = (*Store)(nil)
+
+// Open connects to cfg.URI, checks that the server answers and creates the
+// indexes (idempotently). An unreachable server is reported as
+// store.ErrUnavailable after at most cfg.ServerSelectionTimeout (or ctx's
+// end, if sooner).
+func Open(ctx context.Context, cfg Config) (*Store, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	opts := options.Client().
+		ApplyURI(cfg.URI).
+		SetAppName(cfg.AppName).
+		SetConnectTimeout(cfg.ConnectTimeout).
+		SetServerSelectionTimeout(cfg.ServerSelectionTimeout)
+	if cfg.MaxPoolSize > 0 {
+		opts.SetMaxPoolSize(cfg.MaxPoolSize)
+	}
+	client, err := mongo.Connect(opts)
+	if err != nil {
+		// Connect does no I/O: this is a bad URI or option.
+		return nil, fmt.Errorf("mongo: connect: %w", err)
+	}
+	db := client.Database(cfg.Database)
+	s := &Store{
+		cfg:      cfg,
+		client:   client,
+		db:       db,
+		rooms:    db.Collection(CollRooms),
+		commands: db.Collection(CollCommands),
+		archived: db.Collection(CollArchivedRooms),
+	}
+	if cfg.SerialUpdates {
+		s.locks = new(stripes)
+	}
+	if err := s.init(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// init pings the server and creates the indexes that are missing.
+func (s *Store) init(ctx context.Context) error {
+	if err := s.Ping(ctx); err != nil {
+		return err
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	// Look first, so that the usual start (indexes in place) writes
+	// nothing: createIndexes of existing indexes is a no-op on MongoDB, but
+	// FerretDB v1 can fail on concurrent ones.
+	cur, err := s.rooms.Indexes().List(ctx)
+	if err != nil {
+		return wrapErr("list indexes of "+CollRooms, err)
+	}
+	var specs []struct {
+		Name string `bson:"name"`
+	}
+	if err := cur.All(ctx, &specs); err != nil {
+		return wrapErr("list indexes of "+CollRooms, err)
+	}
+	have := map[string]bool{}
+	for _, spec := range specs {
+		have[spec.Name] = true
+	}
+	var missing []mongo.IndexModel
+	for _, ix := range roomIndexes {
+		if !have[ix.name] {
+			missing = append(missing, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)})
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	if _, err := s.rooms.Indexes().CreateMany(ctx, missing); err != nil {
+		return wrapErr("create indexes on "+CollRooms, err)
+	}
+	return nil
+}
+
+// stripes are the in-process locks of Config.SerialUpdates: one of 64
+// mutexes per record, picked by a hash of its collection and ID.
+type stripes [64]sync.Mutex
+
+// lock locks the stripe of record id in coll and returns its unlock; with
+// SerialUpdates off it does nothing.
+func (s *Store) lock(coll, id string) func() {
+	if s.locks == nil {
+		return func() {}
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(coll))
+	_, _ = h.Write([]byte{0})
+	_, _ = h.Write([]byte(id))
+	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	m.Lock()
+	return m.Unlock
+}
+
+// Database returns the store's database (for diagnostics and tests).
+func (s *Store) Database() *mongo.Database { return s.db }
+
+// opContext bounds one operation by cfg.OpTimeout.
+func (s *Store) opContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.cfg.OpTimeout)
+}
+
+// now is the time stored in the ledger: UTC, at BSON's millisecond
+// precision, so what a call returns equals what a later read returns.
+func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
+
+func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
+
+// InsertRoom implements store.Store.
+func (s *Store) InsertRoom(ctx context.Context, r *store.Room) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	_, err := s.rooms.InsertOne(ctx, r)
+	return wrapErr(fmt.Sprintf("insert room %q", r.RoomID), err)
+}
+
+// GetRoom implements store.Store.
+func (s *Store) GetRoom(ctx context.Context, id string) (*store.Room, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var r store.Room
+	if err := s.rooms.FindOne(ctx, byID(id)).Decode(&r); err != nil {
+		return nil, wrapErr(fmt.Sprintf("get room %q", id), err)
+	}
+	return &r, nil
+}
+
+// UpdateRoom implements store.Store: a replaceOne filtered on _id and
+// version.
+func (s *Store) UpdateRoom(ctx context.Context, r *store.Room, expectedVersion int64) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	op := fmt.Sprintf("update room %q at version %d", r.RoomID, expectedVersion)
+	defer s.lock(CollRooms, r.RoomID)()
+	next := *r
+	next.Version = expectedVersion + 1
+	filter := bson.D{{Key: "_id", Value: r.RoomID}, {Key: "version", Value: expectedVersion}}
+	res, err := s.rooms.ReplaceOne(ctx, filter, &next)
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	if res.MatchedCount == 0 {
+		// Gone, or changed since it was read: a read tells which.
+		err := s.rooms.FindOne(ctx, byID(r.RoomID), options.FindOne().SetProjection(byIDAsc)).Err()
+		if err != nil {
+			return wrapErr(op, err) // ErrNotFound when gone
+		}
+		return fmt.Errorf("mongo: %s: %w", op, store.ErrConflict)
+	}
+	r.Version = next.Version
+	return nil
+}
+
+// DeleteRoom implements store.Store.
+func (s *Store) DeleteRoom(ctx context.Context, id string) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	op := fmt.Sprintf("delete room %q", id)
+	res, err := s.rooms.DeleteOne(ctx, byID(id))
+	if err != nil {
+		return wrapErr(op, err)
+	}
+	if res.DeletedCount == 0 {
+		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
+	}
+	return nil
+}
+
+// findRooms runs a find on rooms sorted by _id, limited to limit.
+func (s *Store) findRooms(ctx context.Context, op string, filter bson.D, limit int, hint string) ([]store.Room, error) {
+	rooms := []store.Room{}
+	if limit <= 0 {
+		return rooms, nil
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	opts := options.Find().SetSort(byIDAsc).SetLimit(int64(limit))
+	if hint != "" {
+		opts.SetHint(hint)
+	}
+	cur, err := s.rooms.Find(ctx, filter, opts)
+	if err != nil {
+		return nil, wrapErr(op, err)
+	}
+	if err := cur.All(ctx, &rooms); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return rooms, nil
+}
+
+var byIDAsc = bson.D{{Key: "_id", Value: 1}}
+
+// afterID is the keyset condition _id > after (none for after == "").
+func afterID(after string) bson.E {
+	return bson.E{Key: "_id", Value: bson.D{{Key: "$gt", Value: after}}}
+}
+
+// ListRooms implements store.Store.
+func (s *Store) ListRooms(ctx context.Context, after string, limit int) ([]store.Room, error) {
+	filter := bson.D{}
+	if after != "" {
+		filter = append(filter, afterID(after))
+	}
+	return s.findRooms(ctx, "list rooms", filter, limit, "")
+}
+
+// ExpiredRooms implements store.Store through the rooms_expiry index (named
+// with a hint; FerretDB ignores hints).
+func (s *Store) ExpiredRooms(ctx context.Context, now int64, after string, limit int) ([]store.Room, error) {
+	filter := bson.D{
+		{Key: "autoDeletionDate", Value: bson.D{{Key: "$lte", Value: now}}},
+		{Key: "markedForDeletion", Value: bson.D{{Key: "$ne", Value: true}}},
+	}
+	if after != "" {
+		filter = append(filter, afterID(after))
+	}
+	return s.findRooms(ctx, "expired rooms", filter, limit, IndexExpiry)
+}
+
+// MarkedRooms implements store.Store: an $or whose branches each use one
+// index (rooms_marked, rooms_meeting) in _id order.
+func (s *Store) MarkedRooms(ctx context.Context, after string, limit int) ([]store.Room, error) {
+	marked := bson.D{{Key: "markedForDeletion", Value: true}}
+	active := bson.D{{Key: "meeting", Value: store.MeetingActive}}
+	if after != "" {
+		marked = append(marked, afterID(after))
+		active = append(active, afterID(after))
+	}
+	filter := bson.D{{Key: "$or", Value: bson.A{marked, active}}}
+	return s.findRooms(ctx, "marked rooms", filter, limit, "")
+}
+
+// CountRooms implements store.Store.
+func (s *Store) CountRooms(ctx context.Context) (int64, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	n, err := s.rooms.CountDocuments(ctx, bson.D{})
+	if err != nil {
+		return 0, wrapErr("count rooms", err)
+	}
+	return n, nil
+}
+
+// ClaimCommand implements store.Store: insertOne of a pending record, and on
+// a duplicate key a read of the existing one.
+func (s *Store) ClaimCommand(ctx context.Context, c *store.Command) (*store.Command, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	op := fmt.Sprintf("claim command %q", c.ID)
+	rec := *c
+	rec.Status = store.StatusPending
+	t := now()
+	if rec.CreatedAt.IsZero() {
+		rec.CreatedAt = t
+	} else {
+		rec.CreatedAt = rec.CreatedAt.UTC().Truncate(time.Millisecond)
+	}
+	if rec.UpdatedAt.IsZero() {
+		rec.UpdatedAt = rec.CreatedAt
+	} else {
+		rec.UpdatedAt = rec.UpdatedAt.UTC().Truncate(time.Millisecond)
+	}
+	_, err := s.commands.InsertOne(ctx, &rec)
+	if err == nil {
+		return &rec, nil
+	}
+	err = wrapErr(op, err)
+	if !errors.Is(err, store.ErrDuplicate) {
+		return nil, err
+	}
+	existing, gerr := s.getCommand(ctx, c.ID)
+	if gerr != nil {
+		return nil, gerr
+	}
+	return existing, err
+}
+
+// GetCommand implements store.Store.
+func (s *Store) GetCommand(ctx context.Context, id string) (*store.Command, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	return s.getCommand(ctx, id)
+}
+
+func (s *Store) getCommand(ctx context.Context, id string) (*store.Command, error) {
+	var c store.Command
+	if err := s.commands.FindOne(ctx, byID(id)).Decode(&c); err != nil {
+		return nil, wrapErr(fmt.Sprintf("get command %q", id), err)
+	}
+	return &c, nil
+}
+
+// SetCommandPlan implements store.Store: updateOne of the pending record
+// without a plan, then a read of the plan that won.
+func (s *Store) SetCommandPlan(ctx context.Context, id string, plan json.RawMessage) (json.RawMessage, error) {
+	op := fmt.Sprintf("set plan of command %q", id)
+	if len(plan) == 0 {
+		return nil, fmt.Errorf("mongo: %s: empty plan", op)
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	defer s.lock(CollCommands, id)()
+	filter := bson.D{
+		{Key: "_id", Value: id},
+		{Key: "status", Value: store.StatusPending},
+		{Key: "plan", Value: bson.D{{Key: "$exists", Value: false}}},
+	}
+	update := bson.D{{Key: "$set", Value: bson.D{
+		{Key: "plan", Value: plan},
+		{Key: "updatedAt", Value: now()},
+	}}}
+	if _, err := s.commands.UpdateOne(ctx, filter, update); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	c, err := s.getCommand(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return c.Plan, nil
+}
+
+// CompleteCommand implements store.Store: updateOne of the pending record,
+// then a read of the record (whose first result wins).
+func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []store.OutMsg) (*store.Command, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	op := fmt.Sprintf("complete command %q", id)
+	defer s.lock(CollCommands, id)()
+	set := bson.D{
+		{Key: "status", Value: store.StatusDone},
+		{Key: "updatedAt", Value: now()},
+	}
+	if len(result) > 0 {
+		set = append(set, bson.E{Key: "result", Value: result})
+	}
+	if len(outbox) > 0 {
+		set = append(set, bson.E{Key: "outbox", Value: outbox})
+	}
+	filter := bson.D{{Key: "_id", Value: id}, {Key: "status", Value: store.StatusPending}}
+	if _, err := s.commands.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}}); err != nil {
+		return nil, wrapErr(op, err)
+	}
+	return s.getCommand(ctx, id)
+}
+
+// PutArchivedRoom implements store.Store: replaceOne with upsert.
+func (s *Store) PutArchivedRoom(ctx context.Context, a *store.ArchivedRoom) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	_, err := s.archived.ReplaceOne(ctx, byID(a.RoomID), a, options.Replace().SetUpsert(true))
+	return wrapErr(fmt.Sprintf("put archived room %q", a.RoomID), err)
+}
+
+// GetArchivedRoom implements store.Store.
+func (s *Store) GetArchivedRoom(ctx context.Context, id string) (*store.ArchivedRoom, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	var a store.ArchivedRoom
+	if err := s.archived.FindOne(ctx, byID(id)).Decode(&a); err != nil {
+		return nil, wrapErr(fmt.Sprintf("get archived room %q", id), err)
+	}
+	return &a, nil
+}
+
+// Ping implements store.Store: a ping of the primary.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	return wrapErr("ping", s.client.Ping(ctx, readpref.Primary()))
+}
+
+// Close implements store.Store: it closes the connections, waiting at most
+// 10 s for operations in flight.
+func (s *Store) Close() error {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	err := s.client.Disconnect(ctx)
+	if errors.Is(err, mongo.ErrClientDisconnected) {
+		return nil
+	}
+	return wrapErr("close", err)
+}

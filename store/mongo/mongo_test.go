@@ -1,0 +1,271 @@
+package mongo_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.mongodb.org/mongo-driver/v2/bson"
+
+	"github.com/roomkeeper/roomkeeper/internal/testenv/ferret"
+	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/store/mongo"
+	"github.com/roomkeeper/roomkeeper/store/storetest"
+)
+
+// openStore opens a store on a database of its own on uri, dropped and
+// closed at the end of the test.
+func openStore(t testing.TB, uri string, cfg mongo.Config) *mongo.Store {
+	t.Helper()
+	cfg.URI = uri
+	if os.Getenv(ferret.EnvMongoURI) == "" {
+		cfg.SerialUpdates = true // FerretDB v1's conditional updates are not atomic
+	}
+	if cfg.Database == "" {
+		cfg.Database = ferret.DatabaseName(t)
+	}
+	s, err := mongo.Open(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = s.Database().Drop(ctx)
+		require.NoError(t, s.Close())
+	})
+	return s
+}
+
+func TestConformance(t *testing.T) {
+	uri := ferret.MongoURI(t)
+	storetest.Run(t, func(t *testing.T) store.Store {
+		return openStore(t, uri, mongo.Config{})
+	})
+}
+
+func TestIndexes(t *testing.T) {
+	uri := ferret.MongoURI(t)
+	cfg := mongo.Config{Database: ferret.DatabaseName(t)}
+	s := openStore(t, uri, cfg)
+
+	// Opening again, also from several processes at once, is harmless.
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			c := cfg
+			c.URI = uri
+			s2, err := mongo.Open(t.Context(), c)
+			if err == nil {
+				err = s2.Close()
+			}
+			errs[i] = err
+		})
+	}
+	wg.Wait()
+	for _, err := range errs {
+		require.NoError(t, err)
+	}
+
+	cur, err := s.Database().Collection(mongo.CollRooms).Indexes().List(t.Context())
+	require.NoError(t, err)
+	var specs []struct {
+		Name string `bson:"name"`
+		Key  bson.D `bson:"key"`
+	}
+	require.NoError(t, cur.All(t.Context(), &specs))
+	keys := map[string][]string{}
+	for _, spec := range specs {
+		for _, e := range spec.Key {
+			keys[spec.Name] = append(keys[spec.Name], e.Key)
+		}
+	}
+	require.Equal(t, []string{"autoDeletionDate", "markedForDeletion", "_id"}, keys[mongo.IndexExpiry],
+		"the sweep's index leads with autoDeletionDate")
+	require.Equal(t, []string{"markedForDeletion", "_id"}, keys[mongo.IndexMarked])
+	require.Equal(t, []string{"meeting", "_id"}, keys[mongo.IndexMeeting])
+	require.Len(t, specs, 4, "rooms has _id and the three indexes: %v", keys)
+}
+
+// TestExpiredRoomsUsesIndex checks with explain that the sweep's query
+// scans the autoDeletionDate index. FerretDB v1 never uses an index, so it
+// runs only against a real MongoDB (TEST_MONGO_URI).
+func TestExpiredRoomsUsesIndex(t *testing.T) {
+	uri := os.Getenv(ferret.EnvMongoURI)
+	if uri == "" {
+		t.Skip("needs a real MongoDB in " + ferret.EnvMongoURI)
+	}
+	s := openStore(t, uri, mongo.Config{})
+	for _, id := range []string{"a", "b", "c"} {
+		require.NoError(t, s.InsertRoom(t.Context(), storetest.NewRoom(id)))
+	}
+	var out bson.Raw
+	err := s.Database().RunCommand(t.Context(), bson.D{
+		{Key: "explain", Value: bson.D{
+			{Key: "find", Value: mongo.CollRooms},
+			{Key: "filter", Value: bson.D{
+				{Key: "autoDeletionDate", Value: bson.D{{Key: "$lte", Value: int64(2_000_000_000_000)}}},
+				{Key: "markedForDeletion", Value: bson.D{{Key: "$ne", Value: true}}},
+				{Key: "_id", Value: bson.D{{Key: "$gt", Value: "a"}}},
+			}},
+			{Key: "sort", Value: bson.D{{Key: "_id", Value: 1}}},
+			{Key: "limit", Value: 10},
+			{Key: "hint", Value: mongo.IndexExpiry},
+		}},
+		{Key: "verbosity", Value: "queryPlanner"},
+	}).Decode(&out)
+	require.NoError(t, err)
+	plan := out.Lookup("queryPlanner", "winningPlan").String()
+	require.Contains(t, plan, "IXSCAN")
+	require.Contains(t, plan, mongo.IndexExpiry)
+	require.NotContains(t, plan, "COLLSCAN")
+
+	// And the store's own query gives the rooms (through the hint).
+	rooms, err := s.ExpiredRooms(t.Context(), 2_000_000_000_000, "a", 10)
+	require.NoError(t, err)
+	require.Len(t, rooms, 2)
+}
+
+// TestRawJSONRoundTrip: the ledger's JSON blobs come back byte for byte
+// (whitespace, key order, number spelling, escapes), stored as BSON binary.
+func TestRawJSONRoundTrip(t *testing.T) {
+	s := openStore(t, ferret.MongoURI(t), mongo.Config{})
+	ctx := t.Context()
+	blobs := []string{
+		`{"b":1,"a":2}`,
+		"{ \"spaced\" :\n\t[ 1 , 2 ] }",
+		`{"n":1.50,"big":12345678901234567890123,"e":1E+2,"neg":-0}`,
+		`{"esc":"\u00e9\"\\\/\n","raw":"é – 😀"}`,
+		`[null,true,false,"",{}]`,
+		`"just a string"`,
+		`0`,
+	}
+	for i, blob := range blobs {
+		id := "raw-" + string(rune('a'+i))
+		_, err := s.ClaimCommand(ctx, &store.Command{ID: id, Type: "t"})
+		require.NoError(t, err)
+		plan, err := s.SetCommandPlan(ctx, id, json.RawMessage(blob))
+		require.NoError(t, err)
+		require.Equal(t, blob, string(plan))
+		out := []store.OutMsg{{Subject: "s", MsgID: "m", Data: json.RawMessage(blob)}}
+		done, err := s.CompleteCommand(ctx, id, json.RawMessage(blob), out)
+		require.NoError(t, err)
+		require.Equal(t, blob, string(done.Result))
+
+		c, err := s.GetCommand(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, blob, string(c.Plan), "plan")
+		require.Equal(t, blob, string(c.Result), "result")
+		require.Equal(t, blob, string(c.Outbox[0].Data), "outbox data")
+	}
+
+	// The stored form is binary, not a string or a sub-document.
+	raw, err := s.Database().Collection(mongo.CollCommands).FindOne(ctx, bson.D{{Key: "_id", Value: "raw-a"}}).Raw()
+	require.NoError(t, err)
+	for _, field := range [][]string{{"plan"}, {"result"}, {"outbox", "0", "data"}} {
+		v, err := raw.LookupErr(field...)
+		require.NoError(t, err, "%v", field)
+		require.Equal(t, bson.TypeBinary, v.Type, "%v", field)
+	}
+
+	// A plan must be something.
+	_, err = s.SetCommandPlan(ctx, "raw-a", nil)
+	require.Error(t, err)
+}
+
+// TestUnavailable: with the server down, every operation fails within a
+// bounded time with an error matching store.ErrUnavailable, and works again
+// once the server is back.
+func TestUnavailable(t *testing.T) {
+	srv := ferret.Start(t)
+	s := openStore(t, srv.URI, mongo.Config{ServerSelectionTimeout: 200 * time.Millisecond})
+	ctx := t.Context()
+	require.NoError(t, s.InsertRoom(ctx, storetest.NewRoom("Up")))
+
+	srv.Stop()
+	ops := map[string]func(ctx context.Context) error{
+		"Ping":    s.Ping,
+		"GetRoom": func(ctx context.Context) error { _, err := s.GetRoom(ctx, "Up"); return err },
+		"InsertRoom": func(ctx context.Context) error {
+			return s.InsertRoom(ctx, storetest.NewRoom("Down"))
+		},
+		"UpdateRoom": func(ctx context.Context) error { return s.UpdateRoom(ctx, storetest.NewRoom("Up"), 0) },
+		"DeleteRoom": func(ctx context.Context) error { return s.DeleteRoom(ctx, "Up") },
+		"ListRooms":  func(ctx context.Context) error { _, err := s.ListRooms(ctx, "", 10); return err },
+		"ExpiredRooms": func(ctx context.Context) error {
+			_, err := s.ExpiredRooms(ctx, time.Now().UnixMilli(), "", 10)
+			return err
+		},
+		"CountRooms": func(ctx context.Context) error { _, err := s.CountRooms(ctx); return err },
+		"ClaimCommand": func(ctx context.Context) error {
+			_, err := s.ClaimCommand(ctx, &store.Command{ID: "c1", Type: "t"})
+			return err
+		},
+		"CompleteCommand": func(ctx context.Context) error {
+			_, err := s.CompleteCommand(ctx, "c1", json.RawMessage(`{}`), nil)
+			return err
+		},
+	}
+	for name, op := range ops {
+		// The store's own server selection timeout ends the wait...
+		start := time.Now()
+		err := op(ctx)
+		require.ErrorIs(t, err, store.ErrUnavailable, "%s: %v", name, err)
+		require.Less(t, time.Since(start), 3*time.Second, name)
+	}
+	// ... and so does a caller's deadline that comes first.
+	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
+	defer cancel()
+	start := time.Now()
+	_, err := s.GetRoom(short, "Up")
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.Less(t, time.Since(start), time.Second)
+
+	// A store cannot be opened on a server that is down.
+	start = time.Now()
+	_, err = mongo.Open(ctx, mongo.Config{URI: srv.URI, Database: "x", ServerSelectionTimeout: 300 * time.Millisecond})
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.Less(t, time.Since(start), 3*time.Second)
+
+	// Back up: the same store works again, and nothing was lost.
+	require.NoError(t, srv.Restart())
+	require.Eventually(t, func() bool { return s.Ping(ctx) == nil }, 10*time.Second, 50*time.Millisecond)
+	r, err := s.GetRoom(ctx, "Up")
+	require.NoError(t, err)
+	require.Equal(t, "Up", r.RoomID)
+}
+
+func TestOpenConfig(t *testing.T) {
+	ctx := t.Context()
+	for name, cfg := range map[string]mongo.Config{
+		"no URI":           {},
+		"bad scheme":       {URI: "http://localhost:27017"},
+		"bad database":     {URI: "mongodb://127.0.0.1:1", Database: "a.b"},
+		"long database":    {URI: "mongodb://127.0.0.1:1", Database: strings.Repeat("d", 64)},
+		"negative timeout": {URI: "mongodb://127.0.0.1:1", OpTimeout: -time.Second},
+		"bad URI option":   {URI: "mongodb://127.0.0.1:1/?connectTimeoutMS=soon"},
+	} {
+		_, err := mongo.Open(ctx, cfg)
+		require.Error(t, err, name)
+		require.NotErrorIs(t, err, store.ErrUnavailable, name)
+	}
+
+	cfg := mongo.Config{URI: "mongodb://x"}.WithDefaults()
+	require.Equal(t, "roomkeeper", cfg.Database)
+	require.Equal(t, "roomkeeper", cfg.AppName)
+	require.Equal(t, mongo.DefaultConnectTimeout, cfg.ConnectTimeout)
+	require.Equal(t, mongo.DefaultServerSelectionTimeout, cfg.ServerSelectionTimeout)
+	require.Equal(t, mongo.DefaultOpTimeout, cfg.OpTimeout)
+
+	// Nothing listens on port 1: unavailable, quickly.
+	start := time.Now()
+	_, err := mongo.Open(ctx, mongo.Config{URI: "mongodb://127.0.0.1:1/", ServerSelectionTimeout: 200 * time.Millisecond})
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.False(t, errors.Is(err, store.ErrNotFound))
+	require.Less(t, time.Since(start), 3*time.Second)
+}
