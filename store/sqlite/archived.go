@@ -27,11 +27,13 @@ func (s *Store) PutArchivedRoom(ctx context.Context, a *store.ArchivedRoom) erro
 		return err
 	}
 	p := &a.Preferences
-	_, err := s.wPutArchived.ExecContext(ctx,
-		a.RoomID, a.RoomName, p.ChatPreferences.Enabled, p.RecordingPreferences.Enabled,
+	args := []any{a.RoomID, a.RoomName, p.ChatPreferences.Enabled, p.RecordingPreferences.Enabled,
 		p.RecordingPreferences.AllowAccessTo, p.VirtualBackgroundPreferences.Enabled,
-		a.ModeratorRoomURL, a.PublisherRoomURL, a.ModeratorSecret, a.PublisherSecret)
-	return s.wrap(op, err)
+		a.ModeratorRoomURL, a.PublisherRoomURL, a.ModeratorSecret, a.PublisherSecret}
+	return s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		_, err := tx(ctx, s.wPutArchived).ExecContext(ctx, args...)
+		return err
+	})
 }
 
 // GetArchivedRoom reads archived metadata; store.ErrNotFound when there is

@@ -112,25 +112,32 @@ func (s *Store) ClaimCommand(ctx context.Context, c *store.Command) (*store.Comm
 	if rec.UpdatedAt.IsZero() {
 		rec.UpdatedAt = rec.CreatedAt
 	}
-	res, err := s.wClaim.ExecContext(ctx, rec.ID, rec.Type, jsonText(rec.Plan),
-		rec.CreatedAt.UnixMilli(), rec.UpdatedAt.UnixMilli())
-	if err != nil {
-		return nil, s.wrap(op, err)
+	var existing *store.Command
+	err := s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		existing = nil
+		res, err := tx(ctx, s.wClaim).ExecContext(ctx, rec.ID, rec.Type, jsonText(rec.Plan),
+			rec.CreatedAt.UnixMilli(), rec.UpdatedAt.UnixMilli())
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 1 {
+			return err
+		}
+		existing, err = scanCommand(tx(ctx, s.wGetCommand).QueryRowContext(ctx, rec.ID))
+		if err != nil {
+			return err
+		}
+		return fmt.Errorf("sqlite: %s %s: %w", op, c.ID, store.ErrDuplicate)
+	})
+	if errors.Is(err, store.ErrDuplicate) {
+		return existing, err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return nil, s.wrap(op, err)
-	}
-	if n == 1 {
-		rec.CreatedAt = time.UnixMilli(rec.CreatedAt.UnixMilli()).UTC()
-		rec.UpdatedAt = time.UnixMilli(rec.UpdatedAt.UnixMilli()).UTC()
-		return &rec, nil
-	}
-	existing, err := s.GetCommand(ctx, c.ID)
 	if err != nil {
 		return nil, err
 	}
-	return existing, fmt.Errorf("sqlite: %s %s: %w", op, c.ID, store.ErrDuplicate)
+	rec.CreatedAt = time.UnixMilli(rec.CreatedAt.UnixMilli()).UTC()
+	rec.UpdatedAt = time.UnixMilli(rec.UpdatedAt.UnixMilli()).UTC()
+	return &rec, nil
 }
 
 // GetCommand reads a ledger record; store.ErrNotFound when there is none.
@@ -158,12 +165,15 @@ func (s *Store) SetCommandPlan(ctx context.Context, id string, plan json.RawMess
 		return nil, err
 	}
 	var held []byte
-	err := s.wSetPlan.QueryRowContext(ctx, jsonText(plan), time.Now().UnixMilli(), id).Scan(&held)
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
-	}
+	err := s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		err := tx(ctx, s.wSetPlan).QueryRowContext(ctx, jsonText(plan), time.Now().UnixMilli(), id).Scan(&held)
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
+		}
+		return err
+	})
 	if err != nil {
-		return nil, s.wrap(op, err)
+		return nil, err
 	}
 	if len(held) == 0 {
 		return nil, nil
@@ -183,12 +193,17 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s %s: outbox: %w", op, id, err)
 	}
-	c, err := scanCommand(s.wComplete.QueryRowContext(ctx, jsonText(result), ob, time.Now().UnixMilli(), id))
-	if errors.Is(err, sql.ErrNoRows) {
-		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
-	}
+	var c *store.Command
+	err = s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		var err error
+		c, err = scanCommand(tx(ctx, s.wComplete).QueryRowContext(ctx, jsonText(result), ob, time.Now().UnixMilli(), id))
+		if errors.Is(err, sql.ErrNoRows) {
+			return fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
+		}
+		return err
+	})
 	if err != nil {
-		return nil, s.wrap(op, err)
+		return nil, err
 	}
 	return c, nil
 }

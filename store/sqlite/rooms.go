@@ -24,6 +24,16 @@ const (
 		meeting = ?, version = ?, applied = ?`
 )
 
+// The queries of ExpiredRooms and MarkedRooms. INDEXED BY makes SQLite fail
+// the statement (at Open, when it is prepared) rather than fall back to
+// reading every room, should the index ever stop matching the query.
+const (
+	qExpiredRooms = `SELECT ` + roomCols + ` FROM rooms INDEXED BY rooms_expiry
+		WHERE auto_deletion_date <= ? AND marked_for_deletion = 0 AND id > ? ORDER BY id LIMIT ?`
+	qMarkedRooms = `SELECT ` + roomCols + ` FROM rooms INDEXED BY rooms_marked
+		WHERE ` + markedCond + ` AND id > ? ORDER BY id LIMIT ?`
+)
+
 // roomArgs are r's column values, with version as its version.
 func roomArgs(r *store.Room, version int64) ([]any, error) {
 	applied := "[]"
@@ -88,16 +98,18 @@ func (s *Store) InsertRoom(ctx context.Context, r *store.Room) error {
 	if err != nil {
 		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, err)
 	}
-	res, err := s.wInsertRoom.ExecContext(ctx, args...)
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.wrap(op, err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, store.ErrDuplicate)
-	}
-	return nil
+	return s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		res, err := tx(ctx, s.wInsertRoom).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, store.ErrDuplicate)
+		}
+		return nil
+	})
 }
 
 // GetRoom reads a room; store.ErrNotFound when there is none.
@@ -130,26 +142,32 @@ func (s *Store) UpdateRoom(ctx context.Context, r *store.Room, expectedVersion i
 		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, err)
 	}
 	args = append(args[1:], r.RoomID, expectedVersion)
-	res, err := s.wUpdateRoom.ExecContext(ctx, args...)
+	err = s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		res, err := tx(ctx, s.wUpdateRoom).ExecContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		n, err := res.RowsAffected()
+		if err != nil {
+			return err
+		}
+		if n == 1 {
+			return nil
+		}
+		var exists bool
+		if err := tx(ctx, s.wRoomExists).QueryRowContext(ctx, r.RoomID).Scan(&exists); err != nil {
+			return err
+		}
+		if !exists {
+			return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, store.ErrNotFound)
+		}
+		return fmt.Errorf("sqlite: %s %s (version %d): %w", op, r.RoomID, expectedVersion, store.ErrConflict)
+	})
 	if err != nil {
-		return s.wrap(op, err)
+		return err
 	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	if n == 1 {
-		r.Version = expectedVersion + 1
-		return nil
-	}
-	var exists bool
-	if err := s.rRoomExists.QueryRowContext(ctx, r.RoomID).Scan(&exists); err != nil {
-		return s.wrap(op, err)
-	}
-	if !exists {
-		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, store.ErrNotFound)
-	}
-	return fmt.Errorf("sqlite: %s %s (version %d): %w", op, r.RoomID, expectedVersion, store.ErrConflict)
+	r.Version = expectedVersion + 1
+	return nil
 }
 
 // DeleteRoom deletes a room; store.ErrNotFound when there is none.
@@ -158,16 +176,18 @@ func (s *Store) DeleteRoom(ctx context.Context, id string) error {
 	if err := s.check(op); err != nil {
 		return err
 	}
-	res, err := s.wDeleteRoom.ExecContext(ctx, id)
-	if err != nil {
-		return s.wrap(op, err)
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return s.wrap(op, err)
-	} else if n == 0 {
-		return fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
-	}
-	return nil
+	return s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		res, err := tx(ctx, s.wDeleteRoom).ExecContext(ctx, id)
+		if err != nil {
+			return err
+		}
+		if n, err := res.RowsAffected(); err != nil {
+			return err
+		} else if n == 0 {
+			return fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
+		}
+		return nil
+	})
 }
 
 // ListRooms returns up to limit rooms with an ID greater than after, in

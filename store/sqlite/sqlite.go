@@ -26,12 +26,17 @@ type Store struct {
 	reader *sql.DB // read-only connections: every read
 	closed atomic.Bool
 
+	writes   chan *writeReq // to writeLoop
+	quit     chan struct{}  // closed by Close
+	loopDone chan struct{}  // closed when writeLoop returns
+
 	// Prepared statements, on the writer (w*) or the reader (r*).
-	wInsertRoom, wUpdateRoom, wDeleteRoom                *sql.Stmt
-	rGetRoom, rRoomExists, rListRooms, rExpired, rMarked *sql.Stmt
-	rCountRooms                                          *sql.Stmt
-	wClaim, wSetPlan, wComplete, wPutArchived            *sql.Stmt
-	rGetCommand, rGetArchived                            *sql.Stmt
+	wInsertRoom, wUpdateRoom, wDeleteRoom     *sql.Stmt
+	wRoomExists, wGetCommand                  *sql.Stmt
+	rGetRoom, rListRooms, rExpired, rMarked   *sql.Stmt
+	rCountRooms                               *sql.Stmt
+	wClaim, wSetPlan, wComplete, wPutArchived *sql.Stmt
+	rGetCommand, rGetArchived                 *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -48,7 +53,12 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 			return nil, fmt.Errorf("sqlite: open %s: %w: %w", cfg.Path, store.ErrUnavailable, err)
 		}
 	}
-	s := &Store{path: cfg.Path}
+	s := &Store{
+		path:     cfg.Path,
+		writes:   make(chan *writeReq),
+		quit:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+	}
 	fail := func(err error) (*Store, error) {
 		s.closeDBs()
 		return nil, s.wrap("open "+cfg.Path, err)
@@ -79,6 +89,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		return fail(err)
 	}
+	go s.writeLoop()
 	return s, nil
 }
 
@@ -109,12 +120,10 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.writer, &s.wUpdateRoom, `UPDATE rooms SET ` + roomSet + ` WHERE id = ? AND version = ?`},
 		{s.writer, &s.wDeleteRoom, `DELETE FROM rooms WHERE id = ?`},
 		{s.reader, &s.rGetRoom, `SELECT ` + roomCols + ` FROM rooms WHERE id = ?`},
-		{s.reader, &s.rRoomExists, `SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?)`},
+		{s.writer, &s.wRoomExists, `SELECT EXISTS (SELECT 1 FROM rooms WHERE id = ?)`},
 		{s.reader, &s.rListRooms, `SELECT ` + roomCols + ` FROM rooms WHERE id > ? ORDER BY id LIMIT ?`},
-		{s.reader, &s.rExpired, `SELECT ` + roomCols + ` FROM rooms INDEXED BY rooms_expiry
-			WHERE auto_deletion_date <= ? AND marked_for_deletion = 0 AND id > ? ORDER BY id LIMIT ?`},
-		{s.reader, &s.rMarked, `SELECT ` + roomCols + ` FROM rooms INDEXED BY rooms_marked
-			WHERE ` + markedCond + ` AND id > ? ORDER BY id LIMIT ?`},
+		{s.reader, &s.rExpired, qExpiredRooms},
+		{s.reader, &s.rMarked, qMarkedRooms},
 		{s.reader, &s.rCountRooms, `SELECT count(*) FROM rooms`},
 
 		{s.writer, &s.wClaim, `INSERT INTO commands (id, type, status, plan, created_at, updated_at)
@@ -132,6 +141,7 @@ func (s *Store) prepare(ctx context.Context) error {
 			status     = '` + store.StatusDone + `'
 			WHERE id = ?4 RETURNING ` + commandCols},
 		{s.reader, &s.rGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
+		{s.writer, &s.wGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
 
 		{s.writer, &s.wPutArchived, `INSERT INTO archived_rooms (` + archivedCols + `) VALUES (` + placeholders(archivedNCols) + `)
 			ON CONFLICT (id) DO UPDATE SET ` + archivedUpsert},
@@ -168,6 +178,8 @@ func (s *Store) Close() error {
 	if s.closed.Swap(true) {
 		return nil
 	}
+	close(s.quit)
+	<-s.loopDone
 	return s.closeDBs()
 }
 
@@ -197,6 +209,10 @@ func (s *Store) check(op string) error {
 func (s *Store) wrap(op string, err error) error {
 	if err == nil {
 		return nil
+	}
+	if errors.Is(err, store.ErrNotFound) || errors.Is(err, store.ErrDuplicate) ||
+		errors.Is(err, store.ErrConflict) || errors.Is(err, store.ErrUnavailable) {
+		return err // already ours
 	}
 	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("sqlite: %s: %w", op, err)

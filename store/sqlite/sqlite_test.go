@@ -1,8 +1,15 @@
 package sqlite_test
 
 import (
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
 	"path/filepath"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -26,4 +33,187 @@ func openAt(t testing.TB, path string) *sqlite.Store {
 
 func TestConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+}
+
+// TestTwoStoresShareFile: two Stores on one file, as two processes on one
+// machine, race on the same command IDs and insert rooms side by side.
+func TestTwoStoresShareFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.DefaultFileName)
+	stores := []*sqlite.Store{openAt(t, path), openAt(t, path)}
+	ctx := t.Context()
+	const (
+		workers = 8
+		perWork = 25
+	)
+
+	var (
+		wg      sync.WaitGroup
+		mu      sync.Mutex
+		errs    []error
+		winners = map[string]int{}
+	)
+	for w := range workers {
+		s := stores[w%2]
+		wg.Go(func() {
+			for i := range perWork {
+				// Workers w and w+1 (on different stores) claim the same IDs.
+				id := fmt.Sprintf("cmd-%d-%d", w/2, i)
+				_, err := s.ClaimCommand(ctx, &store.Command{ID: id, Type: "rooms.cmd.create", Plan: json.RawMessage(fmt.Sprintf(`{"w":%d}`, w))})
+				mu.Lock()
+				switch {
+				case err == nil:
+					winners[id]++
+				case !errors.Is(err, store.ErrDuplicate):
+					errs = append(errs, fmt.Errorf("claim %s: %w", id, err))
+				}
+				mu.Unlock()
+				if err := s.InsertRoom(ctx, storetest.NewRoom(fmt.Sprintf("room-%d-%d", w, i))); err != nil {
+					mu.Lock()
+					errs = append(errs, err)
+					mu.Unlock()
+				}
+			}
+		})
+	}
+	wg.Wait()
+	require.Empty(t, errs)
+	require.Len(t, winners, workers/2*perWork)
+	for id, n := range winners {
+		require.Equal(t, 1, n, "command %s claimed %d times", id, n)
+	}
+
+	for i, s := range stores {
+		n, err := s.CountRooms(ctx)
+		require.NoError(t, err)
+		require.EqualValues(t, workers*perWork, n, "store %d", i)
+		// Each store reads the other's writes.
+		for w := range workers {
+			_, err := s.GetRoom(ctx, fmt.Sprintf("room-%d-%d", w, perWork-1))
+			require.NoError(t, err, "store %d", i)
+		}
+		c, err := s.GetCommand(ctx, "cmd-0-0")
+		require.NoError(t, err)
+		require.Equal(t, store.StatusPending, c.Status)
+	}
+
+	// A completion by one is seen, and kept, by the other.
+	_, err := stores[0].CompleteCommand(ctx, "cmd-1-1", json.RawMessage(`{"ok":true}`), nil)
+	require.NoError(t, err)
+	c, err := stores[1].CompleteCommand(ctx, "cmd-1-1", json.RawMessage(`{"ok":false}`), nil)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"ok":true}`, string(c.Result))
+}
+
+// TestReopen: data survives Close and a new Open; the file is in WAL mode
+// with the schema version recorded.
+func TestReopen(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), "sub", "dir", sqlite.DefaultFileName)
+	s, err := sqlite.Open(ctx, sqlite.Config{Path: path})
+	require.NoError(t, err)
+	room := storetest.NewRoom("Persist-abcdefghijklmno")
+	require.NoError(t, s.InsertRoom(ctx, room))
+	_, err = s.ClaimCommand(ctx, &store.Command{ID: "c1", Type: "rooms.cmd.create", Plan: json.RawMessage(`{"a":1}`)})
+	require.NoError(t, err)
+	_, err = s.CompleteCommand(ctx, "c1", json.RawMessage(`{"ok":true}`), []store.OutMsg{{Subject: "s", MsgID: "m", Data: json.RawMessage(`{}`)}})
+	require.NoError(t, err)
+	archived := &store.ArchivedRoom{RoomID: "Persist-abcdefghijklmno", RoomName: "P", ModeratorSecret: "x"}
+	require.NoError(t, s.PutArchivedRoom(ctx, archived))
+	require.NoError(t, s.Close())
+	require.NoError(t, s.Close(), "a second Close is harmless")
+
+	// A closed store is unavailable.
+	_, err = s.GetRoom(ctx, room.RoomID)
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	require.ErrorIs(t, s.InsertRoom(ctx, storetest.NewRoom("x")), store.ErrUnavailable)
+	require.ErrorIs(t, s.Ping(ctx), store.ErrUnavailable)
+
+	raw, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	var mode string
+	var version int
+	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode))
+	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
+	require.NoError(t, raw.Close())
+	require.Equal(t, "wal", mode)
+	require.Equal(t, 1, version)
+
+	s = openAt(t, path)
+	got, err := s.GetRoom(ctx, room.RoomID)
+	require.NoError(t, err)
+	storetest.RequireRoomEqual(t, room, got)
+	c, err := s.GetCommand(ctx, "c1")
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDone, c.Status)
+	require.JSONEq(t, `{"ok":true}`, string(c.Result))
+	require.JSONEq(t, `{"a":1}`, string(c.Plan))
+	require.Len(t, c.Outbox, 1)
+	a, err := s.GetArchivedRoom(ctx, archived.RoomID)
+	require.NoError(t, err)
+	require.Equal(t, archived, a)
+}
+
+func TestSchemaTooNew(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.DefaultFileName)
+	raw, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	_, err = raw.ExecContext(t.Context(), "PRAGMA user_version = 99")
+	require.NoError(t, err)
+	require.NoError(t, raw.Close())
+
+	_, err = sqlite.Open(t.Context(), sqlite.Config{Path: path})
+	require.ErrorIs(t, err, sqlite.ErrSchemaTooNew)
+}
+
+func TestOpenErrors(t *testing.T) {
+	dir := t.TempDir()
+	for name, cfg := range map[string]sqlite.Config{
+		"no path":      {},
+		"memory":       {Path: ":memory:"},
+		"uri":          {Path: "file:x.db?mode=memory"},
+		"busy timeout": {Path: filepath.Join(dir, "a.db"), BusyTimeout: -time.Second},
+		"conns":        {Path: filepath.Join(dir, "a.db"), MaxOpenConns: -1},
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := sqlite.Open(t.Context(), cfg)
+			require.ErrorIs(t, err, sqlite.ErrInvalidConfig)
+		})
+	}
+
+	// A path whose directory is a file cannot be opened.
+	file := filepath.Join(dir, "file")
+	require.NoError(t, os.WriteFile(file, nil, 0o600))
+	_, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(file, "x.db")})
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	// So does a path that is a directory.
+	_, err = sqlite.Open(t.Context(), sqlite.Config{Path: dir})
+	require.ErrorIs(t, err, store.ErrUnavailable)
+}
+
+// TestWriteLockTimeout: a write that cannot get the lock from another
+// process within BusyTimeout fails as unavailable.
+func TestWriteLockTimeout(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.DefaultFileName)
+	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: path, BusyTimeout: 50 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+
+	other, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = other.Close() })
+	conn, err := other.Conn(t.Context())
+	require.NoError(t, err)
+	_, err = conn.ExecContext(t.Context(), "BEGIN IMMEDIATE")
+	require.NoError(t, err)
+
+	err = s.InsertRoom(t.Context(), storetest.NewRoom("Locked"))
+	require.ErrorIs(t, err, store.ErrUnavailable)
+	// Reads go on beside the other process's write transaction (WAL).
+	_, err = s.CountRooms(t.Context())
+	require.NoError(t, err)
+
+	_, err = conn.ExecContext(t.Context(), "ROLLBACK")
+	require.NoError(t, err)
+	require.NoError(t, conn.Close())
+	require.NoError(t, s.InsertRoom(t.Context(), storetest.NewRoom("Locked")))
 }
