@@ -230,7 +230,10 @@ func (c *Client) DeleteRoom(ctx context.Context, roomID string) error {
 }
 
 // SendData sends payload to every participant of the room as a reliable
-// data message with topic. A room without participants drops it.
+// data message with topic. A room without participants drops it; a room
+// LiveKit does not have gives ErrRoomNotFound. (LiveKit itself does not
+// answer a SendData for a missing room until the request times out, so the
+// room's existence is checked first: two calls.)
 //
 // Detached: ErrUnavailable.
 func (c *Client) SendData(ctx context.Context, roomID, topic string, payload []byte) error {
@@ -251,6 +254,13 @@ func (c *Client) SendData(ctx context.Context, roomID, topic string, payload []b
 	}
 	if topic != "" {
 		req.Topic = &topic
+	}
+	exists, err := c.RoomExists(ctx, roomID)
+	if err != nil {
+		return err
+	}
+	if !exists {
+		return fmt.Errorf("livekit send data: %w: %s", ErrRoomNotFound, roomID)
 	}
 	return c.call(ctx, "send data", func(ctx context.Context) error {
 		_, err := c.rooms.SendData(ctx, req)
