@@ -31,7 +31,12 @@
 // Within a process, writes go through one connection (SQLite admits one
 // writer at a time; queuing writers in Go is much cheaper than letting them
 // sleep in SQLite's busy handler) and reads through a pool of read-only
-// connections, which WAL lets run beside the writer. Several processes may
+// connections, which WAL lets run beside the writer. Writes that arrive
+// while another is running are grouped into one BEGIN IMMEDIATE transaction
+// (group commit): each keeps its own statement and outcome, and a call
+// returns only once its write is committed, but the batch shares one commit
+// and its WAL writes and lock round trips. Should a statement of a batch
+// fail, the batch is rolled back and its writes run again one by one. Several processes may
 // open the same file (a roomkeeper worker beside a serve with the same
 // DATA_DIR): they take turns at the write lock, waiting up to
 // [Config.BusyTimeout]. synchronous=NORMAL makes a commit durable across a

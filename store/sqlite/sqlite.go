@@ -34,7 +34,7 @@ type Store struct {
 	wInsertRoom, wUpdateRoom, wDeleteRoom     *sql.Stmt
 	wRoomExists, wGetCommand                  *sql.Stmt
 	rGetRoom, rListRooms, rExpired, rMarked   *sql.Stmt
-	rCountRooms                               *sql.Stmt
+	rCountRooms, rPing                        *sql.Stmt
 	wClaim, wSetPlan, wComplete, wPutArchived *sql.Stmt
 	rGetCommand, rGetArchived                 *sql.Stmt
 }
@@ -125,6 +125,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		{s.reader, &s.rExpired, qExpiredRooms},
 		{s.reader, &s.rMarked, qMarkedRooms},
 		{s.reader, &s.rCountRooms, `SELECT count(*) FROM rooms`},
+		{s.reader, &s.rPing, `SELECT count(*) FROM sqlite_schema`},
 
 		{s.writer, &s.wClaim, `INSERT INTO commands (id, type, status, plan, created_at, updated_at)
 			VALUES (?, ?, '` + store.StatusPending + `', ?, ?, ?) ON CONFLICT (id) DO NOTHING`},
@@ -170,7 +171,7 @@ func (s *Store) Ping(ctx context.Context) error {
 		return s.wrap("ping", errClosed)
 	}
 	var n int64
-	return s.wrap("ping", s.rCountRooms.QueryRowContext(ctx).Scan(&n))
+	return s.wrap("ping", s.rPing.QueryRowContext(ctx).Scan(&n))
 }
 
 // Close closes the store; later calls fail with store.ErrUnavailable.
