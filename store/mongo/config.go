@@ -39,13 +39,15 @@ type Config struct {
 	// AppName is reported to the server (visible in its logs and
 	// currentOp); default "roomkeeper".
 	AppName string
-	// SerialUpdates serialises, within this process, the conditional
-	// updates of one record (UpdateRoom, SetCommandPlan, CompleteCommand).
-	// MongoDB applies each conditional update atomically and needs none of
-	// this. FerretDB v1 does not: it reads and filters a document, then
-	// rewrites it by _id in a separate step, so two concurrent
-	// compare-and-sets can both succeed and one update is lost. Tests on
-	// FerretDB set this; it cannot make FerretDB safe across processes.
+	// SerialUpdates serialises, within this process (across all its
+	// stores), the conditional updates of one record (UpdateRoom,
+	// SetCommandPlan, CompleteCommand). MongoDB applies each conditional
+	// update atomically and needs none of this. FerretDB v1 does not: it
+	// reads and filters a document, then rewrites it by _id in a separate
+	// step, so two concurrent compare-and-sets can both succeed and one
+	// update is lost. Open turns this on by itself when the server says it
+	// is FerretDB (buildInfo.ferretdbVersion). It cannot make FerretDB safe
+	// across processes.
 	SerialUpdates bool
 }
 

@@ -51,6 +51,17 @@
 //   - DeleteRoom: deleteOne; nothing deleted is [store.ErrNotFound];
 //   - PutArchivedRoom: replaceOne with upsert.
 //
+// # FerretDB v1
+//
+// FerretDB v1 (the test server) checks the filter of an update in one step
+// and rewrites the document by _id in another, so its conditional updates
+// are not atomic: two concurrent compare-and-sets of one record can both
+// succeed. Inserts (unique _id) and deletes (a real count) are atomic
+// there. When the server is FerretDB, Open turns on Config.SerialUpdates,
+// which serialises the conditional updates of a record within the process;
+// processes sharing one FerretDB can still lose updates. MongoDB needs none
+// of this. FerretDB ignores hints and never uses a secondary index.
+//
 // # Errors
 //
 // Errors wrap the sentinels of package store. Network errors, timeouts

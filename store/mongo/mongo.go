@@ -49,7 +49,7 @@ type Store struct {
 	rooms    *mongo.Collection
 	commands *mongo.Collection
 	archived *mongo.Collection
-	locks    *stripes // nil unless cfg.SerialUpdates
+	serial   bool // conditional updates take a stripe of serialLocks
 }
 
 var _ store.Store = (*Store)(nil)
@@ -85,15 +85,29 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		commands: db.Collection(CollCommands),
 		archived: db.Collection(CollArchivedRooms),
 	}
-	if cfg.SerialUpdates {
-		s.locks = new(stripes)
-	}
+	s.serial = cfg.SerialUpdates
 	if err := s.init(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
 	return s, nil
 }
+
+// isFerretDB reports whether the server is FerretDB (whose buildInfo has a
+// ferretdbVersion); false when buildInfo fails.
+func (s *Store) isFerretDB(ctx context.Context) bool {
+	var info bson.Raw
+	err := s.client.Database("admin").RunCommand(ctx, bson.D{{Key: "buildInfo", Value: 1}}).Decode(&info)
+	if err != nil {
+		return false
+	}
+	_, err = info.LookupErr("ferretdbVersion")
+	return err == nil
+}
+
+// SerialUpdates reports whether this store serialises its conditional
+// updates in process (see Config.SerialUpdates).
+func (s *Store) SerialUpdates() bool { return s.serial }
 
 // init pings the server and creates the indexes that are missing.
 func (s *Store) init(ctx context.Context) error {
@@ -102,6 +116,9 @@ func (s *Store) init(ctx context.Context) error {
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
+	if s.isFerretDB(ctx) {
+		s.serial = true
+	}
 	// Look first, so that the usual start (indexes in place) writes
 	// nothing: createIndexes of existing indexes is a no-op on MongoDB, but
 	// FerretDB v1 can fail on concurrent ones.
@@ -134,21 +151,23 @@ func (s *Store) init(ctx context.Context) error {
 	return nil
 }
 
-// stripes are the in-process locks of Config.SerialUpdates: one of 64
-// mutexes per record, picked by a hash of its collection and ID.
-type stripes [64]sync.Mutex
+// serialLocks are the in-process locks of Config.SerialUpdates, shared by
+// every store of the process: one of 64 mutexes per record, picked by a hash
+// of its database, collection and ID.
+var serialLocks [64]sync.Mutex
 
-// lock locks the stripe of record id in coll and returns its unlock; with
-// SerialUpdates off it does nothing.
+// lock locks the stripe of record id in coll and returns its unlock; it
+// does nothing unless the store serialises its updates.
 func (s *Store) lock(coll, id string) func() {
-	if s.locks == nil {
+	if !s.serial {
 		return func() {}
 	}
 	h := fnv.New32a()
-	_, _ = h.Write([]byte(coll))
-	_, _ = h.Write([]byte{0})
-	_, _ = h.Write([]byte(id))
-	m := &s.locks[h.Sum32()%uint32(len(s.locks))]
+	for _, part := range []string{s.cfg.Database, coll, id} {
+		_, _ = h.Write([]byte(part))
+		_, _ = h.Write([]byte{0})
+	}
+	m := &serialLocks[h.Sum32()%uint32(len(serialLocks))]
 	m.Lock()
 	return m.Unlock
 }

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
 
@@ -24,9 +25,6 @@ import (
 func openStore(t testing.TB, uri string, cfg mongo.Config) *mongo.Store {
 	t.Helper()
 	cfg.URI = uri
-	if os.Getenv(ferret.EnvMongoURI) == "" {
-		cfg.SerialUpdates = true // FerretDB v1's conditional updates are not atomic
-	}
 	if cfg.Database == "" {
 		cfg.Database = ferret.DatabaseName(t)
 	}
@@ -90,6 +88,59 @@ func TestIndexes(t *testing.T) {
 	require.Equal(t, []string{"markedForDeletion", "_id"}, keys[mongo.IndexMarked])
 	require.Equal(t, []string{"meeting", "_id"}, keys[mongo.IndexMeeting])
 	require.Len(t, specs, 4, "rooms has _id and the three indexes: %v", keys)
+}
+
+// TestSerialUpdatesOnFerretDB: a store on FerretDB serialises its
+// conditional updates by itself (FerretDB v1's are not atomic); one on
+// MongoDB does not unless asked.
+func TestSerialUpdatesOnFerretDB(t *testing.T) {
+	onMongo := os.Getenv(ferret.EnvMongoURI) != ""
+	s := openStore(t, ferret.MongoURI(t), mongo.Config{})
+	require.Equal(t, !onMongo, s.SerialUpdates())
+	s = openStore(t, ferret.MongoURI(t), mongo.Config{SerialUpdates: true})
+	require.True(t, s.SerialUpdates())
+}
+
+// TestConcurrentStores: updates of one room from two stores in one process
+// (two workers) lose nothing.
+func TestConcurrentStores(t *testing.T) {
+	uri := ferret.MongoURI(t)
+	cfg := mongo.Config{Database: ferret.DatabaseName(t)}
+	a, b := openStore(t, uri, cfg), openStore(t, uri, cfg)
+	ctx := t.Context()
+	r := storetest.NewRoom("Shared")
+	r.CreationDate = 0
+	require.NoError(t, a.InsertRoom(ctx, r))
+
+	const perStore = 3
+	var wg sync.WaitGroup
+	for _, s := range []*mongo.Store{a, b, a, b} {
+		wg.Go(func() {
+			for range perStore {
+				for {
+					r, err := s.GetRoom(ctx, "Shared")
+					if !assert.NoError(t, err) {
+						return
+					}
+					v := r.Version
+					r.CreationDate++
+					err = s.UpdateRoom(ctx, r, v)
+					if errors.Is(err, store.ErrConflict) {
+						continue
+					}
+					if !assert.NoError(t, err) {
+						return
+					}
+					break
+				}
+			}
+		})
+	}
+	wg.Wait()
+	got, err := b.GetRoom(ctx, "Shared")
+	require.NoError(t, err)
+	require.EqualValues(t, 4*perStore, got.CreationDate, "an update was lost")
+	require.EqualValues(t, 4*perStore, got.Version)
 }
 
 // TestExpiredRoomsUsesIndex checks with explain that the sweep's query
