@@ -1,6 +1,7 @@
 package sqlite_test
 
 import (
+	"context"
 	"database/sql"
 	"encoding/json"
 	"errors"
@@ -216,4 +217,49 @@ func TestWriteLockTimeout(t *testing.T) {
 	require.NoError(t, err)
 	require.NoError(t, conn.Close())
 	require.NoError(t, s.InsertRoom(t.Context(), storetest.NewRoom("Locked")))
+}
+
+// TestBatchedWritesKeepTheirOwnOutcome: writes grouped into one transaction
+// keep their own outcomes: a canceled write has no effect, a duplicate fails
+// alone, the others commit.
+func TestBatchedWritesKeepTheirOwnOutcome(t *testing.T) {
+	s := openTemp(t)
+	canceled, cancel := context.WithCancel(t.Context())
+	cancel()
+	require.NoError(t, s.InsertRoom(t.Context(), storetest.NewRoom("dup")))
+
+	const workers, per = 8, 20
+	var wg sync.WaitGroup
+	errs := make([][]error, workers)
+	for w := range workers {
+		wg.Go(func() {
+			ctx := t.Context()
+			if w%2 == 1 {
+				ctx = canceled
+			}
+			for i := range per {
+				id := fmt.Sprintf("w%d-%d", w, i)
+				if i == per/2 {
+					id = "dup"
+				}
+				errs[w] = append(errs[w], s.InsertRoom(ctx, storetest.NewRoom(id)))
+			}
+		})
+	}
+	wg.Wait()
+	for w := range workers {
+		for i, err := range errs[w] {
+			switch {
+			case w%2 == 1:
+				require.ErrorIs(t, err, context.Canceled, "w%d-%d", w, i)
+			case i == per/2:
+				require.ErrorIs(t, err, store.ErrDuplicate)
+			default:
+				require.NoError(t, err)
+			}
+		}
+	}
+	n, err := s.CountRooms(t.Context())
+	require.NoError(t, err)
+	require.EqualValues(t, 1+workers/2*(per-1), n)
 }
