@@ -4,7 +4,7 @@
 // It is a test helper: import it from _test files only. The binary is the
 // one `make livekit-server` installs (pinned, cached outside the checkout);
 // LIVEKIT_SERVER_BIN overrides its path. A missing binary fails the test,
-// it never skips it.
+// it never skips it (only -short skips the tests that need the server).
 //
 // Every server gets its own block of ports (HTTP and a small ICE UDP range)
 // reserved by a file lock shared by all test processes on the machine, so
@@ -92,8 +92,15 @@ func BinaryPath() string {
 // config (random API key and secret, free ports, loopback-only ICE), waits
 // until it answers, and stops it when the test ends. The server's output is
 // kept in a file whose tail is logged if the test failed.
+//
+// Under `go test -short` (make test/short: the tests that need no
+// livekit-server) it skips the test; in every other run a missing binary
+// fails it.
 func Start(t testing.TB, opts Options) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("needs livekit-server; not run with -short")
+	}
 	bin := BinaryPath()
 	if st, err := os.Stat(bin); err != nil || st.IsDir() {
 		t.Fatalf("livekit-server %s not found at %s: run `make livekit-server` to install it (or set %s)", Version, bin, BinaryEnv)
