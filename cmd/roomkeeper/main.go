@@ -1,0 +1,49 @@
+// Command roomkeeper runs roomkeeper's roles: serve (all of them, on the
+// embedded engines by default), worker, webhooks, scheduler.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/alecthomas/kong"
+
+	"github.com/roomkeeper/roomkeeper/internal/app"
+	"github.com/roomkeeper/roomkeeper/internal/config"
+)
+
+type role struct{ roles app.Roles }
+
+func (r role) Run(cfg *config.Config) error {
+	log := cfg.Logger()
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	a, err := app.Start(ctx, *cfg, r.roles, log)
+	if err != nil {
+		log.WithError(err).Error("start failed")
+		return err
+	}
+	return a.Run(ctx)
+}
+
+type cli struct {
+	config.Config
+	Serve     struct{ role } `cmd:"" help:"Run every role in one process (embedded NATS and SQLite unless NATS_URL / MONGO_URI are set)."`
+	Worker    struct{ role } `cmd:"" help:"Run the worker role: apply commands and webhook events."`
+	Webhooks  struct{ role } `cmd:"" help:"Run the LiveKit webhook receiver."`
+	Scheduler struct{ role } `cmd:"" help:"Run the expiry sweep scheduler."`
+}
+
+func main() {
+	var c cli
+	c.Serve.roles = app.All
+	c.Worker.roles = app.Roles{Worker: true}
+	c.Webhooks.roles = app.Roles{Webhooks: true}
+	c.Scheduler.roles = app.Roles{Scheduler: true}
+	k := kong.Parse(&c, kong.Name("roomkeeper"), kong.Description("Event-driven room service for LiveKit deployments."), kong.UsageOnError())
+	if err := k.Run(&c.Config); err != nil {
+		os.Exit(1)
+	}
+}

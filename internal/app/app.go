@@ -1,0 +1,295 @@
+// Package app wires roomkeeper's roles (worker, webhooks, scheduler) from a
+// config.Config and runs them until the context ends, then shuts down in
+// order: stop taking work, finish what is in flight, drain NATS, close the
+// store, stop the embedded engines.
+package app
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sirupsen/logrus"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/config"
+	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/scheduler"
+	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/store/mongo"
+	"github.com/roomkeeper/roomkeeper/store/sqlite"
+	"github.com/roomkeeper/roomkeeper/webhooks"
+	"github.com/roomkeeper/roomkeeper/workers"
+)
+
+// Roles says which parts a process runs.
+type Roles struct {
+	Worker    bool
+	Webhooks  bool
+	Scheduler bool
+	// Embedded starts the in-process NATS server when NATS_URL is empty
+	// (roomkeeper serve); other roles then connect to EMBEDDED_NATS_ADDR.
+	Embedded bool
+}
+
+// All is every role in one process: roomkeeper serve.
+var All = Roles{Worker: true, Webhooks: true, Scheduler: true, Embedded: true}
+
+// App is a running roomkeeper process.
+type App struct {
+	cfg   config.Config
+	roles Roles
+	log   *logrus.Logger
+
+	ns    *server.Server
+	nc    *nats.Conn
+	js    jetstream.JetStream
+	store store.Store
+	http  *http.Server
+	ln    net.Listener
+}
+
+// Start brings the roles up; Run then serves until ctx ends.
+func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logger) (a *App, err error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	a = &App{cfg: cfg, roles: roles, log: log}
+	defer func() {
+		if err != nil {
+			a.close()
+		}
+	}()
+	url := cfg.NATSURL
+	if url == "" {
+		if roles.Embedded {
+			if err := os.MkdirAll(cfg.NATSDir(), 0o750); err != nil {
+				return a, err
+			}
+			a.ns, err = embedded.StartNATS(embedded.NATSConfig{Addr: cfg.EmbeddedNATSAddr, StoreDir: cfg.NATSDir()})
+			if err != nil {
+				return a, err
+			}
+			log.WithField("addr", a.ns.Addr().String()).Info("embedded NATS server with JetStream started")
+			url = a.ns.ClientURL()
+		} else {
+			url = "nats://" + cfg.EmbeddedNATSAddr
+		}
+	}
+	if a.nc, err = connect(url, cfg, log); err != nil {
+		return a, err
+	}
+	if a.js, err = jetstream.New(a.nc); err != nil {
+		return a, err
+	}
+	top := events.DefaultTopology()
+	top.Replicas = cfg.StreamReplicas
+	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	defer cancel()
+	if err := events.Bootstrap(bctx, a.js, top); err != nil {
+		return a, err
+	}
+	if roles.Worker {
+		if a.store, err = OpenStore(ctx, cfg); err != nil {
+			return a, err
+		}
+	}
+	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
+		return a, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
+	mux.HandleFunc("GET /readyz", a.ready)
+	if roles.Webhooks {
+		if cfg.LiveKitAPIKey == "" || cfg.LiveKitAPISecret == "" {
+			log.Warn("LIVEKIT_API_KEY/LIVEKIT_API_SECRET unset: the webhook receiver is off")
+		} else {
+			rcv, err := webhooks.New(webhooks.Config{APIKey: cfg.LiveKitAPIKey, APISecret: cfg.LiveKitAPISecret}, a.js, log.WithField("role", "webhooks"))
+			if err != nil {
+				return a, err
+			}
+			mux.Handle(webhooks.Path, rcv)
+		}
+	}
+	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	return a, nil
+}
+
+// OpenStore opens MongoDB when MONGO_URI is set, else the SQLite file
+// under DATA_DIR.
+func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	if cfg.MongoURI != "" {
+		return mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDB})
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath()), 0o750); err != nil {
+		return nil, err
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLitePath()})
+}
+
+func connect(url string, cfg config.Config, log *logrus.Logger) (*nats.Conn, error) {
+	opts := []nats.Option{
+		nats.Name("roomkeeper"),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.RetryOnFailedConnect(true),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.WithError(err).Warn("NATS disconnected")
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { log.WithField("url", nc.ConnectedUrl()).Info("NATS reconnected") }),
+	}
+	if cfg.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
+	}
+	if cfg.NATSNkey != "" {
+		o, err := nats.NkeyOptionFromSeed(cfg.NATSNkey)
+		if err != nil {
+			return nil, fmt.Errorf("NATS nkey: %w", err)
+		}
+		opts = append(opts, o)
+	}
+	if cfg.NATSTLSCA != "" {
+		opts = append(opts, nats.RootCAs(cfg.NATSTLSCA))
+	}
+	if cfg.NATSTLSCert != "" || cfg.NATSTLSKey != "" {
+		opts = append(opts, nats.ClientCert(cfg.NATSTLSCert, cfg.NATSTLSKey))
+	}
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect NATS %s: %w", url, err)
+	}
+	return nc, nil
+}
+
+// ready answers 200 when NATS and the store are reachable and the streams
+// exist, 503 with the reason otherwise.
+func (a *App) ready(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	var reason error
+	switch {
+	case !a.nc.IsConnected():
+		reason = errors.New("NATS not connected")
+	default:
+		if err := events.CheckTopology(ctx, a.js); err != nil {
+			reason = err
+		} else if a.store != nil {
+			if err := a.store.Ping(ctx); err != nil {
+				reason = fmt.Errorf("store: %w", err)
+			}
+		}
+	}
+	if reason != nil {
+		http.Error(w, "not ready: "+reason.Error(), http.StatusServiceUnavailable)
+		return
+	}
+	_, _ = w.Write([]byte("ready\n"))
+}
+
+// HTTPAddr is the address the HTTP server listens on.
+func (a *App) HTTPAddr() string { return a.ln.Addr().String() }
+
+// NATSURL is the URL of the NATS server the process uses.
+func (a *App) NATSURL() string { return a.nc.ConnectedUrl() }
+
+// Run serves until ctx ends, then shuts down in order.
+func (a *App) Run(ctx context.Context) error {
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	run := func(name string, f func(context.Context) error) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := f(ctx); err != nil {
+				errs <- fmt.Errorf("%s: %w", name, err)
+			}
+		}()
+	}
+	if a.roles.Worker {
+		meetings, err := a.meetings()
+		if err != nil {
+			return err
+		}
+		reg := workers.NewRegistry()
+		rooms := &workers.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay}
+		if err := rooms.Register(reg); err != nil {
+			return err
+		}
+		w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency}, a.js, a.store, reg, a.log.WithField("role", "worker"), nil)
+		if err != nil {
+			return err
+		}
+		run("worker", w.Run)
+		a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
+	}
+	if a.roles.Scheduler {
+		s, err := scheduler.New(scheduler.Config{Interval: a.cfg.SweepInterval}, a.js, a.log)
+		if err != nil {
+			return err
+		}
+		run("scheduler", s.Run)
+		a.log.WithField("interval", a.cfg.SweepInterval).Info("scheduler started")
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := a.http.Serve(a.ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			errs <- fmt.Errorf("http: %w", err)
+		}
+	}()
+	a.log.WithField("addr", a.HTTPAddr()).Info("HTTP server listening")
+	<-ctx.Done()
+	a.log.Info("shutting down: finishing in-flight work")
+	sctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+	defer cancel()
+	_ = a.http.Shutdown(sctx)
+	wg.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	a.close()
+	a.log.Info("stopped")
+	return errors.Join(all...)
+}
+
+func (a *App) meetings() (workers.Meetings, error) {
+	if a.cfg.LiveKitURL == "" {
+		a.log.Warn("LIVEKIT_URL unset: running detached, no meeting is ever active and token calls fail with unavailable")
+	}
+	return workers.Detached{}, nil
+}
+
+// close drains NATS, closes the store and stops the embedded server.
+func (a *App) close() {
+	if a.nc != nil {
+		if err := a.nc.Drain(); err != nil {
+			a.nc.Close()
+		}
+		for i := 0; i < 100 && !a.nc.IsClosed(); i++ {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	if a.store != nil {
+		_ = a.store.Close()
+	}
+	if a.ln != nil {
+		_ = a.ln.Close()
+	}
+	if a.ns != nil {
+		a.ns.Shutdown()
+		a.ns.WaitForShutdown()
+	}
+}

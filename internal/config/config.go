@@ -1,0 +1,136 @@
+// Package config holds roomkeeper's settings: flags with environment
+// fallbacks (the names of DESIGN.md), defaults and validation.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"net/url"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/sirupsen/logrus"
+)
+
+// ErrInvalid: a setting is out of range.
+var ErrInvalid = errors.New("invalid configuration")
+
+// Config is every setting of the roomkeeper binary. Field tags give the
+// flag, the environment fallback and the default (kong).
+type Config struct {
+	NATSURL          string `name:"nats-url" env:"NATS_URL" help:"NATS server URL(s); empty starts an embedded NATS server with JetStream."`
+	NATSCreds        string `name:"nats-creds" env:"NATS_CREDS" help:"NATS credentials file (JWT and nkey seed)."`
+	NATSNkey         string `name:"nats-nkey" env:"NATS_NKEY" help:"NATS nkey seed file."`
+	NATSTLSCA        string `name:"nats-tls-ca" env:"NATS_TLS_CA" help:"CA certificate file to verify the NATS server."`
+	NATSTLSCert      string `name:"nats-tls-cert" env:"NATS_TLS_CERT" help:"Client certificate file for NATS mutual TLS."`
+	NATSTLSKey       string `name:"nats-tls-key" env:"NATS_TLS_KEY" help:"Client key file for NATS mutual TLS."`
+	EmbeddedNATSAddr string `name:"embedded-nats-addr" env:"EMBEDDED_NATS_ADDR" default:"127.0.0.1:4222" help:"Listen address of the embedded NATS server."`
+
+	MongoURI string `name:"mongo-uri" env:"MONGO_URI" help:"MongoDB URI (credentials go in it); empty uses the embedded SQLite store under the data directory."`
+	MongoDB  string `name:"mongo-db" env:"MONGO_DB" default:"roomkeeper" help:"MongoDB database name."`
+	DataDir  string `name:"data-dir" env:"DATA_DIR" default:"./data" help:"Directory of the embedded engines' data (nats/, roomkeeper.db)."`
+
+	LiveKitURL       string `name:"livekit-url" env:"LIVEKIT_URL" help:"LiveKit server URL; empty runs detached (no meeting is ever active)."`
+	LiveKitAPIKey    string `name:"livekit-api-key" env:"LIVEKIT_API_KEY" help:"LiveKit API key (webhook verification, tokens)."`
+	LiveKitAPISecret string `name:"livekit-api-secret" env:"LIVEKIT_API_SECRET" help:"LiveKit API secret."`
+
+	HTTPAddr string `name:"http-addr" env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"Listen address of the HTTP server (webhooks, health, metrics)."`
+	BaseURL  string `name:"base-url" env:"BASE_URL" default:"http://localhost:8080" help:"Base URL of the room links."`
+
+	SweepInterval           time.Duration `name:"sweep-interval" env:"SWEEP_INTERVAL" default:"1m" help:"How often the scheduler publishes an expiry sweep."`
+	MinAutoDeletionDelay    time.Duration `name:"min-auto-deletion-delay" env:"MIN_AUTO_DELETION_DELAY" default:"1h" help:"How far ahead autoDeletionDate must be."`
+	MeetingEmptyTimeout     time.Duration `name:"meeting-empty-timeout" env:"MEETING_EMPTY_TIMEOUT" default:"20s" help:"LiveKit empty timeout of rooms roomkeeper creates."`
+	MeetingDepartureTimeout time.Duration `name:"meeting-departure-timeout" env:"MEETING_DEPARTURE_TIMEOUT" default:"20s" help:"LiveKit departure timeout of rooms roomkeeper creates."`
+
+	WorkerConcurrency int `name:"worker-concurrency" env:"WORKER_CONCURRENCY" default:"32" help:"Messages handled at once per worker process."`
+	StreamReplicas    int `name:"stream-replicas" env:"STREAM_REPLICAS" default:"1" help:"Replicas of the JetStream streams (3 on a NATS cluster)."`
+
+	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error" help:"Log level."`
+	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format."`
+}
+
+// Default returns the configuration with every default set.
+func Default() Config {
+	return Config{
+		EmbeddedNATSAddr:        "127.0.0.1:4222",
+		MongoDB:                 "roomkeeper",
+		DataDir:                 "./data",
+		HTTPAddr:                "127.0.0.1:8080",
+		BaseURL:                 "http://localhost:8080",
+		SweepInterval:           time.Minute,
+		MinAutoDeletionDelay:    time.Hour,
+		MeetingEmptyTimeout:     20 * time.Second,
+		MeetingDepartureTimeout: 20 * time.Second,
+		WorkerConcurrency:       32,
+		StreamReplicas:          1,
+		LogLevel:                "info",
+		LogFormat:               "text",
+	}
+}
+
+// Validate reports the first setting out of range.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)) }
+	if c.NATSURL == "" {
+		if _, _, err := net.SplitHostPort(c.EmbeddedNATSAddr); err != nil {
+			bad("EMBEDDED_NATS_ADDR %q: %v", c.EmbeddedNATSAddr, err)
+		}
+	}
+	if c.MongoURI == "" && c.DataDir == "" {
+		bad("DATA_DIR is required for the embedded store")
+	}
+	if c.MongoURI != "" && !strings.HasPrefix(c.MongoURI, "mongodb://") && !strings.HasPrefix(c.MongoURI, "mongodb+srv://") {
+		bad("MONGO_URI must start with mongodb:// or mongodb+srv://")
+	}
+	if c.LiveKitURL != "" && (c.LiveKitAPIKey == "" || c.LiveKitAPISecret == "") {
+		bad("LIVEKIT_URL needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+	}
+	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
+		bad("BASE_URL %q must be an absolute URL", c.BaseURL)
+	}
+	if c.SweepInterval < time.Second {
+		bad("SWEEP_INTERVAL %s must be at least 1s", c.SweepInterval)
+	}
+	if c.MinAutoDeletionDelay < 0 {
+		bad("MIN_AUTO_DELETION_DELAY must not be negative")
+	}
+	if c.MeetingEmptyTimeout < 0 || c.MeetingDepartureTimeout < 0 {
+		bad("meeting timeouts must not be negative")
+	}
+	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 10000 {
+		bad("WORKER_CONCURRENCY %d not in 1..10000", c.WorkerConcurrency)
+	}
+	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
+		bad("STREAM_REPLICAS %d not in 1..5", c.StreamReplicas)
+	}
+	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
+		bad("LOG_LEVEL: %v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		bad("LOG_FORMAT %q must be text or json", c.LogFormat)
+	}
+	return errors.Join(errs...)
+}
+
+// SQLitePath is the embedded store's file.
+func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "roomkeeper.db") }
+
+// NATSDir is the embedded NATS server's JetStream directory.
+func (c *Config) NATSDir() string { return filepath.Join(c.DataDir, "nats") }
+
+// Logger builds the logrus logger the settings describe.
+func (c *Config) Logger() *logrus.Logger {
+	log := logrus.New()
+	if lvl, err := logrus.ParseLevel(c.LogLevel); err == nil {
+		log.SetLevel(lvl)
+	}
+	if c.LogFormat == "json" {
+		log.SetFormatter(&logrus.JSONFormatter{})
+	} else {
+		log.SetFormatter(&logrus.TextFormatter{FullTimestamp: true})
+	}
+	return log
+}

@@ -1,0 +1,111 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// createHandler applies rooms.cmd.create.
+type createHandler struct{ *Rooms }
+
+// createPlan holds the random choices of a create, stored with the claim so
+// that every delivery builds the same room.
+type createPlan struct {
+	Suffix          string `json:"suffix"`
+	ModeratorSecret string `json:"moderatorSecret"`
+	PublisherSecret string `json:"publisherSecret"`
+	CreationDate    int64  `json:"creationDate"`
+}
+
+// DefaultRoomName is the name of a room created without one.
+const DefaultRoomName = "Room"
+
+func (h createHandler) Validate(c events.CreateRoom, now time.Time) error {
+	if c.AutoDeletionDate != nil {
+		min := now.Add(h.MinAutoDeletionDelay).UnixMilli()
+		if *c.AutoDeletionDate < min {
+			return events.Invalid("autoDeletionDate too soon", events.FieldError{
+				Field:   "autoDeletionDate",
+				Message: fmt.Sprintf("must be at least %s in the future (epoch milliseconds)", h.MinAutoDeletionDelay),
+			})
+		}
+	}
+	return nil
+}
+
+func (h createHandler) Plan(_ events.CreateRoom, now time.Time) (any, error) {
+	suffix, err := randomSuffix(15)
+	if err != nil {
+		return nil, err
+	}
+	return createPlan{Suffix: suffix, ModeratorSecret: newSecret(), PublisherSecret: newSecret(), CreationDate: now.UnixMilli()}, nil
+}
+
+func (h createHandler) Handle(ctx context.Context, job *Job[events.CreateRoom]) (*Outcome, error) {
+	plan, err := Plan(ctx, job, func() (createPlan, error) {
+		p, err := h.Plan(job.Msg, job.Now)
+		return p.(createPlan), err
+	})
+	if err != nil {
+		return nil, err
+	}
+	room := h.build(job.Msg, plan)
+	room.MarkApplied(job.ID)
+	job.Log = job.Log.WithField("room_id", room.RoomID)
+	if err := h.Store.InsertRoom(ctx, room); err != nil && !errors.Is(err, store.ErrDuplicate) {
+		return nil, err
+	}
+	if room.Preferences.RecordingPreferences.Enabled {
+		if err := h.Store.PutArchivedRoom(ctx, archive(room)); err != nil {
+			return nil, err
+		}
+	}
+	out := &Outcome{Data: room}
+	if err := out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, room); err != nil {
+		return nil, err
+	}
+	job.Log.Info("room created")
+	return out, nil
+}
+
+// build makes the room of a create from its body and plan alone, so every
+// delivery builds the same room.
+func (h createHandler) build(c events.CreateRoom, p createPlan) *store.Room {
+	name := DefaultRoomName
+	if c.RoomName != nil {
+		if s := SanitizeName(*c.RoomName); s != "" {
+			name = s
+		}
+	}
+	prefs := store.DefaultPreferences()
+	if c.Preferences != nil {
+		prefs = *c.Preferences
+	}
+	id := strings.ReplaceAll(name, " ", "") + "-" + p.Suffix
+	return &store.Room{
+		RoomID:           id,
+		RoomName:         name,
+		CreationDate:     p.CreationDate,
+		AutoDeletionDate: c.AutoDeletionDate,
+		Preferences:      prefs,
+		ModeratorRoomURL: h.roomURL(id, p.ModeratorSecret),
+		PublisherRoomURL: h.roomURL(id, p.PublisherSecret),
+		ModeratorSecret:  p.ModeratorSecret,
+		PublisherSecret:  p.PublisherSecret,
+	}
+}
+
+// archive is the metadata kept for a room's recordings.
+func archive(r *store.Room) *store.ArchivedRoom {
+	return &store.ArchivedRoom{
+		RoomID: r.RoomID, RoomName: r.RoomName, Preferences: r.Preferences,
+		ModeratorRoomURL: r.ModeratorRoomURL, PublisherRoomURL: r.PublisherRoomURL,
+		ModeratorSecret: r.ModeratorSecret, PublisherSecret: r.PublisherSecret,
+	}
+}

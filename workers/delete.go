@@ -1,0 +1,125 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// deleteHandler applies rooms.cmd.delete.
+type deleteHandler struct{ *Rooms }
+
+// deletePlan is the decision of a delete, taken once from the rooms and
+// LiveKit as they were at the first delivery.
+type deletePlan struct {
+	// Delete: rooms whose record is removed now.
+	Delete []string `json:"delete"`
+	// EndMeeting: rooms whose LiveKit room is deleted first (force).
+	EndMeeting []string `json:"endMeeting,omitempty"`
+	// Mark: rooms with a live meeting, marked for deletion.
+	Mark []string `json:"mark"`
+	// Missing: requested rooms that do not exist.
+	Missing []string `json:"missing,omitempty"`
+}
+
+// roomIDs returns the sanitised, deduplicated room IDs of a delete.
+func roomIDs(c events.DeleteRooms) []string {
+	var ids []string
+	for _, raw := range c.RoomIDs {
+		if id := SanitizeRoomID(raw); id != "" && !slices.Contains(ids, id) {
+			ids = append(ids, id)
+		}
+	}
+	return ids
+}
+
+func (h deleteHandler) Validate(c events.DeleteRooms, _ time.Time) error {
+	if len(roomIDs(c)) == 0 {
+		return events.Invalid("no valid room ID", events.FieldError{Field: "roomIds", Message: "must hold at least one valid room ID"})
+	}
+	return nil
+}
+
+func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms]) (*Outcome, error) {
+	ids := roomIDs(job.Msg)
+	plan, err := Plan(ctx, job, func() (deletePlan, error) { return h.classify(ctx, ids, job.Msg.Force) })
+	if err != nil {
+		return nil, err
+	}
+	if len(plan.Delete) == 0 && len(plan.Mark) == 0 {
+		return nil, events.Errorf(events.CodeNotFound, "no such room: %s", strings.Join(plan.Missing, ", "))
+	}
+	out := &Outcome{Data: events.DeleteResult{Deleted: nonNil(plan.Delete), MarkedForDeletion: nonNil(plan.Mark)}}
+	for _, id := range plan.EndMeeting {
+		if err := h.Meetings.DeleteRoom(ctx, id); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range plan.Delete {
+		if err := h.Store.DeleteRoom(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		if err := out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id}); err != nil {
+			return nil, err
+		}
+	}
+	for _, id := range plan.Mark {
+		room, err := h.updateRoom(ctx, id, job.ID, func(r *store.Room) bool {
+			if r.MarkedForDeletion {
+				return false
+			}
+			r.MarkedForDeletion = true
+			return true
+		})
+		if errors.Is(err, errGone) {
+			continue // deleted meanwhile (its meeting ended): nothing to mark
+		}
+		if err != nil {
+			return nil, err
+		}
+		if err := out.Event(job.ID, events.EventMarkedForDeletion, id, job.Now, room); err != nil {
+			return nil, err
+		}
+	}
+	job.Log.WithField("deleted", len(plan.Delete)).WithField("marked", len(plan.Mark)).Info("rooms deleted")
+	return out, nil
+}
+
+// classify decides, per room, delete or mark.
+func (h deleteHandler) classify(ctx context.Context, ids []string, force bool) (deletePlan, error) {
+	var p deletePlan
+	for _, id := range ids {
+		if _, err := h.Store.GetRoom(ctx, id); errors.Is(err, store.ErrNotFound) {
+			p.Missing = append(p.Missing, id)
+			continue
+		} else if err != nil {
+			return p, err
+		}
+		active, err := h.Meetings.HasActiveMeeting(ctx, id)
+		if err != nil {
+			return p, err
+		}
+		switch {
+		case active && force:
+			p.EndMeeting = append(p.EndMeeting, id)
+			p.Delete = append(p.Delete, id)
+		case active:
+			p.Mark = append(p.Mark, id)
+		default:
+			p.Delete = append(p.Delete, id)
+		}
+	}
+	return p, nil
+}
+
+func nonNil(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}

@@ -1,0 +1,184 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sirupsen/logrus"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// Config of a worker process.
+type Config struct {
+	// Concurrency is the number of messages handled at once by this process.
+	Concurrency int
+	// Streams are the streams whose "workers" consumer this worker pulls
+	// from; default events.ConsumedStreams.
+	Streams []string
+	// RetryBase and RetryMax bound the growing nak delay of transient
+	// failures: RetryBase doubled with every delivery, at most RetryMax.
+	RetryBase time.Duration
+	RetryMax  time.Duration
+	// PublishTimeout bounds the wait for JetStream to store the result and
+	// events of a command.
+	PublishTimeout time.Duration
+	// HandlerTimeout bounds one handler run.
+	HandlerTimeout time.Duration
+	// Duplicates is the streams' duplicates window (events.Topology). A
+	// command found done in the ledger republishes its events only while
+	// the window still drops the copies; later only its result.
+	Duplicates time.Duration
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c Config) WithDefaults() Config {
+	if c.Concurrency == 0 {
+		c.Concurrency = 32
+	}
+	if len(c.Streams) == 0 {
+		c.Streams = events.ConsumedStreams
+	}
+	if c.RetryBase == 0 {
+		c.RetryBase = 250 * time.Millisecond
+	}
+	if c.RetryMax == 0 {
+		c.RetryMax = 30 * time.Second
+	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 10 * time.Second
+	}
+	if c.HandlerTimeout == 0 {
+		c.HandlerTimeout = 2 * time.Minute
+	}
+	if c.Duplicates == 0 {
+		c.Duplicates = events.DefaultTopology().Duplicates
+	}
+	return c
+}
+
+// Validate reports a setting out of range.
+func (c Config) Validate() error {
+	switch {
+	case c.Concurrency < 1 || c.Concurrency > 10000:
+		return fmt.Errorf("%w: concurrency %d not in 1..10000", ErrConfig, c.Concurrency)
+	case c.RetryBase <= 0 || c.RetryMax < c.RetryBase:
+		return fmt.Errorf("%w: retry delays %s..%s", ErrConfig, c.RetryBase, c.RetryMax)
+	case c.PublishTimeout <= 0 || c.HandlerTimeout <= 0:
+		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
+	}
+	return nil
+}
+
+// Metrics receives what the worker does; nil means none.
+type Metrics interface {
+	// Handled counts a message by subject and outcome (ok, error, invalid,
+	// retry, dead, duplicate, ignored) with the time it took.
+	Handled(subject, outcome string, took time.Duration)
+	// Redelivered counts a message delivered more than once.
+	Redelivered(subject string)
+	// DeadLettered counts a dead letter.
+	DeadLettered(subject string)
+}
+
+// Worker pulls messages and applies them through the registry's handlers.
+type Worker struct {
+	cfg     Config
+	js      jetstream.JetStream
+	store   store.Store
+	reg     *Registry
+	log     logrus.FieldLogger
+	metrics Metrics
+	now     func() time.Time
+	// fault, when set (tests), is called after each step of a command; an
+	// error stops the pipeline there as a crash would.
+	fault func(step, id string) error
+}
+
+// New returns a worker. metrics may be nil.
+func New(cfg Config, js jetstream.JetStream, st store.Store, reg *Registry, log logrus.FieldLogger, metrics Metrics) (*Worker, error) {
+	cfg = cfg.WithDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if log == nil {
+		log = logrus.StandardLogger()
+	}
+	return &Worker{cfg: cfg, js: js, store: st, reg: reg, log: log, metrics: metrics, now: time.Now}, nil
+}
+
+// Run consumes until ctx is done, then stops fetching, finishes the messages
+// already taken (acking them) and returns.
+func (w *Worker) Run(ctx context.Context) error {
+	sem := make(chan struct{}, w.cfg.Concurrency)
+	var inflight sync.WaitGroup
+	errs := make(chan error, len(w.cfg.Streams))
+	var loops sync.WaitGroup
+	for _, stream := range w.cfg.Streams {
+		cons, err := w.js.Consumer(ctx, stream, events.ConsumerWorkers)
+		if err != nil {
+			return fmt.Errorf("consumer %s/%s: %w", stream, events.ConsumerWorkers, err)
+		}
+		info := cons.CachedInfo().Config
+		it, err := cons.Messages(jetstream.PullMaxMessages(w.cfg.Concurrency))
+		if err != nil {
+			return fmt.Errorf("consume %s: %w", stream, err)
+		}
+		loops.Add(1)
+		go func() {
+			defer loops.Done()
+			errs <- w.loop(ctx, it, info, sem, &inflight)
+		}()
+	}
+	loops.Wait()
+	inflight.Wait()
+	close(errs)
+	var all []error
+	for err := range errs {
+		all = append(all, err)
+	}
+	return errors.Join(all...)
+}
+
+func (w *Worker) loop(ctx context.Context, it jetstream.MessagesContext, info jetstream.ConsumerConfig, sem chan struct{}, inflight *sync.WaitGroup) error {
+	stop := context.AfterFunc(ctx, it.Drain)
+	defer stop()
+	// Handlers outlive the shutdown signal: what was taken is finished.
+	work := context.WithoutCancel(ctx)
+	for {
+		sem <- struct{}{}
+		msg, err := it.Next()
+		if err != nil {
+			<-sem
+			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
+				return nil
+			}
+			w.log.WithError(err).Warn("fetching messages")
+			continue
+		}
+		inflight.Add(1)
+		go func() {
+			defer inflight.Done()
+			defer func() { <-sem }()
+			w.process(work, msg, info)
+		}()
+	}
+}
+
+// commandID returns the ID of a message: its Nats-Msg-Id, or seq-<stream
+// sequence> when it has none or a malformed one (then ok is false for a
+// malformed one).
+func commandID(msg jetstream.Msg, meta *jetstream.MsgMetadata) (id string, ok bool) {
+	hdr := msg.Headers().Get(nats.MsgIdHdr)
+	if hdr != "" && events.ValidCommandID(hdr) {
+		return hdr, true
+	}
+	return "seq-" + strconv.FormatUint(meta.Sequence.Stream, 10), hdr == ""
+}
