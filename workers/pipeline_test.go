@@ -246,8 +246,12 @@ func TestDeleteRooms(t *testing.T) {
 // meetings reports a live meeting in the rooms it holds.
 type meetings struct{ active map[string]bool }
 
-func (m meetings) HasActiveMeeting(_ context.Context, id string) (bool, error) { return m.active[id], nil }
-func (m meetings) DeleteRoom(context.Context, string) error                    { return nil }
+func (m meetings) HasActiveMeeting(_ context.Context, id string) (bool, error) {
+	return m.active[id], nil
+}
+func (m meetings) RoomExists(_ context.Context, id string) (bool, error)  { return m.active[id], nil }
+func (m meetings) DeleteRoom(context.Context, string) error               { return nil }
+func (m meetings) SendData(context.Context, string, string, []byte) error { return nil }
 
 func TestGracefulDeleteMarksRoomsInAMeeting(t *testing.T) {
 	t.Parallel()

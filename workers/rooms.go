@@ -12,13 +12,19 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-// Meetings is what the room handlers need from LiveKit.
+// Meetings is what the room handlers need from LiveKit (*livekit.Client
+// satisfies it).
 type Meetings interface {
 	// HasActiveMeeting reports whether the room has a live meeting.
 	HasActiveMeeting(ctx context.Context, roomID string) (bool, error)
+	// RoomExists reports whether LiveKit has the room (and so will still
+	// send its room_finished).
+	RoomExists(ctx context.Context, roomID string) (bool, error)
 	// DeleteRoom ends the room's meeting; a room LiveKit does not have is
 	// not an error.
 	DeleteRoom(ctx context.Context, roomID string) error
+	// SendData sends a reliable data message to the room's participants.
+	SendData(ctx context.Context, roomID, topic string, payload []byte) error
 }
 
 // Detached is the Meetings of a deployment without LiveKit: no meeting is
@@ -28,8 +34,14 @@ type Detached struct{}
 // HasActiveMeeting always reports false.
 func (Detached) HasActiveMeeting(context.Context, string) (bool, error) { return false, nil }
 
+// RoomExists always reports false.
+func (Detached) RoomExists(context.Context, string) (bool, error) { return false, nil }
+
 // DeleteRoom does nothing.
 func (Detached) DeleteRoom(context.Context, string) error { return nil }
+
+// SendData has no one to send to.
+func (Detached) SendData(context.Context, string, string, []byte) error { return nil }
 
 // Rooms holds what the room handlers share.
 type Rooms struct {

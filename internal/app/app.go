@@ -23,6 +23,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/scheduler"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
@@ -217,7 +218,7 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	if a.roles.Worker {
-		meetings, err := a.meetings()
+		meetings, err := a.LiveKit()
 		if err != nil {
 			return err
 		}
@@ -265,11 +266,16 @@ func (a *App) Run(ctx context.Context) error {
 	return errors.Join(all...)
 }
 
-func (a *App) meetings() (workers.Meetings, error) {
+// LiveKit returns the LiveKit adapter the settings describe (detached when
+// LIVEKIT_URL is empty).
+func (a *App) LiveKit() (*livekit.Client, error) {
 	if a.cfg.LiveKitURL == "" {
 		a.log.Warn("LIVEKIT_URL unset: running detached, no meeting is ever active and token calls fail with unavailable")
 	}
-	return workers.Detached{}, nil
+	return livekit.New(livekit.Config{
+		URL: a.cfg.LiveKitURL, APIKey: a.cfg.LiveKitAPIKey, APISecret: a.cfg.LiveKitAPISecret,
+		EmptyTimeout: a.cfg.MeetingEmptyTimeout, DepartureTimeout: a.cfg.MeetingDepartureTimeout,
+	})
 }
 
 // close drains NATS, closes the store and stops the embedded server.

@@ -73,7 +73,9 @@ func Default() Config {
 // Validate reports the first setting out of range.
 func (c *Config) Validate() error {
 	var errs []error
-	bad := func(format string, args ...any) { errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...)) }
+	bad := func(format string, args ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))
+	}
 	if c.NATSURL == "" {
 		if _, _, err := net.SplitHostPort(c.EmbeddedNATSAddr); err != nil {
 			bad("EMBEDDED_NATS_ADDR %q: %v", c.EmbeddedNATSAddr, err)
