@@ -1,0 +1,125 @@
+package workers
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	lkproto "github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// RoomStarted is LiveKit's room_started webhook event.
+type RoomStarted struct{ Event *lkproto.WebhookEvent }
+
+// Subject of the event.
+func (RoomStarted) Subject() string { return events.SubjectRoomStarted }
+
+// RoomFinished is LiveKit's room_finished webhook event.
+type RoomFinished struct{ Event *lkproto.WebhookEvent }
+
+// Subject of the event.
+func (RoomFinished) Subject() string { return events.SubjectRoomFinished }
+
+var webhookJSON = protojson.UnmarshalOptions{DiscardUnknown: true, AllowPartial: true}
+
+// decodeWebhook decodes a LiveKit webhook event body (protojson, as the
+// receiver stored it unchanged).
+func decodeWebhook[M any](wrap func(*lkproto.WebhookEvent) M) Decoder[M] {
+	return func(_ string, body []byte) (M, error) {
+		ev := &lkproto.WebhookEvent{}
+		if err := webhookJSON.Unmarshal(body, ev); err != nil {
+			var zero M
+			return zero, events.Invalid("malformed webhook event", events.FieldError{Field: "body", Message: err.Error()})
+		}
+		if ev.GetRoom().GetName() == "" {
+			var zero M
+			return zero, events.Invalid("webhook event without a room", events.FieldError{Field: "room.name", Message: "is required"})
+		}
+		return wrap(ev), nil
+	}
+}
+
+// registerMeetings adds the handlers of LiveKit's room webhooks.
+func (r *Rooms) registerMeetings(reg *Registry) error {
+	return errors.Join(
+		Register(reg, HandlerFunc[RoomStarted](r.roomStarted), Options[RoomStarted]{
+			NoResult: true,
+			Decode:   decodeWebhook(func(e *lkproto.WebhookEvent) RoomStarted { return RoomStarted{e} }),
+		}),
+		Register(reg, HandlerFunc[RoomFinished](r.roomFinished), Options[RoomFinished]{
+			NoResult: true,
+			Decode:   decodeWebhook(func(e *lkproto.WebhookEvent) RoomFinished { return RoomFinished{e} }),
+		}),
+	)
+}
+
+// roomStarted records that the room's meeting is live.
+func (r *Rooms) roomStarted(ctx context.Context, job *Job[RoomStarted]) (*Outcome, error) {
+	id := job.Msg.Event.GetRoom().GetName()
+	job.Log = job.Log.WithField("room_id", id)
+	room, err := r.updateRoom(ctx, id, job.ID, func(room *store.Room) bool {
+		if room.Meeting == store.MeetingActive {
+			return false
+		}
+		room.Meeting = store.MeetingActive
+		return true
+	})
+	if errors.Is(err, errGone) {
+		job.Log.Debug("room_started for a room roomkeeper does not know; ignored")
+		return &Outcome{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	out := &Outcome{Data: map[string]string{"roomId": room.RoomID}}
+	return out, out.Event(job.ID, events.EventMeetingStarted, id, eventTime(job.Msg.Event, job.Now), map[string]string{"roomId": id})
+}
+
+// roomFinished deletes a room marked for deletion, and records the end of
+// the meeting of any other.
+func (r *Rooms) roomFinished(ctx context.Context, job *Job[RoomFinished]) (*Outcome, error) {
+	id := job.Msg.Event.GetRoom().GetName()
+	job.Log = job.Log.WithField("room_id", id)
+	room, err := r.Store.GetRoom(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		job.Log.Debug("room_finished for a room roomkeeper does not know; ignored")
+		return &Outcome{}, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	at := eventTime(job.Msg.Event, job.Now)
+	out := &Outcome{Data: map[string]string{"roomId": id}}
+	if room.MarkedForDeletion {
+		if err := r.Store.DeleteRoom(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		job.Log.Info("meeting ended; room marked for deletion deleted")
+		return out, errors.Join(
+			out.Event(job.ID, events.EventMeetingEnded, id, at, map[string]string{"roomId": id}),
+			out.Event(job.ID, events.EventDeleted, id, at, map[string]string{"roomId": id}),
+		)
+	}
+	if _, err := r.updateRoom(ctx, id, job.ID, func(room *store.Room) bool {
+		if room.Meeting == store.MeetingEnded {
+			return false
+		}
+		room.Meeting = store.MeetingEnded
+		return true
+	}); err != nil && !errors.Is(err, errGone) {
+		return nil, err
+	}
+	return out, out.Event(job.ID, events.EventMeetingEnded, id, at, map[string]string{"roomId": id})
+}
+
+// eventTime is when LiveKit says the event happened, else now.
+func eventTime(ev *lkproto.WebhookEvent, now time.Time) time.Time {
+	if sec := ev.GetCreatedAt(); sec > 0 {
+		return time.Unix(sec, 0)
+	}
+	return now
+}
