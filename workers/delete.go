@@ -85,6 +85,22 @@ func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms])
 		if err := out.Event(job.ID, events.EventMarkedForDeletion, id, job.Now, room); err != nil {
 			return nil, err
 		}
+		// The meeting may have ended between the check and the mark: its
+		// room_finished then found the room unmarked. LiveKit still having
+		// the room means room_finished is yet to come; otherwise delete now.
+		exists, err := h.Meetings.RoomExists(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		if !exists {
+			if err := h.Store.DeleteRoom(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+				return nil, err
+			}
+			job.Log.WithField("room_id", id).Info("meeting ended while marking; room deleted")
+			if err := out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id}); err != nil {
+				return nil, err
+			}
+		}
 	}
 	job.Log.WithField("deleted", len(plan.Delete)).WithField("marked", len(plan.Mark)).Info("rooms deleted")
 	return out, nil

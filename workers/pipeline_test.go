@@ -244,12 +244,16 @@ func TestDeleteRooms(t *testing.T) {
 }
 
 // meetings reports a live meeting in the rooms it holds.
-type meetings struct{ active map[string]bool }
+// gone lists rooms whose meeting ends right after the check (LiveKit no
+// longer has them).
+type meetings struct{ active, gone map[string]bool }
 
 func (m meetings) HasActiveMeeting(_ context.Context, id string) (bool, error) {
 	return m.active[id], nil
 }
-func (m meetings) RoomExists(_ context.Context, id string) (bool, error)  { return m.active[id], nil }
+func (m meetings) RoomExists(_ context.Context, id string) (bool, error) {
+	return m.active[id] && !m.gone[id], nil
+}
 func (m meetings) DeleteRoom(context.Context, string) error               { return nil }
 func (m meetings) SendData(context.Context, string, string, []byte) error { return nil }
 
@@ -276,6 +280,27 @@ func TestGracefulDeleteMarksRoomsInAMeeting(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, got.MarkedForDeletion)
 	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.marked_for_deletion"), 1)
+}
+
+// The meeting ends between the delete's check and its mark (room_finished
+// found the room unmarked): the delete must not leave it marked forever.
+func TestMeetingEndingBetweenCheckAndMarkDoesNotStrandTheRoom(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	live, gone := map[string]bool{}, map[string]bool{}
+	b.rooms.Meetings = meetings{active: live, gone: gone}
+	w := b.start(t, workerOpts{})
+	b.send(t, "c1", events.CreateRoom{RoomName: ptr("ending")})
+	room := roomOf(t, b.result(t, "c1"))
+	w.stop(t)
+	live[room.RoomID], gone[room.RoomID] = true, true
+	b.start(t, workerOpts{})
+	b.send(t, "del", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+	res := b.result(t, "del")
+	require.True(t, res.OK, "%+v", res.Error)
+	_, err := b.store.GetRoom(ctxT(t, 5*time.Second), room.RoomID)
+	require.ErrorIs(t, err, store.ErrNotFound, "not stranded as marked")
+	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 1)
 }
 
 func TestPanicIsRecoveredAndDeadLetteredOnLastDelivery(t *testing.T) {

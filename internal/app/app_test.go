@@ -1,0 +1,198 @@
+package app_test
+
+import (
+	"context"
+	"encoding/json"
+	"net"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/app"
+	"github.com/roomkeeper/roomkeeper/internal/config"
+	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
+)
+
+// freeAddr returns a loopback address with a port free right now.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer l.Close()
+	return l.Addr().String()
+}
+
+func testConfig(t *testing.T) config.Config {
+	cfg := config.Default()
+	cfg.DataDir = t.TempDir()
+	cfg.EmbeddedNATSAddr = "127.0.0.1:0"
+	cfg.HTTPAddr = "127.0.0.1:0"
+	cfg.LogLevel = "warn"
+	return cfg
+}
+
+type proc struct {
+	app    *app.App
+	cancel context.CancelFunc
+	done   chan error
+}
+
+// serve starts `roomkeeper serve` in process and stops it at the end.
+func serve(t *testing.T, cfg config.Config) *proc {
+	t.Helper()
+	log := cfg.Logger()
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Start(ctx, cfg, app.All, log)
+	require.NoError(t, err)
+	p := &proc{app: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- a.Run(ctx) }()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+func (p *proc) stop(t *testing.T) {
+	p.cancel()
+	select {
+	case err, ok := <-p.done:
+		if ok {
+			require.NoError(t, err)
+			close(p.done)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("serve did not stop within 30s")
+	}
+}
+
+func client(t *testing.T, url string) (*events.Client, jetstream.JetStream) {
+	t.Helper()
+	nc, err := nats.Connect(url)
+	require.NoError(t, err)
+	t.Cleanup(nc.Close)
+	c, err := events.NewClient(nc)
+	require.NoError(t, err)
+	js, err := jetstream.New(nc)
+	require.NoError(t, err)
+	return c, js
+}
+
+func ctxT(t *testing.T, d time.Duration) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), d)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+var seq int
+
+func cmdID(prefix string) string { seq++; return prefix + "-" + strconv.Itoa(seq) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) }
+
+func TestServeRestartKeepsRooms(t *testing.T) {
+	cfg := testConfig(t)
+	p := serve(t, cfg)
+	c, _ := client(t, p.app.NATSURL())
+	name := "kept"
+	room, err := c.CreateRoom(ctxT(t, 30*time.Second), cmdID("create"), events.CreateRoom{RoomName: &name})
+	require.NoError(t, err)
+	addr := p.app.NATSURL()
+	p.stop(t)
+
+	// Same data directory, same NATS port: the room and the streams are
+	// still there.
+	cfg.EmbeddedNATSAddr = addr[len("nats://"):]
+	p2 := serve(t, cfg)
+	c2, _ := client(t, p2.app.NATSURL())
+	res, err := c2.DeleteRooms(ctxT(t, 30*time.Second), cmdID("delete"), events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+	require.NoError(t, err)
+	require.Equal(t, []string{room.RoomID}, res.Deleted)
+}
+
+// waitEvent waits for a domain event of type typ about roomID.
+func waitEvent(t *testing.T, js jetstream.JetStream, typ, roomID string, within time.Duration) events.Event {
+	t.Helper()
+	ctx := ctxT(t, within)
+	cons, err := js.OrderedConsumer(ctx, events.StreamEvents, jetstream.OrderedConsumerConfig{FilterSubjects: []string{events.EventSubject(typ)}})
+	require.NoError(t, err)
+	for {
+		msg, err := cons.Next(jetstream.FetchContext(ctx))
+		require.NoError(t, err, "no %s event for %s within %s", typ, roomID, within)
+		var ev events.Event
+		require.NoError(t, json.Unmarshal(msg.Data(), &ev))
+		if ev.Subject == roomID {
+			return ev
+		}
+	}
+}
+
+func TestMeetingsWithRealLiveKit(t *testing.T) {
+	httpAddr := freeAddr(t)
+	lk := lktest.Start(t, lktest.Options{
+		WebhookURL:       "http://" + httpAddr + "/livekit/webhook",
+		EmptyTimeout:     2 * time.Second,
+		DepartureTimeout: 2 * time.Second,
+	})
+	cfg := testConfig(t)
+	cfg.HTTPAddr = httpAddr
+	cfg.LiveKitURL, cfg.LiveKitAPIKey, cfg.LiveKitAPISecret = lk.URL, lk.APIKey, lk.APISecret
+	cfg.MeetingEmptyTimeout, cfg.MeetingDepartureTimeout = 2*time.Second, 2*time.Second
+	p := serve(t, cfg)
+	c, js := client(t, p.app.NATSURL())
+	create := func(name string) string {
+		r, err := c.CreateRoom(ctxT(t, 30*time.Second), cmdID("create"), events.CreateRoom{RoomName: &name})
+		require.NoError(t, err)
+		return r.RoomID
+	}
+
+	t.Run("graceful delete marks, room_finished deletes", func(t *testing.T) {
+		id := create("graceful")
+		part := lktest.Join(t, lk, id, "alice")
+		waitEvent(t, js, events.EventMeetingStarted, id, 20*time.Second)
+		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
+		require.NoError(t, err)
+		require.Equal(t, []string{id}, res.MarkedForDeletion)
+		require.Empty(t, res.Deleted)
+		left := time.Now()
+		part.Leave()
+		waitEvent(t, js, events.EventDeleted, id, 20*time.Second)
+		t.Logf("room gone %s after the participant left (departure timeout 2s)", time.Since(left).Round(100*time.Millisecond))
+		_, err = c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
+		e, ok := events.AsError(err)
+		require.True(t, ok, "%v", err)
+		require.Equal(t, events.CodeNotFound, e.Code, "the room is gone")
+	})
+
+	t.Run("force delete disconnects the participant", func(t *testing.T) {
+		id := create("forced")
+		part := lktest.Join(t, lk, id, "bob")
+		waitEvent(t, js, events.EventMeetingStarted, id, 20*time.Second)
+		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}, Force: true})
+		require.NoError(t, err)
+		require.Equal(t, []string{id}, res.Deleted)
+		part.WaitDisconnected(t, 10*time.Second)
+		waitEvent(t, js, events.EventDeleted, id, 5*time.Second)
+	})
+
+	t.Run("delete without a meeting deletes at once", func(t *testing.T) {
+		id := create("idle")
+		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
+		require.NoError(t, err)
+		require.Equal(t, []string{id}, res.Deleted)
+	})
+
+	t.Run("delete right after the last participant left", func(t *testing.T) {
+		// LiveKit keeps the room for the departure timeout, so the delete
+		// races room_finished: either way the room must end up deleted,
+		// never left marked.
+		id := create("window")
+		part := lktest.Join(t, lk, id, "carol")
+		waitEvent(t, js, events.EventMeetingStarted, id, 20*time.Second)
+		part.Leave()
+		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
+		require.NoError(t, err)
+		require.Len(t, append(res.Deleted, res.MarkedForDeletion...), 1)
+		waitEvent(t, js, events.EventDeleted, id, 20*time.Second)
+	})
+}
