@@ -39,7 +39,7 @@ type setupOpts struct {
 	store    store.Store
 }
 
-func setup(t *testing.T, opts setupOpts) *bundle {
+func setup(t testing.TB, opts setupOpts) *bundle {
 	t.Helper()
 	n := testenv.StartNATS(t)
 	top := events.DefaultTopology()
@@ -119,7 +119,7 @@ type workerOpts struct {
 }
 
 // start runs a worker until the end of the test (or stop).
-func (b *bundle) start(t *testing.T, o workerOpts) *running {
+func (b *bundle) start(t testing.TB, o workerOpts) *running {
 	t.Helper()
 	js := b.js
 	if o.conn != nil {
@@ -154,7 +154,7 @@ func (b *bundle) start(t *testing.T, o workerOpts) *running {
 	return r
 }
 
-func ctxT(t *testing.T, d time.Duration) context.Context {
+func ctxT(t testing.TB, d time.Duration) context.Context {
 	ctx, cancel := context.WithTimeout(context.Background(), d)
 	t.Cleanup(cancel)
 	return ctx
