@@ -124,6 +124,6 @@ func TestLiveKitRetryLandsAfterOutage(t *testing.T) {
 
 	finished := b.waitEvent(t, events.SubjectRoomFinished, "live-outage", 20*time.Second)
 	require.NotEqual(t, started.GetId(), finished.GetId())
-	require.EqualValues(t, 1, b.stored(t)) // room_started went with the deleted stream
+	require.EqualValues(t, 1, b.stored(t))            // room_started went with the deleted stream
 	require.Equal(t, 2, b.metrics.get(OutcomeStored)) // room_started, then the retried room_finished
 }
