@@ -95,12 +95,12 @@ func (c Config) validate() error {
 
 // Receiver is the http.Handler of POST [Path]. It is safe for concurrent use.
 type Receiver struct {
-	cfg      Config
-	js       jetstream.JetStream
-	log      logrus.FieldLogger
-	keys     auth.KeyProvider
-	metrics  Metrics
-	unmarshl protojson.UnmarshalOptions
+	cfg     Config
+	js      jetstream.JetStream
+	log     logrus.FieldLogger
+	keys    auth.KeyProvider
+	metrics Metrics
+	decode  protojson.UnmarshalOptions
 }
 
 // New returns a Receiver that verifies webhooks with cfg's key pair and
@@ -126,7 +126,7 @@ func New(cfg Config, js jetstream.JetStream, log logrus.FieldLogger) (*Receiver,
 		metrics: cfg.Metrics,
 		// As LiveKit's own ReceiveWebhookEvent: fields a newer server adds
 		// must not turn its events into 400s.
-		unmarshl: protojson.UnmarshalOptions{DiscardUnknown: true, AllowPartial: true},
+		decode: protojson.UnmarshalOptions{DiscardUnknown: true, AllowPartial: true},
 	}, nil
 }
 
@@ -218,7 +218,7 @@ func (rc *Receiver) ingest(w http.ResponseWriter, r *http.Request) (request, err
 	}
 
 	var ev livekit.WebhookEvent
-	if err := rc.unmarshl.Unmarshal(body, &ev); err != nil {
+	if err := rc.decode.Unmarshal(body, &ev); err != nil {
 		return req, fmt.Errorf("%w: %v", ErrMalformed, err)
 	}
 	req.id, req.event, req.room = ev.GetId(), ev.GetEvent(), roomName(&ev)
@@ -346,6 +346,6 @@ func roomName(ev *livekit.WebhookEvent) string {
 	case ev.GetEgressInfo().GetRoomName() != "":
 		return ev.GetEgressInfo().GetRoomName()
 	default:
-		return ev.GetIngressInfo().GetState().GetRoomId()
+		return ev.GetIngressInfo().GetRoomName()
 	}
 }
