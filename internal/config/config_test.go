@@ -1,0 +1,61 @@
+package config_test
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/internal/config"
+)
+
+func TestDefaultsMatchTheFlagDefaults(t *testing.T) {
+	var cfg config.Config
+	p, err := kong.New(&cfg, kong.Exit(func(int) {}))
+	require.NoError(t, err)
+	_, err = p.Parse(nil)
+	require.NoError(t, err)
+	require.Equal(t, config.Default(), cfg)
+	require.NoError(t, cfg.Validate())
+}
+
+func TestEnvironmentFallbacks(t *testing.T) {
+	t.Setenv("NATS_URL", "nats://127.0.0.1:4333")
+	t.Setenv("SWEEP_INTERVAL", "5m")
+	t.Setenv("MIN_AUTO_DELETION_DELAY", "0s")
+	t.Setenv("WORKER_CONCURRENCY", "7")
+	t.Setenv("LOG_FORMAT", "json")
+	var cfg config.Config
+	p, err := kong.New(&cfg, kong.Exit(func(int) {}))
+	require.NoError(t, err)
+	_, err = p.Parse([]string{"--worker-concurrency", "9"})
+	require.NoError(t, err)
+	require.Equal(t, "nats://127.0.0.1:4333", cfg.NATSURL)
+	require.Equal(t, 5*time.Minute, cfg.SweepInterval)
+	require.Zero(t, cfg.MinAutoDeletionDelay)
+	require.Equal(t, 9, cfg.WorkerConcurrency, "a flag wins over the environment")
+	require.Equal(t, "json", cfg.LogFormat)
+	require.NoError(t, cfg.Validate())
+}
+
+func TestValidateNamesTheSetting(t *testing.T) {
+	for name, mutate := range map[string]func(*config.Config){
+		"WORKER_CONCURRENCY":      func(c *config.Config) { c.WorkerConcurrency = 0 },
+		"STREAM_REPLICAS":         func(c *config.Config) { c.StreamReplicas = 9 },
+		"SWEEP_INTERVAL":          func(c *config.Config) { c.SweepInterval = time.Millisecond },
+		"MONGO_URI":               func(c *config.Config) { c.MongoURI = "postgres://x" },
+		"LIVEKIT_URL":             func(c *config.Config) { c.LiveKitURL = "ws://127.0.0.1:7880" },
+		"BASE_URL":                func(c *config.Config) { c.BaseURL = "not a url" },
+		"MIN_AUTO_DELETION_DELAY": func(c *config.Config) { c.MinAutoDeletionDelay = -time.Second },
+	} {
+		t.Run(name, func(t *testing.T) {
+			cfg := config.Default()
+			mutate(&cfg)
+			err := cfg.Validate()
+			require.True(t, errors.Is(err, config.ErrInvalid), "%v", err)
+			require.Contains(t, err.Error(), name)
+		})
+	}
+}
