@@ -5,8 +5,8 @@
 //  1. reads at most [Config.MaxBody] bytes of the body (413 when it is
 //     larger),
 //  2. verifies the Authorization JWT and the body's sha256 against the
-//     configured API key and secret, with github.com/livekit/protocol/auth
-//     and the same checks as LiveKit's webhook.Receive (401 when either is
+//     configured API key and secret with LiveKit's own verifier,
+//     github.com/livekit/protocol/webhook.Receive (401 when either is
 //     missing or wrong),
 //  3. decodes the body as a livekit.WebhookEvent (400 when it is malformed,
 //     has no id or event, or the event is not a single safe subject token),

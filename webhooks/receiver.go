@@ -3,9 +3,6 @@ package webhooks
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
-	"crypto/subtle"
-	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -15,6 +12,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/livekit/protocol/auth"
+	"github.com/livekit/protocol/webhook"
 	"github.com/livekit/protocol/livekit"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -266,31 +264,20 @@ func (rc *Receiver) readBody(w http.ResponseWriter, r *http.Request) ([]byte, er
 	return buf.Bytes(), nil
 }
 
-// verify checks the Authorization JWT and the body's hash on the bytes
-// already read, exactly as LiveKit's webhook.Receive does (that package is
-// not imported: it pulls in an HTTP retry client the receiver has no use
-// for): the token must be signed with the secret of its API key, be valid
-// now, and carry the base64 sha256 of the body.
+// verify checks the Authorization JWT and the body's hash with LiveKit's
+// own verifier (webhook.Receive) on the bytes already read: the token must
+// be signed with the secret of its API key, be valid now, and carry the
+// base64 sha256 of the body.
 func (rc *Receiver) verify(authorization string, body []byte) error {
 	if authorization == "" {
 		return fmt.Errorf("%w: no Authorization header", ErrUnauthorized)
 	}
-	v, err := auth.ParseAPIToken(authorization)
-	if err != nil {
+	req := &http.Request{
+		Header: http.Header{"Authorization": []string{authorization}},
+		Body:   io.NopCloser(bytes.NewReader(body)),
+	}
+	if _, err := webhook.Receive(req, rc.keys); err != nil {
 		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
-	}
-	secret := rc.keys.GetSecret(v.APIKey())
-	if secret == "" {
-		return fmt.Errorf("%w: unknown API key", ErrUnauthorized)
-	}
-	_, claims, err := v.Verify(secret)
-	if err != nil {
-		return fmt.Errorf("%w: %v", ErrUnauthorized, err)
-	}
-	sum := sha256.Sum256(body)
-	want := base64.StdEncoding.EncodeToString(sum[:])
-	if subtle.ConstantTimeCompare([]byte(claims.Sha256), []byte(want)) != 1 {
-		return fmt.Errorf("%w: body hash does not match", ErrUnauthorized)
 	}
 	return nil
 }

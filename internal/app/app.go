@@ -23,6 +23,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/scheduler"
 	"github.com/roomkeeper/roomkeeper/store"
@@ -51,12 +52,13 @@ type App struct {
 	roles Roles
 	log   *logrus.Logger
 
-	ns    *server.Server
-	nc    *nats.Conn
-	js    jetstream.JetStream
-	store store.Store
-	http  *http.Server
-	ln    net.Listener
+	ns      *server.Server
+	nc      *nats.Conn
+	js      jetstream.JetStream
+	store   store.Store
+	metrics *metrics.Metrics
+	http    *http.Server
+	ln      net.Listener
 }
 
 // Start brings the roles up; Run then serves until ctx ends.
@@ -110,11 +112,13 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.ready)
+	a.metrics = metrics.New(metrics.Config{JetStream: a.js, Log: log.WithField("component", "metrics")})
+	mux.Handle("GET /metrics", a.metrics.Handler())
 	if roles.Webhooks {
 		if cfg.LiveKitAPIKey == "" || cfg.LiveKitAPISecret == "" {
 			log.Warn("LIVEKIT_API_KEY/LIVEKIT_API_SECRET unset: the webhook receiver is off")
 		} else {
-			rcv, err := webhooks.New(webhooks.Config{APIKey: cfg.LiveKitAPIKey, APISecret: cfg.LiveKitAPISecret}, a.js, log.WithField("role", "webhooks"))
+			rcv, err := webhooks.New(webhooks.Config{APIKey: cfg.LiveKitAPIKey, APISecret: cfg.LiveKitAPISecret, Metrics: a.metrics}, a.js, log.WithField("role", "webhooks"))
 			if err != nil {
 				return a, err
 			}
@@ -143,6 +147,10 @@ func connect(url string, cfg config.Config, log *logrus.Logger) (*nats.Conn, err
 		nats.MaxReconnects(-1),
 		nats.ReconnectWait(250 * time.Millisecond),
 		nats.RetryOnFailedConnect(true),
+		// No reconnect buffer: a publish while disconnected fails at once
+		// (the worker naks, the webhook receiver answers 503) instead of
+		// landing later, after its caller has given up on it.
+		nats.ReconnectBufSize(-1),
 		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
 			if err != nil {
 				log.WithError(err).Warn("NATS disconnected")
@@ -227,7 +235,7 @@ func (a *App) Run(ctx context.Context) error {
 		if err := rooms.Register(reg); err != nil {
 			return err
 		}
-		w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency}, a.js, a.store, reg, a.log.WithField("role", "worker"), nil)
+		w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency}, a.js, a.store, reg, a.log.WithField("role", "worker"), a.metrics)
 		if err != nil {
 			return err
 		}
