@@ -12,8 +12,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/livekit/protocol/auth"
-	"github.com/livekit/protocol/webhook"
 	"github.com/livekit/protocol/livekit"
+	"github.com/livekit/protocol/webhook"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"

@@ -4,12 +4,12 @@ import (
 	"context"
 	"encoding/json"
 	"net"
-	"strconv"
 	"testing"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/nats-io/nuid"
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
@@ -86,9 +86,7 @@ func ctxT(t *testing.T, d time.Duration) context.Context {
 	return ctx
 }
 
-var seq int
-
-func cmdID(prefix string) string { seq++; return prefix + "-" + strconv.Itoa(seq) + "-" + strconv.FormatInt(time.Now().UnixNano(), 36) }
+func cmdID(prefix string) string { return prefix + "-" + nuid.Next() }
 
 func TestServeRestartKeepsRooms(t *testing.T) {
 	cfg := testConfig(t)
