@@ -308,6 +308,7 @@ func TestPanicIsRecoveredAndDeadLetteredOnLastDelivery(t *testing.T) {
 	b := setup(t, setupOpts{topology: func(top *events.Topology) { top.MaxDeliver = 3 }})
 	var calls atomic.Int64
 	b.start(t, workerOpts{registry: func(reg *workers.Registry) {
+		workers.Unregister(reg, events.SubjectSweep) // replaced by the panicking one
 		require.NoError(t, workers.Register(reg, workers.HandlerFunc[events.Sweep](func(context.Context, *workers.Job[events.Sweep]) (*workers.Outcome, error) {
 			calls.Add(1)
 			panic("boom")

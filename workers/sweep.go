@@ -1,0 +1,336 @@
+package workers
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"sync"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// SweepConfig bounds the work of one rooms.cmd.sweep. Whatever a sweep
+// leaves over is found by the next one (the scheduler publishes one per
+// SWEEP_INTERVAL), so the bounds trade how fast a backlog drains for how
+// large one sweep's ledger record and publish burst get.
+type SweepConfig struct {
+	// PageSize is the number of rooms read per store query (keyset pages of
+	// ExpiredRooms and MarkedRooms). Default 500.
+	PageSize int
+	// MaxDeleteCommands bounds the rooms.cmd.delete commands one sweep
+	// publishes for expired rooms. They are kept in the sweep's ledger
+	// record (about 220 bytes each) and published in one asynchronous burst,
+	// so the default, 2000, stays below the NATS client's 4000 pending
+	// asynchronous publishes and far below MongoDB's 16 MiB per document.
+	// With the default SWEEP_INTERVAL of one minute that drains 120,000
+	// expired rooms an hour.
+	MaxDeleteCommands int
+	// MaxReconcile bounds the rooms checked against LiveKit per sweep (the
+	// rooms marked for deletion or with an active meeting). Each check is one
+	// LiveKit call. When there are more, each sweep starts at a different
+	// place in the ID order and wraps around, so every room is checked over
+	// successive sweeps. Default 5000.
+	MaxReconcile int
+	// ReconcileConcurrency is the number of LiveKit calls in flight during
+	// reconciliation. Default 8.
+	ReconcileConcurrency int
+}
+
+// WithDefaults returns c with zero fields set to their defaults.
+func (c SweepConfig) WithDefaults() SweepConfig {
+	if c.PageSize <= 0 {
+		c.PageSize = 500
+	}
+	if c.MaxDeleteCommands <= 0 {
+		c.MaxDeleteCommands = 2000
+	}
+	if c.MaxReconcile <= 0 {
+		c.MaxReconcile = 5000
+	}
+	if c.ReconcileConcurrency <= 0 {
+		c.ReconcileConcurrency = 8
+	}
+	return c
+}
+
+// Message ID prefixes of the commands a sweep publishes.
+const (
+	// ExpirePrefix: "expire-<roomId>", the delete of an expired room. The
+	// same ID from every sweep, so a room whose delete is still queued when
+	// the next sweep runs gets no second command (JetStream drops it inside
+	// the duplicates window, the ledger after it).
+	ExpirePrefix = "expire-"
+	// ReconcilePrefix: "reconcile-<roomId>-<sweep ID>", the delete of a room
+	// marked for deletion whose LiveKit room is gone. Per sweep, so a room
+	// that a later sweep finds in the same state is tried again.
+	ReconcilePrefix = "reconcile-"
+)
+
+// sweepHandler applies rooms.cmd.sweep: it fans expired rooms out as one
+// graceful rooms.cmd.delete each, and reconciles rooms with LiveKit.
+//
+// Every effect is safe to repeat. The delete commands go out through the
+// outcome's Publish list, so the pipeline stores them in the ledger before
+// publishing them with their message IDs: a crash before that publishes
+// nothing, a crash after it republishes the same IDs, which JetStream drops.
+// The reconciliation decision (which rooms LiveKit no longer has) is the
+// command's plan, taken once; its meeting_ended updates are
+// compare-and-set writes that carry the sweep's ID.
+type sweepHandler struct {
+	*Rooms
+	cfg SweepConfig
+}
+
+func newSweepHandler(r *Rooms) sweepHandler {
+	return sweepHandler{Rooms: r, cfg: SweepConfig{}.WithDefaults()}
+}
+
+// reconcilePlan is what a sweep decided from LiveKit at its first delivery.
+type reconcilePlan struct {
+	// Delete: rooms marked for deletion that LiveKit does not have (their
+	// room_finished was lost); a graceful delete removes them.
+	Delete []string `json:"delete,omitempty"`
+	// EndMeeting: rooms whose meeting status is active while LiveKit has no
+	// such room, with the version that was read; the update is skipped if
+	// the room changed since (a webhook came in).
+	EndMeeting []roomVersion `json:"endMeeting,omitempty"`
+}
+
+type roomVersion struct {
+	RoomID  string `json:"roomId"`
+	Version int64  `json:"version"`
+}
+
+func (h sweepHandler) Handle(ctx context.Context, job *Job[events.Sweep]) (*Outcome, error) {
+	plan, err := Plan(ctx, job, func() (reconcilePlan, error) { return h.reconcile(ctx, job) })
+	if err != nil {
+		return nil, err
+	}
+	expired, more, err := h.expired(ctx, job.Now.UnixMilli())
+	if err != nil {
+		return nil, err
+	}
+
+	out := &Outcome{}
+	res := events.SweepResult{Expired: len(expired)}
+	for _, id := range expired {
+		m, err := deleteCommand(fanoutID(ExpirePrefix+id, ""), id)
+		if err != nil {
+			return nil, err
+		}
+		out.Publish = append(out.Publish, m)
+	}
+
+	reconciled := map[string]bool{}
+	for _, rv := range plan.EndMeeting {
+		room, err := h.updateRoom(ctx, rv.RoomID, job.ID, func(r *store.Room) bool {
+			if r.Version != rv.Version || r.Meeting != store.MeetingActive {
+				return false
+			}
+			r.Meeting = store.MeetingEnded
+			return true
+		})
+		if errors.Is(err, errGone) {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if !room.WasApplied(job.ID) {
+			continue // changed meanwhile: the next sweep looks again
+		}
+		if err := out.Event(job.ID, events.EventMeetingEnded, rv.RoomID, job.Now, map[string]string{"roomId": rv.RoomID}); err != nil {
+			return nil, err
+		}
+		reconciled[rv.RoomID] = true
+	}
+	for _, id := range plan.Delete {
+		m, err := deleteCommand(fanoutID(ReconcilePrefix+id+"-", job.ID), id)
+		if err != nil {
+			return nil, err
+		}
+		out.Publish = append(out.Publish, m)
+		reconciled[id] = true
+	}
+	res.DeleteCommands = len(out.Publish)
+	res.Reconciled = len(reconciled)
+	out.Data = res
+
+	log := job.Log.WithField("expired", res.Expired).WithField("delete_commands", res.DeleteCommands).WithField("reconciled", res.Reconciled)
+	if more {
+		log = log.WithField("bound", h.cfg.MaxDeleteCommands)
+		log.Warn("more expired rooms than one sweep handles; the next sweep continues")
+	} else {
+		log.Info("sweep done")
+	}
+	return out, nil
+}
+
+// expired returns the IDs of up to MaxDeleteCommands rooms, not marked for
+// deletion, whose autoDeletionDate is at or before now, in ID order, read
+// through the store's expiry index in keyset pages; more reports that
+// there are others beyond the bound.
+func (h sweepHandler) expired(ctx context.Context, now int64) (ids []string, more bool, err error) {
+	after := ""
+	for {
+		// One more than the bound allows, to learn whether rooms are left.
+		limit := min(h.cfg.PageSize, h.cfg.MaxDeleteCommands+1-len(ids))
+		page, err := h.Store.ExpiredRooms(ctx, now, after, limit)
+		if err != nil {
+			return nil, false, err
+		}
+		for _, r := range page {
+			ids = append(ids, r.RoomID)
+		}
+		if len(ids) > h.cfg.MaxDeleteCommands {
+			return ids[:h.cfg.MaxDeleteCommands], true, nil
+		}
+		if len(page) < limit {
+			return ids, false, nil
+		}
+		after = page[len(page)-1].RoomID
+	}
+}
+
+// reconcile checks the rooms marked for deletion or with an active meeting
+// against LiveKit and decides what to repair. Only rooms LiveKit does not
+// have are touched: a marked one is deleted, an active one gets its meeting
+// ended. A detached deployment has no LiveKit rooms, so its marked rooms
+// are deleted (no meeting can hold them) and no unmarked room ever is.
+// A room LiveKit cannot be asked about is left for the next sweep.
+func (h sweepHandler) reconcile(ctx context.Context, job *Job[events.Sweep]) (reconcilePlan, error) {
+	var p reconcilePlan
+	start := scanStart(job.ID)
+	checked, failed := 0, 0
+	var firstErr error
+	err := h.scanMarked(ctx, start, func(page []store.Room) error {
+		gone, errs := h.missingInLiveKit(ctx, page)
+		for i, r := range page {
+			checked++
+			if errs[i] != nil {
+				failed++
+				if firstErr == nil {
+					firstErr = errs[i]
+				}
+				continue
+			}
+			if !gone[i] {
+				continue
+			}
+			if r.MarkedForDeletion {
+				p.Delete = append(p.Delete, r.RoomID)
+			}
+			if r.Meeting == store.MeetingActive {
+				p.EndMeeting = append(p.EndMeeting, roomVersion{RoomID: r.RoomID, Version: r.Version})
+			}
+		}
+		return ctx.Err()
+	})
+	if err != nil {
+		return p, err
+	}
+	if failed > 0 {
+		job.Log.WithError(firstErr).WithField("failed", failed).WithField("checked", checked).
+			Warn("LiveKit could not be asked about some rooms; the next sweep reconciles them")
+	}
+	return p, nil
+}
+
+// scanMarked calls fn with the pages of MarkedRooms from just after start
+// to the end of the ID order, then from the beginning up to start, until
+// MaxReconcile rooms were seen.
+func (h sweepHandler) scanMarked(ctx context.Context, start string, fn func([]store.Room) error) error {
+	seen := 0
+	after, wrapped := start, start == ""
+	for seen < h.cfg.MaxReconcile {
+		limit := min(h.cfg.PageSize, h.cfg.MaxReconcile-seen)
+		page, err := h.Store.MarkedRooms(ctx, after, limit)
+		if err != nil {
+			return err
+		}
+		full := len(page) == limit
+		if wrapped {
+			// Second lap: stop at the rooms the first one covered.
+			for i, r := range page {
+				if r.RoomID > start {
+					page, full = page[:i], false
+					break
+				}
+			}
+		}
+		if len(page) > 0 {
+			if err := fn(page); err != nil {
+				return err
+			}
+			seen += len(page)
+			after = page[len(page)-1].RoomID
+		}
+		if !full {
+			if wrapped {
+				return nil
+			}
+			after, wrapped = "", true
+		}
+	}
+	return nil
+}
+
+// missingInLiveKit asks LiveKit, a few calls at a time, whether it has each
+// room: gone[i] is true when it does not, errs[i] is set when it could not
+// say.
+func (h sweepHandler) missingInLiveKit(ctx context.Context, rooms []store.Room) (gone []bool, errs []error) {
+	gone = make([]bool, len(rooms))
+	errs = make([]error, len(rooms))
+	sem := make(chan struct{}, h.cfg.ReconcileConcurrency)
+	var wg sync.WaitGroup
+	for i := range rooms {
+		sem <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-sem }()
+			exists, err := h.Meetings.RoomExists(ctx, rooms[i].RoomID)
+			gone[i], errs[i] = err == nil && !exists, err
+		})
+	}
+	wg.Wait()
+	return gone, errs
+}
+
+// scanStart is where a sweep's reconciliation starts in the ID order: a
+// short key derived from the sweep's ID, so successive sweeps start at
+// different places when there are more rooms than MaxReconcile. Room IDs
+// start with letters, digits, '-' or '_' (sanitised names).
+func scanStart(sweepID string) string {
+	const keys = "-0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+	sum := sha256.Sum256([]byte(sweepID))
+	return string([]byte{keys[int(sum[0])%len(keys)], keys[int(sum[1])%len(keys)]})
+}
+
+// deleteCommand is a graceful rooms.cmd.delete of one room with message ID
+// id.
+func deleteCommand(id, roomID string) (store.OutMsg, error) {
+	body, err := json.Marshal(events.DeleteRooms{RoomIDs: []string{roomID}})
+	if err != nil {
+		return store.OutMsg{}, err
+	}
+	return store.OutMsg{Subject: events.SubjectDelete, MsgID: id, Data: body}, nil
+}
+
+// fanoutID is prefix+suffix when that is a valid command ID, otherwise
+// prefix (cut to fit) followed by a hash of both, so an overlong sweep ID
+// still yields a stable, valid ID.
+func fanoutID(prefix, suffix string) string {
+	if id := prefix + suffix; events.ValidCommandID(id) {
+		return id
+	}
+	sum := sha256.Sum256([]byte(prefix + "\x00" + suffix))
+	h := hex.EncodeToString(sum[:12])
+	keep := min(len(prefix), 128-len(h))
+	id := prefix[:keep] + h
+	if !events.ValidCommandID(id) {
+		return "fanout-" + h
+	}
+	return id
+}

@@ -1,0 +1,571 @@
+package workers_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
+	"github.com/roomkeeper/roomkeeper/livekit"
+	"github.com/roomkeeper/roomkeeper/scheduler"
+	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/store/storetest"
+	"github.com/roomkeeper/roomkeeper/workers"
+)
+
+// lkRooms is a LiveKit double for the sweep tests: the rooms LiveKit has
+// and those with a meeting going on, safe to change while a worker runs.
+type lkRooms struct {
+	mu     sync.Mutex
+	exists map[string]bool
+	active map[string]bool
+	calls  atomic.Int64
+}
+
+func newLKRooms() *lkRooms {
+	return &lkRooms{exists: map[string]bool{}, active: map[string]bool{}}
+}
+
+func (m *lkRooms) set(id string, exists, active bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.exists[id], m.active[id] = exists, active
+}
+
+func (m *lkRooms) HasActiveMeeting(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.active[id], nil
+}
+
+func (m *lkRooms) RoomExists(_ context.Context, id string) (bool, error) {
+	m.calls.Add(1)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.exists[id], nil
+}
+func (m *lkRooms) DeleteRoom(context.Context, string) error               { return nil }
+func (m *lkRooms) SendData(context.Context, string, string, []byte) error { return nil }
+
+// insertRoom puts a room straight into the store: date nil means no
+// autoDeletionDate; change, when set, adjusts the room first.
+func (b *bundle) insertRoom(t *testing.T, id string, date *int64, change func(*store.Room)) *store.Room {
+	t.Helper()
+	r := storetest.NewRoom(id)
+	r.AutoDeletionDate = date
+	if change != nil {
+		change(r)
+	}
+	require.NoError(t, b.store.InsertRoom(ctxT(t, 5*time.Second), r))
+	return r
+}
+
+// sweep sends a sweep with command ID id and returns its result.
+func (b *bundle) sweep(t *testing.T, id string) events.SweepResult {
+	t.Helper()
+	b.send(t, id, events.Sweep{})
+	res := b.result(t, id)
+	require.True(t, res.OK, "sweep %s: %+v", id, res.Error)
+	var sr events.SweepResult
+	require.NoError(t, json.Unmarshal(res.Data, &sr))
+	return sr
+}
+
+// exists reports whether the store holds room id.
+func (b *bundle) exists(t *testing.T, id string) bool {
+	t.Helper()
+	_, err := b.store.GetRoom(ctxT(t, 5*time.Second), id)
+	if err != nil {
+		require.ErrorIs(t, err, store.ErrNotFound)
+		return false
+	}
+	return true
+}
+
+// settle waits until every command published so far has been handled.
+func (b *bundle) settle(t *testing.T) {
+	t.Helper()
+	require.Eventually(t, settled(t, b.js), 60*time.Second, 20*time.Millisecond)
+}
+
+func past() *int64   { return ptr(time.Now().Add(-time.Minute).UnixMilli()) }
+func future() *int64 { return ptr(time.Now().Add(time.Hour).UnixMilli()) }
+
+func TestSweepDeletesExpiredEmptyRoom(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.rooms.MinAutoDeletionDelay = 0
+	b.start(t, workerOpts{})
+
+	date := time.Now().Add(time.Second).UnixMilli()
+	b.send(t, "c1", events.CreateRoom{RoomName: ptr("soon"), AutoDeletionDate: &date})
+	room := roomOf(t, b.result(t, "c1"))
+
+	// Before the date: nothing to do.
+	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-early"))
+	require.True(t, b.exists(t, room.RoomID))
+
+	time.Sleep(time.Until(time.UnixMilli(date)) + 50*time.Millisecond)
+	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-late"))
+	del := b.result(t, workers.ExpirePrefix+room.RoomID)
+	require.True(t, del.OK, "%+v", del.Error)
+	var dr events.DeleteResult
+	require.NoError(t, json.Unmarshal(del.Data, &dr))
+	require.Equal(t, []string{room.RoomID}, dr.Deleted)
+	require.False(t, b.exists(t, room.RoomID))
+	evs := b.streamMsgs(t, events.StreamEvents, "rooms.events.deleted")
+	require.Len(t, evs, 1)
+	require.Equal(t, events.EventID(workers.ExpirePrefix+room.RoomID, events.EventDeleted, room.RoomID), evs[0].Headers().Get(nats.MsgIdHdr))
+}
+
+func TestSweepLeavesFutureAndUndatedRoomsAlone(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.start(t, workerOpts{})
+	b.insertRoom(t, "Future-aaaaaaaaaaaaaaa", future(), nil)
+	b.insertRoom(t, "Undated-aaaaaaaaaaaaaaa", nil, nil)
+	b.insertRoom(t, "Far-aaaaaaaaaaaaaaa", ptr(int64(1<<52)), nil)
+	for i := range 3 {
+		require.Equal(t, events.SweepResult{}, b.sweep(t, fmt.Sprintf("sweep-%d", i)))
+	}
+	b.settle(t)
+	require.EqualValues(t, 3, b.countRooms(t))
+	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.>"))
+}
+
+// OpenVidu Meet's garbage-collector check: of ten rooms, exactly the two
+// that are not expired remain.
+func TestSweepMixedTenRoomsLeavesTheRightTwo(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	lk := newLKRooms()
+	b.rooms.Meetings = lk
+	b.start(t, workerOpts{})
+
+	now := time.Now()
+	var gone []string
+	for i := range 6 { // expired, empty: deleted through expire-<id>
+		id := fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i)
+		b.insertRoom(t, id, ptr(now.Add(-time.Duration(i+1)*time.Hour).UnixMilli()), nil)
+		gone = append(gone, id)
+	}
+	// Expired a second ago.
+	b.insertRoom(t, "JustExpired-aaaaaaaaaaaaaaa", ptr(now.Add(-time.Second).UnixMilli()), nil)
+	gone = append(gone, "JustExpired-aaaaaaaaaaaaaaa")
+	// Marked earlier while a meeting ran; its room_finished never came.
+	b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", past(), func(r *store.Room) { r.MarkedForDeletion = true })
+	gone = append(gone, "Marked-aaaaaaaaaaaaaaa")
+	b.insertRoom(t, "Future-aaaaaaaaaaaaaaa", ptr(now.Add(time.Hour).UnixMilli()), nil)
+	b.insertRoom(t, "Undated-aaaaaaaaaaaaaaa", nil, nil)
+
+	require.Equal(t, events.SweepResult{Expired: 7, DeleteCommands: 8, Reconciled: 1}, b.sweep(t, "sweep-1"))
+	b.settle(t)
+	require.EqualValues(t, 2, b.countRooms(t))
+	require.True(t, b.exists(t, "Future-aaaaaaaaaaaaaaa"))
+	require.True(t, b.exists(t, "Undated-aaaaaaaaaaaaaaa"))
+	for _, id := range gone {
+		require.False(t, b.exists(t, id), id)
+	}
+	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 8)
+	// Nothing left: the next sweep finds nothing.
+	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-2"))
+}
+
+// An expired room with a participant in: the sweep marks it (graceful); a
+// sweep while the meeting goes on leaves it; once the participant left and
+// LiveKit closed the room, the next sweep deletes it (its room_finished is
+// not delivered here: no webhook receiver).
+func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) {
+	t.Parallel()
+	srv := lktest.Start(t, lktest.Options{EmptyTimeout: time.Second, DepartureTimeout: time.Second})
+	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret,
+		EmptyTimeout: time.Second, DepartureTimeout: time.Second})
+	require.NoError(t, err)
+	b := setup(t, setupOpts{})
+	b.rooms.Meetings = lk
+	b.start(t, workerOpts{})
+
+	const busy, idle = "Busy-aaaaaaaaaaaaaaa", "Idle-aaaaaaaaaaaaaaa"
+	b.insertRoom(t, busy, past(), nil)
+	b.insertRoom(t, idle, past(), nil)
+	p := lktest.Join(t, srv, busy, "alice")
+
+	require.Equal(t, events.SweepResult{Expired: 2, DeleteCommands: 2}, b.sweep(t, "sweep-1"))
+	b.settle(t)
+	require.False(t, b.exists(t, idle), "expired and empty: deleted")
+	got, err := b.store.GetRoom(ctxT(t, 5*time.Second), busy)
+	require.NoError(t, err)
+	require.True(t, got.MarkedForDeletion, "expired with a participant in: marked")
+	var dr events.DeleteResult
+	require.NoError(t, json.Unmarshal(b.result(t, workers.ExpirePrefix+busy).Data, &dr))
+	require.Equal(t, []string{busy}, dr.MarkedForDeletion)
+
+	// The meeting goes on: marked rooms are neither re-marked nor deleted.
+	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-2"))
+	b.settle(t)
+	require.True(t, b.exists(t, busy))
+	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.marked_for_deletion"), 1)
+
+	p.Leave()
+	require.Eventually(t, func() bool {
+		ok, err := lk.RoomExists(context.Background(), busy)
+		return err == nil && !ok
+	}, 30*time.Second, 100*time.Millisecond, "LiveKit closes the room after the departure timeout")
+
+	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-3"))
+	b.settle(t)
+	require.False(t, b.exists(t, busy))
+	res := b.result(t, workers.ReconcilePrefix+busy+"-sweep-3")
+	require.NoError(t, json.Unmarshal(res.Data, &dr))
+	require.Equal(t, []string{busy}, dr.Deleted)
+}
+
+// Reconciliation: a marked room LiveKit no longer has is deleted (a lost
+// room_finished); a room whose meeting status is active while LiveKit has
+// no such room gets meeting_ended; rooms LiveKit still has are left alone.
+func TestSweepReconcilesLostRoomFinished(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	lk := newLKRooms()
+	b.rooms.Meetings = lk
+	b.start(t, workerOpts{})
+
+	marked := func(r *store.Room) { r.MarkedForDeletion = true }
+	active := func(r *store.Room) { r.Meeting = store.MeetingActive }
+	b.insertRoom(t, "MarkedGone-aaaaaaaaaaaaaaa", future(), marked)
+	b.insertRoom(t, "MarkedLive-aaaaaaaaaaaaaaa", nil, marked)
+	lk.set("MarkedLive-aaaaaaaaaaaaaaa", true, true)
+	b.insertRoom(t, "MarkedActiveGone-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { marked(r); active(r) })
+	b.insertRoom(t, "ActiveGone-aaaaaaaaaaaaaaa", nil, active)
+	b.insertRoom(t, "ActiveLive-aaaaaaaaaaaaaaa", nil, active)
+	lk.set("ActiveLive-aaaaaaaaaaaaaaa", true, true)
+	b.insertRoom(t, "Plain-aaaaaaaaaaaaaaa", future(), nil) // LiveKit has no room: nothing to do
+
+	require.Equal(t, events.SweepResult{DeleteCommands: 2, Reconciled: 3}, b.sweep(t, "sweep-r1"))
+	b.settle(t)
+	require.False(t, b.exists(t, "MarkedGone-aaaaaaaaaaaaaaa"))
+	require.False(t, b.exists(t, "MarkedActiveGone-aaaaaaaaaaaaaaa"))
+	require.True(t, b.exists(t, "MarkedLive-aaaaaaaaaaaaaaa"))
+	require.True(t, b.exists(t, "Plain-aaaaaaaaaaaaaaa"))
+	got, err := b.store.GetRoom(ctxT(t, 5*time.Second), "ActiveGone-aaaaaaaaaaaaaaa")
+	require.NoError(t, err)
+	require.Equal(t, store.MeetingEnded, got.Meeting)
+	require.False(t, got.MarkedForDeletion)
+	got, err = b.store.GetRoom(ctxT(t, 5*time.Second), "ActiveLive-aaaaaaaaaaaaaaa")
+	require.NoError(t, err)
+	require.Equal(t, store.MeetingActive, got.Meeting)
+
+	ended := b.streamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended")
+	require.Len(t, ended, 2)
+	var subjects []string
+	for _, m := range ended {
+		var ev events.Event
+		require.NoError(t, json.Unmarshal(m.Data(), &ev))
+		subjects = append(subjects, ev.Subject)
+		require.JSONEq(t, fmt.Sprintf(`{"roomId":%q}`, ev.Subject), string(ev.Data))
+		require.Equal(t, events.EventID("sweep-r1", events.EventMeetingEnded, ev.Subject), ev.ID)
+	}
+	require.ElementsMatch(t, []string{"ActiveGone-aaaaaaaaaaaaaaa", "MarkedActiveGone-aaaaaaaaaaaaaaa"}, subjects)
+
+	// The live meeting ends and its room_finished is lost too.
+	lk.set("MarkedLive-aaaaaaaaaaaaaaa", false, false)
+	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-r2"))
+	b.settle(t)
+	require.False(t, b.exists(t, "MarkedLive-aaaaaaaaaaaaaaa"))
+	require.EqualValues(t, 3, b.countRooms(t))
+}
+
+// Detached (no LiveKit): RoomExists is always false. Marked rooms are
+// deleted (no meeting can hold them); no unmarked room is ever deleted for
+// that.
+func TestSweepReconcileDetachedDeletesOnlyMarkedRooms(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.rooms.Meetings = workers.Detached{}
+	b.start(t, workerOpts{})
+	for i := range 5 {
+		b.insertRoom(t, fmt.Sprintf("Kept%d-aaaaaaaaaaaaaaa", i), future(), nil)
+		b.insertRoom(t, fmt.Sprintf("Undated%d-aaaaaaaaaaaaaaa", i), nil, nil)
+	}
+	b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { r.MarkedForDeletion = true })
+	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-d1"))
+	b.settle(t)
+	require.EqualValues(t, 10, b.countRooms(t))
+	require.False(t, b.exists(t, "Marked-aaaaaaaaaaaaaaa"))
+	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-d2"))
+}
+
+// A sweep publishes at most MaxDeleteCommands deletes; the next sweep takes
+// the rest.
+func TestSweepBoundsItsWorkPerSweep(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.start(t, workerOpts{registry: func(reg *workers.Registry) {
+		workers.SetSweepConfig(reg, b.rooms, workers.SweepConfig{PageSize: 2, MaxDeleteCommands: 3})
+	}})
+	for i := range 5 {
+		b.insertRoom(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i), past(), nil)
+	}
+	b.insertRoom(t, "Future-aaaaaaaaaaaaaaa", future(), nil)
+	require.Equal(t, events.SweepResult{Expired: 3, DeleteCommands: 3}, b.sweep(t, "sweep-b1"))
+	b.settle(t)
+	require.EqualValues(t, 3, b.countRooms(t))
+	for i := range 3 { // the first three in ID order
+		require.False(t, b.exists(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i)))
+	}
+	require.Equal(t, events.SweepResult{Expired: 2, DeleteCommands: 2}, b.sweep(t, "sweep-b2"))
+	b.settle(t)
+	require.EqualValues(t, 1, b.countRooms(t))
+	require.True(t, b.exists(t, "Future-aaaaaaaaaaaaaaa"))
+}
+
+// Reconciliation past MaxReconcile starts somewhere else in every sweep and
+// wraps around, so every marked room is reached over a few sweeps.
+func TestSweepReconcileBoundWrapsAround(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	lk := newLKRooms()
+	b.rooms.Meetings = lk
+	b.start(t, workerOpts{registry: func(reg *workers.Registry) {
+		workers.SetSweepConfig(reg, b.rooms, workers.SweepConfig{PageSize: 3, MaxReconcile: 4})
+	}})
+	const n = 12
+	// Names over the whole alphabet (room IDs start with a letter or digit)
+	// so scan starts fall between them.
+	alphabet := "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	for i := range n {
+		c := alphabet[i*len(alphabet)/n]
+		b.insertRoom(t, fmt.Sprintf("%cmarked-aaaaaaaaaaaaaaa", c), nil, func(r *store.Room) { r.MarkedForDeletion = true })
+	}
+	total := 0
+	for i := 0; b.countRooms(t) > 0; i++ {
+		require.Less(t, i, 60, "marked rooms left after 60 bounded sweeps")
+		before := lk.calls.Load()
+		res := b.sweep(t, fmt.Sprintf("sweep-w%d", i))
+		require.LessOrEqual(t, lk.calls.Load()-before, int64(4), "at most MaxReconcile LiveKit checks")
+		require.LessOrEqual(t, res.Reconciled, 4)
+		total += res.Reconciled
+		b.settle(t)
+	}
+	require.Equal(t, n, total)
+}
+
+// A crash after any step of a sweep: the redelivery publishes no second
+// delete (the message IDs drop the copies) and no second meeting_ended.
+func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
+	t.Parallel()
+	for _, step := range []string{"claimed", "applied", "completed", "published"} {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+			var crashed atomic.Bool
+			w := b.start(t, workerOpts{fault: func(s, id string) bool {
+				return s == step && id == "sweep-crash" && crashed.CompareAndSwap(false, true)
+			}})
+			for i := range 3 {
+				b.insertRoom(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i), past(), nil)
+			}
+			b.insertRoom(t, "Active-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { r.Meeting = store.MeetingActive })
+			b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { r.MarkedForDeletion = true })
+
+			require.Equal(t, events.SweepResult{Expired: 3, DeleteCommands: 4, Reconciled: 2}, b.sweep(t, "sweep-crash"))
+			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool {
+				c, err := b.js.Consumer(context.Background(), events.StreamCommands, events.ConsumerWorkers)
+				if err != nil {
+					return false
+				}
+				info, err := c.Info(context.Background())
+				return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
+			}, 30*time.Second, 20*time.Millisecond)
+			require.EqualValues(t, 1, b.countRooms(t))
+			got, err := b.store.GetRoom(ctxT(t, 5*time.Second), "Active-aaaaaaaaaaaaaaa")
+			require.NoError(t, err)
+			require.Equal(t, store.MeetingEnded, got.Meeting)
+			require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended"), 1)
+			require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 4)
+			// Each delete ran once: no copy reached a worker. The sweep
+			// itself, redelivered after its completion, is a duplicate.
+			dup := 0
+			if step == "completed" || step == "published" {
+				dup = 1
+			}
+			require.Equal(t, 5-dup, w.metrics.get("ok"), "the sweep and its four deletes")
+			require.Equal(t, dup, w.metrics.get("duplicate"))
+			require.Zero(t, w.metrics.get("error"))
+		})
+	}
+}
+
+// Three scheduler replicas over five intervals: five sweeps on the stream,
+// one per interval (run without workers, so the work-queue stream keeps
+// them).
+func TestSchedulerReplicasPublishOneSweepPerInterval(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	// Start just after a boundary: the first sweep is the next one.
+	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 100*time.Millisecond)))
+	first := time.Now().Truncate(time.Second).Add(time.Second)
+	ctx, cancel := context.WithCancel(context.Background())
+	var wg sync.WaitGroup
+	for range 3 {
+		_, js := b.nats.Connect(t) // a connection of its own, as a replica has
+		s, err := scheduler.New(scheduler.Config{Interval: time.Second}, js, b.log)
+		require.NoError(t, err)
+		wg.Go(func() {
+			if err := s.Run(ctx); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	// Stop in the middle of the fifth interval.
+	time.Sleep(time.Until(first.Add(4*time.Second + 600*time.Millisecond)))
+	cancel()
+	wg.Wait()
+
+	s, err := b.js.Stream(ctxT(t, 5*time.Second), events.StreamCommands)
+	require.NoError(t, err)
+	info, err := s.Info(ctxT(t, 5*time.Second))
+	require.NoError(t, err)
+	require.EqualValues(t, 5, info.State.Msgs)
+	var ids []string
+	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
+		m, err := s.GetMsg(ctxT(t, 5*time.Second), seq)
+		require.NoError(t, err)
+		require.Equal(t, events.SubjectSweep, m.Subject)
+		ids = append(ids, m.Header.Get(nats.MsgIdHdr))
+	}
+	var want []string
+	for i := range 5 {
+		want = append(want, scheduler.SweepID(first.Add(time.Duration(i)*time.Second)))
+	}
+	require.Equal(t, want, ids)
+}
+
+// Sweeps while creates and deletes flow: no room is deleted that has not
+// expired, and none that expired is left after the next sweep.
+func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.rooms.MinAutoDeletionDelay = 0
+	conn := func() *nats.Conn {
+		nc, err := nats.Connect(b.nats.URL)
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		return nc
+	}
+	b.start(t, workerOpts{conn: conn()})
+	b.start(t, workerOpts{conn: conn()})
+
+	type created struct {
+		id          string
+		date        *int64
+		userDeleted bool
+	}
+	var (
+		mu    sync.Mutex
+		rooms []*created
+	)
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Go(func() { // sweeps every 300ms
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			case <-time.After(300 * time.Millisecond):
+			}
+			if err := b.client.Send(context.Background(), fmt.Sprintf("flow-sweep-%d", i), events.Sweep{}); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	ctx := ctxT(t, 2*time.Minute)
+	deadline := time.Now().Add(3 * time.Second)
+	for i := 0; time.Now().Before(deadline); i++ {
+		var date *int64
+		switch i % 4 {
+		case 0, 1: // expires during the flow
+			date = ptr(time.Now().Add(time.Second + time.Duration(i%7)*200*time.Millisecond).UnixMilli())
+		case 2:
+			date = future()
+		}
+		res, err := b.client.Do(ctx, fmt.Sprintf("flow-create-%d", i), events.CreateRoom{AutoDeletionDate: date})
+		require.NoError(t, err)
+		if !res.OK {
+			require.Equal(t, events.CodeInvalidArgument, res.Error.Code, "only a date already past is refused")
+			continue
+		}
+		var r store.Room
+		require.NoError(t, json.Unmarshal(res.Data, &r))
+		c := &created{id: r.RoomID, date: date}
+		if i%5 == 0 {
+			c.userDeleted = true
+			require.NoError(t, b.client.Send(ctx, fmt.Sprintf("flow-delete-%d", i), events.DeleteRooms{RoomIDs: []string{r.RoomID}}))
+		}
+		mu.Lock()
+		rooms = append(rooms, c)
+		mu.Unlock()
+	}
+	close(stop)
+	wg.Wait()
+	b.settle(t)
+
+	// Meanwhile: no room that has not expired was deleted.
+	now := time.Now().UnixMilli()
+	for _, c := range rooms {
+		if !c.userDeleted && (c.date == nil || *c.date > now+100) {
+			require.True(t, b.exists(t, c.id), "room %s deleted before its date", c.id)
+		}
+	}
+	// The next sweep after every short date: none expired is left.
+	var last int64
+	for _, c := range rooms {
+		if c.date != nil && *c.date < now+time.Minute.Milliseconds() {
+			last = max(last, *c.date)
+		}
+	}
+	time.Sleep(time.Until(time.UnixMilli(last)) + 50*time.Millisecond)
+	b.sweep(t, "flow-final-sweep")
+	b.settle(t)
+	kept, expired := 0, 0
+	for _, c := range rooms {
+		switch {
+		case c.userDeleted:
+			require.False(t, b.exists(t, c.id))
+		case c.date != nil && *c.date <= last:
+			expired++
+			require.False(t, b.exists(t, c.id), "expired room %s left behind", c.id)
+		default:
+			kept++
+			require.True(t, b.exists(t, c.id), "room %s deleted before its date", c.id)
+		}
+	}
+	require.EqualValues(t, kept, b.countRooms(t))
+	require.Positive(t, expired)
+	require.Positive(t, kept)
+	t.Logf("%d rooms created: %d expired and deleted by sweeps, %d kept", len(rooms), expired, kept)
+}
+
+func TestSweepFanoutIDs(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "expire-Room-abc", workers.FanoutID("expire-Room-abc", ""))
+	require.Equal(t, "reconcile-Room-abc-sweep-1", workers.FanoutID("reconcile-Room-abc-", "sweep-1"))
+	long := workers.FanoutID("reconcile-Room-abc-", strings.Repeat("x", 128))
+	require.True(t, events.ValidCommandID(long))
+	require.True(t, strings.HasPrefix(long, "reconcile-Room-abc-"))
+	require.Equal(t, long, workers.FanoutID("reconcile-Room-abc-", strings.Repeat("x", 128)), "stable")
+	require.NotEqual(t, long, workers.FanoutID("reconcile-Room-abc-", strings.Repeat("y", 128)))
+	require.Len(t, workers.ScanStart("sweep-1"), 2)
+	require.Equal(t, workers.ScanStart("sweep-1"), workers.ScanStart("sweep-1"))
+}
