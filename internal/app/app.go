@@ -239,6 +239,14 @@ func (a *App) Run(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
+		q, err := workers.NewQueries(workers.QueriesConfig{Store: a.store, Tokens: meetings, Log: a.log.WithField("role", "queries")})
+		if err != nil {
+			return err
+		}
+		if _, err := q.Start(a.nc); err != nil {
+			return err
+		}
+		run("queries", func(ctx context.Context) error { <-ctx.Done(); return q.Close() })
 		run("worker", w.Run)
 		a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
 	}
