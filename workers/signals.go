@@ -1,0 +1,115 @@
+package workers
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"time"
+
+	"github.com/sirupsen/logrus"
+
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// Topics of the data messages participants receive when their room changes
+// (the signals OpenVidu Meet's frontend listens to).
+const (
+	TopicPreferencesUpdated = "MEET_ROOM_PREFERENCES_UPDATED"
+	TopicMarkedForDeletion  = "MEET_ROOM_MARKED_FOR_DELETION"
+)
+
+// signalTimeout bounds one signal (the meeting check and the send), so a
+// slow or unreachable LiveKit delays a command by at most this much.
+const signalTimeout = 10 * time.Second
+
+// preferencesSignal is the payload of TopicPreferencesUpdated.
+type preferencesSignal struct {
+	RoomID      string            `json:"roomId"`
+	Preferences store.Preferences `json:"preferences"`
+}
+
+// markedSignal is the payload of TopicMarkedForDeletion.
+type markedSignal struct {
+	RoomID string `json:"roomId"`
+}
+
+// signalCounts counts the signals of one topic in this process.
+type signalCounts struct{ sent, failed atomic.Int64 }
+
+// signalStats holds the counters per topic; the map itself is never
+// written after init, so reading it needs no lock.
+var signalStats = map[string]*signalCounts{
+	TopicPreferencesUpdated: {},
+	TopicMarkedForDeletion:  {},
+}
+
+// SignalStats returns how many participant signals of topic this process
+// sent and how many failed (since it started). A failed signal never fails
+// the command that caused it; it is logged and counted here, for metrics.
+// An unknown topic gives zeros.
+func SignalStats(topic string) (sent, failed int64) {
+	c, ok := signalStats[topic]
+	if !ok {
+		return 0, 0
+	}
+	return c.sent.Load(), c.failed.Load()
+}
+
+// signal tells the participants of room roomID's live meeting, if it has
+// one, about a change: a reliable LiveKit data message on topic. A room
+// without a live meeting gets nothing. It never fails: an error is logged
+// and counted. Signals are at least once: a command re-run after a crash
+// signals again, which is harmless, since each payload carries the whole
+// new state.
+func (r *Rooms) signal(ctx context.Context, log logrus.FieldLogger, roomID, topic string, payload any) {
+	if r.Meetings == nil {
+		return
+	}
+	counts := signalStats[topic]
+	fail := func(err error, msg string) {
+		if counts != nil {
+			counts.failed.Add(1)
+		}
+		log.WithError(err).WithFields(logrus.Fields{"room_id": roomID, "topic": topic}).Warn(msg)
+	}
+	ctx, cancel := context.WithTimeout(ctx, signalTimeout)
+	defer cancel()
+	live, err := r.Meetings.HasActiveMeeting(ctx, roomID)
+	if err != nil {
+		fail(err, "participant signal not sent: cannot tell whether the room has a meeting")
+		return
+	}
+	if !live {
+		return
+	}
+	raw, err := json.Marshal(payload)
+	if err != nil {
+		fail(err, "participant signal not sent: cannot encode its payload")
+		return
+	}
+	if err := r.Meetings.SendData(ctx, roomID, topic, raw); err != nil {
+		fail(err, "participant signal failed")
+		return
+	}
+	if counts != nil {
+		counts.sent.Add(1)
+	}
+}
+
+// signalPreferences tells a room's participants its new preferences.
+func (r *Rooms) signalPreferences(ctx context.Context, log logrus.FieldLogger, room *store.Room) {
+	r.signal(ctx, log, room.RoomID, TopicPreferencesUpdated, preferencesSignal{RoomID: room.RoomID, Preferences: room.Preferences})
+}
+
+// signalMarked tells the participants of room roomID that it is marked for
+// deletion (it goes when their meeting ends). Call it after the mark is
+// stored; it never fails (see signal), and logs through the standard
+// logger: use signalMarkedLog where a job's logger is at hand.
+func (r *Rooms) signalMarked(ctx context.Context, roomID string) {
+	r.signalMarkedLog(ctx, logrus.StandardLogger(), roomID)
+}
+
+// signalMarkedLog is signalMarked logging to log.
+func (r *Rooms) signalMarkedLog(ctx context.Context, log logrus.FieldLogger, roomID string) {
+	r.signal(ctx, log, roomID, TopicMarkedForDeletion, markedSignal{RoomID: roomID})
+}

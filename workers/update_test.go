@@ -1,0 +1,586 @@
+package workers_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
+	"github.com/roomkeeper/roomkeeper/livekit"
+	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/workers"
+)
+
+// Preferences that differ from the defaults in every field.
+var (
+	prefsOff = store.Preferences{
+		ChatPreferences:              store.ChatPreferences{Enabled: false},
+		RecordingPreferences:         store.RecordingPreferences{Enabled: false},
+		VirtualBackgroundPreferences: store.VirtualBackgroundPreferences{Enabled: false},
+	}
+	prefsAdmin = store.Preferences{
+		ChatPreferences:              store.ChatPreferences{Enabled: false},
+		RecordingPreferences:         store.RecordingPreferences{Enabled: true, AllowAccessTo: store.AccessAdmin},
+		VirtualBackgroundPreferences: store.VirtualBackgroundPreferences{Enabled: false},
+	}
+)
+
+// sentData is one SendData call.
+type sentData struct {
+	roomID, topic string
+	payload       []byte
+}
+
+// signalMeetings is a Meetings whose rooms are live when listed in active
+// (or all when allLive), which records SendData and fails on demand.
+type signalMeetings struct {
+	mu       sync.Mutex
+	active   map[string]bool
+	allLive  bool
+	checkErr error
+	sendErr  error
+	sent     []sentData
+}
+
+func (m *signalMeetings) HasActiveMeeting(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.checkErr != nil {
+		return false, m.checkErr
+	}
+	return m.allLive || m.active[id], nil
+}
+
+func (m *signalMeetings) RoomExists(ctx context.Context, id string) (bool, error) {
+	return m.HasActiveMeeting(ctx, id)
+}
+
+func (m *signalMeetings) DeleteRoom(context.Context, string) error { return nil }
+
+func (m *signalMeetings) SendData(_ context.Context, id, topic string, payload []byte) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.sendErr != nil {
+		return m.sendErr
+	}
+	m.sent = append(m.sent, sentData{roomID: id, topic: topic, payload: payload})
+	return nil
+}
+
+func (m *signalMeetings) set(f func(*signalMeetings)) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	f(m)
+}
+
+func (m *signalMeetings) sentTo(id string) []sentData {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var out []sentData
+	for _, s := range m.sent {
+		if s.roomID == id {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// createRoom creates a room through a command and returns it.
+func (b *bundle) createRoom(t *testing.T, id string, c events.CreateRoom) store.Room {
+	t.Helper()
+	b.send(t, id, c)
+	return roomOf(t, b.result(t, id))
+}
+
+func (b *bundle) storedRoom(t *testing.T, id string) *store.Room {
+	t.Helper()
+	r, err := b.store.GetRoom(ctxT(t, 5*time.Second), id)
+	require.NoError(t, err)
+	return r
+}
+
+func (b *bundle) archived(t *testing.T, id string) *store.ArchivedRoom {
+	t.Helper()
+	a, err := b.store.GetArchivedRoom(ctxT(t, 5*time.Second), id)
+	require.NoError(t, err, "archived metadata of %s", id)
+	return a
+}
+
+// eventsFor returns the events of type on the stream, by room.
+func (b *bundle) eventsFor(t *testing.T, eventType string) map[string][]events.Event {
+	t.Helper()
+	out := map[string][]events.Event{}
+	for _, m := range b.streamMsgs(t, events.StreamEvents, events.EventSubject(eventType)) {
+		var ev events.Event
+		require.NoError(t, json.Unmarshal(m.Data(), &ev))
+		require.Equal(t, ev.ID, m.Headers().Get(nats.MsgIdHdr))
+		out[ev.Subject] = append(out[ev.Subject], ev)
+	}
+	return out
+}
+
+func TestUpdatePreferencesReplacesAll(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.start(t, workerOpts{})
+	room := b.createRoom(t, "c1", events.CreateRoom{RoomName: ptr("prefs")})
+	require.Equal(t, store.DefaultPreferences(), b.archived(t, room.RoomID).Preferences, "created with recording: archived")
+
+	b.send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsOff})
+	res := b.result(t, "u1")
+	require.Equal(t, events.SubjectUpdatePreferences, res.Type)
+	got := roomOf(t, res)
+	require.Equal(t, prefsOff, got.Preferences, "the whole object replaced, allowAccessTo included")
+	require.Equal(t, room.RoomID, got.RoomID)
+	require.Equal(t, room.RoomName, got.RoomName)
+	require.Equal(t, room.ModeratorRoomURL, got.ModeratorRoomURL)
+	require.Equal(t, room.PublisherRoomURL, got.PublisherRoomURL)
+	require.Equal(t, room.CreationDate, got.CreationDate)
+	require.NotContains(t, string(res.Data), "Secret", "secrets only inside the links")
+
+	stored := b.storedRoom(t, room.RoomID)
+	require.Equal(t, prefsOff, stored.Preferences)
+	require.Contains(t, stored.Applied, "u1")
+
+	// The archive is refreshed (recording now disabled, but it exists).
+	arch := b.archived(t, room.RoomID)
+	require.Equal(t, prefsOff, arch.Preferences)
+	require.Equal(t, room.ModeratorRoomURL, arch.ModeratorRoomURL)
+
+	// The event carries the room.
+	evs := b.eventsFor(t, events.EventPreferencesUpdated)
+	require.Len(t, evs[room.RoomID], 1)
+	ev := evs[room.RoomID][0]
+	require.Equal(t, events.EventID("u1", events.EventPreferencesUpdated, room.RoomID), ev.ID)
+	require.Equal(t, events.CloudEventsType+events.EventPreferencesUpdated, ev.Type)
+	require.JSONEq(t, string(res.Data), string(ev.Data))
+
+	// A room ID is sanitised as in a delete.
+	b.send(t, "u2", events.UpdatePreferences{RoomID: " " + room.RoomID + "$", Preferences: prefsAdmin})
+	require.Equal(t, prefsAdmin, roomOf(t, b.result(t, "u2")).Preferences)
+	require.Equal(t, prefsAdmin, b.archived(t, room.RoomID).Preferences)
+}
+
+// A room created without recording has no archive; enabling recording by an
+// update writes it (see refreshArchive), another update refreshes it.
+func TestUpdatePreferencesArchivesWhenRecordingGetsEnabled(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.start(t, workerOpts{})
+	room := b.createRoom(t, "c1", events.CreateRoom{Preferences: &prefsOff})
+	_, err := b.store.GetArchivedRoom(ctxT(t, 5*time.Second), room.RoomID)
+	require.ErrorIs(t, err, store.ErrNotFound)
+
+	noRec := prefsOff
+	noRec.ChatPreferences.Enabled = true
+	b.send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: noRec})
+	roomOf(t, b.result(t, "u1"))
+	_, err = b.store.GetArchivedRoom(ctxT(t, 5*time.Second), room.RoomID)
+	require.ErrorIs(t, err, store.ErrNotFound, "recording still disabled: no archive")
+
+	b.send(t, "u2", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+	roomOf(t, b.result(t, "u2"))
+	arch := b.archived(t, room.RoomID)
+	require.Equal(t, prefsAdmin, arch.Preferences)
+	require.Equal(t, room.PublisherRoomURL, arch.PublisherRoomURL)
+	stored := b.storedRoom(t, room.RoomID)
+	require.Equal(t, stored.ModeratorSecret, arch.ModeratorSecret)
+	require.Equal(t, stored.PublisherSecret, arch.PublisherSecret)
+}
+
+func TestUpdatePreferencesUnknownRoomIsNotFound(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	run := b.start(t, workerOpts{})
+	b.send(t, "u-missing", events.UpdatePreferences{RoomID: "NoSuchRoom-aaaaaaaaaaaaaaa", Preferences: prefsOff})
+	res := b.result(t, "u-missing")
+	require.False(t, res.OK)
+	require.Equal(t, events.CodeNotFound, res.Error.Code)
+	require.Contains(t, res.Error.Message, "NoSuchRoom-aaaaaaaaaaaaaaa")
+	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
+	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"), "an ordinary error, no dead letter")
+	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.>"))
+	require.Equal(t, 1, run.metrics.get("error"))
+	require.Zero(t, b.countRooms(t), "nothing created")
+}
+
+func TestUpdatePreferencesInvalidIsRejectedAndDeadLettered(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.start(t, workerOpts{})
+	room := b.createRoom(t, "c1", events.CreateRoom{})
+	const valid = `{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":false},"virtualBackgroundPreferences":{"enabled":true}}`
+	id := fmt.Sprintf("%q", room.RoomID)
+	cases := []struct{ id, body, field string }{
+		{"no-prefs", `{"roomId":` + id + `}`, "preferences"},
+		{"no-room", `{"preferences":` + valid + `}`, "roomId"},
+		{"room-number", `{"roomId":7,"preferences":` + valid + `}`, "roomId"},
+		{"room-empty", `{"roomId":"","preferences":` + valid + `}`, "roomId"},
+		{"room-junk", `{"roomId":"$$ %%","preferences":` + valid + `}`, "roomId"},
+		{"prefs-string", `{"roomId":` + id + `,"preferences":"none"}`, "preferences"},
+		{"no-chat", `{"roomId":` + id + `,"preferences":{"recordingPreferences":{"enabled":false},"virtualBackgroundPreferences":{"enabled":true}}}`, "preferences.chatPreferences"},
+		{"no-recording", `{"roomId":` + id + `,"preferences":{"chatPreferences":{"enabled":true},"virtualBackgroundPreferences":{"enabled":true}}}`, "preferences.recordingPreferences"},
+		{"no-vb", `{"roomId":` + id + `,"preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":false}}}`, "preferences.virtualBackgroundPreferences"},
+		{"no-enabled", `{"roomId":` + id + `,"preferences":{"chatPreferences":{},"recordingPreferences":{"enabled":false},"virtualBackgroundPreferences":{"enabled":true}}}`, "preferences.chatPreferences.enabled"},
+		{"enabled-string", `{"roomId":` + id + `,"preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":false},"virtualBackgroundPreferences":{"enabled":"yes"}}}`, "preferences.virtualBackgroundPreferences.enabled"},
+		{"rec-no-access", `{"roomId":` + id + `,"preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":true},"virtualBackgroundPreferences":{"enabled":true}}}`, "preferences.recordingPreferences.allowAccessTo"},
+		{"rec-bad-access", `{"roomId":` + id + `,"preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":true,"allowAccessTo":"everyone"},"virtualBackgroundPreferences":{"enabled":true}}}`, "preferences.recordingPreferences.allowAccessTo"},
+		{"bad-json", `{"roomId":` + id, "body"},
+	}
+	for _, c := range cases {
+		b.sendRaw(t, c.id, events.SubjectUpdatePreferences, c.body)
+	}
+	for _, c := range cases {
+		res := b.result(t, c.id)
+		require.False(t, res.OK, c.id)
+		require.Equal(t, events.CodeInvalidArgument, res.Error.Code, c.id)
+		require.NotEmpty(t, res.Error.Details, c.id)
+		fields := make([]string, 0, len(res.Error.Details))
+		for _, d := range res.Error.Details {
+			fields = append(fields, d.Field)
+		}
+		require.Contains(t, fields, c.field, c.id)
+	}
+	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
+	dead := b.streamMsgs(t, events.StreamDead, "rooms.dead.update_preferences")
+	require.Len(t, dead, len(cases), "one dead letter per bad command")
+	for _, m := range dead {
+		require.Equal(t, "1", m.Headers().Get(events.HeaderDeadDeliveries), "never redelivered")
+	}
+	stored := b.storedRoom(t, room.RoomID)
+	require.Equal(t, store.DefaultPreferences(), stored.Preferences, "untouched")
+	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.preferences_updated"))
+}
+
+// A crash after any step: the redelivery has no second effect (one write,
+// one event, one result) and the preferences are the new ones.
+func TestUpdatePreferencesCrashBetweenStepsHasOneEffect(t *testing.T) {
+	t.Parallel()
+	for _, step := range []string{"claimed", "applied", "completed", "published"} {
+		t.Run(step, func(t *testing.T) {
+			t.Parallel()
+			b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+			meet := &signalMeetings{allLive: true}
+			b.rooms.Meetings = meet
+			var crashed atomic.Bool
+			b.start(t, workerOpts{fault: func(s, id string) bool {
+				return s == step && id == "crash" && crashed.CompareAndSwap(false, true)
+			}})
+			room := b.createRoom(t, "c1", events.CreateRoom{})
+			before := b.storedRoom(t, room.RoomID)
+
+			b.send(t, "crash", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+			require.Equal(t, prefsAdmin, roomOf(t, b.result(t, "crash")).Preferences)
+			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
+			require.Eventually(t, func() bool {
+				c, err := b.js.Consumer(context.Background(), events.StreamCommands, events.ConsumerWorkers)
+				if err != nil {
+					return false
+				}
+				info, err := c.Info(context.Background())
+				return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 3
+			}, 20*time.Second, 50*time.Millisecond)
+
+			after := b.storedRoom(t, room.RoomID)
+			require.Equal(t, prefsAdmin, after.Preferences)
+			require.Equal(t, before.Version+1, after.Version, "written once")
+			require.Equal(t, prefsAdmin, b.archived(t, room.RoomID).Preferences)
+			require.Len(t, b.eventsFor(t, events.EventPreferencesUpdated)[room.RoomID], 1)
+			require.Len(t, b.streamMsgs(t, events.StreamResults, events.ResultSubject("crash")), 1)
+			require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+			// Signals are at least once: a re-run may send another.
+			require.NotEmpty(t, meet.sentTo(room.RoomID))
+		})
+	}
+}
+
+// sendAll publishes cmds from one goroutine each, all at once, and fails
+// the test on a publish error.
+func (b *bundle) sendAll(t *testing.T, cmds map[string]events.Command) {
+	t.Helper()
+	ctx := ctxT(t, 60*time.Second)
+	var wg sync.WaitGroup
+	errs := make(chan error, len(cmds))
+	start := make(chan struct{})
+	for id, cmd := range cmds {
+		wg.Go(func() {
+			<-start
+			errs <- b.client.Send(ctx, id, cmd)
+		})
+	}
+	close(start)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+}
+
+// twoWorkers starts two workers on connections of their own, as two
+// processes would.
+func (b *bundle) twoWorkers(t *testing.T) {
+	t.Helper()
+	for range 2 {
+		nc, err := nats.Connect(b.nats.URL)
+		require.NoError(t, err)
+		t.Cleanup(nc.Close)
+		b.start(t, workerOpts{conn: nc})
+	}
+}
+
+// createRooms creates n rooms and returns their IDs.
+func (b *bundle) createRooms(t *testing.T, prefix string, n int) []string {
+	t.Helper()
+	ids := make([]string, n)
+	for i := range n {
+		b.send(t, fmt.Sprintf("%s-c%d", prefix, i), events.CreateRoom{RoomName: ptr(fmt.Sprintf("%s %d", prefix, i))})
+	}
+	for i := range n {
+		ids[i] = roomOf(t, b.result(t, fmt.Sprintf("%s-c%d", prefix, i))).RoomID
+	}
+	return ids
+}
+
+// An update racing a delete of the same room, on two workers: either the
+// update succeeded and the delete came after it, or the update found no
+// room. The room never comes back, and the archive holds the update's
+// preferences exactly when the update succeeded.
+func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.twoWorkers(t)
+	const n = 60
+	ids := b.createRooms(t, "race", n)
+	cmds := map[string]events.Command{}
+	for i, id := range ids {
+		cmds[fmt.Sprintf("upd-%d", i)] = events.UpdatePreferences{RoomID: id, Preferences: prefsAdmin}
+		cmds[fmt.Sprintf("del-%d", i)] = events.DeleteRooms{RoomIDs: []string{id}}
+	}
+	b.sendAll(t, cmds)
+
+	var updated, notFound int
+	okRooms := map[string]bool{}
+	for i, id := range ids {
+		del := b.result(t, fmt.Sprintf("del-%d", i))
+		require.True(t, del.OK, "%+v", del.Error)
+		var dr events.DeleteResult
+		require.NoError(t, json.Unmarshal(del.Data, &dr))
+		require.Equal(t, []string{id}, dr.Deleted)
+
+		upd := b.result(t, fmt.Sprintf("upd-%d", i))
+		arch := b.archived(t, id)
+		if upd.OK {
+			updated++
+			okRooms[id] = true
+			require.Equal(t, prefsAdmin, roomOf(t, upd).Preferences)
+			require.Equal(t, prefsAdmin, arch.Preferences, "the update's write is kept in the archive")
+		} else {
+			notFound++
+			require.Equal(t, events.CodeNotFound, upd.Error.Code, "%+v", upd.Error)
+			require.Equal(t, store.DefaultPreferences(), arch.Preferences, "a failed update changed nothing")
+		}
+		_, err := b.store.GetRoom(ctxT(t, 5*time.Second), id)
+		require.ErrorIs(t, err, store.ErrNotFound, "room %s resurrected", id)
+	}
+	t.Logf("update first: %d, delete first: %d", updated, notFound)
+	require.Eventually(t, settled(t, b.js), 20*time.Second, 50*time.Millisecond)
+	require.Zero(t, b.countRooms(t))
+	evs := b.eventsFor(t, events.EventPreferencesUpdated)
+	require.Len(t, evs, updated)
+	for id, list := range evs {
+		require.True(t, okRooms[id], "event without a successful update: %s", id)
+		require.Len(t, list, 1)
+	}
+	require.Len(t, b.eventsFor(t, events.EventDeleted), n)
+	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+}
+
+// An update racing a mark (graceful delete of a room in a meeting), on two
+// workers: neither write is lost.
+func TestUpdatePreferencesRaceWithMark(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	meet := &signalMeetings{allLive: true}
+	b.rooms.Meetings = meet
+	b.twoWorkers(t)
+	const n = 60
+	ids := b.createRooms(t, "mark", n)
+	versions := map[string]int64{}
+	for _, id := range ids {
+		versions[id] = b.storedRoom(t, id).Version
+	}
+	cmds := map[string]events.Command{}
+	for i, id := range ids {
+		cmds[fmt.Sprintf("upd-%d", i)] = events.UpdatePreferences{RoomID: id, Preferences: prefsAdmin}
+		cmds[fmt.Sprintf("del-%d", i)] = events.DeleteRooms{RoomIDs: []string{id}}
+	}
+	b.sendAll(t, cmds)
+
+	for i, id := range ids {
+		del := b.result(t, fmt.Sprintf("del-%d", i))
+		require.True(t, del.OK, "%+v", del.Error)
+		var dr events.DeleteResult
+		require.NoError(t, json.Unmarshal(del.Data, &dr))
+		require.Equal(t, []string{id}, dr.MarkedForDeletion)
+		require.Empty(t, dr.Deleted)
+		upd := b.result(t, fmt.Sprintf("upd-%d", i))
+		require.Equal(t, prefsAdmin, roomOf(t, upd).Preferences)
+
+		r := b.storedRoom(t, id)
+		require.True(t, r.MarkedForDeletion, "the mark of %s was lost", id)
+		require.Equal(t, prefsAdmin, r.Preferences, "the update of %s was lost", id)
+		require.Equal(t, versions[id]+2, r.Version, "one write each")
+		require.Contains(t, r.Applied, fmt.Sprintf("upd-%d", i))
+		require.Contains(t, r.Applied, fmt.Sprintf("del-%d", i))
+		require.Equal(t, prefsAdmin, b.archived(t, id).Preferences)
+		require.NotEmpty(t, meet.sentTo(id), "participants told")
+	}
+	require.Eventually(t, settled(t, b.js), 20*time.Second, 50*time.Millisecond)
+	require.Len(t, b.eventsFor(t, events.EventPreferencesUpdated), n)
+	require.Len(t, b.eventsFor(t, events.EventMarkedForDeletion), n)
+	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+}
+
+// Two updates of one room racing on two workers: the archive ends with the
+// preferences the room ends with.
+func TestUpdatePreferencesRaceArchiveFollowsRoom(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.twoWorkers(t)
+	const n = 30
+	ids := b.createRooms(t, "arch", n)
+	alt := prefsAdmin
+	alt.RecordingPreferences.AllowAccessTo = store.AccessAdminModerator
+	cmds := map[string]events.Command{}
+	for i, id := range ids {
+		cmds[fmt.Sprintf("a-%d", i)] = events.UpdatePreferences{RoomID: id, Preferences: prefsAdmin}
+		cmds[fmt.Sprintf("b-%d", i)] = events.UpdatePreferences{RoomID: id, Preferences: alt}
+	}
+	b.sendAll(t, cmds)
+	for i := range ids {
+		roomOf(t, b.result(t, fmt.Sprintf("a-%d", i)))
+		roomOf(t, b.result(t, fmt.Sprintf("b-%d", i)))
+	}
+	require.Eventually(t, settled(t, b.js), 20*time.Second, 50*time.Millisecond)
+	for _, id := range ids {
+		r := b.storedRoom(t, id)
+		require.Contains(t, []store.Preferences{prefsAdmin, alt}, r.Preferences)
+		require.Equal(t, r.Preferences, b.archived(t, id).Preferences, "archive of %s behind the room", id)
+	}
+}
+
+func TestUpdatePreferencesSignalsLiveMeetingsOnly(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	meet := &signalMeetings{active: map[string]bool{}}
+	b.rooms.Meetings = meet
+	b.start(t, workerOpts{})
+	live := b.createRoom(t, "c-live", events.CreateRoom{RoomName: ptr("live")})
+	idle := b.createRoom(t, "c-idle", events.CreateRoom{RoomName: ptr("idle")})
+	meet.set(func(m *signalMeetings) { m.active[live.RoomID] = true })
+
+	b.send(t, "u-live", events.UpdatePreferences{RoomID: live.RoomID, Preferences: prefsOff})
+	b.send(t, "u-idle", events.UpdatePreferences{RoomID: idle.RoomID, Preferences: prefsOff})
+	roomOf(t, b.result(t, "u-live"))
+	roomOf(t, b.result(t, "u-idle"))
+
+	sent := meet.sentTo(live.RoomID)
+	require.Len(t, sent, 1)
+	require.Equal(t, workers.TopicPreferencesUpdated, sent[0].topic)
+	var payload struct {
+		RoomID      string            `json:"roomId"`
+		Preferences store.Preferences `json:"preferences"`
+	}
+	require.NoError(t, json.Unmarshal(sent[0].payload, &payload))
+	require.Equal(t, live.RoomID, payload.RoomID)
+	require.Equal(t, prefsOff, payload.Preferences)
+	require.Empty(t, meet.sentTo(idle.RoomID), "no meeting, no signal")
+
+	// signalMarked, for the delete handler.
+	b.rooms.SignalMarked(ctxT(t, 5*time.Second), live.RoomID)
+	b.rooms.SignalMarked(ctxT(t, 5*time.Second), idle.RoomID)
+	sent = meet.sentTo(live.RoomID)
+	require.Len(t, sent, 2)
+	require.Equal(t, workers.TopicMarkedForDeletion, sent[1].topic)
+	require.JSONEq(t, fmt.Sprintf(`{"roomId":%q}`, live.RoomID), string(sent[1].payload))
+	require.Empty(t, meet.sentTo(idle.RoomID))
+}
+
+// A failed signal is counted and never fails the command.
+func TestUpdatePreferencesSignalFailureDoesNotFailTheCommand(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	meet := &signalMeetings{allLive: true}
+	b.rooms.Meetings = meet
+	run := b.start(t, workerOpts{})
+	room := b.createRoom(t, "c1", events.CreateRoom{})
+
+	_, failed0 := workers.SignalStats(workers.TopicPreferencesUpdated)
+	meet.set(func(m *signalMeetings) { m.sendErr = errors.New("livekit down") })
+	b.send(t, "u-send-fails", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsOff})
+	require.Equal(t, prefsOff, roomOf(t, b.result(t, "u-send-fails")).Preferences)
+
+	meet.set(func(m *signalMeetings) { m.sendErr, m.checkErr = nil, errors.New("livekit down") })
+	b.send(t, "u-check-fails", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+	require.Equal(t, prefsAdmin, roomOf(t, b.result(t, "u-check-fails")).Preferences)
+
+	_, failed := workers.SignalStats(workers.TopicPreferencesUpdated)
+	require.GreaterOrEqual(t, failed-failed0, int64(2))
+	_, markedFailed0 := workers.SignalStats(workers.TopicMarkedForDeletion)
+	b.rooms.SignalMarked(ctxT(t, 5*time.Second), room.RoomID)
+	_, markedFailed := workers.SignalStats(workers.TopicMarkedForDeletion)
+	require.GreaterOrEqual(t, markedFailed-markedFailed0, int64(1))
+
+	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
+	require.Zero(t, run.metrics.get("retry"), "never retried for a signal")
+	require.Empty(t, meet.sentTo(room.RoomID))
+	require.Len(t, b.eventsFor(t, events.EventPreferencesUpdated)[room.RoomID], 2)
+}
+
+// A participant in the room's LiveKit meeting (a real livekit-server and
+// the real adapter) receives the new preferences, and the mark signal.
+func TestUpdatePreferencesSignalsLiveKitParticipant(t *testing.T) {
+	t.Parallel()
+	srv := lktest.Start(t, lktest.Options{})
+	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret})
+	require.NoError(t, err)
+	b := setup(t, setupOpts{})
+	b.rooms.Meetings = lk
+	b.start(t, workerOpts{})
+
+	room := b.createRoom(t, "c1", events.CreateRoom{RoomName: ptr("live meeting")})
+	alice := lktest.Join(t, srv, room.RoomID, "alice")
+
+	prefs := prefsAdmin
+	prefs.VirtualBackgroundPreferences.Enabled = true
+	b.send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefs})
+	roomOf(t, b.result(t, "u1"))
+
+	msg := alice.WaitData(t, workers.TopicPreferencesUpdated, 20*time.Second)
+	require.Empty(t, msg.From, "sent by the server API")
+	var payload struct {
+		RoomID      string            `json:"roomId"`
+		Preferences store.Preferences `json:"preferences"`
+	}
+	require.NoError(t, json.Unmarshal(msg.Payload, &payload))
+	require.Equal(t, room.RoomID, payload.RoomID)
+	require.Equal(t, prefs, payload.Preferences)
+
+	b.rooms.SignalMarked(ctxT(t, 15*time.Second), room.RoomID)
+	msg = alice.WaitData(t, workers.TopicMarkedForDeletion, 20*time.Second)
+	require.JSONEq(t, fmt.Sprintf(`{"roomId":%q}`, room.RoomID), string(msg.Payload))
+
+	// A room nobody joined gets no signal, and the update still succeeds.
+	other := b.createRoom(t, "c2", events.CreateRoom{RoomName: ptr("empty")})
+	b.send(t, "u2", events.UpdatePreferences{RoomID: other.RoomID, Preferences: prefs})
+	require.Equal(t, prefs, roomOf(t, b.result(t, "u2")).Preferences)
+}
