@@ -1,0 +1,316 @@
+package ctl
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/roomkeeper/roomkeeper/events"
+)
+
+// ---------------------------------------------------------------- commands
+
+// CreateCmd is `roomctl create`.
+type CreateCmd struct {
+	commandFlags
+	Name             string `help:"Room name (sanitised; default Room)."`
+	AutoDeletionDate string `name:"auto-deletion-date" help:"When the room expires: RFC 3339 or epoch milliseconds."`
+	Preferences      string `help:"Preferences as JSON (complete object)."`
+}
+
+// Run publishes rooms.cmd.create.
+func (c *CreateCmd) Run(e *env) error {
+	body := map[string]any{}
+	if c.Name != "" {
+		body["roomName"] = c.Name
+	}
+	if c.AutoDeletionDate != "" {
+		ms, err := ParseDate(c.AutoDeletionDate)
+		if err != nil {
+			return fail(ExitUsage, "--auto-deletion-date: %w", err)
+		}
+		body["autoDeletionDate"] = ms
+	}
+	if c.Preferences != "" {
+		raw, err := rawJSON("preferences", c.Preferences)
+		if err != nil {
+			return err
+		}
+		body["preferences"] = raw
+	}
+	return e.do(c.commandFlags, events.SubjectCreate, body)
+}
+
+// ParseDate reads an RFC 3339 time or epoch milliseconds into epoch
+// milliseconds.
+func ParseDate(s string) (int64, error) {
+	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
+		return ms, nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return 0, fmt.Errorf("%q is neither RFC 3339 nor epoch milliseconds", s)
+	}
+	return t.UnixMilli(), nil
+}
+
+// DeleteCmd is `roomctl delete`.
+type DeleteCmd struct {
+	commandFlags
+	RoomIDs []string `arg:"" name:"roomId" help:"Rooms to delete."`
+	Force   bool     `help:"End their meetings too."`
+}
+
+// Run publishes rooms.cmd.delete.
+func (c *DeleteCmd) Run(e *env) error {
+	return e.do(c.commandFlags, events.SubjectDelete, events.DeleteRooms{RoomIDs: c.RoomIDs, Force: c.Force})
+}
+
+// UpdatePreferencesCmd is `roomctl update-preferences`.
+type UpdatePreferencesCmd struct {
+	commandFlags
+	RoomID      string `arg:"" name:"roomId"`
+	Preferences string `required:"" help:"The complete new preferences, as JSON."`
+}
+
+// Run publishes rooms.cmd.update_preferences.
+func (c *UpdatePreferencesCmd) Run(e *env) error {
+	raw, err := rawJSON("preferences", c.Preferences)
+	if err != nil {
+		return err
+	}
+	return e.do(c.commandFlags, events.SubjectUpdatePreferences, map[string]any{"roomId": c.RoomID, "preferences": raw})
+}
+
+// SweepCmd is `roomctl sweep`.
+type SweepCmd struct {
+	commandFlags
+}
+
+// Run publishes rooms.cmd.sweep.
+func (c *SweepCmd) Run(e *env) error {
+	return e.do(c.commandFlags, events.SubjectSweep, struct{}{})
+}
+
+// ResultCmd is `roomctl result`.
+type ResultCmd struct {
+	ID string `arg:"" name:"id" help:"Command ID."`
+}
+
+// Run waits for the result of a command.
+func (c *ResultCmd) Run(e *env) error {
+	ctx, cancel := e.withTimeout()
+	defer cancel()
+	return e.waitResult(ctx, c.ID)
+}
+
+// ---------------------------------------------------------------- queries
+
+// query sends a rooms.api.* request and returns the raw reply.
+func (e *env) query(subject string, req any) (json.RawMessage, error) {
+	client, err := e.client()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := e.withTimeout()
+	defer cancel()
+	var reply json.RawMessage
+	if err := client.Request(ctx, subject, req, &reply); err != nil {
+		return nil, err
+	}
+	return reply, nil
+}
+
+func (e *env) printQuery(subject string, req any) error {
+	reply, err := e.query(subject, req)
+	if err != nil {
+		return err
+	}
+	return printJSON(e.out, reply)
+}
+
+// GetCmd is `roomctl get`.
+type GetCmd struct {
+	RoomID string `arg:"" name:"roomId"`
+	Fields string `help:"Comma-separated room properties to print."`
+}
+
+// Run prints the room.
+func (c *GetCmd) Run(e *env) error {
+	return e.printQuery(events.APIGet, events.GetRequest{RoomID: c.RoomID, Fields: c.Fields})
+}
+
+// ListCmd is `roomctl list`.
+type ListCmd struct {
+	MaxItems int    `name:"max-items" help:"Page size (1..100); every page is read."`
+	Fields   string `help:"Comma-separated room properties to show."`
+	JSON     bool   `name:"json" help:"Print a JSON array instead of a table."`
+}
+
+// defaultColumns are the columns of the list table without --fields.
+var defaultColumns = []string{"roomId", "roomName", "creationDate", "autoDeletionDate", "markedForDeletion"}
+
+// Run lists every room, page after page.
+func (c *ListCmd) Run(e *env) error {
+	req := events.ListRequest{MaxItems: c.MaxItems, Fields: c.Fields}
+	var rooms []map[string]json.RawMessage
+	for {
+		raw, err := e.query(events.APIList, req)
+		if err != nil {
+			return err
+		}
+		var page struct {
+			Rooms      []map[string]json.RawMessage `json:"rooms"`
+			Pagination events.Pagination            `json:"pagination"`
+		}
+		if err := json.Unmarshal(raw, &page); err != nil {
+			return fmt.Errorf("decode %s reply: %w", events.APIList, err)
+		}
+		rooms = append(rooms, page.Rooms...)
+		if !page.Pagination.IsTruncated || page.Pagination.NextPageToken == "" {
+			break
+		}
+		req.NextPageToken = page.Pagination.NextPageToken
+	}
+	if c.JSON {
+		if rooms == nil {
+			rooms = []map[string]json.RawMessage{}
+		}
+		return printJSON(e.out, rooms)
+	}
+	cols := defaultColumns
+	if c.Fields != "" {
+		cols = nil
+		for f := range strings.SplitSeq(c.Fields, ",") {
+			if f = strings.TrimSpace(f); f != "" {
+				cols = append(cols, f)
+			}
+		}
+	}
+	return writeTable(e.out, cols, rooms)
+}
+
+// writeTable prints rooms as an aligned table of cols.
+func writeTable(w io.Writer, cols []string, rooms []map[string]json.RawMessage) error {
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	head := make([]string, len(cols))
+	for i, c := range cols {
+		head[i] = header(c)
+	}
+	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	for _, r := range rooms {
+		cells := make([]string, len(cols))
+		for i, c := range cols {
+			cells[i] = cell(c, r[c])
+		}
+		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+	}
+	return tw.Flush()
+}
+
+// header is a column title: "autoDeletionDate" → "AUTO DELETION DATE".
+func header(field string) string {
+	var b strings.Builder
+	for i, r := range field {
+		if r >= 'A' && r <= 'Z' && i > 0 {
+			b.WriteByte(' ')
+		}
+		b.WriteRune(r)
+	}
+	return strings.ToUpper(b.String())
+}
+
+// cell renders one value: dates as RFC 3339 (UTC), strings bare, the rest
+// as compact JSON, "-" when absent.
+func cell(field string, v json.RawMessage) string {
+	if len(v) == 0 || string(v) == "null" {
+		return "-"
+	}
+	if strings.HasSuffix(field, "Date") {
+		var ms int64
+		if json.Unmarshal(v, &ms) == nil {
+			return time.UnixMilli(ms).UTC().Format(time.RFC3339)
+		}
+	}
+	var s string
+	if json.Unmarshal(v, &s) == nil {
+		return s
+	}
+	return string(v)
+}
+
+// WatchCmd is `roomctl watch`.
+type WatchCmd struct {
+	Count int `help:"Stop after this many events (0: run until interrupted)."`
+}
+
+// Run prints events until interrupted (or --count).
+func (c *WatchCmd) Run(e *env) error {
+	client, err := e.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := e.ctxCancel()
+	defer cancel()
+	n := 0
+	var werr error
+	err = client.Watch(ctx, func(ev events.Event) {
+		line, err := json.Marshal(ev)
+		if err != nil {
+			werr = err
+			cancel()
+			return
+		}
+		if _, err := fmt.Fprintln(e.out, string(line)); err != nil {
+			werr = err
+			cancel()
+			return
+		}
+		n++
+		if c.Count > 0 && n >= c.Count {
+			cancel()
+		}
+	})
+	if err != nil {
+		return fail(ExitUnreachable, "%w", err)
+	}
+	return werr
+}
+
+// RoleCmd is `roomctl role`.
+type RoleCmd struct {
+	RoomID string `arg:"" name:"roomId"`
+	Secret string `required:"" env:"ROOMKEEPER_SECRET" help:"One of the room's secrets (or $ROOMKEEPER_SECRET)."`
+}
+
+// Run prints {"role"}.
+func (c *RoleCmd) Run(e *env) error {
+	return e.printQuery(events.APIRole, events.SecretRequest{RoomID: c.RoomID, Secret: c.Secret})
+}
+
+// RecordingTokenCmd is `roomctl recording-token`.
+type RecordingTokenCmd struct {
+	RoomID string `arg:"" name:"roomId"`
+	Secret string `required:"" env:"ROOMKEEPER_SECRET" help:"One of the room's secrets (or $ROOMKEEPER_SECRET)."`
+}
+
+// Run prints {"token"}.
+func (c *RecordingTokenCmd) Run(e *env) error {
+	return e.printQuery(events.APIRecordingToken, events.SecretRequest{RoomID: c.RoomID, Secret: c.Secret})
+}
+
+// TokenCmd is `roomctl token`.
+type TokenCmd struct {
+	RoomID string `arg:"" name:"roomId"`
+	Secret string `required:"" env:"ROOMKEEPER_SECRET" help:"One of the room's secrets (or $ROOMKEEPER_SECRET)."`
+	Name   string `required:"" help:"Participant name (the LiveKit identity)."`
+}
+
+// Run prints {"token", "livekitUrl", "role"}.
+func (c *TokenCmd) Run(e *env) error {
+	return e.printQuery(events.APIParticipantToken, events.ParticipantTokenRequest{RoomID: c.RoomID, Secret: c.Secret, ParticipantName: c.Name})
+}

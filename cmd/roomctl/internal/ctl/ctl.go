@@ -1,0 +1,260 @@
+// Package ctl is roomctl, the command-line client of roomkeeper: it
+// publishes commands and waits for their results, queries rooms through the
+// rooms.api.* service, and watches domain events. cmd/roomctl only calls
+// [Main].
+//
+// Exit codes: 0 success; 1 the command's result or the query's reply is an
+// error (printed on stderr); 2 bad usage; 3 roomkeeper could not be reached
+// or did not answer in time.
+package ctl
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/alecthomas/kong"
+	"github.com/nats-io/nats.go"
+
+	"github.com/roomkeeper/roomkeeper/events"
+)
+
+// Exit codes of roomctl.
+const (
+	ExitOK          = 0
+	ExitErrorResult = 1
+	ExitUsage       = 2
+	ExitUnreachable = 3
+)
+
+// CLI is roomctl's command line.
+type CLI struct {
+	NATSURL   string        `name:"nats-url" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL."`
+	NATSCreds string        `name:"nats-creds" env:"NATS_CREDS" help:"NATS credentials file."`
+	Timeout   time.Duration `default:"30s" help:"How long to wait for a result or a reply."`
+
+	Create            CreateCmd            `cmd:"" help:"Create a room (rooms.cmd.create) and print the result."`
+	Delete            DeleteCmd            `cmd:"" help:"Delete rooms, or mark those with a meeting (rooms.cmd.delete)."`
+	UpdatePreferences UpdatePreferencesCmd `cmd:"" name:"update-preferences" help:"Replace a room's preferences (rooms.cmd.update_preferences)."`
+	Sweep             SweepCmd             `cmd:"" help:"Run an expiry sweep now (rooms.cmd.sweep)."`
+	Result            ResultCmd            `cmd:"" help:"Wait for and print the result of a command by its ID."`
+	Get               GetCmd               `cmd:"" help:"Print a room."`
+	List              ListCmd              `cmd:"" help:"List every room (follows all pages)."`
+	Watch             WatchCmd             `cmd:"" help:"Print domain events as they arrive, one JSON line each."`
+	Role              RoleCmd              `cmd:"" help:"Print the role a room secret gives."`
+	RecordingToken    RecordingTokenCmd    `cmd:"" name:"recording-token" help:"Print a token for a room's recordings."`
+	Token             TokenCmd             `cmd:"" help:"Print a LiveKit participant token for a room."`
+}
+
+// env is what every subcommand runs with.
+type env struct {
+	ctx     context.Context
+	cli     CLI
+	timeout time.Duration
+	out     io.Writer
+	errOut  io.Writer
+
+	nc *nats.Conn
+	c  *events.Client
+}
+
+// client connects on first use, so bad usage is reported before any
+// connection is tried.
+func (e *env) client() (*events.Client, error) {
+	if e.c != nil {
+		return e.c, nil
+	}
+	nc, err := connect(e.cli)
+	if err != nil {
+		return nil, fail(ExitUnreachable, "%w", err)
+	}
+	c, err := events.NewClient(nc)
+	if err != nil {
+		nc.Close()
+		return nil, fail(ExitUnreachable, "%w", err)
+	}
+	e.nc, e.c = nc, c
+	return c, nil
+}
+
+func (e *env) close() {
+	if e.nc != nil {
+		e.nc.Close()
+	}
+}
+
+// exitError carries an exit code out of a subcommand.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func fail(code int, format string, args ...any) error {
+	return &exitError{code: code, err: fmt.Errorf(format, args...)}
+}
+
+// kongExit is the panic value Main recovers when kong wants to exit (after
+// --help, say).
+type kongExit struct{ code int }
+
+// Main runs roomctl with args (without the program name) and returns its
+// exit code. ctx ends the command early (watch runs until it does).
+func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
+	var cli CLI
+	parser, err := kong.New(&cli,
+		kong.Name("roomctl"),
+		kong.Description("The command-line client of roomkeeper."),
+		kong.Writers(stdout, stderr),
+		kong.Exit(func(c int) { panic(kongExit{c}) }),
+		kong.UsageOnError(),
+	)
+	if err != nil {
+		fmt.Fprintln(stderr, "roomctl:", err)
+		return ExitUsage
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			e, ok := r.(kongExit)
+			if !ok {
+				panic(r)
+			}
+			code = e.code
+		}
+	}()
+	kctx, err := parser.Parse(args)
+	if err != nil {
+		fmt.Fprintln(stderr, "roomctl:", err)
+		return ExitUsage
+	}
+	e := &env{ctx: ctx, cli: cli, timeout: cli.Timeout, out: stdout, errOut: stderr}
+	defer e.close()
+	err = kctx.Run(e)
+	if err == nil {
+		return ExitOK
+	}
+	fmt.Fprintln(stderr, "roomctl:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		return ee.code
+	}
+	if _, ok := events.AsError(err); ok {
+		return ExitErrorResult
+	}
+	return ExitUnreachable
+}
+
+func connect(cli CLI) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("roomctl"), nats.Timeout(min(cli.Timeout, 10*time.Second))}
+	if cli.NATSCreds != "" {
+		opts = append(opts, nats.UserCredentials(cli.NATSCreds))
+	}
+	nc, err := nats.Connect(cli.NATSURL, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect %s: %w", cli.NATSURL, err)
+	}
+	return nc, nil
+}
+
+// withTimeout is the context of one command or query.
+func (e *env) withTimeout() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(e.ctx, e.timeout)
+}
+
+// NewCommandID returns a fresh random command ID ("roomctl-" and 26
+// characters from crypto/rand).
+func NewCommandID() string { return "roomctl-" + strings.ToLower(rand.Text()) }
+
+// commandFlags are the flags of every command that publishes.
+type commandFlags struct {
+	ID string `name:"id" help:"Command ID (Nats-Msg-Id); default a fresh random one. Repeat an ID to get the first result again."`
+}
+
+func (f commandFlags) id() (string, error) {
+	if f.ID == "" {
+		return NewCommandID(), nil
+	}
+	if !events.ValidCommandID(f.ID) {
+		return "", fail(ExitUsage, "--id %q: 1 to 128 letters, digits, '-', '_' or ':'", f.ID)
+	}
+	return f.ID, nil
+}
+
+// do publishes body on subject as command id, prints the ID on stderr,
+// waits for the result and prints it on stdout. An error result exits 1.
+func (e *env) do(f commandFlags, subject string, body any) error {
+	id, err := f.id()
+	if err != nil {
+		return err
+	}
+	raw, err := json.Marshal(body)
+	if err != nil {
+		return err
+	}
+	client, err := e.client()
+	if err != nil {
+		return err
+	}
+	ctx, cancel := e.withTimeout()
+	defer cancel()
+	if err := client.SendRaw(ctx, id, subject, raw); err != nil {
+		return fail(ExitUnreachable, "publish %s: %w", subject, err)
+	}
+	fmt.Fprintf(e.errOut, "command %s published on %s\n", id, subject)
+	return e.waitResult(ctx, id)
+}
+
+func (e *env) waitResult(ctx context.Context, id string) error {
+	client, err := e.client()
+	if err != nil {
+		return err
+	}
+	r, err := client.Result(ctx, id)
+	if err != nil {
+		return fail(ExitUnreachable, "%w (read it later with: roomctl result %s)", err, id)
+	}
+	if err := printJSON(e.out, r); err != nil {
+		return err
+	}
+	if !r.OK {
+		return &exitError{code: ExitErrorResult, err: r.Err()}
+	}
+	return nil
+}
+
+func printJSON(w io.Writer, v any) error {
+	raw, ok := v.(json.RawMessage)
+	if !ok {
+		var err error
+		if raw, err = json.Marshal(v); err != nil {
+			return err
+		}
+	}
+	var b bytes.Buffer
+	if err := json.Indent(&b, raw, "", "  "); err != nil {
+		return err
+	}
+	_, err := fmt.Fprintln(w, b.String())
+	return err
+}
+
+// rawJSON checks a flag holding JSON and returns it as is.
+func rawJSON(flag, s string) (json.RawMessage, error) {
+	if !json.Valid([]byte(s)) {
+		return nil, fail(ExitUsage, "--%s is not valid JSON", flag)
+	}
+	return json.RawMessage(s), nil
+}
+
+// ctxCancel is the context of a command that runs until interrupted.
+func (e *env) ctxCancel() (context.Context, context.CancelFunc) {
+	return context.WithCancel(e.ctx)
+}
