@@ -1,0 +1,337 @@
+package deploy_test
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"reflect"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"gopkg.in/yaml.v3"
+
+	"github.com/roomkeeper/roomkeeper/internal/config"
+)
+
+// composeFile is the part of a Compose file the checks read. Environment
+// and depends_on take both Compose forms (list or map).
+type composeFile struct {
+	Services map[string]service `yaml:"services"`
+	Volumes  map[string]any     `yaml:"volumes"`
+}
+
+type service struct {
+	Image       string       `yaml:"image"`
+	Build       any          `yaml:"build"`
+	Command     stringList   `yaml:"command"`
+	Environment envMap       `yaml:"environment"`
+	DependsOn   dependsOn    `yaml:"depends_on"`
+	Healthcheck *healthcheck `yaml:"healthcheck"`
+	Restart     string       `yaml:"restart"`
+}
+
+type healthcheck struct {
+	Test stringList `yaml:"test"`
+}
+
+// stringList is a command or test, in list or string form.
+type stringList []string
+
+func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
+	if n.Kind == yaml.ScalarNode {
+		*s = strings.Fields(n.Value)
+		return nil
+	}
+	var l []string
+	if err := n.Decode(&l); err != nil {
+		return err
+	}
+	*s = l
+	return nil
+}
+
+// envMap is an environment, in map or KEY=value list form.
+type envMap map[string]string
+
+func (e *envMap) UnmarshalYAML(n *yaml.Node) error {
+	out := envMap{}
+	if n.Kind == yaml.SequenceNode {
+		var l []string
+		if err := n.Decode(&l); err != nil {
+			return err
+		}
+		for _, kv := range l {
+			k, v, _ := strings.Cut(kv, "=")
+			out[k] = v
+		}
+	} else {
+		var m map[string]any
+		if err := n.Decode(&m); err != nil {
+			return err
+		}
+		for k, v := range m {
+			if v == nil {
+				out[k] = ""
+			} else {
+				out[k] = strings.TrimSpace(strings.Trim(yamlString(v), "\n"))
+			}
+		}
+	}
+	*e = out
+	return nil
+}
+
+func yamlString(v any) string {
+	if s, ok := v.(string); ok {
+		return s
+	}
+	b, _ := yaml.Marshal(v)
+	return strings.TrimSpace(string(b))
+}
+
+// dependsOn maps a service to its condition ("" in list form).
+type dependsOn map[string]string
+
+func (d *dependsOn) UnmarshalYAML(n *yaml.Node) error {
+	out := dependsOn{}
+	if n.Kind == yaml.SequenceNode {
+		var l []string
+		if err := n.Decode(&l); err != nil {
+			return err
+		}
+		for _, s := range l {
+			out[s] = ""
+		}
+	} else {
+		var m map[string]struct {
+			Condition string `yaml:"condition"`
+		}
+		if err := n.Decode(&m); err != nil {
+			return err
+		}
+		for k, v := range m {
+			out[k] = v.Condition
+		}
+	}
+	*d = out
+	return nil
+}
+
+// repoRoot is the directory holding go.mod.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	dir, err := os.Getwd()
+	require.NoError(t, err)
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir
+		}
+		parent := filepath.Dir(dir)
+		require.NotEqual(t, parent, dir, "go.mod not found above the test")
+		dir = parent
+	}
+}
+
+// configEnvNames are the environment names config.Config reads, from the
+// env tags of its fields (kong allows several, comma-separated).
+func configEnvNames(t *testing.T) map[string]bool {
+	t.Helper()
+	names := map[string]bool{}
+	typ := reflect.TypeFor[config.Config]()
+	for f := range typ.Fields() {
+		for n := range strings.SplitSeq(f.Tag.Get("env"), ",") {
+			if n = strings.TrimSpace(n); n != "" {
+				names[n] = true
+			}
+		}
+	}
+	require.Contains(t, names, "NATS_URL", "reflection found the env tags")
+	return names
+}
+
+// composeEnv is what the file needs to interpolate.
+var composeEnv = []string{
+	"LIVEKIT_API_KEY=APIcomposetest",
+	"LIVEKIT_API_SECRET=compose-test-secret-of-32-characters-or-more",
+}
+
+// checkCompose checks the stack the contract asks for; the same checks run
+// on the file as written and on docker-compose's resolved rendering.
+func checkCompose(t *testing.T, f composeFile) {
+	envNames := configEnvNames(t)
+	require.NotEmpty(t, f.Services, "no services")
+
+	roles := map[string][]string{}
+	for name, s := range f.Services {
+		for dep := range s.DependsOn {
+			require.Contains(t, f.Services, dep, "%s depends on a service that does not exist", name)
+		}
+		if !strings.Contains(s.Image, "roomkeeper") {
+			continue
+		}
+		// A roomkeeper service.
+		require.NotEmpty(t, s.Command, "%s: no role", name)
+		role := s.Command[0]
+		require.Contains(t, []string{"worker", "webhooks", "scheduler"}, role, "%s: role", name)
+		roles[role] = append(roles[role], name)
+		require.NotNil(t, s.Build, "%s: built from the Dockerfile", name)
+		for k := range s.Environment {
+			require.True(t, envNames[k], "%s sets %s, which config.Config does not read (env tags: %v)", name, k, slices.Sorted(mapKeys(envNames)))
+		}
+		env := s.Environment
+		require.Equal(t, "3", env["STREAM_REPLICAS"], "%s: R3 streams on the cluster", name)
+		require.Equal(t, ":8080", env["HTTP_ADDR"], name)
+		require.Len(t, strings.Split(env["NATS_URL"], ","), 3, "%s: NATS_URL lists the three servers", name)
+		require.Contains(t, env["MONGO_URI"], "replicaSet=", "%s: MONGO_URI names the replica set", name)
+		for _, k := range []string{"LIVEKIT_URL", "LIVEKIT_API_KEY", "LIVEKIT_API_SECRET", "BASE_URL"} {
+			require.NotEmpty(t, env[k], "%s: %s", name, k)
+		}
+		require.NotNil(t, s.Healthcheck, "%s: health check", name)
+		require.Contains(t, strings.Join(s.Healthcheck.Test, " "), "/readyz", "%s: health check on /readyz", name)
+		for _, dep := range []string{"nats-1", "nats-2", "nats-3"} {
+			require.Equal(t, "service_healthy", s.DependsOn[dep], "%s waits for %s", name, dep)
+		}
+		require.Equal(t, "service_completed_successfully", s.DependsOn["mongo-init"], "%s waits for the replica set", name)
+	}
+	require.Len(t, roles["worker"], 3, "three workers")
+	require.Len(t, roles["scheduler"], 2, "two schedulers")
+	require.Len(t, roles["webhooks"], 1, "one webhook receiver")
+
+	// NATS: three JetStream servers routed to each other in one cluster.
+	var nats []string
+	for name, s := range f.Services {
+		if strings.HasPrefix(s.Image, "nats:") {
+			nats = append(nats, name)
+			cmd := strings.Join(s.Command, " ")
+			require.Contains(t, cmd, "--jetstream", name)
+			require.Contains(t, cmd, "--cluster_name roomkeeper", name)
+			require.Contains(t, cmd, "--cluster nats://0.0.0.0:6222", name)
+			require.NotNil(t, s.Healthcheck, name)
+			i := slices.Index(s.Command, "--routes")
+			require.GreaterOrEqual(t, i, 0, "%s: routes", name)
+			routes := strings.Split(s.Command[i+1], ",")
+			require.Len(t, routes, 2, "%s routes to the two others", name)
+			for _, r := range routes {
+				host := strings.TrimSuffix(strings.TrimPrefix(r, "nats://"), ":6222")
+				require.Contains(t, f.Services, host, "%s routes to %s", name, r)
+				require.NotEqual(t, name, host)
+			}
+		}
+	}
+	require.Len(t, nats, 3, "a 3-node NATS cluster")
+
+	// MongoDB: three members of rs0 and a one-shot initiation.
+	var mongods int
+	for name, s := range f.Services {
+		if strings.HasPrefix(s.Image, "mongo:") && slices.Contains(s.Command, "mongod") {
+			mongods++
+			require.Contains(t, strings.Join(s.Command, " "), "--replSet rs0", name)
+			require.NotNil(t, s.Healthcheck, name)
+		}
+	}
+	require.Equal(t, 3, mongods, "a 3-member replica set")
+	initSvc, ok := f.Services["mongo-init"]
+	require.True(t, ok, "mongo-init")
+	script := strings.Join(initSvc.Command, " ")
+	require.Contains(t, script, "rs.initiate")
+	for _, m := range []string{"mongo-1:27017", "mongo-2:27017", "mongo-3:27017"} {
+		require.Contains(t, script, m)
+	}
+	require.Equal(t, "no", initSvc.Restart, "mongo-init runs once")
+
+	// LiveKit with Redis, webhooks to the roomkeeper receiver.
+	lk, ok := f.Services["livekit"]
+	require.True(t, ok, "livekit")
+	require.Equal(t, "livekit/livekit-server:v1.13.5", lk.Image)
+	require.Contains(t, lk.DependsOn, "redis")
+	require.Contains(t, f.Services, "redis")
+	var lkc struct {
+		Redis struct {
+			Address string `yaml:"address"`
+		} `yaml:"redis"`
+		Keys    map[string]string `yaml:"keys"`
+		Webhook struct {
+			APIKey string   `yaml:"api_key"`
+			URLs   []string `yaml:"urls"`
+		} `yaml:"webhook"`
+	}
+	require.NoError(t, yaml.Unmarshal([]byte(lk.Environment["LIVEKIT_CONFIG"]), &lkc), "LIVEKIT_CONFIG is YAML")
+	require.Equal(t, "redis:6379", lkc.Redis.Address)
+	require.Len(t, lkc.Keys, 1)
+	require.Contains(t, lkc.Keys, lkc.Webhook.APIKey, "webhooks signed with the configured key")
+	require.Len(t, roles["webhooks"], 1)
+	require.Equal(t, []string{"http://" + roles["webhooks"][0] + ":8080/livekit/webhook"}, lkc.Webhook.URLs,
+		"LiveKit sends its webhooks to the roomkeeper receiver")
+}
+
+func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {
+	return func(yield func(K) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
+
+func TestComposeFile(t *testing.T) {
+	root := repoRoot(t)
+	path := filepath.Join(root, "docker-compose.yml")
+	raw, err := os.ReadFile(path)
+	require.NoError(t, err)
+
+	t.Run("structure", func(t *testing.T) {
+		var f composeFile
+		require.NoError(t, yaml.Unmarshal(raw, &f), "docker-compose.yml is not valid YAML")
+		checkCompose(t, f)
+	})
+
+	t.Run("docker-compose config", func(t *testing.T) {
+		tool, err := exec.LookPath("docker-compose")
+		if err != nil {
+			t.Skip("docker-compose is not on PATH (`make compose-tool` installs Debian's package): " +
+				"docker-compose.yml was checked as YAML against the contract only, not by Compose itself")
+		}
+		run := func(args ...string) (string, string, error) {
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			cmd := exec.CommandContext(ctx, tool, append([]string{"--file", path, "--project-directory", root}, args...)...)
+			cmd.Env = append(os.Environ(), composeEnv...)
+			var stdout, stderr bytes.Buffer
+			cmd.Stdout, cmd.Stderr = &stdout, &stderr
+			err := cmd.Run()
+			return stdout.String(), stderr.String(), err
+		}
+		_, stderr, err := run("config", "-q")
+		require.NoError(t, err, "docker-compose config -q: %s", stderr)
+		require.Empty(t, strings.TrimSpace(stderr), "docker-compose config -q reported problems")
+
+		// Compose's own rendering (anchors merged, variables interpolated)
+		// passes the same checks.
+		out, stderr, err := run("config")
+		require.NoError(t, err, stderr)
+		var f composeFile
+		require.NoError(t, yaml.Unmarshal([]byte(out), &f))
+		checkCompose(t, f)
+		require.Equal(t, "APIcomposetest", f.Services["webhooks"].Environment["LIVEKIT_API_KEY"], "interpolated")
+	})
+}
+
+// TestDockerfile checks the image is a static, non-root build whose health
+// check uses /readyz.
+func TestDockerfile(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "Dockerfile"))
+	require.NoError(t, err)
+	df := string(b)
+	require.GreaterOrEqual(t, len(regexp.MustCompile(`(?m)^FROM `).FindAllString(df, -1)), 2, "multi-stage")
+	require.Contains(t, df, "CGO_ENABLED=0", "static binary")
+	require.Regexp(t, `(?m)^USER nonroot`, df, "runs as non-root")
+	require.Contains(t, df, "/readyz")
+	require.Contains(t, df, "./cmd/roomkeeper")
+}

@@ -1,0 +1,4 @@
+// Package deploy holds no code: its tests check the deployment files at the
+// root of the repository (docker-compose.yml, Dockerfile) against the
+// configuration the binary reads, since no Docker engine runs in CI.
+package deploy
