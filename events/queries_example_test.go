@@ -1,0 +1,146 @@
+package events_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sirupsen/logrus"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/store/sqlite"
+	"github.com/roomkeeper/roomkeeper/workers"
+)
+
+// roomkeeper starts what `roomkeeper serve` runs (an embedded NATS server
+// with the streams, a SQLite store, a worker, the query service) and
+// returns a connection to it and a function that stops it all.
+func roomkeeper() (*nats.Conn, func()) {
+	dir, err := os.MkdirTemp("", "roomkeeper-example-")
+	if err != nil {
+		log.Fatal(err)
+	}
+	ns, err := embedded.StartNATS(embedded.NATSConfig{Addr: "127.0.0.1:0", StoreDir: filepath.Join(dir, "nats")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	nc, err := nats.Connect(ns.ClientURL())
+	if err != nil {
+		log.Fatal(err)
+	}
+	js, _ := jetstream.New(nc)
+	ctx, cancel := context.WithCancel(context.Background())
+	if err := events.Bootstrap(ctx, js, events.DefaultTopology()); err != nil {
+		log.Fatal(err)
+	}
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "roomkeeper.db")})
+	if err != nil {
+		log.Fatal(err)
+	}
+	quiet := logrus.New()
+	quiet.SetOutput(io.Discard)
+	reg := workers.NewRegistry()
+	rooms := &workers.Rooms{Store: st, BaseURL: "https://meet.example.com", MinAutoDeletionDelay: time.Hour}
+	if err := rooms.Register(reg); err != nil {
+		log.Fatal(err)
+	}
+	w, err := workers.New(workers.Config{}, js, st, reg, quiet, nil)
+	if err != nil {
+		log.Fatal(err)
+	}
+	done := make(chan struct{})
+	go func() { _ = w.Run(ctx); close(done) }()
+	q, err := workers.NewQueries(workers.QueriesConfig{Store: st, Log: quiet})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := q.Start(nc); err != nil {
+		log.Fatal(err)
+	}
+	return nc, func() {
+		_ = q.Close()
+		cancel()
+		<-done
+		nc.Close()
+		_ = st.Close()
+		ns.Shutdown()
+		ns.WaitForShutdown()
+		_ = os.RemoveAll(dir)
+	}
+}
+
+// Read a room, whole or a few of its properties.
+func ExampleClient_GetRoom() {
+	nc, stop := roomkeeper()
+	defer stop()
+	client, _ := events.NewClient(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	name := "Weekly sync"
+	created, err := client.CreateRoom(ctx, "example-get-1", events.CreateRoom{RoomName: &name})
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	room, err := client.GetRoom(ctx, created.RoomID)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println(room.RoomName, room.Preferences.ChatPreferences.Enabled, room.MarkedForDeletion)
+
+	only, _ := client.GetRoom(ctx, created.RoomID, "roomName")
+	fmt.Printf("%q %q\n", only.RoomName, only.ModeratorRoomURL)
+
+	_, err = client.GetRoom(ctx, "NoSuchRoom-000000000000000")
+	if e, ok := events.AsError(err); ok {
+		fmt.Println(e.Code)
+	}
+	// Output:
+	// Weekly sync true false
+	// "Weekly sync" ""
+	// not_found
+}
+
+// Read every room, a page at a time.
+func ExampleClient_ListRooms() {
+	nc, stop := roomkeeper()
+	defer stop()
+	client, _ := events.NewClient(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	for i := range 5 {
+		name := fmt.Sprintf("Room %d", i)
+		if _, err := client.CreateRoom(ctx, fmt.Sprintf("example-list-%d", i), events.CreateRoom{RoomName: &name}); err != nil {
+			log.Fatal(err)
+		}
+	}
+
+	req := events.ListRequest{MaxItems: 2, Fields: "roomName"}
+	for {
+		page, err := client.ListRooms(ctx, req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, r := range page.Rooms {
+			fmt.Print(r.RoomName, "; ")
+		}
+		fmt.Println("truncated:", page.Pagination.IsTruncated)
+		if !page.Pagination.IsTruncated {
+			break
+		}
+		req.NextPageToken = page.Pagination.NextPageToken
+	}
+	// Output:
+	// Room 0; Room 1; truncated: true
+	// Room 2; Room 3; truncated: true
+	// Room 4; truncated: false
+}

@@ -1,0 +1,107 @@
+package events_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/testenv"
+)
+
+func publishEvent(t *testing.T, js jetstream.JetStream, cause, roomID string) {
+	t.Helper()
+	ev, err := events.NewEvent(cause, events.EventCreated, roomID, time.Now(), map[string]string{"roomId": roomID})
+	require.NoError(t, err)
+	raw, err := json.Marshal(ev)
+	require.NoError(t, err)
+	_, err = js.Publish(t.Context(), events.EventSubject(events.EventCreated), raw, jetstream.WithMsgID(ev.ID))
+	require.NoError(t, err)
+}
+
+func TestWatchDeliversEventsPublishedAfterTheCall(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	nc, js := n.Bootstrap(t, nil)
+	client, err := events.NewClient(nc)
+	require.NoError(t, err)
+	publishEvent(t, js, "before", "Old-000000000000001")
+
+	ctx, cancel := context.WithCancel(t.Context())
+	var mu sync.Mutex
+	var got []events.Event
+	done := make(chan error, 1)
+	go func() {
+		done <- client.Watch(ctx, func(ev events.Event) {
+			mu.Lock()
+			got = append(got, ev)
+			mu.Unlock()
+		})
+	}()
+	// Not an event: skipped. Watch starts when its goroutine runs, so
+	// publish until it has seen two events.
+	_, err = js.Publish(t.Context(), events.EventSubject("junk"), []byte("not json"))
+	require.NoError(t, err)
+	i := 0
+	require.Eventually(t, func() bool {
+		i++
+		publishEvent(t, js, fmt.Sprintf("after-%d", i), fmt.Sprintf("New-%015d", i))
+		mu.Lock()
+		defer mu.Unlock()
+		return len(got) >= 2
+	}, 10*time.Second, 50*time.Millisecond)
+	cancel()
+	require.NoError(t, <-done)
+	require.GreaterOrEqual(t, len(got), 2)
+	for _, ev := range got {
+		require.NotEqual(t, "Old-000000000000001", ev.Subject, "an event from before the call")
+	}
+	require.Less(t, got[0].Subject, got[1].Subject, "in order")
+	require.Equal(t, events.EventCreated, got[0].ShortType())
+}
+
+func TestRequestErrors(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	nc, _ := n.Bootstrap(t, nil)
+	client, err := events.NewClient(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	// Nobody answers.
+	_, err = client.GetRoom(ctx, "Any-000000000000001")
+	require.ErrorIs(t, err, events.ErrNoService)
+
+	// A micro error with no {"error"} body keeps its headers' meaning.
+	sub, err := nc.Subscribe(events.APIRole, func(m *nats.Msg) {
+		reply := nats.NewMsg(m.Reply)
+		reply.Header.Set(events.HeaderServiceError, "go away")
+		reply.Header.Set(events.HeaderServiceErrorCode, "503")
+		_ = m.RespondMsg(reply)
+	})
+	require.NoError(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	_, err = client.Role(ctx, "Any-000000000000001", "secret")
+	e, ok := events.AsError(err)
+	require.True(t, ok, "%v", err)
+	require.Equal(t, events.CodeUnavailable, e.Code)
+	require.Equal(t, "go away", e.Message)
+}
+
+func TestStatusOf(t *testing.T) {
+	t.Parallel()
+	for code, status := range map[string]string{
+		events.CodeInvalidArgument: "400", events.CodeInvalidSecret: "401", events.CodeForbidden: "403",
+		events.CodeNotFound: "404", events.CodeUnavailable: "503", events.CodeInternal: "500", "other": "500",
+	} {
+		require.Equal(t, status, events.StatusOf(code), code)
+	}
+}
