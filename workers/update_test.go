@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
 
@@ -476,6 +478,86 @@ func TestUpdatePreferencesRaceArchiveFollowsRoom(t *testing.T) {
 		require.Contains(t, []store.Preferences{prefsAdmin, alt}, r.Preferences)
 		require.Equal(t, r.Preferences, b.archived(t, id).Preferences, "archive of %s behind the room", id)
 	}
+}
+
+// interleaveStore runs between once, just before the first room write of
+// command trigger, to place a concurrent change exactly between the
+// handler's read and its compare-and-set.
+type interleaveStore struct {
+	store.Store
+	trigger string
+	between func(ctx context.Context, inner store.Store, roomID string) error
+	once    sync.Once
+	ran     atomic.Bool
+	err     error
+}
+
+func (s *interleaveStore) UpdateRoom(ctx context.Context, r *store.Room, expected int64) error {
+	if r.WasApplied(s.trigger) {
+		s.once.Do(func() { s.err = s.between(ctx, s.Store, r.RoomID); s.ran.Store(true) })
+	}
+	return s.Store.UpdateRoom(ctx, r, expected)
+}
+
+func newInterleaveStore(t *testing.T, trigger string, between func(context.Context, store.Store, string) error) *interleaveStore {
+	t.Helper()
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "roomkeeper.db")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	return &interleaveStore{Store: st, trigger: trigger, between: between}
+}
+
+// The room is deleted after the update read it and before it wrote: the
+// update fails with not_found and does not bring the room back.
+func TestUpdatePreferencesRaceDeleteBetweenReadAndWrite(t *testing.T) {
+	t.Parallel()
+	st := newInterleaveStore(t, "upd", func(ctx context.Context, inner store.Store, id string) error {
+		return inner.DeleteRoom(ctx, id)
+	})
+	b := setup(t, setupOpts{store: st})
+	b.start(t, workerOpts{})
+	room := b.createRoom(t, "c1", events.CreateRoom{})
+	b.send(t, "upd", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+	res := b.result(t, "upd")
+	require.True(t, st.ran.Load(), "the delete ran between read and write")
+	require.NoError(t, st.err)
+	require.False(t, res.OK)
+	require.Equal(t, events.CodeNotFound, res.Error.Code)
+	_, err := st.GetRoom(ctxT(t, 5*time.Second), room.RoomID)
+	require.ErrorIs(t, err, store.ErrNotFound, "resurrected")
+	require.Equal(t, store.DefaultPreferences(), b.archived(t, room.RoomID).Preferences)
+	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
+	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.preferences_updated"))
+	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+}
+
+// The room is marked after the update read it and before it wrote: the
+// update's compare-and-set fails, it reads again and keeps the mark.
+func TestUpdatePreferencesRaceMarkBetweenReadAndWrite(t *testing.T) {
+	t.Parallel()
+	st := newInterleaveStore(t, "upd", func(ctx context.Context, inner store.Store, id string) error {
+		r, err := inner.GetRoom(ctx, id)
+		if err != nil {
+			return err
+		}
+		r.MarkedForDeletion = true
+		r.MarkApplied("mark")
+		return inner.UpdateRoom(ctx, r, r.Version)
+	})
+	b := setup(t, setupOpts{store: st})
+	b.start(t, workerOpts{})
+	room := b.createRoom(t, "c1", events.CreateRoom{})
+	before := b.storedRoom(t, room.RoomID)
+	b.send(t, "upd", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+	got := roomOf(t, b.result(t, "upd"))
+	require.True(t, st.ran.Load(), "the mark ran between read and write")
+	require.NoError(t, st.err)
+	require.True(t, got.MarkedForDeletion, "the result shows the mark")
+	after := b.storedRoom(t, room.RoomID)
+	require.True(t, after.MarkedForDeletion, "mark lost")
+	require.Equal(t, prefsAdmin, after.Preferences, "update lost")
+	require.Equal(t, before.Version+2, after.Version)
+	require.Equal(t, []string{"c1", "mark", "upd"}, after.Applied)
 }
 
 func TestUpdatePreferencesSignalsLiveMeetingsOnly(t *testing.T) {
