@@ -92,14 +92,16 @@ func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms])
 		if err != nil {
 			return nil, err
 		}
-		if !exists {
-			if err := h.Store.DeleteRoom(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-				return nil, err
-			}
-			job.Log.WithField("room_id", id).Info("meeting ended while marking; room deleted")
-			if err := out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id}); err != nil {
-				return nil, err
-			}
+		if exists {
+			h.signalMarkedLog(ctx, job.Log, id)
+			continue
+		}
+		if err := h.Store.DeleteRoom(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
+			return nil, err
+		}
+		job.Log.WithField("room_id", id).Info("meeting ended while marking; room deleted")
+		if err := out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id}); err != nil {
+			return nil, err
 		}
 	}
 	job.Log.WithField("deleted", len(plan.Delete)).WithField("marked", len(plan.Mark)).Info("rooms deleted")

@@ -101,15 +101,9 @@ func (r *Rooms) signalPreferences(ctx context.Context, log logrus.FieldLogger, r
 	r.signal(ctx, log, room.RoomID, TopicPreferencesUpdated, preferencesSignal{RoomID: room.RoomID, Preferences: room.Preferences})
 }
 
-// signalMarked tells the participants of room roomID that it is marked for
-// deletion (it goes when their meeting ends). Call it after the mark is
-// stored; it never fails (see signal), and logs through the standard
-// logger: use signalMarkedLog where a job's logger is at hand.
-func (r *Rooms) signalMarked(ctx context.Context, roomID string) {
-	r.signalMarkedLog(ctx, logrus.StandardLogger(), roomID)
-}
-
-// signalMarkedLog is signalMarked logging to log.
+// signalMarkedLog tells the participants of room roomID that it is marked
+// for deletion (it goes when their meeting ends). Call it after the mark is
+// stored; it never fails (see signal).
 func (r *Rooms) signalMarkedLog(ctx context.Context, log logrus.FieldLogger, roomID string) {
 	r.signal(ctx, log, roomID, TopicMarkedForDeletion, markedSignal{RoomID: roomID})
 }

@@ -1,6 +1,12 @@
 package workers
 
-import "context"
+import (
+	"context"
 
-// SignalMarked exposes signalMarked to the tests.
-func (r *Rooms) SignalMarked(ctx context.Context, roomID string) { r.signalMarked(ctx, roomID) }
+	"github.com/sirupsen/logrus"
+)
+
+// SignalMarked exposes signalMarkedLog to the tests.
+func (r *Rooms) SignalMarked(ctx context.Context, roomID string) {
+	r.signalMarkedLog(ctx, logrus.StandardLogger(), roomID)
+}
