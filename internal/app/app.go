@@ -247,6 +247,14 @@ func (a *App) Run(ctx context.Context) error {
 			return err
 		}
 		run("queries", func(ctx context.Context) error { <-ctx.Done(); return q.Close() })
+		dl, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: a.nc, JetStream: a.js, Store: a.store, Log: a.log.WithField("role", "deadletters"), Metrics: a.metrics})
+		if err != nil {
+			return err
+		}
+		if err := dl.Start(ctx); err != nil {
+			return err
+		}
+		run("deadletters", func(ctx context.Context) error { <-ctx.Done(); dl.Wait(); return nil })
 		run("worker", w.Run)
 		a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
 	}
