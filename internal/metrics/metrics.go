@@ -151,7 +151,7 @@ func New(cfg Config) *Metrics {
 		}, []string{"kind", "type"}),
 		redelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "redeliveries_total",
-			Help: "Messages a worker received more than once (JetStream redeliveries), by kind and type.",
+			Help: "Redeliveries: deliveries of a message after its first (AckWait expired, nak, worker crash), by kind and type.",
 		}, []string{"kind", "type"}),
 		dead: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "dead_letters_total",
