@@ -587,7 +587,7 @@ func TestUpdatePreferencesSignalsLiveMeetingsOnly(t *testing.T) {
 	require.Equal(t, prefsOff, payload.Preferences)
 	require.Empty(t, meet.sentTo(idle.RoomID), "no meeting, no signal")
 
-	// signalMarked, for the delete handler.
+	// The mark signal (signalMarkedLog, used by the delete handler).
 	b.rooms.SignalMarked(ctxT(t, 5*time.Second), live.RoomID)
 	b.rooms.SignalMarked(ctxT(t, 5*time.Second), idle.RoomID)
 	sent = meet.sentTo(live.RoomID)
