@@ -68,10 +68,10 @@ type RoomMetadata struct {
 // departure timeout) has no active meeting. One call (ListParticipants),
 // which answers empty for a room LiveKit does not have.
 //
-// Detached: always false, nil.
+// Detached: always false, nil (after Config.ExtraLatency).
 func (c *Client) HasActiveMeeting(ctx context.Context, roomID string) (bool, error) {
 	if c.Detached() {
-		return false, nil
+		return false, c.detachedCall(ctx, "list participants")
 	}
 	if roomID == "" {
 		return false, fmt.Errorf("livekit has active meeting: %w: empty room ID", ErrInvalidArgument)
@@ -109,7 +109,7 @@ func countsAsMeeting(p *livekit.ParticipantInfo) bool {
 // RoomExists reports whether LiveKit has the room, with or without
 // participants. A room that exists will send room_finished when it closes.
 //
-// Detached: always false, nil.
+// Detached: always false, nil (after Config.ExtraLatency).
 func (c *Client) RoomExists(ctx context.Context, roomID string) (bool, error) {
 	if roomID == "" {
 		return false, fmt.Errorf("livekit room exists: %w: empty room ID", ErrInvalidArgument)
@@ -128,10 +128,14 @@ const listRoomsBatch = 100
 // many rooms at once. No names means no rooms (it never lists every room of
 // the server).
 //
-// Detached: always nil, nil.
+// Detached: always nil, nil (after Config.ExtraLatency when names is not
+// empty).
 func (c *Client) ListRooms(ctx context.Context, names []string) ([]Room, error) {
-	if c.Detached() || len(names) == 0 {
+	if len(names) == 0 {
 		return nil, nil
+	}
+	if c.Detached() {
+		return nil, c.detachedCall(ctx, "list rooms")
 	}
 	var out []Room
 	for start := 0; start < len(names); start += listRoomsBatch {
@@ -211,10 +215,10 @@ func (c *Client) EnsureRoom(ctx context.Context, roomID string, roomOptions any)
 // DeleteRoom closes the LiveKit room, disconnecting its participants. A room
 // LiveKit does not have is not an error, so the call is safe to repeat.
 //
-// Detached: nil (there is nothing to delete).
+// Detached: nil (there is nothing to delete), after Config.ExtraLatency.
 func (c *Client) DeleteRoom(ctx context.Context, roomID string) error {
 	if c.Detached() {
-		return nil
+		return c.detachedCall(ctx, "delete room")
 	}
 	if roomID == "" {
 		return fmt.Errorf("livekit delete room: %w: empty room ID", ErrInvalidArgument)
@@ -273,14 +277,37 @@ func (c *Client) SendData(ctx context.Context, roomID, topic string, payload []b
 func (c *Client) call(ctx context.Context, op string, fn func(context.Context) error) error {
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
-	if c.cfg.ExtraLatency > 0 {
-		t := time.NewTimer(c.cfg.ExtraLatency)
-		select {
-		case <-t.C:
-		case <-ctx.Done():
-			t.Stop()
-			return classify(op, ctx.Err())
-		}
+	if err := c.extraLatency(ctx); err != nil {
+		return classify(op, err)
 	}
 	return classify(op, fn(ctx))
+}
+
+// detachedCall stands for a call a detached client answers by itself
+// (HasActiveMeeting, RoomExists, ListRooms, DeleteRoom): it only waits
+// Config.ExtraLatency, so benchmarks can make handlers I/O-bound without a
+// server. With no ExtraLatency (always outside benchmarks) it returns nil
+// at once.
+func (c *Client) detachedCall(ctx context.Context, op string) error {
+	if c.cfg.ExtraLatency <= 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
+	defer cancel()
+	return classify(op, c.extraLatency(ctx))
+}
+
+// extraLatency waits Config.ExtraLatency, or until ctx ends.
+func (c *Client) extraLatency(ctx context.Context) error {
+	if c.cfg.ExtraLatency <= 0 {
+		return nil
+	}
+	t := time.NewTimer(c.cfg.ExtraLatency)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -44,7 +44,10 @@ type Config struct {
 	CreatedBy string
 
 	// ExtraLatency is added before every call to the server. For benchmarks
-	// that model a remote LiveKit; leave zero otherwise.
+	// that model a remote LiveKit; leave zero otherwise. A detached client
+	// waits it too in the calls it answers by itself (HasActiveMeeting,
+	// RoomExists, ListRooms, DeleteRoom), so handlers can be made I/O-bound
+	// without a server (roomkeeper's hidden LIVEKIT_EXTRA_LATENCY).
 	ExtraLatency time.Duration
 }
 

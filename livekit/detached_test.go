@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -43,4 +44,28 @@ func TestDetached(t *testing.T) {
 	unavailable(err)
 	_, err = c.RecordingToken("Room-abc", livekit.RolePublisher, true, false)
 	unavailable(err)
+}
+
+func TestDetachedExtraLatency(t *testing.T) {
+	t.Parallel()
+	const d = 30 * time.Millisecond
+	c, err := livekit.New(livekit.Config{ExtraLatency: d})
+	require.NoError(t, err)
+	ctx := context.Background()
+	for name, call := range map[string]func() error{
+		"HasActiveMeeting": func() error { _, err := c.HasActiveMeeting(ctx, "Room-abc"); return err },
+		"RoomExists":       func() error { _, err := c.RoomExists(ctx, "Room-abc"); return err },
+		"DeleteRoom":       func() error { return c.DeleteRoom(ctx, "Room-abc") },
+	} {
+		start := time.Now()
+		require.NoError(t, call(), name)
+		require.GreaterOrEqual(t, time.Since(start), d, name)
+	}
+	// A context that ends first cuts the wait short, as for a real call.
+	short, cancel := context.WithTimeout(ctx, time.Millisecond)
+	defer cancel()
+	c2, err := livekit.New(livekit.Config{ExtraLatency: time.Minute})
+	require.NoError(t, err)
+	_, err = c2.HasActiveMeeting(short, "Room-abc")
+	require.ErrorIs(t, err, livekit.ErrUnavailable)
 }

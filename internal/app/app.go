@@ -299,6 +299,7 @@ func (a *App) LiveKit() (*livekit.Client, error) {
 	return livekit.New(livekit.Config{
 		URL: a.cfg.LiveKitURL, APIKey: a.cfg.LiveKitAPIKey, APISecret: a.cfg.LiveKitAPISecret,
 		EmptyTimeout: a.cfg.MeetingEmptyTimeout, DepartureTimeout: a.cfg.MeetingDepartureTimeout,
+		ExtraLatency: a.cfg.LiveKitExtraLatency, // benchmarks only
 	})
 }
 

@@ -35,6 +35,10 @@ type Config struct {
 	LiveKitURL       string `name:"livekit-url" env:"LIVEKIT_URL" help:"LiveKit server URL; empty runs detached (no meeting is ever active)."`
 	LiveKitAPIKey    string `name:"livekit-api-key" env:"LIVEKIT_API_KEY" help:"LiveKit API key (webhook verification, tokens)."`
 	LiveKitAPISecret string `name:"livekit-api-secret" env:"LIVEKIT_API_SECRET" help:"LiveKit API secret."`
+	// LiveKitExtraLatency is for benchmarks only (hidden from --help): a
+	// delay added to every LiveKit call, detached ones included, so that
+	// handlers are I/O-bound as with a remote LiveKit (BENCHMARKS.md).
+	LiveKitExtraLatency time.Duration `name:"livekit-extra-latency" env:"LIVEKIT_EXTRA_LATENCY" hidden:"" help:"Benchmarks only: delay added to every LiveKit call, detached ones included."`
 
 	HTTPAddr string `name:"http-addr" env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"Listen address of the HTTP server (webhooks, health, metrics)."`
 	BaseURL  string `name:"base-url" env:"BASE_URL" default:"http://localhost:8080" help:"Base URL of the room links."`
@@ -101,6 +105,9 @@ func (c *Config) Validate() error {
 	}
 	if c.MeetingEmptyTimeout < 0 || c.MeetingDepartureTimeout < 0 {
 		bad("meeting timeouts must not be negative")
+	}
+	if c.LiveKitExtraLatency < 0 {
+		bad("LIVEKIT_EXTRA_LATENCY must not be negative")
 	}
 	if c.WorkerConcurrency < 1 || c.WorkerConcurrency > 10000 {
 		bad("WORKER_CONCURRENCY %d not in 1..10000", c.WorkerConcurrency)
