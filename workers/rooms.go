@@ -51,6 +51,14 @@ type Rooms struct {
 	BaseURL string
 	// MinAutoDeletionDelay is how far ahead autoDeletionDate must be.
 	MinAutoDeletionDelay time.Duration
+	// Sweeps, when set, receives the figures of every sweep that ran.
+	Sweeps SweepObserver
+}
+
+// SweepObserver receives the figures of a sweep (internal/metrics
+// implements it).
+type SweepObserver interface {
+	SweepObserved(took time.Duration, expired, deleteCommands, reconciled int)
 }
 
 // Register adds the handlers of every room command to reg.

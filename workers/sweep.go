@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
+	"time"
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/store"
@@ -165,6 +166,9 @@ func (h sweepHandler) Handle(ctx context.Context, job *Job[events.Sweep]) (*Outc
 		log.Warn("more expired rooms than one sweep handles; the next sweep continues")
 	} else {
 		log.Info("sweep done")
+	}
+	if h.Sweeps != nil {
+		h.Sweeps.SweepObserved(time.Since(job.Now), res.Expired, res.DeleteCommands, res.Reconciled)
 	}
 	return out, nil
 }

@@ -231,7 +231,7 @@ func (a *App) Run(ctx context.Context) error {
 			return err
 		}
 		reg := workers.NewRegistry()
-		rooms := &workers.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay}
+		rooms := &workers.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay, Sweeps: a.metrics}
 		if err := rooms.Register(reg); err != nil {
 			return err
 		}
