@@ -50,6 +50,8 @@ type CLI struct {
 	Role              RoleCmd              `cmd:"" help:"Print the role a room secret gives."`
 	RecordingToken    RecordingTokenCmd    `cmd:"" name:"recording-token" help:"Print a token for a room's recordings."`
 	Token             TokenCmd             `cmd:"" help:"Print a LiveKit participant token for a room."`
+	WebhookTest       WebhookTestCmd       `cmd:"" name:"webhook-test" help:"Send a signed test webhook event to a receiver and print its answer."`
+	Bench             BenchCmd             `cmd:"" help:"Load benchmark: publish commands at a rate, wait for every result, print throughput and latency percentiles (and the raw store ceiling)."`
 }
 
 // env is what every subcommand runs with.
