@@ -2,10 +2,8 @@ package workers_test
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"path/filepath"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,7 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
-	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/internal/benchkit"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 )
 
@@ -74,36 +72,15 @@ func createEndToEnd(b *testing.B) float64 {
 	return float64(benchCreates) / time.Since(start).Seconds()
 }
 
-// createCeiling does a create's store writes (claim with plan, insert room,
-// archive, complete) directly, benchConcurrency at a time.
+// createCeiling does a create's store writes (benchkit.CreateWrites: claim
+// with plan, insert room, archive, complete) directly, benchConcurrency at
+// a time, as `roomctl bench --ceiling` does.
 func createCeiling(b *testing.B) float64 {
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "ceiling.db")})
 	require.NoError(b, err)
 	defer st.Close()
-	ctx := context.Background()
-	plan := json.RawMessage(`{"suffix":"abcdefghijklmno","moderatorSecret":"X","publisherSecret":"Y","creationDate":1}`)
-	var next atomic.Int64
-	var wg sync.WaitGroup
-	start := time.Now()
-	for range benchConcurrency {
-		wg.Go(func() {
-			for {
-				i := next.Add(1)
-				if i > benchCreates {
-					return
-				}
-				id := fmt.Sprintf("ceiling-%d", i)
-				_, err := st.ClaimCommand(ctx, &store.Command{ID: id, Type: events.SubjectCreate, Status: store.StatusPending, Plan: plan})
-				require.NoError(b, err)
-				room := &store.Room{RoomID: fmt.Sprintf("benchroom-%015d", i), RoomName: "bench room", Preferences: store.DefaultPreferences(), Applied: []string{id}}
-				require.NoError(b, st.InsertRoom(ctx, room))
-				require.NoError(b, st.PutArchivedRoom(ctx, &store.ArchivedRoom{RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences}))
-				data, _ := json.Marshal(room)
-				_, err = st.CompleteCommand(ctx, id, data, []store.OutMsg{{Subject: "rooms.results." + id, MsgID: "result:" + id, Data: data}})
-				require.NoError(b, err)
-			}
-		})
-	}
-	wg.Wait()
-	return float64(benchCreates) / time.Since(start).Seconds()
+	rep, err := benchkit.Ceiling(context.Background(), st, benchkit.CeilingConfig{N: benchCreates, Concurrency: benchConcurrency})
+	require.NoError(b, err)
+	require.Zero(b, rep.Errors())
+	return rep.Throughput
 }
