@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -147,6 +148,29 @@ func (c *client) waitResults(t *testing.T, n uint64, d time.Duration) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	t.Fatalf("%d results after %s, want %d", got, d, n)
+}
+
+// traceProgress logs the number of results every second while the test
+// runs, when FAULTTEST_TRACE is set.
+func (c *client) traceProgress(t *testing.T) {
+	if os.Getenv("FAULTTEST_TRACE") == "" {
+		return
+	}
+	done := make(chan struct{})
+	t.Cleanup(func() { close(done) })
+	start := time.Now()
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-time.After(time.Second):
+			}
+			n, err := c.results(context.Background())
+			cmds, _ := c.streamState(context.Background(), events.StreamCommands)
+			fmt.Fprintf(os.Stderr, "%s: %5.1fs results %d queue %d err %v\n", t.Name(), time.Since(start).Seconds(), n, cmds.Msgs, err)
+		}
+	}()
 }
 
 // waitSettled waits until every one of n commands has a result and the

@@ -13,6 +13,7 @@ import (
 var (
 	roomkeeperBin string
 	natsServerBin string
+	ferretDBBin   string
 )
 
 func TestMain(m *testing.M) {
@@ -28,10 +29,12 @@ func run(m *testing.M) int {
 	defer func() { _ = os.RemoveAll(dir) }()
 	roomkeeperBin = filepath.Join(dir, "roomkeeper")
 	natsServerBin = filepath.Join(dir, "nats-server")
+	ferretDBBin = filepath.Join(dir, "ferretdb")
 	start := time.Now()
 	for _, b := range []struct{ out, pkg string }{
 		{roomkeeperBin, "github.com/roomkeeper/roomkeeper/cmd/roomkeeper"},
 		{natsServerBin, "github.com/nats-io/nats-server/v2"},
+		{ferretDBBin, "github.com/roomkeeper/roomkeeper/internal/faulttest/ferretdb"},
 	} {
 		cmd := exec.Command("go", "build", "-o", b.out, b.pkg)
 		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
@@ -40,6 +43,6 @@ func run(m *testing.M) int {
 			return 1
 		}
 	}
-	fmt.Fprintf(os.Stderr, "faulttest: built roomkeeper and nats-server in %s\n", time.Since(start).Round(time.Millisecond))
+	fmt.Fprintf(os.Stderr, "faulttest: built roomkeeper, nats-server and ferretdb in %s\n", time.Since(start).Round(time.Millisecond))
 	return m.Run()
 }

@@ -14,7 +14,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -171,6 +170,50 @@ func (n *natsProc) start() {
 // kill stops the server with SIGKILL: no flush, no goodbye to clients.
 func (n *natsProc) kill() { n.p.kill() }
 
+// ferretProc is a FerretDB process (./ferretdb), which a test can kill and
+// start again on the same port and SQLite directory.
+type ferretProc struct {
+	t       *testing.T
+	addr    string
+	dir     string
+	logPath string
+	p       *proc
+}
+
+func startFerretProc(t *testing.T, logDir string) *ferretProc {
+	t.Helper()
+	f := &ferretProc{t: t, addr: freeAddr(t), dir: t.TempDir(), logPath: filepath.Join(logDir, "ferretdb.log")}
+	f.start()
+	return f
+}
+
+// uri is the MongoDB URI of the server.
+func (f *ferretProc) uri() string { return "mongodb://" + f.addr + "/" }
+
+// start runs FerretDB and waits until it accepts connections.
+func (f *ferretProc) start() {
+	f.t.Helper()
+	f.p = startProc(f.t, "ferretdb", f.logPath, ferretDBBin, []string{"-addr", f.addr, "-dir", f.dir}, baseEnv())
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if !f.p.running() {
+			f.t.Fatalf("ferretdb exited: %v", f.p.exitErr)
+		}
+		c, err := net.DialTimeout("tcp", f.addr, time.Second)
+		if err == nil {
+			_ = c.Close()
+			return
+		}
+		if time.Now().After(deadline) {
+			f.t.Fatalf("ferretdb not accepting connections after 30s: %v", err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// kill stops FerretDB with SIGKILL: every connection drops at once.
+func (f *ferretProc) kill() { f.p.kill() }
+
 // baseEnv is the environment of child processes: only what any process
 // needs, so no setting of the test's own environment leaks in.
 func baseEnv() []string {
@@ -294,17 +337,4 @@ func label(line, name string) string {
 	}
 	v, _, _ := strings.Cut(rest, `"`)
 	return v
-}
-
-// procGroup tracks worker processes so a test can sum their metrics.
-type procGroup struct {
-	mu      sync.Mutex
-	workers []*workerProc
-}
-
-func (g *procGroup) add(w *workerProc) *workerProc {
-	g.mu.Lock()
-	defer g.mu.Unlock()
-	g.workers = append(g.workers, w)
-	return w
 }
