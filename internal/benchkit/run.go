@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -35,6 +36,9 @@ type RunConfig struct {
 	// Prefix of the command IDs; give each run its own (default
 	// "bench-<unix nanos>").
 	Prefix string
+	// Rooms are existing rooms that updates and deletes may act on, beside
+	// those the run creates (a delete-only mix needs them).
+	Rooms []string
 }
 
 // WithDefaults returns c with its zero fields set.
@@ -87,6 +91,9 @@ func Run(ctx context.Context, nc *nats.Conn, cfg RunConfig) (*Report, error) {
 		finished int
 		pubErrs  int
 	)
+	for _, id := range slices.Backward(cfg.Rooms) {
+		pool.put(id) // taken in the given order
+	}
 	rec := newRecorder()
 	window := make(chan struct{}, cfg.Concurrency)
 	allDone := make(chan struct{})
