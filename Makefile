@@ -14,6 +14,7 @@ export LIVEKIT_SERVER_BIN
 DATA_DIR ?= ./data
 TEST_TIMEOUT ?= 18m
 FUZZTIME ?= 10s
+BENCH_COLUMN ?= after
 
 .DEFAULT_GOAL := help
 
@@ -40,6 +41,17 @@ test/short: ## Run the tests that need no livekit-server binary.
 .PHONY: bench
 bench: livekit-server ## Run the benchmarks and print their figures.
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...
+
+.PHONY: bench-figures
+bench-figures: ## Measure BENCHMARKS.md's figures into docs/bench.json, column BENCH_COLUMN (default after), and draw docs/bench-*.png (~5 min).
+	$(GO) test -run '^$$' -bench . -benchtime 2x -timeout 20m ./internal/benchkit -figures $(CURDIR)/docs/bench.json -column $(BENCH_COLUMN)
+	@mkdir -p $(CACHE_DIR)
+	$(GO) test -run '^$$' -bench Ingest -benchtime 3x -timeout 10m ./webhooks | tee $(CACHE_DIR)/bench-ingest.txt
+	$(GO) run ./internal/benchkit/cmd/charts -figures docs/bench.json -out docs -ingest $(CACHE_DIR)/bench-ingest.txt -column $(BENCH_COLUMN)
+
+.PHONY: bench-charts
+bench-charts: ## Draw docs/bench-latency.png and docs/bench-scaling.png from docs/bench.json.
+	$(GO) run ./internal/benchkit/cmd/charts -figures docs/bench.json -out docs
 
 .PHONY: lint
 lint: ## gofmt, go vet and golangci-lint (installed pinned when missing).
