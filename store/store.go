@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"time"
 )
 
 // Store is what roomkeeper keeps. Implementations are safe for concurrent
@@ -50,6 +51,19 @@ type Store interface {
 	// is idempotent: a record already done keeps its first result and
 	// outbox, and is returned. ErrNotFound when there is no record id.
 	CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []OutMsg) (*Command, error)
+	// PruneCommands deletes up to limit ledger records whose status is done
+	// and whose UpdatedAt is strictly before before, oldest first, and
+	// returns how many it deleted (0 when limit <= 0). A pending record is
+	// never deleted, however old. It reads the candidates through an index
+	// on status and UpdatedAt, so a call costs about limit records, not the
+	// whole ledger; callers prune a large backlog in bounded calls.
+	//
+	// Pruning ends exactly-once for the pruned IDs: a command redelivered
+	// or sent again with a pruned ID finds no record, is claimed afresh and
+	// applied again. Keep before well behind the longest time a command ID
+	// can come back (redeliveries, the streams' duplicates windows, clients
+	// repeating a command).
+	PruneCommands(ctx context.Context, before time.Time, limit int) (int64, error)
 
 	// PutArchivedRoom inserts or replaces the archived metadata of a room.
 	PutArchivedRoom(ctx context.Context, a *ArchivedRoom) error

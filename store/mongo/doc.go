@@ -29,7 +29,11 @@
 //     to walking every room in _id order;
 //   - rooms_marked {markedForDeletion: 1, _id: 1} and rooms_meeting
 //     {meeting: 1, _id: 1}: each branch of MarkedRooms' $or is an equality
-//     plus an _id range on one of them, already in _id order.
+//     plus an _id range on one of them, already in _id order;
+//   - commands_prune {status: 1, updatedAt: 1, _id: 1} on commands:
+//     PruneCommands reads the IDs of the oldest done records from the index
+//     alone (a covered query, named with a hint), without fetching the
+//     records, which can be hundreds of KB each.
 //
 // # Atomicity
 //
@@ -49,6 +53,10 @@
 //   - CompleteCommand: updateOne filtered on {_id, status: pending}, then a
 //     read returns the first result stored;
 //   - DeleteRoom: deleteOne; nothing deleted is [store.ErrNotFound];
+//   - PruneCommands: a find of up to limit IDs, then deleteMany of those
+//     IDs filtered again on {status: done, updatedAt < before}; each
+//     document is deleted atomically, the batch as a whole is not (a crash
+//     in between leaves part of it for the next call);
 //   - PutArchivedRoom: replaceOne with upsert.
 //
 // # FerretDB v1

@@ -31,14 +31,26 @@ const (
 	IndexMeeting = "rooms_meeting"
 )
 
-// roomIndexes are the secondary indexes of rooms; see the package doc.
-var roomIndexes = []struct {
+// IndexPrune is the index on commands of PruneCommands.
+const IndexPrune = "commands_prune"
+
+// index is a secondary index the store creates at Open.
+type index struct {
 	name string
 	keys bson.D
-}{
+}
+
+// roomIndexes are the secondary indexes of rooms; see the package doc.
+var roomIndexes = []index{
 	{IndexExpiry, bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
 	{IndexMarked, bson.D{{Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
 	{IndexMeeting, bson.D{{Key: "meeting", Value: 1}, {Key: "_id", Value: 1}}},
+}
+
+// commandIndexes are the secondary indexes of commands.
+var commandIndexes = []index{
+	// _id last, so that the find of PruneCommands is covered.
+	{IndexPrune, bson.D{{Key: "status", Value: 1}, {Key: "updatedAt", Value: 1}, {Key: "_id", Value: 1}}},
 }
 
 // Store is the MongoDB store. It is safe for concurrent use.
@@ -119,25 +131,33 @@ func (s *Store) init(ctx context.Context) error {
 	if s.isFerretDB(ctx) {
 		s.serial = true
 	}
-	// Look first, so that the usual start (indexes in place) writes
-	// nothing: createIndexes of existing indexes is a no-op on MongoDB, but
-	// FerretDB v1 can fail on concurrent ones.
-	cur, err := s.rooms.Indexes().List(ctx)
+	if err := createMissingIndexes(ctx, s.rooms, roomIndexes); err != nil {
+		return err
+	}
+	return createMissingIndexes(ctx, s.commands, commandIndexes)
+}
+
+// createMissingIndexes creates those of indexes that coll lacks (by name).
+// It looks first, so that the usual start (indexes in place) writes
+// nothing: createIndexes of existing indexes is a no-op on MongoDB, but
+// FerretDB v1 can fail on concurrent ones.
+func createMissingIndexes(ctx context.Context, coll *mongo.Collection, indexes []index) error {
+	cur, err := coll.Indexes().List(ctx)
 	if err != nil {
-		return wrapErr("list indexes of "+CollRooms, err)
+		return wrapErr("list indexes of "+coll.Name(), err)
 	}
 	var specs []struct {
 		Name string `bson:"name"`
 	}
 	if err := cur.All(ctx, &specs); err != nil {
-		return wrapErr("list indexes of "+CollRooms, err)
+		return wrapErr("list indexes of "+coll.Name(), err)
 	}
 	have := map[string]bool{}
 	for _, spec := range specs {
 		have[spec.Name] = true
 	}
 	var missing []mongo.IndexModel
-	for _, ix := range roomIndexes {
+	for _, ix := range indexes {
 		if !have[ix.name] {
 			missing = append(missing, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)})
 		}
@@ -145,8 +165,8 @@ func (s *Store) init(ctx context.Context) error {
 	if len(missing) == 0 {
 		return nil
 	}
-	if _, err := s.rooms.Indexes().CreateMany(ctx, missing); err != nil {
-		return wrapErr("create indexes on "+CollRooms, err)
+	if _, err := coll.Indexes().CreateMany(ctx, missing); err != nil {
+		return wrapErr("create indexes on "+coll.Name(), err)
 	}
 	return nil
 }
@@ -421,6 +441,63 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 		return nil, wrapErr(op, err)
 	}
 	return s.getCommand(ctx, id)
+}
+
+// PruneCommands implements store.Store: a find of the IDs of up to limit
+// done records older than before, through the commands_prune index (named
+// with a hint; FerretDB ignores hints), oldest first, then one deleteMany of
+// those IDs that repeats the conditions, so a record that changed in
+// between (pruned by another process and claimed again) is left alone.
+func (s *Store) PruneCommands(ctx context.Context, before time.Time, limit int) (int64, error) {
+	const op = "prune commands"
+	if limit <= 0 {
+		return 0, nil
+	}
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	cutoff := ceilMilli(before)
+	filter := bson.D{
+		{Key: "status", Value: store.StatusDone},
+		{Key: "updatedAt", Value: bson.D{{Key: "$lt", Value: cutoff}}},
+	}
+	opts := options.Find().
+		SetProjection(byIDAsc).
+		SetSort(bson.D{{Key: "updatedAt", Value: 1}}).
+		SetLimit(int64(limit)).
+		SetHint(IndexPrune)
+	cur, err := s.commands.Find(ctx, filter, opts)
+	if err != nil {
+		return 0, wrapErr(op, err)
+	}
+	var docs []struct {
+		ID string `bson:"_id"`
+	}
+	if err := cur.All(ctx, &docs); err != nil {
+		return 0, wrapErr(op, err)
+	}
+	if len(docs) == 0 {
+		return 0, nil
+	}
+	ids := make(bson.A, len(docs))
+	for i, d := range docs {
+		ids[i] = d.ID
+	}
+	del := append(bson.D{{Key: "_id", Value: bson.D{{Key: "$in", Value: ids}}}}, filter...)
+	res, err := s.commands.DeleteMany(ctx, del)
+	if err != nil {
+		return 0, wrapErr(op, err)
+	}
+	return res.DeletedCount, nil
+}
+
+// ceilMilli is t rounded up to BSON's millisecond: updatedAt < ceilMilli(t)
+// holds exactly for the stored times before t.
+func ceilMilli(t time.Time) time.Time {
+	ms := time.UnixMilli(t.UnixMilli()).UTC() // rounded down
+	if ms.Before(t) {
+		ms = ms.Add(time.Millisecond)
+	}
+	return ms
 }
 
 // PutArchivedRoom implements store.Store: replaceOne with upsert.

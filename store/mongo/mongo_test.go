@@ -88,6 +88,60 @@ func TestIndexes(t *testing.T) {
 	require.Equal(t, []string{"markedForDeletion", "_id"}, keys[mongo.IndexMarked])
 	require.Equal(t, []string{"meeting", "_id"}, keys[mongo.IndexMeeting])
 	require.Len(t, specs, 4, "rooms has _id and the three indexes: %v", keys)
+
+	cur, err = s.Database().Collection(mongo.CollCommands).Indexes().List(t.Context())
+	require.NoError(t, err)
+	specs = nil
+	require.NoError(t, cur.All(t.Context(), &specs))
+	keys = map[string][]string{}
+	for _, spec := range specs {
+		for _, e := range spec.Key {
+			keys[spec.Name] = append(keys[spec.Name], e.Key)
+		}
+	}
+	require.Equal(t, []string{"status", "updatedAt", "_id"}, keys[mongo.IndexPrune])
+	require.Len(t, specs, 2, "commands has _id and commands_prune: %v", keys)
+}
+
+// TestPruneCommandsUsesIndex checks with explain that the prune's find is a
+// covered scan of commands_prune. Real MongoDB only (TEST_MONGO_URI).
+func TestPruneCommandsUsesIndex(t *testing.T) {
+	uri := os.Getenv(ferret.EnvMongoURI)
+	if uri == "" {
+		t.Skip("needs a real MongoDB in " + ferret.EnvMongoURI)
+	}
+	s := openStore(t, uri, mongo.Config{})
+	for _, id := range []string{"a", "b", "c"} {
+		_, err := s.ClaimCommand(t.Context(), &store.Command{ID: id, Type: "rooms.cmd.create"})
+		require.NoError(t, err)
+		_, err = s.CompleteCommand(t.Context(), id, json.RawMessage(`{}`), nil)
+		require.NoError(t, err)
+	}
+	var out bson.Raw
+	err := s.Database().RunCommand(t.Context(), bson.D{
+		{Key: "explain", Value: bson.D{
+			{Key: "find", Value: mongo.CollCommands},
+			{Key: "filter", Value: bson.D{
+				{Key: "status", Value: store.StatusDone},
+				{Key: "updatedAt", Value: bson.D{{Key: "$lt", Value: time.Now().Add(time.Hour)}}},
+			}},
+			{Key: "projection", Value: bson.D{{Key: "_id", Value: 1}}},
+			{Key: "sort", Value: bson.D{{Key: "updatedAt", Value: 1}}},
+			{Key: "limit", Value: 10},
+			{Key: "hint", Value: mongo.IndexPrune},
+		}},
+		{Key: "verbosity", Value: "queryPlanner"},
+	}).Decode(&out)
+	require.NoError(t, err)
+	plan := out.Lookup("queryPlanner", "winningPlan").String()
+	require.Contains(t, plan, "IXSCAN")
+	require.Contains(t, plan, mongo.IndexPrune)
+	require.NotContains(t, plan, "FETCH", "the find reads the index only")
+	require.NotContains(t, plan, "SORT\"", "the index gives the order")
+
+	n, err := s.PruneCommands(t.Context(), time.Now().Add(time.Hour), 2)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
 }
 
 // TestSerialUpdatesOnFerretDB: a store on FerretDB serialises its

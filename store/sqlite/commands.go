@@ -13,6 +13,15 @@ import (
 
 const commandCols = `id, type, status, plan, result, outbox, created_at, updated_at`
 
+// qPruneCommands deletes the done records with updated_at before ?1, at
+// most ?2, oldest first. INDEXED BY makes SQLite fail the statement (at
+// Open, when it is prepared) rather than scan the whole ledger, should the
+// index ever stop matching the query.
+const qPruneCommands = `DELETE FROM commands WHERE rowid IN (
+	SELECT rowid FROM commands INDEXED BY ` + indexPrune + `
+	WHERE status = '` + store.StatusDone + `' AND updated_at < ?1
+	ORDER BY updated_at LIMIT ?2)`
+
 func scanCommand(row scanner) (*store.Command, error) {
 	var (
 		c                    store.Command
@@ -206,4 +215,41 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 		return nil, err
 	}
 	return c, nil
+}
+
+// PruneCommands deletes up to limit done ledger records whose UpdatedAt is
+// before before, oldest first, in one statement through the writer, and
+// returns how many it deleted. Pending records are never deleted.
+func (s *Store) PruneCommands(ctx context.Context, before time.Time, limit int) (int64, error) {
+	const op = "prune commands"
+	if err := s.check(op); err != nil {
+		return 0, err
+	}
+	if limit <= 0 {
+		return 0, nil
+	}
+	cutoff := ceilMilli(before)
+	var n int64
+	err := s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		res, err := tx(ctx, s.wPrune).ExecContext(ctx, cutoff, limit)
+		if err != nil {
+			return err
+		}
+		n, err = res.RowsAffected()
+		return err
+	})
+	if err != nil {
+		return 0, err
+	}
+	return n, nil
+}
+
+// ceilMilli is t in epoch ms, rounded up: updated_at < ceilMilli(t) holds
+// exactly for the stored (whole ms) times before t.
+func ceilMilli(t time.Time) int64 {
+	ms := t.UnixMilli() // rounded down
+	if time.UnixMilli(ms).Before(t) {
+		ms++
+	}
+	return ms
 }

@@ -12,12 +12,17 @@
 //   - rooms_expiry on rooms(auto_deletion_date), partial (rooms with a date
 //     and not marked for deletion), used by [Store.ExpiredRooms];
 //   - rooms_marked on rooms(id), partial (rooms marked for deletion or with
-//     an active meeting), used by [Store.MarkedRooms].
+//     an active meeting), used by [Store.MarkedRooms];
+//   - commands_prune on commands(status, updated_at), used by
+//     [Store.PruneCommands]: one DELETE of the rows (by rowid) that a
+//     covered, bounded range scan of the index picks.
 //
 // [Open] creates the schema idempotently (CREATE ... IF NOT EXISTS) inside a
 // BEGIN IMMEDIATE transaction and records its version in PRAGMA
 // user_version; it refuses a file written by a newer schema
-// ([ErrSchemaTooNew]).
+// ([ErrSchemaTooNew]). An older file is migrated in place by the same
+// statements (version 1 lacks only commands_prune, whose creation reads the
+// whole ledger once).
 //
 // # Concurrency
 //

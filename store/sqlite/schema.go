@@ -10,7 +10,12 @@ import (
 
 // schemaVersion is stored in PRAGMA user_version. Raise it with every change
 // of the statements below and migrate from the older versions in migrate.
-const schemaVersion = 1
+//
+//   - 1: rooms, rooms_expiry, rooms_marked, commands, archived_rooms;
+//   - 2: commands_prune (PruneCommands). A version 1 file gets it in place:
+//     every statement of schema is idempotent, so running them all on a
+//     version 1 file creates exactly what it lacks.
+const schemaVersion = 2
 
 // schema creates every table and index; each statement is idempotent.
 var schema = []string{
@@ -47,6 +52,8 @@ var schema = []string{
 		created_at INTEGER NOT NULL,                   -- epoch ms
 		updated_at INTEGER NOT NULL                    -- epoch ms
 	)`,
+	// PruneCommands: the done records in updated_at order (version 2).
+	`CREATE INDEX IF NOT EXISTS ` + indexPrune + ` ON commands (status, updated_at)`,
 	`CREATE TABLE IF NOT EXISTS archived_rooms (
 		id                 TEXT    NOT NULL PRIMARY KEY,
 		room_name          TEXT    NOT NULL,
@@ -60,6 +67,9 @@ var schema = []string{
 		publisher_secret   TEXT    NOT NULL
 	)`,
 }
+
+// indexPrune is the index of PruneCommands, named by its query.
+const indexPrune = "commands_prune"
 
 // markedCond selects the rooms of MarkedRooms. The partial index rooms_marked
 // and the query use this same text, which is what lets SQLite match them.
@@ -85,6 +95,7 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if v == schemaVersion {
 		return nil
 	}
+	// From 0 (a new file) or any older version: see schemaVersion.
 	for _, stmt := range schema {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("create schema: %w", err)

@@ -37,6 +37,7 @@ type Store struct {
 	rCountRooms, rPing                        *sql.Stmt
 	wClaim, wSetPlan, wComplete, wPutArchived *sql.Stmt
 	rGetCommand, rGetArchived                 *sql.Stmt
+	wPrune                                    *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -143,6 +144,9 @@ func (s *Store) prepare(ctx context.Context) error {
 			WHERE id = ?4 RETURNING ` + commandCols},
 		{s.reader, &s.rGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
 		{s.writer, &s.wGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
+		// The subquery reads only the index (rowid is in every entry), the
+		// DELETE goes straight to the rows by rowid.
+		{s.writer, &s.wPrune, qPruneCommands},
 
 		{s.writer, &s.wPutArchived, `INSERT INTO archived_rooms (` + archivedCols + `) VALUES (` + placeholders(archivedNCols) + `)
 			ON CONFLICT (id) DO UPDATE SET ` + archivedUpsert},

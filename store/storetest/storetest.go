@@ -71,6 +71,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SetCommandPlanConcurrent", testSetCommandPlanConcurrent},
 		{"CompleteCommand", testCompleteCommand},
 		{"CompleteCommandOutboxBytes", testCompleteCommandOutboxBytes},
+		{"PruneCommands", testPruneCommands},
 		{"ArchivedRoom", testArchivedRoom},
 		{"CanceledContext", testCanceledContext},
 	}
@@ -872,6 +873,91 @@ func testCompleteCommandOutboxBytes(t *testing.T, s store.Store) {
 	require.JSONEq(t, `{"ok":false}`, string(c.Outbox[0].Data))
 	require.Equal(t, body, []byte(c.Outbox[1].Data))
 	require.Equal(t, outbox[1].Headers, c.Outbox[1].Headers)
+}
+
+// testPruneCommands: only done records strictly older than the cutoff go,
+// oldest first, at most limit per call; pending records stay however old.
+// CompleteCommand stamps UpdatedAt with the current time, so the records
+// are told apart by completing them at two moments and using their own
+// UpdatedAt (and times in the future) as cutoffs.
+func testPruneCommands(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	longAgo := time.Now().Add(-30 * 24 * time.Hour)
+	claim := func(id string, at time.Time) {
+		t.Helper()
+		_, err := s.ClaimCommand(ctx, &store.Command{ID: id, Type: "rooms.cmd.create", CreatedAt: at, UpdatedAt: at})
+		require.NoError(t, err)
+	}
+	complete := func(id string) *store.Command {
+		t.Helper()
+		claim(id, time.Time{})
+		c, err := s.CompleteCommand(ctx, id, json.RawMessage(`{"ok":true}`),
+			[]store.OutMsg{{Subject: "rooms.results." + id, MsgID: "result:" + id, Data: json.RawMessage(`{"ok":true}`)}})
+		require.NoError(t, err)
+		return c
+	}
+	exists := func(id string) bool {
+		t.Helper()
+		_, err := s.GetCommand(ctx, id)
+		if errors.Is(err, store.ErrNotFound) {
+			return false
+		}
+		require.NoError(t, err)
+		return true
+	}
+	prune := func(before time.Time, limit int) int64 {
+		t.Helper()
+		n, err := s.PruneCommands(ctx, before, limit)
+		require.NoError(t, err)
+		return n
+	}
+
+	// Pending records, one claimed with a date long past.
+	claim("pending-old", longAgo)
+	claim("pending-new", time.Time{})
+	// Three records done first, two later.
+	var early []string
+	for i := range 3 {
+		id := fmt.Sprintf("early-%d", i)
+		complete(id)
+		early = append(early, id)
+	}
+	time.Sleep(20 * time.Millisecond)
+	late := []string{"late-0", "late-1"}
+	firstLate := complete(late[0])
+	complete(late[1])
+
+	require.Zero(t, prune(longAgo.Add(time.Hour), 100), "nothing done that long ago; pending-old is pending")
+	require.Zero(t, prune(time.Now().Add(time.Hour), 0), "limit 0 prunes nothing")
+
+	// Cutting at the first late record's UpdatedAt prunes the early ones
+	// (strictly before), in calls of at most limit.
+	require.EqualValues(t, 2, prune(firstLate.UpdatedAt, 2))
+	require.EqualValues(t, 1, prune(firstLate.UpdatedAt, 2))
+	require.Zero(t, prune(firstLate.UpdatedAt, 2), "pruning again finds nothing")
+	for _, id := range early {
+		require.False(t, exists(id), "%s was done before the cutoff", id)
+	}
+	for _, id := range append(late, "pending-old", "pending-new") {
+		require.True(t, exists(id), "%s is recent or pending", id)
+	}
+
+	// A cutoff in the future takes every done record and only those.
+	require.EqualValues(t, 2, prune(time.Now().Add(time.Hour), 100))
+	require.Zero(t, prune(time.Now().Add(time.Hour), 100))
+	for _, id := range late {
+		require.False(t, exists(id), id)
+	}
+	old, err := s.GetCommand(ctx, "pending-old")
+	require.NoError(t, err)
+	require.Equal(t, store.StatusPending, old.Status)
+	require.True(t, exists("pending-new"))
+
+	// A pruned ID is free again: a new claim starts a new record.
+	again, err := s.ClaimCommand(ctx, &store.Command{ID: early[0], Type: "rooms.cmd.create"})
+	require.NoError(t, err, "a pruned command ID is claimed afresh")
+	require.Equal(t, store.StatusPending, again.Status)
+	require.Empty(t, again.Result)
 }
 
 func testArchivedRoom(t *testing.T, s store.Store) {
