@@ -26,7 +26,10 @@ type client struct {
 
 func connectClient(t *testing.T, url string) *client {
 	t.Helper()
-	nc, err := nats.Connect(url, nats.Name("faulttest"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond))
+	nc, err := nats.Connect(url, nats.Name("faulttest"), nats.MaxReconnects(-1), nats.ReconnectWait(100*time.Millisecond),
+		// Write errors while the server is down are the fault under test;
+		// the publisher retries what they cost.
+		nats.ErrorHandler(func(*nats.Conn, *nats.Subscription, error) {}))
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	js, err := jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(512), jetstream.WithPublishAsyncTimeout(5*time.Second))
