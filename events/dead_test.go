@@ -1,0 +1,93 @@
+package events_test
+
+import (
+	"context"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/testenv"
+)
+
+func publishDead(t *testing.T, js jetstream.JetStream, subject, id, reason string, deliveries int, body string) uint64 {
+	t.Helper()
+	m := nats.NewMsg(events.DeadSubject(subject))
+	m.Data = []byte(body)
+	m.Header.Set(events.HeaderDeadSubject, subject)
+	m.Header.Set(events.HeaderDeadCommandID, id)
+	m.Header.Set(events.HeaderDeadReason, reason)
+	m.Header.Set(events.HeaderDeadDeliveries, strconv.Itoa(deliveries))
+	m.Header.Set(events.HeaderDeadStreamSequence, "7")
+	ack, err := js.PublishMsg(context.Background(), m, jetstream.WithMsgID("dead:"+id))
+	require.NoError(t, err)
+	return ack.Sequence
+}
+
+func TestListAndReplayDead(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	_, js := n.Bootstrap(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	none, err := events.ListDead(ctx, js, 10)
+	require.NoError(t, err)
+	require.Empty(t, none)
+
+	s1 := publishDead(t, js, events.SubjectCreate, "c1", "max deliveries exceeded", 10, `{"roomName":"x"}`)
+	s2 := publishDead(t, js, "rooms.cmd.explode", "c2", "invalid_argument: unknown command type", 1, `{}`)
+	s3 := publishDead(t, js, events.SubjectDelete, "c3", "invalid_argument: bad", 1, `{"roomIds": 5}`)
+	publishDead(t, js, "", "c4", "no origin", 1, `{}`)
+
+	all, err := events.ListDead(ctx, js, 0)
+	require.NoError(t, err)
+	require.Len(t, all, 4)
+	require.Equal(t, events.DeadLetter{
+		Seq: s1, Subject: "rooms.dead.create", OriginalSubject: events.SubjectCreate, CommandID: "c1",
+		Deliveries: 10, Reason: "max deliveries exceeded", OriginalSeq: 7, Time: all[0].Time, Data: []byte(`{"roomName":"x"}`),
+	}, all[0])
+	require.Equal(t, s2, all[1].Seq)
+	require.Equal(t, "rooms.dead.explode", all[1].Subject)
+
+	last2, err := events.ListDead(ctx, js, 2)
+	require.NoError(t, err)
+	require.Len(t, last2, 2)
+	require.Equal(t, s3, last2[0].Seq, "the last ones, oldest first")
+
+	id, err := events.ReplayDead(ctx, js, s1, "")
+	require.NoError(t, err)
+	require.Regexp(t, `^replay-1-[a-z0-9]+$`, id)
+	require.True(t, events.ValidCommandID(id))
+	id3, err := events.ReplayDead(ctx, js, s3, "again-3")
+	require.NoError(t, err)
+	require.Equal(t, "again-3", id3)
+
+	cmds, err := js.Stream(ctx, events.StreamCommands)
+	require.NoError(t, err)
+	m, err := cmds.GetLastMsgForSubject(ctx, events.SubjectCreate)
+	require.NoError(t, err)
+	require.Equal(t, `{"roomName":"x"}`, string(m.Data))
+	require.Equal(t, id, m.Header.Get(nats.MsgIdHdr))
+	m, err = cmds.GetLastMsgForSubject(ctx, events.SubjectDelete)
+	require.NoError(t, err)
+	require.Equal(t, "again-3", m.Header.Get(nats.MsgIdHdr))
+
+	// The same replay ID twice inside the duplicates window publishes once.
+	_, err = events.ReplayDead(ctx, js, s3, "again-3")
+	require.NoError(t, err)
+	info, err := cmds.Info(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, info.State.Msgs)
+
+	_, err = events.ReplayDead(ctx, js, s1, "bad id!")
+	require.ErrorIs(t, err, events.ErrConfig)
+	_, err = events.ReplayDead(ctx, js, all[3].Seq, "")
+	require.ErrorIs(t, err, events.ErrNotReplayable)
+	_, err = events.ReplayDead(ctx, js, 999, "")
+	require.ErrorIs(t, err, jetstream.ErrMsgNotFound)
+}
