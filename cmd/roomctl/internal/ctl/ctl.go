@@ -52,6 +52,7 @@ type CLI struct {
 	Token             TokenCmd             `cmd:"" help:"Print a LiveKit participant token for a room."`
 	WebhookTest       WebhookTestCmd       `cmd:"" name:"webhook-test" help:"Send a signed test webhook event to a receiver and print its answer."`
 	Bench             BenchCmd             `cmd:"" help:"Load benchmark: publish commands at a rate, wait for every result, print throughput and latency percentiles (and the raw store ceiling)."`
+	Dead              DeadCmd              `cmd:"" help:"Dead letters: list them, replay one (publish its body again with a new command ID)."`
 }
 
 // env is what every subcommand runs with.
