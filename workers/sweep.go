@@ -38,7 +38,33 @@ type SweepConfig struct {
 	// ReconcileConcurrency is the number of LiveKit calls in flight during
 	// reconciliation. Default 8.
 	ReconcileConcurrency int
+	// LedgerRetention is how long a command's ledger record is kept after
+	// it is done; every sweep deletes older ones (store.PruneCommands).
+	// Default DefaultLedgerRetention; negative: never prune.
+	//
+	// The ledger is what makes a repeated command ID harmless once the
+	// streams' duplicates window (10 min by default) has passed: a delivery
+	// that finds the record done only republishes the stored result. After
+	// the record is pruned, a command with the same ID is claimed afresh
+	// and applied again. So the retention must stay far beyond every way an
+	// ID can come back: redeliveries (AckWait plus backoff, bounded by the
+	// duplicates window), a client repeating a command after reading its
+	// result, whose stream keeps results 24 h, and a replay of the webhooks
+	// stream, which keeps messages 7 days (a record is done after its
+	// message was published, so with 7 days the message is gone first).
+	LedgerRetention time.Duration
+	// MaxPrune bounds the ledger records one sweep deletes, in statements
+	// of at most pruneBatch, so a backlog (the first sweep after an upgrade)
+	// drains over several sweeps without holding the store's writer long.
+	// Default 10000.
+	MaxPrune int
 }
+
+// DefaultLedgerRetention is the default of SweepConfig.LedgerRetention.
+const DefaultLedgerRetention = 7 * 24 * time.Hour
+
+// pruneBatch is the most ledger records one PruneCommands call deletes.
+const pruneBatch = 1000
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c SweepConfig) WithDefaults() SweepConfig {
@@ -53,6 +79,12 @@ func (c SweepConfig) WithDefaults() SweepConfig {
 	}
 	if c.ReconcileConcurrency <= 0 {
 		c.ReconcileConcurrency = 8
+	}
+	if c.LedgerRetention == 0 {
+		c.LedgerRetention = DefaultLedgerRetention
+	}
+	if c.MaxPrune <= 0 {
+		c.MaxPrune = 10000
 	}
 	return c
 }
@@ -161,6 +193,16 @@ func (h sweepHandler) Handle(ctx context.Context, job *Job[events.Sweep]) (*Outc
 	out.Data = res
 
 	log := job.Log.WithField("expired", res.Expired).WithField("delete_commands", res.DeleteCommands).WithField("reconciled", res.Reconciled)
+	if h.cfg.LedgerRetention > 0 {
+		pruned, err := h.prune(ctx, job.Now.Add(-h.cfg.LedgerRetention))
+		log = log.WithField("pruned", pruned)
+		if err != nil {
+			// Not the sweep's business to fail for: the next one prunes.
+			log.WithError(err).Warn("pruning the command ledger failed")
+		} else if pruned >= int64(h.cfg.MaxPrune) {
+			log.WithField("prune_bound", h.cfg.MaxPrune).Info("more ledger records to prune; the next sweep continues")
+		}
+	}
 	if more {
 		log = log.WithField("bound", h.cfg.MaxDeleteCommands)
 		log.Warn("more expired rooms than one sweep handles; the next sweep continues")
@@ -171,6 +213,24 @@ func (h sweepHandler) Handle(ctx context.Context, job *Job[events.Sweep]) (*Outc
 		h.Sweeps.SweepObserved(time.Since(job.Now), res.Expired, res.DeleteCommands, res.Reconciled)
 	}
 	return out, nil
+}
+
+// prune deletes up to MaxPrune done ledger records older than before, in
+// calls of at most pruneBatch, and returns how many went. It is not one of
+// the sweep's effects (its record holds nothing of it): deleting what is
+// already old enough is harmless to repeat, and a redelivered sweep simply
+// prunes what has aged since.
+func (h sweepHandler) prune(ctx context.Context, before time.Time) (int64, error) {
+	var total int64
+	for total < int64(h.cfg.MaxPrune) {
+		limit := min(pruneBatch, h.cfg.MaxPrune-int(total))
+		n, err := h.Store.PruneCommands(ctx, before, limit)
+		total += n
+		if err != nil || n < int64(limit) {
+			return total, err
+		}
+	}
+	return total, nil
 }
 
 // expired returns the IDs of up to MaxDeleteCommands rooms, not marked for
