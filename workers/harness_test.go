@@ -115,6 +115,7 @@ type workerOpts struct {
 	reg      *workers.Registry
 	fault    func(step, id string) bool
 	conc     int
+	ack      string // workers.AckDouble (default) or workers.AckAsync
 	registry func(*workers.Registry)
 }
 
@@ -136,7 +137,7 @@ func (b *bundle) start(t testing.TB, o workerOpts) *running {
 		}
 	}
 	m := &counts{}
-	w, err := workers.New(workers.Config{Concurrency: max(o.conc, 8), RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Duplicates: b.topology.Duplicates}, js, b.store, reg, b.log, m)
+	w, err := workers.New(workers.Config{Concurrency: max(o.conc, 8), AckMode: o.ack, RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Duplicates: b.topology.Duplicates}, js, b.store, reg, b.log, m)
 	require.NoError(t, err)
 	if o.fault != nil {
 		w.SetFault(o.fault)

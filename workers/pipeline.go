@@ -75,7 +75,11 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.Co
 	}
 	switch act {
 	case actAck:
-		if err := msg.DoubleAck(ctx); err != nil {
+		ack := func() error { return msg.DoubleAck(ctx) }
+		if w.cfg.AckMode == AckAsync {
+			ack = msg.Ack
+		}
+		if err := ack(); err != nil {
 			d.log.WithError(err).Warn("ack failed; the message will be redelivered and answered from the ledger")
 		}
 	case actTerm:

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/workers"
 )
 
 func TestTwoWorkersShareTheLoadEachCommandOnce(t *testing.T) {
@@ -62,4 +63,22 @@ func TestWorkerStoppedAndStartedMidStreamLosesNothing(t *testing.T) {
 	require.EqualValues(t, n, b.countRooms(t))
 	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), n)
 	require.Equal(t, n, first+w2.metrics.get("ok")+w2.metrics.get("duplicate"))
+}
+
+// Async acks: every command still applied once, with one result and one
+// event, across two workers.
+func TestAsyncAckEachCommandOnce(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.start(t, workerOpts{ack: workers.AckAsync})
+	b.start(t, workerOpts{ack: workers.AckAsync})
+	const n = 300
+	ctx := ctxT(t, 60*time.Second)
+	for i := range n {
+		require.NoError(t, b.client.Send(ctx, fmt.Sprintf("async-%d", i), events.CreateRoom{}))
+	}
+	require.Eventually(t, settled(t, b.js), 60*time.Second, 50*time.Millisecond)
+	require.EqualValues(t, n, b.countRooms(t))
+	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), n)
+	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.created"), n)
 }

@@ -16,6 +16,12 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
+// Ack modes of Config.AckMode.
+const (
+	AckDouble = "double"
+	AckAsync  = "async"
+)
+
 // Config of a worker process.
 type Config struct {
 	// Concurrency is the number of messages handled at once by this process.
@@ -32,6 +38,12 @@ type Config struct {
 	PublishTimeout time.Duration
 	// HandlerTimeout bounds one handler run.
 	HandlerTimeout time.Duration
+	// AckMode is how a done message is acknowledged: AckDouble (default)
+	// waits for the server to confirm the ack; AckAsync sends it and moves
+	// on. Both are exactly-once in effect: a lost ack means a redelivery,
+	// which the ledger answers with the stored result and no second effect.
+	// AckAsync saves a round trip per message.
+	AckMode string
 	// Duplicates is the streams' duplicates window (events.Topology). A
 	// command found done in the ledger republishes its events only while
 	// the window still drops the copies; later only its result.
@@ -58,6 +70,9 @@ func (c Config) WithDefaults() Config {
 	if c.HandlerTimeout == 0 {
 		c.HandlerTimeout = 2 * time.Minute
 	}
+	if c.AckMode == "" {
+		c.AckMode = AckDouble
+	}
 	if c.Duplicates == 0 {
 		c.Duplicates = events.DefaultTopology().Duplicates
 	}
@@ -71,6 +86,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: concurrency %d not in 1..10000", ErrConfig, c.Concurrency)
 	case c.RetryBase <= 0 || c.RetryMax < c.RetryBase:
 		return fmt.Errorf("%w: retry delays %s..%s", ErrConfig, c.RetryBase, c.RetryMax)
+	case c.AckMode != AckDouble && c.AckMode != AckAsync:
+		return fmt.Errorf("%w: ack mode %q (want %s or %s)", ErrConfig, c.AckMode, AckDouble, AckAsync)
 	case c.PublishTimeout <= 0 || c.HandlerTimeout <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
 	}

@@ -235,7 +235,7 @@ func (a *App) Run(ctx context.Context) error {
 		if err := rooms.Register(reg); err != nil {
 			return err
 		}
-		w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency}, a.js, a.store, reg, a.log.WithField("role", "worker"), a.metrics)
+		w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency, AckMode: a.cfg.WorkerAckMode}, a.js, a.store, reg, a.log.WithField("role", "worker"), a.metrics)
 		if err != nil {
 			return err
 		}

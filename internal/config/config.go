@@ -48,8 +48,9 @@ type Config struct {
 	MeetingEmptyTimeout     time.Duration `name:"meeting-empty-timeout" env:"MEETING_EMPTY_TIMEOUT" default:"20s" help:"LiveKit empty timeout of rooms roomkeeper creates."`
 	MeetingDepartureTimeout time.Duration `name:"meeting-departure-timeout" env:"MEETING_DEPARTURE_TIMEOUT" default:"20s" help:"LiveKit departure timeout of rooms roomkeeper creates."`
 
-	WorkerConcurrency int `name:"worker-concurrency" env:"WORKER_CONCURRENCY" default:"32" help:"Messages handled at once per worker process."`
-	StreamReplicas    int `name:"stream-replicas" env:"STREAM_REPLICAS" default:"1" help:"Replicas of the JetStream streams (3 on a NATS cluster)."`
+	WorkerConcurrency int    `name:"worker-concurrency" env:"WORKER_CONCURRENCY" default:"32" help:"Messages handled at once per worker process."`
+	WorkerAckMode     string `name:"worker-ack-mode" env:"WORKER_ACK_MODE" default:"double" enum:"double,async" help:"How workers ack a done message: double (wait for the server's confirmation) or async (one round trip less; a lost ack is answered from the ledger)."`
+	StreamReplicas    int    `name:"stream-replicas" env:"STREAM_REPLICAS" default:"1" help:"Replicas of the JetStream streams (3 on a NATS cluster)."`
 
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error" help:"Log level."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format."`
@@ -68,6 +69,7 @@ func Default() Config {
 		MeetingEmptyTimeout:     20 * time.Second,
 		MeetingDepartureTimeout: 20 * time.Second,
 		WorkerConcurrency:       32,
+		WorkerAckMode:           "double",
 		StreamReplicas:          1,
 		LogLevel:                "info",
 		LogFormat:               "text",
