@@ -204,8 +204,28 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 	}
 	var c *store.Command
 	err = s.write(ctx, op, func(ctx context.Context, tx binder) error {
-		var err error
-		c, err = scanCommand(tx(ctx, s.wComplete).QueryRowContext(ctx, jsonText(result), ob, time.Now().UnixMilli(), id))
+		now := time.Now().UnixMilli()
+		var (
+			typ     string
+			plan    []byte
+			created int64
+		)
+		err := tx(ctx, s.wComplete).QueryRowContext(ctx, jsonText(result), ob, now, id).Scan(&typ, &plan, &created)
+		if err == nil {
+			c = &store.Command{
+				ID: id, Type: typ, Status: store.StatusDone, Result: result, Outbox: outbox,
+				CreatedAt: time.UnixMilli(created).UTC(), UpdatedAt: time.UnixMilli(now).UTC(),
+			}
+			if len(plan) > 0 {
+				c.Plan = plan
+			}
+			return nil
+		}
+		if !errors.Is(err, sql.ErrNoRows) {
+			return err
+		}
+		// Already done (or no such record): the stored record wins.
+		c, err = scanCommand(tx(ctx, s.wGetCommand).QueryRowContext(ctx, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
 		}

@@ -135,13 +135,12 @@ func (s *Store) prepare(ctx context.Context) error {
 			plan       = CASE WHEN plan IS NULL AND status = '` + store.StatusPending + `' THEN ?1 ELSE plan END,
 			updated_at = CASE WHEN plan IS NULL AND status = '` + store.StatusPending + `' THEN ?2 ELSE updated_at END
 			WHERE id = ?3 RETURNING plan`},
-		// The first completion wins: a record already done keeps its own.
-		{s.writer, &s.wComplete, `UPDATE commands SET
-			result     = CASE WHEN status = '` + store.StatusDone + `' THEN result ELSE ?1 END,
-			outbox     = CASE WHEN status = '` + store.StatusDone + `' THEN outbox ELSE ?2 END,
-			updated_at = CASE WHEN status = '` + store.StatusDone + `' THEN updated_at ELSE ?3 END,
-			status     = '` + store.StatusDone + `'
-			WHERE id = ?4 RETURNING ` + commandCols},
+		// The first completion wins: only a pending record is completed; it
+		// returns just what the caller did not give, so the usual case reads
+		// no result or outbox back.
+		{s.writer, &s.wComplete, `UPDATE commands SET result = ?1, outbox = ?2, updated_at = ?3,
+			status = '` + store.StatusDone + `'
+			WHERE id = ?4 AND status = '` + store.StatusPending + `' RETURNING type, plan, created_at`},
 		{s.reader, &s.rGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
 		{s.writer, &s.wGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
 		// The subquery reads only the index (rowid is in every entry), the
