@@ -60,15 +60,15 @@ func (o *Outcome) Event(cause, eventType, roomID string, at time.Time, data any)
 }
 
 // Plan returns the choices command job made before its first effect: the
-// plan stored in the ledger by an earlier delivery, or else the one make
-// computes now, stored so that every later delivery converges on it.
-func Plan[P any, M any](ctx context.Context, job *Job[M], make func() (P, error)) (P, error) {
+// plan stored in the ledger by an earlier delivery, or else the one compute
+// makes now, stored so that every later delivery converges on it.
+func Plan[P any, M any](ctx context.Context, job *Job[M], compute func() (P, error)) (P, error) {
 	var p P
 	if len(job.ledger.Plan) > 0 {
 		err := json.Unmarshal(job.ledger.Plan, &p)
 		return p, err
 	}
-	p, err := make()
+	p, err := compute()
 	if err != nil {
 		return p, err
 	}
