@@ -39,19 +39,20 @@ func (h createHandler) Validate(c events.CreateRoom, now time.Time) error {
 	return nil
 }
 
-func (h createHandler) Plan(_ events.CreateRoom, now time.Time) (any, error) {
+// Plan makes the create's random choices before it is claimed, so the
+// claim stores them in the same write.
+func (h createHandler) Plan(_ events.CreateRoom, now time.Time) (any, error) { return newCreatePlan(now) }
+
+func newCreatePlan(now time.Time) (createPlan, error) {
 	suffix, err := randomSuffix(15)
 	if err != nil {
-		return nil, err
+		return createPlan{}, err
 	}
 	return createPlan{Suffix: suffix, ModeratorSecret: newSecret(), PublisherSecret: newSecret(), CreationDate: now.UnixMilli()}, nil
 }
 
 func (h createHandler) Handle(ctx context.Context, job *Job[events.CreateRoom]) (*Outcome, error) {
-	plan, err := Plan(ctx, job, func() (createPlan, error) {
-		p, err := h.Plan(job.Msg, job.Now)
-		return p.(createPlan), err
-	})
+	plan, err := Plan(ctx, job, func() (createPlan, error) { return newCreatePlan(job.Now) })
 	if err != nil {
 		return nil, err
 	}
