@@ -38,6 +38,23 @@ test: livekit-server compose-tool ## Run all tests against real servers, with th
 test/short: ## Run the tests that need no livekit-server binary.
 	$(GO) test -race -count=1 -short ./...
 
+## Fuzz targets as package:Name, each run for $(FUZZTIME) in turn.
+FUZZ_TARGETS := \
+	./workers:FuzzDecodeCommand \
+	./workers:FuzzQuery \
+	./workers:FuzzMaxItems \
+	./schemas:FuzzValidateQuery \
+	./schemas:FuzzValidateCommand \
+	./webhooks:FuzzReceiver
+
+.PHONY: fuzz
+fuzz: ## Run every fuzz target for $(FUZZTIME) (default 10s) after its committed seed corpus.
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; name=$${t##*:}; \
+		echo "fuzz $$pkg $$name for $(FUZZTIME)"; \
+		$(GO) test -run '^$$' -fuzz "^$$name\$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
+
 .PHONY: bench
 bench: livekit-server ## Run the benchmarks and print their figures.
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./...

@@ -1,5 +1,7 @@
 package workers
 
+import "time"
+
 // SetFault installs a hook called after each pipeline step ("claimed",
 // "applied", "completed", "published"); an error from it stops the pipeline
 // there as a crash would, with neither ack nor nak.
@@ -10,4 +12,16 @@ func (w *Worker) SetFault(f func(step, id string) bool) {
 		}
 		return nil
 	}
+}
+
+// DecodeForTest runs the registry's decoding path of subject on body as
+// the pipeline does (JSON Schema, unmarshal, the handler's Validate); ok is
+// false when no handler is registered for subject.
+func (r *Registry) DecodeForTest(subject string, body []byte, now time.Time) (msg any, ok bool, err error) {
+	rt := r.lookup(subject)
+	if rt == nil {
+		return nil, false, nil
+	}
+	msg, err = rt.decode(subject, body, now)
+	return msg, true, err
 }
