@@ -14,6 +14,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/benchkit"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
+	"github.com/roomkeeper/roomkeeper/workers"
 )
 
 const (
@@ -28,19 +29,22 @@ const (
 //	go test -run '^$' -bench CreateEndToEnd -benchtime 1x ./workers
 func BenchmarkCreateEndToEnd(b *testing.B) {
 	for range b.N {
-		e2e := createEndToEnd(b)
+		double := createEndToEnd(b, workers.AckDouble)
+		async := createEndToEnd(b, workers.AckAsync)
 		ceiling := createCeiling(b)
-		b.ReportMetric(e2e, "e2e-creates/s")
+		b.ReportMetric(double, "e2e-creates/s")
+		b.ReportMetric(async, "e2e-async-ack-creates/s")
 		b.ReportMetric(ceiling, "ceiling-creates/s")
-		b.ReportMetric(e2e/ceiling, "ratio")
-		b.Logf("room.create end to end: %.0f/s; same store writes directly: %.0f/s; ratio %.2f (n=%d, concurrency %d)",
-			e2e, ceiling, e2e/ceiling, benchCreates, benchConcurrency)
+		b.ReportMetric(double/ceiling, "ratio")
+		b.ReportMetric(async/ceiling, "ratio-async-ack")
+		b.Logf("room.create end to end: %.0f/s (ack double), %.0f/s (ack async); same store writes directly: %.0f/s; ratios %.2f, %.2f (n=%d, concurrency %d)",
+			double, async, ceiling, double/ceiling, async/ceiling, benchCreates, benchConcurrency)
 	}
 }
 
-func createEndToEnd(b *testing.B) float64 {
+func createEndToEnd(b *testing.B, ack string) float64 {
 	bb := setup(b, setupOpts{})
-	bb.start(b, workerOpts{conc: benchConcurrency})
+	bb.start(b, workerOpts{conc: benchConcurrency, ack: ack})
 	nc, err := nats.Connect(bb.nats.URL)
 	require.NoError(b, err)
 	defer nc.Close()
