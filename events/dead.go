@@ -13,10 +13,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// ErrNotReplayable: a dead letter names no command or webhook subject to
-// publish its body on again.
-var ErrNotReplayable = errors.New("dead letter cannot be replayed")
-
 // DeadLetter is a message on ROOMS_DEAD: the body of a command or webhook
 // event that could not be applied, with why.
 type DeadLetter struct {

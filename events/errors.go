@@ -10,4 +10,9 @@ var (
 	ErrMissing = errors.New("missing")
 	// ErrTimeout: no result arrived in time.
 	ErrTimeout = errors.New("timed out waiting for the result")
+	// ErrNotReplayable: a dead letter names no command or webhook subject to
+	// publish its body on again.
+	ErrNotReplayable = errors.New("dead letter cannot be replayed")
+	// ErrNoService: no worker answered a query (none is running).
+	ErrNoService = errors.New("no roomkeeper worker answered")
 )

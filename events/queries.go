@@ -118,9 +118,6 @@ type ErrorReply struct {
 	Error *Error `json:"error"`
 }
 
-// ErrNoService: no roomkeeper worker answered the query.
-var ErrNoService = errors.New("no roomkeeper worker answered")
-
 // Request sends a query (req marshalled to JSON, or sent as is when it is
 // a []byte or json.RawMessage) on subject and decodes the reply into reply
 // (a *json.RawMessage keeps it as it is). A failed query comes back as an

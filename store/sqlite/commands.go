@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -66,7 +67,7 @@ func encodeOutbox(msgs []store.OutMsg) (any, error) {
 	rows := make([]outMsg, len(msgs))
 	for i, m := range msgs {
 		rows[i] = outMsg{Subject: m.Subject, MsgID: m.MsgID, Headers: m.Headers}
-		if json.Valid(m.Data) {
+		if inlinable(m.Data) {
 			rows[i].Data = m.Data
 		} else {
 			rows[i].Bytes = m.Data
@@ -77,6 +78,21 @@ func encodeOutbox(msgs []store.OutMsg) (any, error) {
 		return nil, err
 	}
 	return string(b), nil
+}
+
+// inlinable reports whether data survives being kept inline as JSON byte
+// for byte: valid, already compact, and with nothing json.Marshal escapes
+// (<, >, &, U+2028, U+2029). Anything else (a dead letter of an indented or
+// malformed body) is kept as bytes.
+func inlinable(data []byte) bool {
+	if !json.Valid(data) || bytes.ContainsAny(data, "<>&\u2028\u2029") {
+		return false
+	}
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, data); err != nil {
+		return false
+	}
+	return bytes.Equal(buf.Bytes(), data)
 }
 
 func decodeOutbox(b []byte) ([]store.OutMsg, error) {

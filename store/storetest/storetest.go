@@ -873,6 +873,20 @@ func testCompleteCommandOutboxBytes(t *testing.T, s store.Store) {
 	require.JSONEq(t, `{"ok":false}`, string(c.Outbox[0].Data))
 	require.Equal(t, body, []byte(c.Outbox[1].Data))
 	require.Equal(t, outbox[1].Headers, c.Outbox[1].Headers)
+
+	// Valid JSON that is indented or holds characters JSON encoders escape
+	// comes back unchanged too: a dead letter is the original body.
+	for i, raw := range []string{"{\n  \"roomName\": \"a\"\n}", `{"roomName":"<b>&</b>"}`} {
+		id := fmt.Sprintf("verbatim-%d", i)
+		_, err := s.ClaimCommand(ctx, &store.Command{ID: id, Type: "rooms.cmd.create"})
+		require.NoError(t, err)
+		_, err = s.CompleteCommand(ctx, id, json.RawMessage(`{"ok":false}`),
+			[]store.OutMsg{{Subject: "rooms.dead.create", MsgID: "dead:" + id, Data: []byte(raw)}})
+		require.NoError(t, err)
+		c, err := s.GetCommand(ctx, id)
+		require.NoError(t, err)
+		require.Equal(t, raw, string(c.Outbox[0].Data))
+	}
 }
 
 // testPruneCommands: only done records strictly older than the cutoff go,
