@@ -1,7 +1,6 @@
 package sqlite
 
 import (
-	"bytes"
 	"context"
 	"database/sql"
 	"encoding/json"
@@ -49,9 +48,10 @@ func scanCommand(row scanner) (*store.Command, error) {
 	return &c, nil
 }
 
-// outMsg is how an OutMsg is kept in the outbox column: Data inline when it
-// is JSON, else its bytes (base64) in Bytes, so a dead letter of a body that
-// is not JSON comes back byte for byte.
+// outMsg is how an OutMsg is kept in the outbox column: its bytes, base64
+// in Bytes, so every message (a dead letter of an indented or malformed
+// body too) comes back byte for byte, and writing it costs no JSON
+// validation. Data (inline JSON) is read for records written before.
 type outMsg struct {
 	Subject string            `json:"subject"`
 	MsgID   string            `json:"msgId"`
@@ -66,33 +66,13 @@ func encodeOutbox(msgs []store.OutMsg) (any, error) {
 	}
 	rows := make([]outMsg, len(msgs))
 	for i, m := range msgs {
-		rows[i] = outMsg{Subject: m.Subject, MsgID: m.MsgID, Headers: m.Headers}
-		if inlinable(m.Data) {
-			rows[i].Data = m.Data
-		} else {
-			rows[i].Bytes = m.Data
-		}
+		rows[i] = outMsg{Subject: m.Subject, MsgID: m.MsgID, Headers: m.Headers, Bytes: m.Data}
 	}
 	b, err := json.Marshal(rows)
 	if err != nil {
 		return nil, err
 	}
 	return string(b), nil
-}
-
-// inlinable reports whether data survives being kept inline as JSON byte
-// for byte: valid, already compact, and with nothing json.Marshal escapes
-// (<, >, &, U+2028, U+2029). Anything else (a dead letter of an indented or
-// malformed body) is kept as bytes.
-func inlinable(data []byte) bool {
-	if !json.Valid(data) || bytes.ContainsAny(data, "<>&\u2028\u2029") {
-		return false
-	}
-	var buf bytes.Buffer
-	if err := json.Compact(&buf, data); err != nil {
-		return false
-	}
-	return bytes.Equal(buf.Bytes(), data)
 }
 
 func decodeOutbox(b []byte) ([]store.OutMsg, error) {

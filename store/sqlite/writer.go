@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"runtime"
 
 	"github.com/roomkeeper/roomkeeper/store"
 )
@@ -56,13 +57,21 @@ func (s *Store) writeLoop() {
 		case <-s.quit:
 			return
 		}
+		// Take what else is waiting; once, when nothing is, let the writers
+		// that are about to ask run first, so that a lone write does not
+		// commit on its own while others are a moment away.
+		yielded := false
 	more:
 		for len(batch) < maxBatch {
 			select {
 			case req := <-s.writes:
 				batch = append(batch, req)
 			default:
-				break more
+				if yielded {
+					break more
+				}
+				yielded = true
+				runtime.Gosched()
 			}
 		}
 		s.runBatch(batch)
