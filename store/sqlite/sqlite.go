@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync/atomic"
+	"time"
 
 	sqlite "modernc.org/sqlite"
 	sqlite3 "modernc.org/sqlite/lib"
@@ -24,11 +25,15 @@ type Store struct {
 	path   string
 	writer *sql.DB // one connection: every write
 	reader *sql.DB // read-only connections: every read
-	closed atomic.Bool
+	// checkpointer is one connection for checkpointLoop.
+	checkpointer *sql.DB
+	closed       atomic.Bool
 
 	writes   chan *writeReq // to writeLoop
 	quit     chan struct{}  // closed by Close
 	loopDone chan struct{}  // closed when writeLoop returns
+
+	checkpointDone chan struct{} // closed when checkpointLoop returns
 
 	// Prepared statements, on the writer (w*) or the reader (r*).
 	wInsertRoom, wUpdateRoom, wDeleteRoom     *sql.Stmt
@@ -59,6 +64,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		writes:   make(chan *writeReq),
 		quit:     make(chan struct{}),
 		loopDone: make(chan struct{}),
+
+		checkpointDone: make(chan struct{}),
 	}
 	fail := func(err error) (*Store, error) {
 		s.closeDBs()
@@ -90,8 +97,40 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if err := s.prepare(ctx); err != nil {
 		return fail(err)
 	}
+	s.checkpointer, err = sql.Open("sqlite", dsn(cfg, false))
+	if err != nil {
+		return fail(err)
+	}
+	s.checkpointer.SetMaxOpenConns(1)
 	go s.writeLoop()
+	go s.checkpointLoop()
 	return s, nil
+}
+
+// walSafetyPages is the WAL size (pages) at which the writer checkpoints
+// by itself; checkpointLoop normally keeps the WAL far below it.
+const walSafetyPages = 20000
+
+// checkpointInterval is how often checkpointLoop copies the WAL into the
+// database file.
+const checkpointInterval = 50 * time.Millisecond
+
+// checkpointLoop runs passive checkpoints on a connection of its own, so
+// the copy of the WAL into the database and its fsync never stall a
+// commit (they would, in the writer, every thousand pages: the latency
+// tail of every command).
+func (s *Store) checkpointLoop() {
+	defer close(s.checkpointDone)
+	t := time.NewTicker(checkpointInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.quit:
+			return
+		case <-t.C:
+			_, _ = s.checkpointer.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+		}
+	}
 }
 
 // dsn is the data source name of the writer or of a reader connection.
@@ -107,6 +146,9 @@ func dsn(cfg Config, readOnly bool) string {
 	} else {
 		// Persistent in the file; set by the writer before any reader opens.
 		q.Set("_journal_mode", "WAL")
+		// The WAL is checkpointed in the background (checkpointLoop), off
+		// the writer's path; this only bounds it should that fall behind.
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint(%d)", walSafetyPages))
 	}
 	return cfg.Path + "?" + q.Encode()
 }
@@ -184,6 +226,7 @@ func (s *Store) Close() error {
 	}
 	close(s.quit)
 	<-s.loopDone
+	<-s.checkpointDone
 	return s.closeDBs()
 }
 
@@ -191,7 +234,7 @@ func (s *Store) closeDBs() error {
 	var errs []error
 	// Readers first, so the writer's connection is the last one and
 	// checkpoints the WAL into the file.
-	for _, db := range []*sql.DB{s.reader, s.writer} {
+	for _, db := range []*sql.DB{s.reader, s.checkpointer, s.writer} {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
