@@ -557,16 +557,25 @@ func roleFor(roomID, secret, moderatorSecret, publisherSecret string) (string, e
 	return role, nil
 }
 
+// roomRole reads room roomID and the role secret gives in it.
+func (q *Queries) roomRole(ctx context.Context, roomID, secret string) (*store.Room, string, error) {
+	room, err := q.room(ctx, roomID)
+	if err != nil {
+		return nil, "", err
+	}
+	role, err := roleFor(room.RoomID, secret, room.ModeratorSecret, room.PublisherSecret)
+	if err != nil {
+		return nil, "", err
+	}
+	return room, role, nil
+}
+
 func (q *Queries) role(ctx context.Context, body []byte) (any, error) {
 	var req events.SecretRequest
 	if err := decodeQuery(body, &req); err != nil {
 		return nil, err
 	}
-	room, err := q.room(ctx, req.RoomID)
-	if err != nil {
-		return nil, err
-	}
-	role, err := roleFor(room.RoomID, req.Secret, room.ModeratorSecret, room.PublisherSecret)
+	_, role, err := q.roomRole(ctx, req.RoomID, req.Secret)
 	if err != nil {
 		return nil, err
 	}
@@ -641,11 +650,7 @@ func (q *Queries) participantToken(ctx context.Context, body []byte) (any, error
 	if err := decodeQuery(body, &req); err != nil {
 		return nil, err
 	}
-	room, err := q.room(ctx, req.RoomID)
-	if err != nil {
-		return nil, err
-	}
-	role, err := roleFor(room.RoomID, req.Secret, room.ModeratorSecret, room.PublisherSecret)
+	room, role, err := q.roomRole(ctx, req.RoomID, req.Secret)
 	if err != nil {
 		return nil, err
 	}
