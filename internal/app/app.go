@@ -215,7 +215,7 @@ func (a *App) NATSURL() string { return a.nc.ConnectedUrl() }
 // Run serves until ctx ends, then shuts down in order.
 func (a *App) Run(ctx context.Context) error {
 	var wg sync.WaitGroup
-	errs := make(chan error, 4)
+	errs := make(chan error, 8) // one per goroutine run starts, at most
 	run := func(name string, f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -226,37 +226,9 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	if a.roles.Worker {
-		meetings, err := a.LiveKit()
-		if err != nil {
+		if err := a.startWorker(ctx, run); err != nil {
 			return err
 		}
-		reg := workers.NewRegistry()
-		rooms := &workers.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay, Sweeps: a.metrics}
-		if err := rooms.Register(reg); err != nil {
-			return err
-		}
-		w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency, AckMode: a.cfg.WorkerAckMode}, a.js, a.store, reg, a.log.WithField("role", "worker"), a.metrics)
-		if err != nil {
-			return err
-		}
-		q, err := workers.NewQueries(workers.QueriesConfig{Store: a.store, Tokens: meetings, Log: a.log.WithField("role", "queries")})
-		if err != nil {
-			return err
-		}
-		if _, err := q.Start(a.nc); err != nil {
-			return err
-		}
-		run("queries", func(ctx context.Context) error { <-ctx.Done(); return q.Close() })
-		dl, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: a.nc, JetStream: a.js, Store: a.store, Log: a.log.WithField("role", "deadletters"), Metrics: a.metrics})
-		if err != nil {
-			return err
-		}
-		if err := dl.Start(ctx); err != nil {
-			return err
-		}
-		run("deadletters", func(ctx context.Context) error { <-ctx.Done(); dl.Wait(); return nil })
-		run("worker", w.Run)
-		a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
 	}
 	if a.roles.Scheduler {
 		s, err := scheduler.New(scheduler.Config{Interval: a.cfg.SweepInterval}, a.js, a.log)
@@ -288,6 +260,43 @@ func (a *App) Run(ctx context.Context) error {
 	a.close()
 	a.log.Info("stopped")
 	return errors.Join(all...)
+}
+
+// startWorker starts the worker role: the command and webhook consumer,
+// the rooms.api.* query service and the dead-letter listener.
+func (a *App) startWorker(ctx context.Context, run func(string, func(context.Context) error)) error {
+	meetings, err := a.LiveKit()
+	if err != nil {
+		return err
+	}
+	reg := workers.NewRegistry()
+	rooms := &workers.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay, Sweeps: a.metrics}
+	if err := rooms.Register(reg); err != nil {
+		return err
+	}
+	w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency, AckMode: a.cfg.WorkerAckMode}, a.js, a.store, reg, a.log.WithField("role", "worker"), a.metrics)
+	if err != nil {
+		return err
+	}
+	q, err := workers.NewQueries(workers.QueriesConfig{Store: a.store, Tokens: meetings, Log: a.log.WithField("role", "queries")})
+	if err != nil {
+		return err
+	}
+	if _, err := q.Start(a.nc); err != nil {
+		return err
+	}
+	run("queries", func(ctx context.Context) error { <-ctx.Done(); return q.Close() })
+	dl, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: a.nc, JetStream: a.js, Store: a.store, Log: a.log.WithField("role", "deadletters"), Metrics: a.metrics})
+	if err != nil {
+		return err
+	}
+	if err := dl.Start(ctx); err != nil {
+		return err
+	}
+	run("deadletters", func(ctx context.Context) error { <-ctx.Done(); dl.Wait(); return nil })
+	run("worker", w.Run)
+	a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
+	return nil
 }
 
 // LiveKit returns the LiveKit adapter the settings describe (detached when
