@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -99,23 +100,32 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.Co
 	d.log.WithFields(logrus.Fields{"outcome": outcome, "took_ms": took.Milliseconds(), "delivery": meta.NumDelivered}).Debug("handled")
 }
 
+// heartbeat tells JetStream every third of AckWait that the message is
+// still being worked on, so a long handler keeps it; a timer, not a
+// goroutine, so the common short message costs nothing.
 func (w *Worker) heartbeat(msg jetstream.Msg, ackWait time.Duration) func() {
 	if ackWait <= 0 {
 		ackWait = 30 * time.Second
 	}
-	t := time.NewTicker(ackWait / 3)
-	done := make(chan struct{})
-	go func() {
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				_ = msg.InProgress()
-			}
+	var mu sync.Mutex
+	stopped := false
+	var t *time.Timer
+	mu.Lock() // t is set before the first tick can use it
+	defer mu.Unlock()
+	t = time.AfterFunc(ackWait/3, func() {
+		_ = msg.InProgress()
+		mu.Lock()
+		defer mu.Unlock()
+		if !stopped {
+			t.Reset(ackWait / 3)
 		}
-	}()
-	return func() { t.Stop(); close(done) }
+	})
+	return func() {
+		mu.Lock()
+		defer mu.Unlock()
+		stopped = true
+		t.Stop()
+	}
 }
 
 // run takes the message through the outcome policy and says what to do with
