@@ -338,3 +338,25 @@ func settled(t *testing.T, js jetstream.JetStream) func() bool {
 		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
 	}
 }
+
+// A handler that runs longer than AckWait keeps its message (the worker
+// sends in-progress heartbeats): it runs once, and is not redelivered.
+func TestLongHandlerIsNotRedelivered(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+	var calls atomic.Int64
+	run := b.start(t, workerOpts{registry: func(reg *workers.Registry) {
+		workers.Unregister(reg, events.SubjectSweep)
+		require.NoError(t, workers.Register(reg, workers.HandlerFunc[events.Sweep](func(ctx context.Context, _ *workers.Job[events.Sweep]) (*workers.Outcome, error) {
+			calls.Add(1)
+			time.Sleep(2500 * time.Millisecond)
+			return &workers.Outcome{Data: events.SweepResult{}}, nil
+		}), workers.Options[events.Sweep]{}))
+	}})
+	b.send(t, "slow", events.Sweep{})
+	res := b.result(t, "slow")
+	require.True(t, res.OK)
+	require.Eventually(t, settled(t, b.js), 10*time.Second, 50*time.Millisecond)
+	require.EqualValues(t, 1, calls.Load())
+	require.Zero(t, run.metrics.redeliv.Load())
+}
