@@ -224,3 +224,17 @@ func (b *bundle) countRooms(t *testing.T) int64 {
 }
 
 func ptr[T any](v T) *T { return &v }
+
+// commandsInfo reads the workers consumer of ROOMS_COMMANDS; nil when it
+// cannot (tests poll it until the consumer has settled).
+func commandsInfo(js jetstream.JetStream) *jetstream.ConsumerInfo {
+	c, err := js.Consumer(context.Background(), events.StreamCommands, events.ConsumerWorkers)
+	if err != nil {
+		return nil
+	}
+	info, err := c.Info(context.Background())
+	if err != nil {
+		return nil
+	}
+	return info
+}

@@ -92,12 +92,8 @@ func TestRepeatAfterDuplicatesWindowAnswersFromLedger(t *testing.T) {
 	time.Sleep(1200 * time.Millisecond) // past the duplicates window: JetStream takes the copy
 	b.send(t, "late", events.CreateRoom{RoomName: ptr("late")})
 	require.Eventually(t, func() bool {
-		ci, err := b.js.Consumer(context.Background(), events.StreamCommands, events.ConsumerWorkers)
-		if err != nil {
-			return false
-		}
-		info, err := ci.Info(context.Background())
-		return err == nil && info.Delivered.Stream == 2 && info.NumAckPending == 0 && info.NumPending == 0
+		info := commandsInfo(b.js)
+		return info != nil && info.Delivered.Stream == 2 && info.NumAckPending == 0 && info.NumPending == 0
 	}, 20*time.Second, 50*time.Millisecond)
 	second := b.result(t, "late")
 	require.JSONEq(t, string(first.Data), string(second.Data), "the ledger returns the first result")
@@ -122,12 +118,8 @@ func TestCrashBetweenStepsHasOneEffect(t *testing.T) {
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 			// Wait for the redelivery to be settled, then count.
 			require.Eventually(t, func() bool {
-				c, err := b.js.Consumer(context.Background(), events.StreamCommands, events.ConsumerWorkers)
-				if err != nil {
-					return false
-				}
-				info, err := c.Info(context.Background())
-				return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 2
+				info := commandsInfo(b.js)
+				return info != nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 2
 			}, 20*time.Second, 50*time.Millisecond)
 			require.EqualValues(t, 1, b.countRooms(t))
 			_, err := b.store.GetRoom(ctxT(t, 5*time.Second), room.RoomID)
@@ -330,12 +322,8 @@ func TestPanicIsRecoveredAndDeadLetteredOnLastDelivery(t *testing.T) {
 // The consumer's messages are all settled: nothing pending or unacked.
 func settled(t *testing.T, js jetstream.JetStream) func() bool {
 	return func() bool {
-		c, err := js.Consumer(context.Background(), events.StreamCommands, events.ConsumerWorkers)
-		if err != nil {
-			return false
-		}
-		info, err := c.Info(context.Background())
-		return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+		info := commandsInfo(js)
+		return info != nil && info.NumAckPending == 0 && info.NumPending == 0
 	}
 }
 

@@ -380,12 +380,8 @@ func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
 			require.Equal(t, events.SweepResult{Expired: 3, DeleteCommands: 4, Reconciled: 2}, b.sweep(t, "sweep-crash"))
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 			require.Eventually(t, func() bool {
-				c, err := b.js.Consumer(context.Background(), events.StreamCommands, events.ConsumerWorkers)
-				if err != nil {
-					return false
-				}
-				info, err := c.Info(context.Background())
-				return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
+				info := commandsInfo(b.js)
+				return info != nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
 			}, 30*time.Second, 20*time.Millisecond)
 			require.EqualValues(t, 1, b.countRooms(t))
 			got, err := b.store.GetRoom(ctxT(t, 5*time.Second), "Active-aaaaaaaaaaaaaaa")

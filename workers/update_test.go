@@ -284,12 +284,8 @@ func TestUpdatePreferencesCrashBetweenStepsHasOneEffect(t *testing.T) {
 			require.Equal(t, prefsAdmin, roomOf(t, b.result(t, "crash")).Preferences)
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 			require.Eventually(t, func() bool {
-				c, err := b.js.Consumer(context.Background(), events.StreamCommands, events.ConsumerWorkers)
-				if err != nil {
-					return false
-				}
-				info, err := c.Info(context.Background())
-				return err == nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 3
+				info := commandsInfo(b.js)
+				return info != nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 3
 			}, 20*time.Second, 50*time.Millisecond)
 
 			after := b.storedRoom(t, room.RoomID)

@@ -133,12 +133,7 @@ func Ceiling(ctx context.Context, st store.Store, cfg CeilingConfig) (*Report, e
 				}
 				cmdID := fmt.Sprintf("%s-%d", cfg.Prefix, i)
 				mu.Lock()
-				op, roomID := pick.next(), ""
-				if op != OpCreate {
-					if roomID = pool.take(); roomID == "" {
-						op = OpCreate
-					}
-				}
+				op, roomID := nextOp(pick, &pool)
 				mu.Unlock()
 				if op == OpCreate {
 					roomID = fmt.Sprintf("%s-room-%d", cfg.Prefix, i)

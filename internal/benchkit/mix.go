@@ -116,3 +116,16 @@ func (p *roomPool) take() string {
 	p.ids = p.ids[:len(p.ids)-1]
 	return id
 }
+
+// nextOp picks the next operation and, for an update or delete, the room it
+// acts on; with no room to take it falls back to a create.
+func nextOp(pick *picker, pool *roomPool) (Op, string) {
+	op := pick.next()
+	if op == OpCreate {
+		return op, ""
+	}
+	if roomID := pool.take(); roomID != "" {
+		return op, roomID
+	}
+	return OpCreate, ""
+}

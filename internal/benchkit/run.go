@@ -174,12 +174,7 @@ publish:
 		}
 		id := fmt.Sprintf("%s-%d", cfg.Prefix, i)
 		mu.Lock()
-		op, roomID := pick.next(), ""
-		if op != OpCreate {
-			if roomID = pool.take(); roomID == "" {
-				op = OpCreate
-			}
-		}
+		op, roomID := nextOp(pick, &pool)
 		f := &inflight{op: op, roomID: roomID, start: time.Now()}
 		pending[id] = f
 		mu.Unlock()
