@@ -41,7 +41,7 @@ func (h createHandler) Validate(c events.CreateRoom, now time.Time) error {
 
 // Plan makes the create's random choices before it is claimed, so the
 // claim stores them in the same write.
-func (h createHandler) Plan(_ events.CreateRoom, now time.Time) (any, error) {
+func (h createHandler) Plan(_ context.Context, _ events.CreateRoom, now time.Time) (any, error) {
 	return newCreatePlan(now)
 }
 

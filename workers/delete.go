@@ -45,8 +45,16 @@ func (h deleteHandler) Validate(c events.DeleteRooms, _ time.Time) error {
 	return nil
 }
 
+// Plan classifies the rooms before the claim, so the plan is stored with
+// it (three ledger and room writes per deleted room instead of four).
+func (h deleteHandler) Plan(ctx context.Context, c events.DeleteRooms, _ time.Time) (any, error) {
+	return h.classify(ctx, roomIDs(c), c.Force)
+}
+
 func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms]) (*Outcome, error) {
 	ids := roomIDs(job.Msg)
+	// The plan came with the claim; a record claimed without one (by an
+	// older worker) gets it now.
 	plan, err := Plan(ctx, job, func() (deletePlan, error) { return h.classify(ctx, ids, job.Msg.Force) })
 	if err != nil {
 		return nil, err

@@ -166,9 +166,11 @@ func (w *Worker) run(ctx context.Context, d *delivery) (action, time.Duration, s
 		msgVal = v
 	}
 	if reject == nil && d.route.plan != nil {
-		p, err := d.route.plan(msgVal, now)
+		p, err := d.route.plan(ctx, msgVal, now)
 		if err != nil {
-			return w.retry(d, err)
+			if reject = asInvalid(err); reject == nil {
+				return w.retry(d, err)
+			}
 		}
 		plan = p
 	}

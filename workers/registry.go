@@ -101,11 +101,16 @@ func (f HandlerFunc[M]) Handle(ctx context.Context, job *Job[M]) (*Outcome, erro
 	return f(ctx, job)
 }
 
-// Planner is implemented by handlers whose choices can be made from the
-// message alone, before the command is claimed: the plan is then stored
-// with the claim, saving a ledger write. Plan returns nil for no plan.
+// Planner is implemented by handlers whose choices can be made before the
+// command is claimed, from the message and what the store and LiveKit say
+// (but without any effect): the plan is then stored with the claim, saving
+// a ledger write per command. When the command was claimed before, the
+// plan in its ledger record wins and this one is dropped, so every
+// delivery acts on the first delivery's choices. Plan returns nil for no
+// plan; its errors are transient (retry later) unless they are an
+// *events.Error.
 type Planner[M Message] interface {
-	Plan(msg M, now time.Time) (any, error)
+	Plan(ctx context.Context, msg M, now time.Time) (any, error)
 }
 
 // Validator is implemented by handlers whose messages have rules beyond
@@ -126,7 +131,7 @@ type route struct {
 	result bool
 	// decode validates and decodes the body; plan computes the initial plan.
 	decode func(subject string, body []byte, now time.Time) (any, error)
-	plan   func(msg any, now time.Time) (json.RawMessage, error)
+	plan   func(ctx context.Context, msg any, now time.Time) (json.RawMessage, error)
 	handle func(ctx context.Context, msg any, j *Job[any]) (*Outcome, error)
 }
 
@@ -174,8 +179,8 @@ func Register[M Message](r *Registry, h Handler[M], opts Options[M]) error {
 		return m, nil
 	}
 	if p, ok := h.(Planner[M]); ok {
-		rt.plan = func(msg any, now time.Time) (json.RawMessage, error) {
-			v, err := p.Plan(msg.(M), now)
+		rt.plan = func(ctx context.Context, msg any, now time.Time) (json.RawMessage, error) {
+			v, err := p.Plan(ctx, msg.(M), now)
 			if err != nil || v == nil {
 				return nil, err
 			}

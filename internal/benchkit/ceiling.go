@@ -57,18 +57,16 @@ func UpdateWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 	return complete(ctx, st, cmdID, room)
 }
 
-// DeleteWrites does a delete's store writes for one room: claim, read the
-// room, store the plan, delete it, complete.
+// DeleteWrites does a delete's store writes for one room: read the room
+// (the plan, made before the claim), claim with the plan, delete the room,
+// complete.
 func DeleteWrites(ctx context.Context, st store.Store, cmdID, roomID string) error {
-	if _, err := st.ClaimCommand(ctx, &store.Command{ID: cmdID, Type: events.SubjectDelete, Status: store.StatusPending}); err != nil {
-		return fmt.Errorf("claim: %w", err)
-	}
 	if _, err := st.GetRoom(ctx, roomID); err != nil {
 		return fmt.Errorf("get room: %w", err)
 	}
 	plan, _ := json.Marshal(map[string][]string{"delete": {roomID}, "mark": {}})
-	if _, err := st.SetCommandPlan(ctx, cmdID, plan); err != nil {
-		return fmt.Errorf("set plan: %w", err)
+	if _, err := st.ClaimCommand(ctx, &store.Command{ID: cmdID, Type: events.SubjectDelete, Status: store.StatusPending, Plan: plan}); err != nil {
+		return fmt.Errorf("claim: %w", err)
 	}
 	if err := st.DeleteRoom(ctx, roomID); err != nil && !errors.Is(err, store.ErrNotFound) {
 		return fmt.Errorf("delete room: %w", err)

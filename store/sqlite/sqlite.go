@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -29,9 +30,14 @@ type Store struct {
 	checkpointer *sql.DB
 	closed       atomic.Bool
 
-	writes   chan *writeReq // to writeLoop
-	quit     chan struct{}  // closed by Close
-	loopDone chan struct{}  // closed when writeLoop returns
+	// life is read-held by every write and taken by Close, which so waits
+	// for the writes in progress.
+	life sync.RWMutex
+	// qmu guards the write queue (see write) and the leader's batch slice.
+	qmu   sync.Mutex
+	queue []*writeReq
+	batch []*writeReq
+	quit  chan struct{} // closed by Close
 
 	checkpointDone chan struct{} // closed when checkpointLoop returns
 
@@ -60,10 +66,8 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		}
 	}
 	s := &Store{
-		path:     cfg.Path,
-		writes:   make(chan *writeReq),
-		quit:     make(chan struct{}),
-		loopDone: make(chan struct{}),
+		path: cfg.Path,
+		quit: make(chan struct{}),
 
 		checkpointDone: make(chan struct{}),
 	}
@@ -102,7 +106,6 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return fail(err)
 	}
 	s.checkpointer.SetMaxOpenConns(1)
-	go s.writeLoop()
 	go s.checkpointLoop()
 	return s, nil
 }
@@ -225,7 +228,8 @@ func (s *Store) Close() error {
 		return nil
 	}
 	close(s.quit)
-	<-s.loopDone
+	s.life.Lock() // the writes in progress are done
+	defer s.life.Unlock()
 	<-s.checkpointDone
 	return s.closeDBs()
 }

@@ -16,67 +16,77 @@ const maxBatch = 128
 // progress (a transaction, or none for a write on its own).
 type binder func(ctx context.Context, stmt *sql.Stmt) *sql.Stmt
 
-// writeReq is one write waiting for the writer: fn runs its statement(s)
+// writeReq is one write waiting for its turn: fn runs its statement(s)
 // through bind and may run again (see runBatch), so it only sets results,
 // never accumulates them.
 type writeReq struct {
-	ctx  context.Context
-	fn   func(ctx context.Context, bind binder) error
-	done chan error
+	ctx context.Context
+	fn  func(ctx context.Context, bind binder) error
+	// wake is signalled when the write is done or its writer is to lead.
+	wake chan struct{}
+	// Under Store.qmu:
+	finished bool
+	err      error
 }
 
 // write runs fn on the write connection and returns once its effect is
-// committed (or failed). Writes that arrive while another batch commits are
-// grouped into the next transaction (group commit): each is still its own
-// statement with its own outcome, but one commit, and its WAL page writes,
-// serves them all.
+// committed (or failed). Group commit, led by the callers themselves: the
+// write at the head of the queue leads; it takes every write queued behind
+// it (up to maxBatch) into one transaction, commits, wakes their callers and
+// hands the lead to the next write in the queue. Writes that arrive while a
+// batch commits wait for the next one: each is still its own statement with
+// its own outcome, but one commit, and its WAL page writes, serves them all.
+// No goroutine in between: a dedicated writer goroutine had to be
+// scheduled for every batch, and on a busy machine waited for a CPU while
+// every caller waited for it.
 func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Context, bind binder) error) error {
+	s.life.RLock()
+	defer s.life.RUnlock()
 	if err := s.check(op); err != nil {
 		return err
 	}
-	req := &writeReq{ctx: ctx, fn: fn, done: make(chan error, 1)}
-	select {
-	case s.writes <- req:
-	case <-s.quit:
-		return s.wrap(op, errClosed)
-	case <-ctx.Done():
-		return s.wrap(op, ctx.Err())
+	req := &writeReq{ctx: ctx, fn: fn, wake: make(chan struct{}, 1)}
+	s.qmu.Lock()
+	s.queue = append(s.queue, req)
+	for !req.finished && s.queue[0] != req {
+		s.qmu.Unlock()
+		<-req.wake
+		s.qmu.Lock()
 	}
-	// Once taken, a write always gets an answer: it may already be committed.
-	return s.wrap(op, <-req.done)
-}
+	if req.finished {
+		s.qmu.Unlock()
+		return s.wrap(op, req.err)
+	}
+	if len(s.queue) == 1 {
+		// Alone: let the writers that are a moment away queue first.
+		s.qmu.Unlock()
+		runtime.Gosched()
+		s.qmu.Lock()
+	}
+	// Lead: only the leader removes from the head and others only append,
+	// so the first n queued are exactly this batch until it is done.
+	n := min(len(s.queue), maxBatch)
+	batch := append(s.batch[:0], s.queue[:n]...)
+	s.qmu.Unlock()
 
-// writeLoop takes the writes in turn and runs them in batches.
-func (s *Store) writeLoop() {
-	defer close(s.loopDone)
-	batch := make([]*writeReq, 0, maxBatch)
-	for {
-		select {
-		case req := <-s.writes:
-			batch = append(batch[:0], req)
-		case <-s.quit:
-			return
+	s.runBatch(batch)
+
+	s.qmu.Lock()
+	clear(s.queue[:n])
+	s.queue = s.queue[n:]
+	for _, r := range batch {
+		r.finished = true
+		if r != req {
+			r.wake <- struct{}{}
 		}
-		// Take what else is waiting; once, when nothing is, let the writers
-		// that are about to ask run first, so that a lone write does not
-		// commit on its own while others are a moment away.
-		yielded := false
-	more:
-		for len(batch) < maxBatch {
-			select {
-			case req := <-s.writes:
-				batch = append(batch, req)
-			default:
-				if yielded {
-					break more
-				}
-				yielded = true
-				runtime.Gosched()
-			}
-		}
-		s.runBatch(batch)
-		clear(batch)
 	}
+	if len(s.queue) > 0 {
+		s.queue[0].wake <- struct{}{}
+	}
+	clear(batch)
+	s.batch = batch
+	s.qmu.Unlock()
+	return s.wrap(op, req.err)
 }
 
 // isOutcome reports whether err is an ordinary outcome of a write (which
@@ -95,13 +105,13 @@ func (s *Store) runBatch(batch []*writeReq) {
 	if len(batch) > 1 {
 		if errs, ok := s.runTx(batch); ok {
 			for i, req := range batch {
-				req.done <- errs[i]
+				req.err = errs[i]
 			}
 			return
 		}
 	}
 	for _, req := range batch {
-		req.done <- s.runOne(req)
+		req.err = s.runOne(req)
 	}
 }
 
