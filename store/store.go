@@ -6,6 +6,19 @@ import (
 	"time"
 )
 
+// Write is a room write a command leaves to its completion (see
+// Store.CompleteCommand). Exactly one field is set. Each is idempotent: an
+// insert of a room whose ID exists, or a delete of a room already gone,
+// changes nothing and is no error.
+type Write struct {
+	// InsertRoom inserts a room.
+	InsertRoom *Room
+	// DeleteRoom deletes the room with this ID.
+	DeleteRoom string
+	// PutArchived stores (replaces) a room's archived metadata.
+	PutArchived *ArchivedRoom
+}
+
 // Store is what roomkeeper keeps. Implementations are safe for concurrent
 // use by many goroutines and many processes; errors wrap the sentinels of
 // this package, and an unreachable database is reported as ErrUnavailable.
@@ -47,10 +60,15 @@ type Store interface {
 	// has one, and returns the plan the record holds afterwards (the first
 	// one stored wins). ErrNotFound when there is no record id.
 	SetCommandPlan(ctx context.Context, id string, plan json.RawMessage) (json.RawMessage, error)
-	// CompleteCommand marks record id done with its result and outbox. It
-	// is idempotent: a record already done keeps its first result and
-	// outbox, and is returned. ErrNotFound when there is no record id.
-	CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []OutMsg) (*Command, error)
+	// CompleteCommand marks record id done with its result and outbox, and
+	// applies writes, the command's own room writes, with it: in the same
+	// transaction where the store has them (SQLite: the writes happen if
+	// and only if this call completes the record), else one by one just
+	// before the completion (MongoDB: each write is idempotent, so a crash
+	// in between is repaired by the redelivery doing them again). It is
+	// idempotent: a record already done keeps its first result and outbox,
+	// and is returned. ErrNotFound when there is no record id.
+	CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []OutMsg, writes ...Write) (*Command, error)
 	// PruneCommands deletes up to limit ledger records whose status is done
 	// and whose UpdatedAt is strictly before before, oldest first, and
 	// returns how many it deleted (0 when limit <= 0). A pending record is

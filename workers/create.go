@@ -2,7 +2,6 @@ package workers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -61,15 +60,11 @@ func (h createHandler) Handle(ctx context.Context, job *Job[events.CreateRoom]) 
 	room := h.build(job.Msg, plan)
 	room.MarkApplied(job.ID)
 	job.Log = job.Log.WithField("room_id", room.RoomID)
-	if err := h.Store.InsertRoom(ctx, room); err != nil && !errors.Is(err, store.ErrDuplicate) {
-		return nil, err
-	}
+	// The room goes in with the completion.
+	out := &Outcome{Data: room, Writes: []store.Write{{InsertRoom: room}}}
 	if room.Preferences.RecordingPreferences.Enabled {
-		if err := h.Store.PutArchivedRoom(ctx, archive(room)); err != nil {
-			return nil, err
-		}
+		out.Writes = append(out.Writes, store.Write{PutArchived: archive(room)})
 	}
-	out := &Outcome{Data: room}
 	if err := out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, room); err != nil {
 		return nil, err
 	}

@@ -69,9 +69,8 @@ func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms])
 		}
 	}
 	for _, id := range plan.Delete {
-		if err := h.Store.DeleteRoom(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
+		// Deleted with the completion.
+		out.Writes = append(out.Writes, store.Write{DeleteRoom: id})
 		if err := out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id}); err != nil {
 			return nil, err
 		}

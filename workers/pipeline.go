@@ -329,7 +329,11 @@ func (w *Worker) finishWith(ctx context.Context, d *delivery, rec *store.Command
 	if deadReason != "" {
 		outbox = append(outbox, w.deadLetter(d, deadReason))
 	}
-	done, err := w.store.CompleteCommand(ctx, d.id, resJSON, outbox)
+	var writes []store.Write
+	if out != nil {
+		writes = out.Writes
+	}
+	done, err := w.store.CompleteCommand(ctx, d.id, resJSON, outbox, writes...)
 	if err != nil {
 		return w.retry(d, fmt.Errorf("complete: %w", err))
 	}

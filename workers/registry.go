@@ -47,6 +47,11 @@ type Outcome struct {
 	// Publish holds further messages (fan-out commands), published with the
 	// events.
 	Publish []store.OutMsg
+	// Writes are room writes applied with the command's completion, in its
+	// transaction where the store has them (store.Store.CompleteCommand):
+	// a handler leaves its idempotent writes here rather than making them
+	// itself, which saves a store round trip each.
+	Writes []store.Write
 }
 
 // Event appends a domain event caused by the job to the outcome.

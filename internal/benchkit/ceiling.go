@@ -20,20 +20,16 @@ import (
 
 var benchPlan = json.RawMessage(`{"suffix":"abcdefghijklmno","moderatorSecret":"X","publisherSecret":"Y","creationDate":1}`)
 
-// CreateWrites does a create's store writes: claim (with its plan), insert
-// the room, archive it, complete with the result and its outbox.
+// CreateWrites does a create's store writes: claim (with its plan), then
+// complete with the result and its outbox, the room and its archive going
+// in with the completion.
 func CreateWrites(ctx context.Context, st store.Store, cmdID, roomID string) error {
 	if _, err := st.ClaimCommand(ctx, &store.Command{ID: cmdID, Type: events.SubjectCreate, Status: store.StatusPending, Plan: benchPlan}); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
 	room := &store.Room{RoomID: roomID, RoomName: "bench room", CreationDate: time.Now().UnixMilli(), Preferences: store.DefaultPreferences(), Applied: []string{cmdID}}
-	if err := st.InsertRoom(ctx, room); err != nil {
-		return fmt.Errorf("insert room: %w", err)
-	}
-	if err := st.PutArchivedRoom(ctx, &store.ArchivedRoom{RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences}); err != nil {
-		return fmt.Errorf("archive room: %w", err)
-	}
-	return complete(ctx, st, cmdID, room)
+	return complete(ctx, st, cmdID, room, store.Write{InsertRoom: room},
+		store.Write{PutArchived: &store.ArchivedRoom{RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences}})
 }
 
 // UpdateWrites does an update_preferences' store writes: claim, read the
@@ -58,8 +54,8 @@ func UpdateWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 }
 
 // DeleteWrites does a delete's store writes for one room: read the room
-// (the plan, made before the claim), claim with the plan, delete the room,
-// complete.
+// (the plan, made before the claim), claim with the plan, complete with the
+// room's deletion.
 func DeleteWrites(ctx context.Context, st store.Store, cmdID, roomID string) error {
 	if _, err := st.GetRoom(ctx, roomID); err != nil {
 		return fmt.Errorf("get room: %w", err)
@@ -68,18 +64,15 @@ func DeleteWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 	if _, err := st.ClaimCommand(ctx, &store.Command{ID: cmdID, Type: events.SubjectDelete, Status: store.StatusPending, Plan: plan}); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
-	if err := st.DeleteRoom(ctx, roomID); err != nil && !errors.Is(err, store.ErrNotFound) {
-		return fmt.Errorf("delete room: %w", err)
-	}
-	return complete(ctx, st, cmdID, events.DeleteResult{Deleted: []string{roomID}, MarkedForDeletion: []string{}})
+	return complete(ctx, st, cmdID, events.DeleteResult{Deleted: []string{roomID}, MarkedForDeletion: []string{}}, store.Write{DeleteRoom: roomID})
 }
 
-func complete(ctx context.Context, st store.Store, cmdID string, data any) error {
+func complete(ctx context.Context, st store.Store, cmdID string, data any, writes ...store.Write) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
-	if _, err := st.CompleteCommand(ctx, cmdID, raw, []store.OutMsg{{Subject: events.ResultSubject(cmdID), MsgID: "result:" + cmdID, Data: raw}}); err != nil {
+	if _, err := st.CompleteCommand(ctx, cmdID, raw, []store.OutMsg{{Subject: events.ResultSubject(cmdID), MsgID: "result:" + cmdID, Data: raw}}, writes...); err != nil {
 		return fmt.Errorf("complete: %w", err)
 	}
 	return nil

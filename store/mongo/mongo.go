@@ -421,7 +421,12 @@ func (s *Store) SetCommandPlan(ctx context.Context, id string, plan json.RawMess
 
 // CompleteCommand implements store.Store: updateOne of the pending record,
 // then a read of the record (whose first result wins).
-func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []store.OutMsg) (*store.Command, error) {
+func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []store.OutMsg, writes ...store.Write) (*store.Command, error) {
+	// No multi-document transactions (FerretDB has none): the writes
+	// first, each idempotent, then the completion.
+	if err := s.applyWrites(ctx, writes); err != nil {
+		return nil, err
+	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	op := fmt.Sprintf("complete command %q", id)
@@ -441,6 +446,29 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 		return nil, wrapErr(op, err)
 	}
 	return s.getCommand(ctx, id)
+}
+
+// applyWrites applies writes in order, each idempotently.
+func (s *Store) applyWrites(ctx context.Context, writes []store.Write) error {
+	for _, w := range writes {
+		var err error
+		switch {
+		case w.InsertRoom != nil:
+			if err = s.InsertRoom(ctx, w.InsertRoom); errors.Is(err, store.ErrDuplicate) {
+				err = nil
+			}
+		case w.DeleteRoom != "":
+			if err = s.DeleteRoom(ctx, w.DeleteRoom); errors.Is(err, store.ErrNotFound) {
+				err = nil
+			}
+		case w.PutArchived != nil:
+			err = s.PutArchivedRoom(ctx, w.PutArchived)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // PruneCommands implements store.Store: a find of the IDs of up to limit

@@ -26,14 +26,19 @@ func (s *Store) PutArchivedRoom(ctx context.Context, a *store.ArchivedRoom) erro
 	if err := s.check(op); err != nil {
 		return err
 	}
-	p := &a.Preferences
-	args := []any{a.RoomID, a.RoomName, p.ChatPreferences.Enabled, p.RecordingPreferences.Enabled,
-		p.RecordingPreferences.AllowAccessTo, p.VirtualBackgroundPreferences.Enabled,
-		a.ModeratorRoomURL, a.PublisherRoomURL, a.ModeratorSecret, a.PublisherSecret}
+	args := archivedArgs(a)
 	return s.write(ctx, op, func(ctx context.Context, tx binder) error {
 		_, err := tx(ctx, s.wPutArchived).ExecContext(ctx, args...)
 		return err
 	})
+}
+
+// archivedArgs are the arguments of wPutArchived.
+func archivedArgs(a *store.ArchivedRoom) []any {
+	p := &a.Preferences
+	return []any{a.RoomID, a.RoomName, p.ChatPreferences.Enabled, p.RecordingPreferences.Enabled,
+		p.RecordingPreferences.AllowAccessTo, p.VirtualBackgroundPreferences.Enabled,
+		a.ModeratorRoomURL, a.PublisherRoomURL, a.ModeratorSecret, a.PublisherSecret}
 }
 
 // GetArchivedRoom reads archived metadata; store.ErrNotFound when there is

@@ -189,7 +189,7 @@ func (s *Store) SetCommandPlan(ctx context.Context, id string, plan json.RawMess
 // CompleteCommand marks record id done with its result and outbox, and
 // returns the record. A record already done keeps its first result and
 // outbox. store.ErrNotFound when there is no record id.
-func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []store.OutMsg) (*store.Command, error) {
+func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []store.OutMsg, writes ...store.Write) (*store.Command, error) {
 	const op = "complete command"
 	if err := s.check(op); err != nil {
 		return nil, err
@@ -197,6 +197,10 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 	ob, err := encodeOutbox(outbox)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s %s: outbox: %w", op, id, err)
+	}
+	apply, err := s.prepareWrites(writes)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, err)
 	}
 	var c *store.Command
 	err = s.write(ctx, op, func(ctx context.Context, tx binder) error {
@@ -215,7 +219,8 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 			if len(plan) > 0 {
 				c.Plan = plan
 			}
-			return nil
+			// This call completes the record: its writes go in with it.
+			return apply(ctx, tx)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -231,6 +236,50 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 		return nil, err
 	}
 	return c, nil
+}
+
+// prepareWrites encodes writes outside the writer and returns what applies
+// them in a write's transaction, each idempotently.
+func (s *Store) prepareWrites(writes []store.Write) (func(ctx context.Context, tx binder) error, error) {
+	steps := make([]func(ctx context.Context, tx binder) error, 0, len(writes))
+	for _, w := range writes {
+		switch {
+		case w.InsertRoom != nil:
+			id := w.InsertRoom.RoomID
+			args, err := roomArgs(w.InsertRoom, w.InsertRoom.Version)
+			if err != nil {
+				return nil, fmt.Errorf("room %s: %w", id, err)
+			}
+			steps = append(steps, func(ctx context.Context, tx binder) error {
+				if err := s.insertRoom(ctx, tx, id, args); !errors.Is(err, store.ErrDuplicate) {
+					return err
+				}
+				return nil
+			})
+		case w.DeleteRoom != "":
+			id := w.DeleteRoom
+			steps = append(steps, func(ctx context.Context, tx binder) error {
+				if err := s.deleteRoom(ctx, tx, id); !errors.Is(err, store.ErrNotFound) {
+					return err
+				}
+				return nil
+			})
+		case w.PutArchived != nil:
+			args := archivedArgs(w.PutArchived)
+			steps = append(steps, func(ctx context.Context, tx binder) error {
+				_, err := tx(ctx, s.wPutArchived).ExecContext(ctx, args...)
+				return err
+			})
+		}
+	}
+	return func(ctx context.Context, tx binder) error {
+		for _, step := range steps {
+			if err := step(ctx, tx); err != nil {
+				return err
+			}
+		}
+		return nil
+	}, nil
 }
 
 // PruneCommands deletes up to limit done ledger records whose UpdatedAt is

@@ -99,17 +99,23 @@ func (s *Store) InsertRoom(ctx context.Context, r *store.Room) error {
 		return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, err)
 	}
 	return s.write(ctx, op, func(ctx context.Context, tx binder) error {
-		res, err := tx(ctx, s.wInsertRoom).ExecContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("sqlite: %s %s: %w", op, r.RoomID, store.ErrDuplicate)
-		}
-		return nil
+		return s.insertRoom(ctx, tx, r.RoomID, args)
 	})
+}
+
+// insertRoom runs the insert of room id (roomArgs) in the write tx;
+// ErrDuplicate when the ID exists.
+func (s *Store) insertRoom(ctx context.Context, tx binder, id string, args []any) error {
+	res, err := tx(ctx, s.wInsertRoom).ExecContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: insert room %s: %w", id, store.ErrDuplicate)
+	}
+	return nil
 }
 
 // GetRoom reads a room; store.ErrNotFound when there is none.
@@ -177,17 +183,23 @@ func (s *Store) DeleteRoom(ctx context.Context, id string) error {
 		return err
 	}
 	return s.write(ctx, op, func(ctx context.Context, tx binder) error {
-		res, err := tx(ctx, s.wDeleteRoom).ExecContext(ctx, id)
-		if err != nil {
-			return err
-		}
-		if n, err := res.RowsAffected(); err != nil {
-			return err
-		} else if n == 0 {
-			return fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
-		}
-		return nil
+		return s.deleteRoom(ctx, tx, id)
 	})
+}
+
+// deleteRoom runs the delete of room id in the write tx; ErrNotFound when
+// there is none.
+func (s *Store) deleteRoom(ctx context.Context, tx binder, id string) error {
+	res, err := tx(ctx, s.wDeleteRoom).ExecContext(ctx, id)
+	if err != nil {
+		return err
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return err
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: delete room %s: %w", id, store.ErrNotFound)
+	}
+	return nil
 }
 
 // ListRooms returns up to limit rooms with an ID greater than after, in

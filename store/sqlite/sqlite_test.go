@@ -263,3 +263,26 @@ func TestBatchedWritesKeepTheirOwnOutcome(t *testing.T) {
 	require.NoError(t, err)
 	require.EqualValues(t, 1+workers/2*(per-1), n)
 }
+
+// TestCompletionWritesAtomic: on SQLite the writes of a completion happen
+// if and only if that call completes the record: a completion that finds
+// the record already done (another worker won) applies none.
+func TestCompletionWritesAtomic(t *testing.T) {
+	ctx := t.Context()
+	s := openTemp(t)
+	_, err := s.ClaimCommand(ctx, &store.Command{ID: "race-1", Type: "rooms.cmd.create"})
+	require.NoError(t, err)
+	winner := storetest.NewRoom("Winner-aaaaaaaaaaaaaaa")
+	_, err = s.CompleteCommand(ctx, "race-1", json.RawMessage(`{"ok":true}`), nil, store.Write{InsertRoom: winner})
+	require.NoError(t, err)
+
+	loser := storetest.NewRoom("Loser-aaaaaaaaaaaaaaa")
+	done, err := s.CompleteCommand(ctx, "race-1", json.RawMessage(`{"ok":false}`), nil,
+		store.Write{InsertRoom: loser}, store.Write{DeleteRoom: winner.RoomID})
+	require.NoError(t, err)
+	require.JSONEq(t, `{"ok":true}`, string(done.Result), "the first completion's result stays")
+	_, err = s.GetRoom(ctx, loser.RoomID)
+	require.ErrorIs(t, err, store.ErrNotFound, "the losing completion inserted its room")
+	_, err = s.GetRoom(ctx, winner.RoomID)
+	require.NoError(t, err, "the losing completion deleted a room")
+}

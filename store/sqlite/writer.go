@@ -115,14 +115,14 @@ func (s *Store) runBatch(batch []*writeReq) {
 	}
 }
 
-// runOne runs req on its own, without an explicit transaction: each of its
-// statements commits by itself (a write runs at most one statement that
-// writes).
+// runOne runs req on its own, in a transaction of its own (a write may run
+// several statements: a completion and its room writes).
 func (s *Store) runOne(req *writeReq) error {
 	if err := req.ctx.Err(); err != nil {
 		return err
 	}
-	return req.fn(context.WithoutCancel(req.ctx), func(_ context.Context, stmt *sql.Stmt) *sql.Stmt { return stmt })
+	errs, _ := s.runTx([]*writeReq{req})
+	return errs[0]
 }
 
 // runTx runs reqs in one BEGIN IMMEDIATE transaction and reports each one's

@@ -71,6 +71,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"SetCommandPlanConcurrent", testSetCommandPlanConcurrent},
 		{"CompleteCommand", testCompleteCommand},
 		{"CompleteCommandOutboxBytes", testCompleteCommandOutboxBytes},
+		{"CompleteCommandWrites", testCompleteCommandWrites},
+		{"CompleteCommandWritesConcurrent", testCompleteCommandWritesConcurrent},
 		{"PruneCommands", testPruneCommands},
 		{"ArchivedRoom", testArchivedRoom},
 		{"CanceledContext", testCanceledContext},
@@ -834,6 +836,77 @@ func testCompleteCommand(t *testing.T, s store.Store) {
 	require.Equal(t, store.StatusDone, done.Status)
 	require.Empty(t, done.Outbox)
 	require.Empty(t, done.Plan)
+}
+
+// testCompleteCommandWrites: the writes given to a completion are applied
+// with it, each idempotently.
+func testCompleteCommandWrites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	old, keep := NewRoom("Old-aaaaaaaaaaaaaaa"), NewRoom("Keep-aaaaaaaaaaaaaa")
+	insertRooms(t, s, old, keep)
+	_, err := s.ClaimCommand(ctx, &store.Command{ID: "cw-1", Type: "rooms.cmd.create"})
+	require.NoError(t, err)
+
+	fresh := NewRoom("New-aaaaaaaaaaaaaaa")
+	clash := NewRoom(keep.RoomID)
+	clash.RoomName = "not the stored one"
+	arch := &store.ArchivedRoom{RoomID: fresh.RoomID, RoomName: fresh.RoomName, Preferences: fresh.Preferences, ModeratorSecret: "m"}
+	result := json.RawMessage(`{"ok":true}`)
+	done, err := s.CompleteCommand(ctx, "cw-1", result, nil,
+		store.Write{InsertRoom: fresh},
+		store.Write{PutArchived: arch},
+		store.Write{DeleteRoom: old.RoomID},
+		store.Write{InsertRoom: clash},                 // exists: left as is, no error
+		store.Write{DeleteRoom: "Gone-aaaaaaaaaaaaaa"}, // missing: no error
+	)
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDone, done.Status)
+
+	got, err := s.GetRoom(ctx, fresh.RoomID)
+	require.NoError(t, err, "the inserted room is there")
+	RequireRoomEqual(t, fresh, got)
+	gotArch, err := s.GetArchivedRoom(ctx, fresh.RoomID)
+	require.NoError(t, err, "the archive is there")
+	require.Equal(t, "m", gotArch.ModeratorSecret)
+	_, err = s.GetRoom(ctx, old.RoomID)
+	require.ErrorIs(t, err, store.ErrNotFound, "the deleted room is gone")
+	got, err = s.GetRoom(ctx, keep.RoomID)
+	require.NoError(t, err)
+	RequireRoomEqual(t, keep, got, "an insert of an existing ID changes nothing")
+}
+
+// testCompleteCommandWritesConcurrent: many completions with writes at
+// once (a SQLite group commit of them) each apply their own.
+func testCompleteCommandWritesConcurrent(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const n = 40
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Go(func() {
+			id := fmt.Sprintf("cwc-%d", i)
+			if _, err := s.ClaimCommand(ctx, &store.Command{ID: id, Type: "rooms.cmd.create"}); err != nil {
+				errs <- err
+				return
+			}
+			_, err := s.CompleteCommand(ctx, id, json.RawMessage(`{"ok":true}`), nil,
+				store.Write{InsertRoom: NewRoom(fmt.Sprintf("Conc%02d-aaaaaaaaaaaaaaa", i))})
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		require.NoError(t, err)
+	}
+	n64, err := s.CountRooms(ctx)
+	require.NoError(t, err)
+	require.EqualValues(t, n, n64)
+	for i := range n {
+		c, err := s.GetCommand(ctx, fmt.Sprintf("cwc-%d", i))
+		require.NoError(t, err)
+		require.Equal(t, store.StatusDone, c.Status)
+	}
 }
 
 func requireDone(t *testing.T, c *store.Command, result json.RawMessage, outbox []store.OutMsg) {
