@@ -45,7 +45,8 @@ FUZZ_TARGETS := \
 	./workers:FuzzMaxItems \
 	./schemas:FuzzValidateQuery \
 	./schemas:FuzzValidateCommand \
-	./webhooks:FuzzReceiver
+	./webhooks:FuzzReceiver \
+	./store/sqlite:FuzzDecodeOutbox
 
 .PHONY: fuzz
 fuzz: ## Run every fuzz target for $(FUZZTIME) (default 10s) after its committed seed corpus.

@@ -41,53 +41,11 @@ func scanCommand(row scanner) (*store.Command, error) {
 	}
 	if len(outbox) > 0 {
 		var err error
-		if c.Outbox, err = decodeOutbox(outbox); err != nil {
+		if c.Outbox, err = decodeOutbox(outbox, result); err != nil {
 			return nil, fmt.Errorf("command %s: outbox: %w", c.ID, err)
 		}
 	}
 	return &c, nil
-}
-
-// outMsg is how an OutMsg is kept in the outbox column: its bytes, base64
-// in Bytes, so every message (a dead letter of an indented or malformed
-// body too) comes back byte for byte, and writing it costs no JSON
-// validation. Data (inline JSON) is read for records written before.
-type outMsg struct {
-	Subject string            `json:"subject"`
-	MsgID   string            `json:"msgId"`
-	Headers map[string]string `json:"headers,omitempty"`
-	Data    json.RawMessage   `json:"data,omitempty"`
-	Bytes   []byte            `json:"bytes,omitempty"`
-}
-
-func encodeOutbox(msgs []store.OutMsg) (any, error) {
-	if len(msgs) == 0 {
-		return nil, nil
-	}
-	rows := make([]outMsg, len(msgs))
-	for i, m := range msgs {
-		rows[i] = outMsg{Subject: m.Subject, MsgID: m.MsgID, Headers: m.Headers, Bytes: m.Data}
-	}
-	b, err := json.Marshal(rows)
-	if err != nil {
-		return nil, err
-	}
-	return string(b), nil
-}
-
-func decodeOutbox(b []byte) ([]store.OutMsg, error) {
-	var rows []outMsg
-	if err := json.Unmarshal(b, &rows); err != nil {
-		return nil, err
-	}
-	msgs := make([]store.OutMsg, len(rows))
-	for i, r := range rows {
-		msgs[i] = store.OutMsg{Subject: r.Subject, MsgID: r.MsgID, Headers: r.Headers, Data: r.Data}
-		if r.Bytes != nil {
-			msgs[i].Data = r.Bytes
-		}
-	}
-	return msgs, nil
 }
 
 // jsonText is a JSON document as a TEXT value, NULL when empty.
@@ -194,10 +152,7 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 	if err := s.check(op); err != nil {
 		return nil, err
 	}
-	ob, err := encodeOutbox(outbox)
-	if err != nil {
-		return nil, fmt.Errorf("sqlite: %s %s: outbox: %w", op, id, err)
-	}
+	ob := encodeOutbox(outbox, result)
 	apply, err := s.prepareWrites(writes)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, err)
