@@ -5,12 +5,17 @@
 // per-process concurrency limit and runs every message through one outcome
 // policy:
 //
+//   - decode and validate the body (schemas); a [Planner] handler makes its
+//     choices now (a create's random ID and secrets, a delete's rooms to
+//     delete or mark), so they are stored with the claim;
 //   - claim the command in the ledger (store.Command, _id = command ID); a
 //     command already done republishes its stored result and events and is
-//     acked, so a redelivery has no second effect;
-//   - decode and validate the body (schemas), then run the handler; every
-//     effect a handler applies is safe to re-run (insert by ID, delete by ID,
-//     compare-and-set updates carrying the command ID);
+//     acked, so a redelivery has no second effect; a command claimed before
+//     keeps the plan of its first delivery;
+//   - run the handler; every effect a handler applies is safe to re-run
+//     (insert by ID, delete by ID, compare-and-set updates carrying the
+//     command ID), and the room writes it leaves in [Outcome.Writes] are
+//     applied with the completion (one SQLite transaction);
 //   - success or an ordinary error result (not_found, forbidden): complete
 //     the ledger record, publish the result and events with derived message
 //     IDs, awaited together, then double-ack;

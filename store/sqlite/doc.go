@@ -7,7 +7,10 @@
 // The records live in real tables with typed columns, named like the MongoDB
 // collections: rooms, commands (the ledger) and archived_rooms. Preferences
 // are columns of their own; the lists and JSON documents (a room's applied
-// command IDs, a command's plan, result and outbox) are JSON text. Indexes:
+// command IDs, a command's plan and result) are JSON text; a command's
+// outbox is a compact binary list of messages in which the result message's
+// body refers to the result column (records written by earlier versions
+// keep a JSON outbox, still read). Indexes:
 //
 //   - rooms_expiry on rooms(auto_deletion_date), partial (rooms with a date
 //     and not marked for deletion), used by [Store.ExpiredRooms];
@@ -27,7 +30,9 @@
 // # Concurrency
 //
 // Every operation is one SQL statement, so each is atomic on its own and no
-// operation holds a transaction open across round trips: inserts use
+// operation holds a transaction open across round trips (the exception: a
+// completion with room writes runs its statements in one transaction, so
+// the writes happen if and only if that call completes the record): inserts use
 // INSERT ... ON CONFLICT DO NOTHING (no row inserted means a duplicate),
 // room updates are UPDATE ... WHERE id = ? AND version = ?, and the ledger's
 // "first one wins" rules (plan, completion) are CASE expressions in a single
@@ -40,8 +45,11 @@
 // while another is running are grouped into one BEGIN IMMEDIATE transaction
 // (group commit): each keeps its own statement and outcome, and a call
 // returns only once its write is committed, but the batch shares one commit
-// and its WAL writes and lock round trips. Should a statement of a batch
-// fail, the batch is rolled back and its writes run again one by one. Several processes may
+// and its WAL writes and lock round trips. The callers lead in turn: the
+// first in the queue runs the batch of those behind it, then hands over, so
+// no writer goroutine has to be scheduled between a write and its commit.
+// Should a statement of a batch fail, the batch is rolled back and its
+// writes run again one by one. Several processes may
 // open the same file (a roomkeeper worker beside a serve with the same
 // DATA_DIR): they take turns at the write lock, waiting up to
 // [Config.BusyTimeout]. synchronous=NORMAL makes a commit durable across a
