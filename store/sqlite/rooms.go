@@ -106,14 +106,22 @@ func (s *Store) InsertRoom(ctx context.Context, r *store.Room) error {
 // insertRoom runs the insert of room id (roomArgs) in the write tx;
 // ErrDuplicate when the ID exists.
 func (s *Store) insertRoom(ctx context.Context, tx binder, id string, args []any) error {
-	res, err := tx(ctx, s.wInsertRoom).ExecContext(ctx, args...)
+	return execOneRow(ctx, tx(ctx, s.wInsertRoom), args, func() error {
+		return fmt.Errorf("sqlite: insert room %s: %w", id, store.ErrDuplicate)
+	})
+}
+
+// execOneRow runs stmt with args and returns none() when it changed no
+// row.
+func execOneRow(ctx context.Context, stmt *sql.Stmt, args []any, none func() error) error {
+	res, err := stmt.ExecContext(ctx, args...)
 	if err != nil {
 		return err
 	}
 	if n, err := res.RowsAffected(); err != nil {
 		return err
 	} else if n == 0 {
-		return fmt.Errorf("sqlite: insert room %s: %w", id, store.ErrDuplicate)
+		return none()
 	}
 	return nil
 }
@@ -190,16 +198,9 @@ func (s *Store) DeleteRoom(ctx context.Context, id string) error {
 // deleteRoom runs the delete of room id in the write tx; ErrNotFound when
 // there is none.
 func (s *Store) deleteRoom(ctx context.Context, tx binder, id string) error {
-	res, err := tx(ctx, s.wDeleteRoom).ExecContext(ctx, id)
-	if err != nil {
-		return err
-	}
-	if n, err := res.RowsAffected(); err != nil {
-		return err
-	} else if n == 0 {
+	return execOneRow(ctx, tx(ctx, s.wDeleteRoom), []any{id}, func() error {
 		return fmt.Errorf("sqlite: delete room %s: %w", id, store.ErrNotFound)
-	}
-	return nil
+	})
 }
 
 // ListRooms returns up to limit rooms with an ID greater than after, in
