@@ -348,3 +348,37 @@ func TestLongHandlerIsNotRedelivered(t *testing.T) {
 	require.EqualValues(t, 1, calls.Load())
 	require.Zero(t, run.metrics.redeliv.Load())
 }
+
+// A delete decides before its claim and stores the decision with it: a
+// worker that crashes right after the claim leaves the plan in the ledger,
+// and the redelivery acts on it even though LiveKit now says otherwise, so
+// every delivery answers the same.
+func TestDeleteActsOnTheFirstDeliverysPlan(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+	lk := newLKRooms()
+	b.rooms.Meetings = lk
+	const id = "Planned-aaaaaaaaaaaaaaa"
+	b.insertRoom(t, id, nil, nil)
+	var crashed atomic.Bool
+	b.start(t, workerOpts{fault: func(s, cmd string) bool {
+		return s == "claimed" && cmd == "del-plan" && crashed.CompareAndSwap(false, true)
+	}})
+	b.send(t, "del-plan", events.DeleteRooms{RoomIDs: []string{id}})
+	require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
+
+	rec, err := b.store.GetCommand(ctxT(t, 5*time.Second), "del-plan")
+	require.NoError(t, err)
+	require.Equal(t, store.StatusPending, rec.Status)
+	require.JSONEq(t, `{"delete":["`+id+`"],"mark":null}`, string(rec.Plan), "the claim holds the plan")
+
+	lk.set(id, true, true) // a meeting starts before the redelivery
+	res := b.result(t, "del-plan")
+	require.True(t, res.OK, "%+v", res.Error)
+	var dr events.DeleteResult
+	require.NoError(t, json.Unmarshal(res.Data, &dr))
+	require.Equal(t, []string{id}, dr.Deleted)
+	require.Empty(t, dr.MarkedForDeletion)
+	_, err = b.store.GetRoom(ctxT(t, 5*time.Second), id)
+	require.ErrorIs(t, err, store.ErrNotFound)
+}
