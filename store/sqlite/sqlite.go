@@ -38,6 +38,8 @@ type Store struct {
 	queue []*writeReq
 	batch []*writeReq
 	quit  chan struct{} // closed by Close
+	// batches counts the write batches run, for checkpointLoop.
+	batches atomic.Uint64
 
 	checkpointDone chan struct{} // closed when checkpointLoop returns
 
@@ -106,7 +108,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		return fail(err)
 	}
 	s.checkpointer.SetMaxOpenConns(1)
-	go s.checkpointLoop()
+	go s.checkpointLoop(cfg.CheckpointInterval)
 	return s, nil
 }
 
@@ -114,24 +116,25 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 // by itself; checkpointLoop normally keeps the WAL far below it.
 const walSafetyPages = 20000
 
-// checkpointInterval is how often checkpointLoop copies the WAL into the
-// database file.
-const checkpointInterval = 50 * time.Millisecond
-
 // checkpointLoop runs passive checkpoints on a connection of its own, so
 // the copy of the WAL into the database and its fsync never stall a
 // commit (they would, in the writer, every thousand pages: the latency
 // tail of every command).
-func (s *Store) checkpointLoop() {
+func (s *Store) checkpointLoop(interval time.Duration) {
 	defer close(s.checkpointDone)
-	t := time.NewTicker(checkpointInterval)
+	t := time.NewTicker(interval)
 	defer t.Stop()
+	var seen uint64
 	for {
 		select {
 		case <-s.quit:
 			return
 		case <-t.C:
-			_, _ = s.checkpointer.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			// Only after writes: an idle store does not wake the disk.
+			if n := s.batches.Load(); n != seen {
+				seen = n
+				_, _ = s.checkpointer.Exec(`PRAGMA wal_checkpoint(PASSIVE)`)
+			}
 		}
 	}
 }

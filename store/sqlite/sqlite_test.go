@@ -174,6 +174,8 @@ func TestOpenErrors(t *testing.T) {
 		"uri":          {Path: "file:x.db?mode=memory"},
 		"busy timeout": {Path: filepath.Join(dir, "a.db"), BusyTimeout: -time.Second},
 		"conns":        {Path: filepath.Join(dir, "a.db"), MaxOpenConns: -1},
+		"checkpoint":   {Path: filepath.Join(dir, "a.db"), CheckpointInterval: -time.Millisecond},
+		"checkpoint 2": {Path: filepath.Join(dir, "a.db"), CheckpointInterval: time.Hour},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := sqlite.Open(t.Context(), cfg)
@@ -285,4 +287,23 @@ func TestCompletionWritesAtomic(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound, "the losing completion inserted its room")
 	_, err = s.GetRoom(ctx, winner.RoomID)
 	require.NoError(t, err, "the losing completion deleted a room")
+}
+
+// TestBackgroundCheckpoint: writes reach the database file itself (not
+// only the WAL) without any checkpoint by the writer, which would wait for
+// 20,000 pages.
+func TestBackgroundCheckpoint(t *testing.T) {
+	path := filepath.Join(t.TempDir(), sqlite.DefaultFileName)
+	s, err := sqlite.Open(t.Context(), sqlite.Config{Path: path, CheckpointInterval: 5 * time.Millisecond})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	before, err := os.Stat(path)
+	require.NoError(t, err)
+	for i := range 200 {
+		require.NoError(t, s.InsertRoom(t.Context(), storetest.NewRoom(fmt.Sprintf("Ckpt%03d-aaaaaaaaaaaaaaa", i))))
+	}
+	require.Eventually(t, func() bool {
+		fi, err := os.Stat(path)
+		return err == nil && fi.Size() > before.Size()
+	}, 5*time.Second, 10*time.Millisecond, "the rooms were not checkpointed into %s", path)
 }

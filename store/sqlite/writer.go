@@ -70,6 +70,7 @@ func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Contex
 	s.qmu.Unlock()
 
 	s.runBatch(batch)
+	s.batches.Add(1)
 
 	s.qmu.Lock()
 	clear(s.queue[:n])
