@@ -8,4 +8,7 @@ var (
 	// ErrSchemaTooNew: the file was written by a newer roomkeeper, whose
 	// schema this one does not know.
 	ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
+
+	// errWritePanic fails the writes of a batch in which one panicked.
+	errWritePanic = errors.New("sqlite: write panicked")
 )

@@ -1,11 +1,15 @@
 package sqlite
 
 import (
+	"context"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/store/storetest"
 )
 
 // TestQueryPlans checks that the sweep's queries go through their partial
@@ -41,4 +45,32 @@ func TestQueryPlans(t *testing.T) {
 			require.NotRegexp(t, `SCAN rooms$`, joined, "full scan of rooms")
 		})
 	}
+}
+
+// TestWritePanicHandsOver: a write that panics fails its batch and passes
+// the panic on, and the writes after it still run (the lead is handed over
+// and the transaction rolled back).
+func TestWritePanicHandsOver(t *testing.T) {
+	s, err := Open(t.Context(), Config{Path: filepath.Join(t.TempDir(), DefaultFileName)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+
+	require.Panics(t, func() {
+		_ = s.write(t.Context(), "boom", func(ctx context.Context, bind binder) error {
+			_, err := bind(ctx, s.wDeleteRoom).ExecContext(ctx, "nothing")
+			require.NoError(t, err)
+			panic("boom")
+		})
+	})
+	done := make(chan error, 1)
+	go func() { done <- s.InsertRoom(context.Background(), storetest.NewRoom("After-aaaaaaaaaaaaaaa")) }()
+	select {
+	case err := <-done:
+		require.NoError(t, err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("a write after the panic hangs")
+	}
+	n, err := s.CountRooms(t.Context())
+	require.NoError(t, err)
+	require.EqualValues(t, 1, n)
 }

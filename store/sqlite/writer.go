@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"fmt"
 	"runtime"
 
 	"github.com/roomkeeper/roomkeeper/store"
@@ -69,25 +70,43 @@ func (s *Store) write(ctx context.Context, op string, fn func(ctx context.Contex
 	batch := append(s.batch[:0], s.queue[:n]...)
 	s.qmu.Unlock()
 
+	s.runLed(req, batch, n)
+	return s.wrap(op, req.err)
+}
+
+// runLed runs the leader req's batch (the first n queued), then marks them
+// finished, wakes their callers and hands the lead to the next write. A
+// panic in a write fails the batch and still hands over before it goes on
+// up, so one bad write cannot leave every later one waiting.
+func (s *Store) runLed(req *writeReq, batch []*writeReq, n int) {
+	defer func() {
+		r := recover()
+		if r != nil {
+			for _, q := range batch {
+				q.err = fmt.Errorf("%w: a write panicked: %v", errWritePanic, r)
+			}
+		}
+		s.qmu.Lock()
+		clear(s.queue[:n])
+		s.queue = s.queue[n:]
+		for _, q := range batch {
+			q.finished = true
+			if q != req {
+				q.wake <- struct{}{}
+			}
+		}
+		if len(s.queue) > 0 {
+			s.queue[0].wake <- struct{}{}
+		}
+		clear(batch)
+		s.batch = batch
+		s.qmu.Unlock()
+		if r != nil {
+			panic(r)
+		}
+	}()
 	s.runBatch(batch)
 	s.batches.Add(1)
-
-	s.qmu.Lock()
-	clear(s.queue[:n])
-	s.queue = s.queue[n:]
-	for _, r := range batch {
-		r.finished = true
-		if r != req {
-			r.wake <- struct{}{}
-		}
-	}
-	if len(s.queue) > 0 {
-		s.queue[0].wake <- struct{}{}
-	}
-	clear(batch)
-	s.batch = batch
-	s.qmu.Unlock()
-	return s.wrap(op, req.err)
 }
 
 // isOutcome reports whether err is an ordinary outcome of a write (which
@@ -143,6 +162,12 @@ func (s *Store) runTx(reqs []*writeReq) ([]error, bool) {
 	if err != nil {
 		return fail(err)
 	}
+	defer func() {
+		if r := recover(); r != nil {
+			_ = tx.Rollback() // or the one write connection stays taken
+			panic(r)
+		}
+	}()
 	for i, req := range reqs {
 		if err := req.ctx.Err(); err != nil {
 			errs[i] = err
