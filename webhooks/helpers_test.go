@@ -3,7 +3,6 @@ package webhooks
 import (
 	"bytes"
 	"context"
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -125,7 +124,7 @@ func post(t testing.TB, url, authorization string, body []byte) (int, string) {
 	}
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	answer, err := io.ReadAll(resp.Body)
 	require.NoError(t, err)
 	return resp.StatusCode, string(answer)
@@ -161,9 +160,4 @@ func (b *testBundle) rebootstrap(t testing.TB) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, events.Bootstrap(ctx, b.js, events.DefaultTopology()))
-}
-
-// uniqueID returns a fresh event ID.
-func uniqueID(prefix string, i int) string {
-	return fmt.Sprintf("EV_%s_%d_%d", prefix, time.Now().UnixNano(), i)
 }

@@ -56,7 +56,7 @@ func createEndToEnd(b *testing.B, ack string) float64 {
 		}
 	})
 	require.NoError(b, err)
-	defer sub.Unsubscribe()
+	defer func() { _ = sub.Unsubscribe() }()
 	require.NoError(b, nc.Flush())
 
 	start := time.Now()
@@ -82,7 +82,7 @@ func createEndToEnd(b *testing.B, ack string) float64 {
 func createCeiling(b *testing.B) float64 {
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(b.TempDir(), "ceiling.db")})
 	require.NoError(b, err)
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	rep, err := benchkit.Ceiling(context.Background(), st, benchkit.CeilingConfig{N: benchCreates, Concurrency: benchConcurrency})
 	require.NoError(b, err)
 	require.Zero(b, rep.Errors())

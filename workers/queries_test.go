@@ -268,13 +268,13 @@ func TestQueryGet(t *testing.T) {
 	})
 
 	t.Run("errors", func(t *testing.T) {
-		requireQueryError(t, b.request(t, events.APIGet, `{"roomId":"Nope-000000000000000"}`), events.CodeNotFound)
+		_ = requireQueryError(t, b.request(t, events.APIGet, `{"roomId":"Nope-000000000000000"}`), events.CodeNotFound)
 		e := requireQueryError(t, b.request(t, events.APIGet, `{}`), events.CodeInvalidArgument)
 		require.Equal(t, "roomId", e.Details[0].Field)
-		requireQueryError(t, b.request(t, events.APIGet, `{"roomId":""}`), events.CodeInvalidArgument)
-		requireQueryError(t, b.request(t, events.APIGet, `{"roomId":7}`), events.CodeInvalidArgument)
-		requireQueryError(t, b.request(t, events.APIGet, `{"roomId":`), events.CodeInvalidArgument)
-		requireQueryError(t, b.request(t, events.APIGet, ``), events.CodeInvalidArgument)
+		_ = requireQueryError(t, b.request(t, events.APIGet, `{"roomId":""}`), events.CodeInvalidArgument)
+		_ = requireQueryError(t, b.request(t, events.APIGet, `{"roomId":7}`), events.CodeInvalidArgument)
+		_ = requireQueryError(t, b.request(t, events.APIGet, `{"roomId":`), events.CodeInvalidArgument)
+		_ = requireQueryError(t, b.request(t, events.APIGet, ``), events.CodeInvalidArgument)
 
 		_, err := b.client.GetRoom(ctx, "Nope-000000000000000")
 		requireCode(t, err, events.CodeNotFound)
@@ -467,7 +467,7 @@ func TestQueryRole(t *testing.T) {
 
 	wrong := "wrong-" + mod
 	msg := b.request(t, events.APIRole, `{"roomId":"`+room.RoomID+`","secret":"`+wrong+`"}`)
-	requireQueryError(t, msg, events.CodeInvalidSecret)
+	_ = requireQueryError(t, msg, events.CodeInvalidSecret)
 	for _, s := range []string{wrong, mod, pub} {
 		require.NotContains(t, string(msg.Data), s, "the reply never holds a secret")
 		for k, v := range msg.Header {
@@ -478,8 +478,8 @@ func TestQueryRole(t *testing.T) {
 	requireCode(t, err, events.CodeInvalidSecret)
 	_, err = b.client.Role(ctx, "Nope-000000000000000", mod)
 	requireCode(t, err, events.CodeNotFound)
-	requireQueryError(t, b.request(t, events.APIRole, `{"roomId":"`+room.RoomID+`"}`), events.CodeInvalidArgument)
-	requireQueryError(t, b.request(t, events.APIRole, `{"roomId":"`+room.RoomID+`","secret":""}`), events.CodeInvalidArgument)
+	_ = requireQueryError(t, b.request(t, events.APIRole, `{"roomId":"`+room.RoomID+`"}`), events.CodeInvalidArgument)
+	_ = requireQueryError(t, b.request(t, events.APIRole, `{"roomId":"`+room.RoomID+`","secret":""}`), events.CodeInvalidArgument)
 }
 
 // ---------------------------------------------------------------- recording token
@@ -624,7 +624,7 @@ func TestQueryParticipantTokenJoinsLiveKit(t *testing.T) {
 	requireCode(t, err, events.CodeInvalidSecret)
 	_, err = b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: "Nope-000000000000000", Secret: "nope", ParticipantName: "eve"})
 	requireCode(t, err, events.CodeNotFound)
-	requireQueryError(t, b.request(t, events.APIParticipantToken, `{"roomId":"`+room.RoomID+`","secret":"x"}`), events.CodeInvalidArgument)
+	_ = requireQueryError(t, b.request(t, events.APIParticipantToken, `{"roomId":"`+room.RoomID+`","secret":"x"}`), events.CodeInvalidArgument)
 
 	// Marked for deletion (a meeting is going on): no more tokens.
 	res, err := b.client.DeleteRooms(ctx, "pt-del", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
@@ -656,7 +656,7 @@ func canAdminister(t *testing.T, srv *lktest.Server, roomID, token string) bool 
 	req.Header.Set("Authorization", "Bearer "+token)
 	res, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
-	defer res.Body.Close()
+	defer func() { _ = res.Body.Close() }()
 	return res.StatusCode == http.StatusOK
 }
 
@@ -748,7 +748,7 @@ func TestQueryServiceInfoAndQueueGroup(t *testing.T) {
 	for range 60 {
 		b.request(t, events.APIList, `{}`)
 	}
-	requireQueryError(t, b.request(t, events.APIGet, `{"roomId":"Nope-000000000000000"}`), events.CodeNotFound)
+	_ = requireQueryError(t, b.request(t, events.APIGet, `{"roomId":"Nope-000000000000000"}`), events.CodeNotFound)
 	inbox := nats.NewInbox()
 	sub, err := b.nc.SubscribeSync(inbox)
 	require.NoError(t, err)

@@ -322,7 +322,7 @@ func scaleRun(b *testing.B, bin string, workers int) float64 {
 func freeAddr(b *testing.B) string {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(b, err)
-	defer l.Close()
+	defer func() { _ = l.Close() }()
 	return l.Addr().String()
 }
 

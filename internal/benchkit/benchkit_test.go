@@ -54,7 +54,7 @@ func TestCeilingSQLite(t *testing.T) {
 	t.Parallel()
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "c.db")})
 	require.NoError(t, err)
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	ceilingOn(t, st)
 }
 
@@ -65,7 +65,7 @@ func TestCeilingMongo(t *testing.T) {
 	}
 	st, err := mongo.Open(context.Background(), mongo.Config{URI: ferret.MongoURI(t), Database: ferret.DatabaseName(t)})
 	require.NoError(t, err)
-	defer st.Close()
+	defer func() { _ = st.Close() }()
 	ceilingOn(t, st)
 }
 

@@ -134,8 +134,8 @@ func (r *Report) Print(w io.Writer, label string) {
 	for _, k := range slices.Sorted(maps.Keys(r.Ops)) {
 		ops = append(ops, fmt.Sprintf("%s %d", k, r.Ops[k]))
 	}
-	fmt.Fprintf(w, "%s commands: %d (%s)\n", label, r.Sent, strings.Join(ops, ", "))
-	fmt.Fprintf(w, "%s results: %d ok, %d errors\n", label, r.OK, r.Errors())
+	_, _ = fmt.Fprintf(w, "%s commands: %d (%s)\n", label, r.Sent, strings.Join(ops, ", "))
+	_, _ = fmt.Fprintf(w, "%s results: %d ok, %d errors\n", label, r.OK, r.Errors())
 	var errs []string
 	for _, k := range slices.Sorted(maps.Keys(r.Failed)) {
 		errs = append(errs, fmt.Sprintf("%s %d", k, r.Failed[k]))
@@ -149,8 +149,8 @@ func (r *Report) Print(w io.Writer, label string) {
 	if len(errs) == 0 {
 		errs = []string{"none"}
 	}
-	fmt.Fprintf(w, "%s errors: %s\n", label, strings.Join(errs, ", "))
-	fmt.Fprintf(w, "%s elapsed: %s\n", label, r.Elapsed.Round(time.Millisecond))
-	fmt.Fprintf(w, "%s throughput: %.1f commands/s\n", label, r.Throughput)
-	fmt.Fprintf(w, "%s latency ms: p50 %s p90 %s p99 %s max %s\n", label, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
+	_, _ = fmt.Fprintf(w, "%s errors: %s\n", label, strings.Join(errs, ", "))
+	_, _ = fmt.Fprintf(w, "%s elapsed: %s\n", label, r.Elapsed.Round(time.Millisecond))
+	_, _ = fmt.Fprintf(w, "%s throughput: %.1f commands/s\n", label, r.Throughput)
+	_, _ = fmt.Fprintf(w, "%s latency ms: p50 %s p90 %s p99 %s max %s\n", label, ms(r.P50), ms(r.P90), ms(r.P99), ms(r.Max))
 }

@@ -39,7 +39,7 @@ func startProc(t *testing.T, name, logPath, bin string, args, env []string) *pro
 	if err != nil {
 		t.Fatalf("%s: log file: %v", name, err)
 	}
-	fmt.Fprintf(out, "==== %s start %s\n", time.Now().Format(time.RFC3339Nano), name)
+	_, _ = fmt.Fprintf(out, "==== %s start %s\n", time.Now().Format(time.RFC3339Nano), name)
 	cmd := exec.Command(bin, args...)
 	cmd.Env = env
 	cmd.Stdout, cmd.Stderr = out, out

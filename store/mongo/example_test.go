@@ -26,7 +26,7 @@ func ExampleOpen() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer s.Close()
+	defer func() { _ = s.Close() }()
 
 	room, err := s.GetRoom(ctx, "MyRoom-3kq9x2m4p7a1b8c")
 	switch {

@@ -30,7 +30,7 @@ func TestQueryPlans(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
 			require.NoError(t, err)
-			defer rows.Close()
+			defer func() { _ = rows.Close() }()
 			var plan []string
 			for rows.Next() {
 				var id, parent, unused int

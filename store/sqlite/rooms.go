@@ -252,7 +252,7 @@ func (s *Store) queryRooms(ctx context.Context, op string, stmt *sql.Stmt, args 
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
-	defer rows.Close()
+	defer func() { _ = rows.Close() }()
 	out := []store.Room{}
 	for rows.Next() {
 		out = append(out, store.Room{})

@@ -74,7 +74,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		checkpointDone: make(chan struct{}),
 	}
 	fail := func(err error) (*Store, error) {
-		s.closeDBs()
+		_ = s.closeDBs()
 		return nil, s.wrap("open "+cfg.Path, err)
 	}
 

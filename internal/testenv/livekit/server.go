@@ -148,7 +148,7 @@ func Start(t testing.TB, opts Options) *Server {
 	if err != nil {
 		t.Fatalf("livekit-server log: %v", err)
 	}
-	defer logFile.Close() // the child keeps its own descriptor
+	defer func() { _ = logFile.Close() }() // the child keeps its own descriptor
 
 	srv.cmd = exec.Command(bin, "--dev", "--bind", "127.0.0.1", "--config", cfgPath)
 	srv.cmd.Stdout = logFile
@@ -280,7 +280,7 @@ func tail(path string, n int) string {
 	if err != nil {
 		return fmt.Sprintf("(cannot read %s: %v)", path, err)
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }()
 	var lines []string
 	sc := bufio.NewScanner(f)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)

@@ -44,7 +44,7 @@ func (c *BenchCmd) Run(e *env) error {
 	if c.Rate > 0 {
 		rate = fmt.Sprintf("%g/s", c.Rate)
 	}
-	fmt.Fprintf(e.out, "bench: %d commands (%s), concurrency %d, rate %s\n", c.N, mix, c.Concurrency, rate)
+	_, _ = fmt.Fprintf(e.out, "bench: %d commands (%s), concurrency %d, rate %s\n", c.N, mix, c.Concurrency, rate)
 	rep, err := benchkit.Run(e.ctx, e.nc, benchkit.RunConfig{
 		N: c.N, Rate: c.Rate, Concurrency: c.Concurrency, Mix: mix, Wait: c.Wait,
 		Prefix: "bench-" + NewCommandID()[len("roomctl-"):],
@@ -58,10 +58,10 @@ func (c *BenchCmd) Run(e *env) error {
 		if err != nil {
 			return fail(ExitUnreachable, "ceiling: %w", err)
 		}
-		fmt.Fprintf(e.out, "ceiling: the same store writes directly on %s, concurrency %d\n", where, c.Concurrency)
+		_, _ = fmt.Fprintf(e.out, "ceiling: the same store writes directly on %s, concurrency %d\n", where, c.Concurrency)
 		ceil.Print(e.out, "ceiling")
 		if ceil.Throughput > 0 {
-			fmt.Fprintf(e.out, "ratio e2e/ceiling: %.3f\n", rep.Throughput/ceil.Throughput)
+			_, _ = fmt.Fprintf(e.out, "ratio e2e/ceiling: %.3f\n", rep.Throughput/ceil.Throughput)
 		}
 	}
 	if n := rep.Errors(); n > 0 {

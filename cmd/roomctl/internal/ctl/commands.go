@@ -201,13 +201,13 @@ func writeTable(w io.Writer, cols []string, rooms []map[string]json.RawMessage) 
 	for i, c := range cols {
 		head[i] = header(c)
 	}
-	fmt.Fprintln(tw, strings.Join(head, "\t"))
+	_, _ = fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, r := range rooms {
 		cells := make([]string, len(cols))
 		for i, c := range cols {
 			cells[i] = cell(c, r[c])
 		}
-		fmt.Fprintln(tw, strings.Join(cells, "\t"))
+		_, _ = fmt.Fprintln(tw, strings.Join(cells, "\t"))
 	}
 	return tw.Flush()
 }

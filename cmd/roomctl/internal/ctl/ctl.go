@@ -121,7 +121,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		kong.UsageOnError(),
 	)
 	if err != nil {
-		fmt.Fprintln(stderr, "roomctl:", err)
+		_, _ = fmt.Fprintln(stderr, "roomctl:", err)
 		return ExitUsage
 	}
 	defer func() {
@@ -135,7 +135,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		fmt.Fprintln(stderr, "roomctl:", err)
+		_, _ = fmt.Fprintln(stderr, "roomctl:", err)
 		return ExitUsage
 	}
 	e := &env{ctx: ctx, cli: cli, timeout: cli.Timeout, out: stdout, errOut: stderr}
@@ -144,7 +144,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	if err == nil {
 		return ExitOK
 	}
-	fmt.Fprintln(stderr, "roomctl:", err)
+	_, _ = fmt.Fprintln(stderr, "roomctl:", err)
 	var ee *exitError
 	if errors.As(err, &ee) {
 		return ee.code
@@ -211,7 +211,7 @@ func (e *env) do(f commandFlags, subject string, body any) error {
 	if err := client.SendRaw(ctx, id, subject, raw); err != nil {
 		return fail(ExitUnreachable, "publish %s: %w", subject, err)
 	}
-	fmt.Fprintf(e.errOut, "command %s published on %s\n", id, subject)
+	_, _ = fmt.Fprintf(e.errOut, "command %s published on %s\n", id, subject)
 	return e.waitResult(ctx, id)
 }
 

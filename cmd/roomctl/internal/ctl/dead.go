@@ -61,9 +61,9 @@ func (c *DeadListCmd) Run(e *env) error {
 		return nil
 	}
 	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "SEQ\tSUBJECT\tCOMMAND ID\tDELIVERIES\tREASON")
+	_, _ = fmt.Fprintln(tw, "SEQ\tSUBJECT\tCOMMAND ID\tDELIVERIES\tREASON")
 	for _, d := range dead {
-		fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", d.Seq, d.OriginalSubject, d.CommandID, d.Deliveries, d.Reason)
+		_, _ = fmt.Fprintf(tw, "%d\t%s\t%s\t%d\t%s\n", d.Seq, d.OriginalSubject, d.CommandID, d.Deliveries, d.Reason)
 	}
 	return tw.Flush()
 }
@@ -103,6 +103,6 @@ func (c *DeadReplayCmd) Run(e *env) error {
 		_, err := fmt.Fprintln(e.out, id)
 		return err
 	}
-	fmt.Fprintln(e.errOut, id)
+	_, _ = fmt.Fprintln(e.errOut, id)
 	return e.waitResult(ctx, id)
 }

@@ -61,11 +61,11 @@ func (c *WebhookTestCmd) Run(e *env) error {
 	if err != nil {
 		return fail(ExitUnreachable, "post %s: %w", c.URL, err)
 	}
-	defer resp.Body.Close()
+	defer func() { _ = resp.Body.Close() }()
 	answer, _ := io.ReadAll(io.LimitReader(resp.Body, 4096))
-	fmt.Fprintf(e.out, "%s %s -> %d %s", c.Event, id, resp.StatusCode, answer)
+	_, _ = fmt.Fprintf(e.out, "%s %s -> %d %s", c.Event, id, resp.StatusCode, answer)
 	if len(answer) == 0 || answer[len(answer)-1] != '\n' {
-		fmt.Fprintln(e.out)
+		_, _ = fmt.Fprintln(e.out)
 	}
 	if resp.StatusCode != http.StatusOK {
 		return fail(ExitErrorResult, "the receiver answered %s", resp.Status)
