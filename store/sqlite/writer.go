@@ -25,9 +25,11 @@ type writeReq struct {
 	fn  func(ctx context.Context, bind binder) error
 	// wake is signalled when the write is done or its writer is to lead.
 	wake chan struct{}
-	// Under Store.qmu:
-	finished bool
+	// err and ran are set by the leader that runs the write, finished
+	// then under Store.qmu; the caller reads them once finished.
 	err      error
+	ran      bool
+	finished bool
 }
 
 // write runs fn on the write connection and returns once its effect is
@@ -83,7 +85,9 @@ func (s *Store) runLed(req *writeReq, batch []*writeReq, n int) {
 		r := recover()
 		if r != nil {
 			for _, q := range batch {
-				q.err = fmt.Errorf("%w: a write panicked: %v", errWritePanic, r)
+				if !q.ran {
+					q.err = fmt.Errorf("%w: a write panicked: %v", errWritePanic, r)
+				}
 			}
 		}
 		s.qmu.Lock()
@@ -125,13 +129,14 @@ func (s *Store) runBatch(batch []*writeReq) {
 	if len(batch) > 1 {
 		if errs, ok := s.runTx(batch); ok {
 			for i, req := range batch {
-				req.err = errs[i]
+				req.err, req.ran = errs[i], true
 			}
 			return
 		}
 	}
 	for _, req := range batch {
 		req.err = s.runOne(req)
+		req.ran = true
 	}
 }
 
