@@ -9,6 +9,9 @@ var (
 	// schema this one does not know.
 	ErrSchemaTooNew = errors.New("sqlite: database schema is newer than this program")
 
+	// errOutbox: an outbox column that does not decode.
+	errOutbox = errors.New("sqlite: malformed outbox")
+
 	// errWritePanic fails the writes of a batch in which one panicked.
 	errWritePanic = errors.New("sqlite: write panicked")
 )

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/binary"
 	"encoding/json"
-	"errors"
 	"maps"
 	"slices"
 
@@ -27,8 +26,6 @@ const (
 	outboxV1       byte = 0x01
 	flagResultBody byte = 1 << 0
 )
-
-var errOutbox = errors.New("malformed outbox")
 
 // outMsg is the JSON form of an OutMsg in records written before outboxV1:
 // its bytes base64 in Bytes, or inline JSON in Data (older still).
