@@ -54,6 +54,20 @@ func redeliveries(t *testing.T, ws ...*workerProc) (redelivered, duplicate int) 
 	return redelivered, duplicate
 }
 
+// startRun starts what every fault test runs on: a nats-server process, a
+// client that logs its progress, and the spec of the worker processes to
+// start (32 handlers each, SQLite in a fresh DATA_DIR). Every process logs
+// into one directory, dumped when the test fails.
+func startRun(t *testing.T) (*natsProc, *client, workerSpec) {
+	t.Helper()
+	logDir := t.TempDir()
+	dumpLogsOnFailure(t, logDir)
+	ns := startNATSProc(t, logDir)
+	c := connectClient(t, ns.url())
+	c.traceProgress(t)
+	return ns, c, workerSpec{natsURL: ns.url(), dataDir: t.TempDir(), concurrency: 32, logDir: logDir}
+}
+
 // TestWorkerKilled kills one of two worker processes with SIGKILL a third of
 // the way through 10,000 creates and starts it again a second later. What
 // the killed process held (claimed, applied, completed or published but not
@@ -61,12 +75,7 @@ func redeliveries(t *testing.T, ws ...*workerProc) (redelivered, duplicate int) 
 // result and event IDs.
 func TestWorkerKilled(t *testing.T) {
 	const n = 10000
-	logDir := t.TempDir()
-	dumpLogsOnFailure(t, logDir)
-	ns := startNATSProc(t, logDir)
-	c := connectClient(t, ns.url())
-	c.traceProgress(t)
-	spec := workerSpec{natsURL: ns.url(), dataDir: t.TempDir(), concurrency: 32, logDir: logDir}
+	_, c, spec := startRun(t)
 	w1 := startWorker(t, spec, "worker-1")
 	w2 := startWorker(t, spec, "worker-2")
 
@@ -104,12 +113,7 @@ func TestWorkerKilled(t *testing.T) {
 // Nats-Msg-Id, as the contract asks of producers.
 func TestNATSRestarted(t *testing.T) {
 	const n = 10000
-	logDir := t.TempDir()
-	dumpLogsOnFailure(t, logDir)
-	ns := startNATSProc(t, logDir)
-	c := connectClient(t, ns.url())
-	c.traceProgress(t)
-	spec := workerSpec{natsURL: ns.url(), dataDir: t.TempDir(), concurrency: 32, logDir: logDir}
+	ns, c, spec := startRun(t)
 	w1 := startWorker(t, spec, "worker-1")
 	w2 := startWorker(t, spec, "worker-2")
 
@@ -154,13 +158,9 @@ func TestNATSRestarted(t *testing.T) {
 func TestStoreOutage(t *testing.T) {
 	const n = 300
 	const outage = 10 * time.Second
-	logDir := t.TempDir()
-	dumpLogsOnFailure(t, logDir)
-	ns := startNATSProc(t, logDir)
-	c := connectClient(t, ns.url())
-	c.traceProgress(t)
-	db := startFerretProc(t, logDir)
-	spec := workerSpec{natsURL: ns.url(), dataDir: t.TempDir(), mongoURI: db.uri(), mongoDB: "faulttest", concurrency: 32, logDir: logDir}
+	_, c, spec := startRun(t)
+	db := startFerretProc(t, spec.logDir)
+	spec.mongoURI, spec.mongoDB = db.uri(), "faulttest"
 	w := startWorker(t, spec, "worker-1")
 
 	ids := commandIDs("storeoutage", n)
@@ -202,12 +202,7 @@ func TestStoreOutage(t *testing.T) {
 func TestWorkerSIGTERM(t *testing.T) {
 	const n = 5000
 	const bound = 15 * time.Second
-	logDir := t.TempDir()
-	dumpLogsOnFailure(t, logDir)
-	ns := startNATSProc(t, logDir)
-	c := connectClient(t, ns.url())
-	c.traceProgress(t)
-	spec := workerSpec{natsURL: ns.url(), dataDir: t.TempDir(), concurrency: 32, logDir: logDir}
+	_, c, spec := startRun(t)
 	w1 := startWorker(t, spec, "worker-1")
 
 	ids := commandIDs("sigterm", n)

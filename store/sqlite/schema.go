@@ -48,7 +48,7 @@ var schema = []string{
 		status     TEXT    NOT NULL,
 		plan       TEXT,                               -- JSON, NULL until planned
 		result     TEXT,                               -- JSON, NULL until done
-		outbox     TEXT,                               -- JSON array of messages
+		outbox     TEXT,                               -- messages, see outbox.go (JSON in old rows)
 		created_at INTEGER NOT NULL,                   -- epoch ms
 		updated_at INTEGER NOT NULL                    -- epoch ms
 	)`,
