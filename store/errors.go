@@ -12,4 +12,7 @@ var (
 	ErrConflict = errors.New("version conflict")
 	// ErrUnavailable: the database cannot be reached; retry later.
 	ErrUnavailable = errors.New("store unavailable")
+	// ErrInvalid: a caller's mistake, such as a completion whose status is
+	// neither done nor dead.
+	ErrInvalid = errors.New("invalid request")
 )

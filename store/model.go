@@ -106,11 +106,20 @@ type ArchivedRoom struct {
 	PublisherSecret  string      `json:"-" bson:"publisherSecret"`
 }
 
-// Command ledger statuses.
+// Command ledger statuses: a record is claimed pending and finished once,
+// done or dead.
 const (
+	// StatusPending: claimed, not finished.
 	StatusPending = "pending"
-	StatusDone    = "done"
+	// StatusDone: finished with a result (ok or not); the message is acked.
+	StatusDone = "done"
+	// StatusDead: finished and given up: the outbox holds a dead letter and
+	// the message is termed.
+	StatusDead = "dead"
 )
+
+// Finished reports whether the record is done or dead.
+func (c *Command) Finished() bool { return c.Status == StatusDone || c.Status == StatusDead }
 
 // OutMsg is one message a command publishes when it completes (its result,
 // its events, a dead letter); the ledger keeps them so a redelivery
@@ -134,7 +143,10 @@ type Command struct {
 	// Result is the command's result (JSON), set when Status is done.
 	Result json.RawMessage `bson:"result,omitempty"`
 	// Outbox holds the messages published on completion.
-	Outbox    []OutMsg  `bson:"outbox,omitempty"`
+	Outbox []OutMsg `bson:"outbox,omitempty"`
+	// Published is set once JetStream stored every message of the outbox
+	// (Store.MarkPublished).
+	Published bool      `bson:"published,omitempty"`
 	CreatedAt time.Time `bson:"createdAt"`
 	UpdatedAt time.Time `bson:"updatedAt"`
 }

@@ -19,6 +19,20 @@ type Write struct {
 	PutArchived *ArchivedRoom
 }
 
+// Completion is how a command ends (Store.CompleteCommand).
+type Completion struct {
+	// Status is StatusDone, or StatusDead when the outbox holds a dead
+	// letter and the message is given up (termed).
+	Status string
+	// Result is the command's result (JSON).
+	Result json.RawMessage
+	// Outbox holds the messages to publish: result, events, fan-out
+	// commands, dead letter.
+	Outbox []OutMsg
+	// Writes are the command's room writes, applied with the completion.
+	Writes []Write
+}
+
 // Store is what roomkeeper keeps. Implementations are safe for concurrent
 // use by many goroutines and many processes; errors wrap the sentinels of
 // this package, and an unreachable database is reported as ErrUnavailable.
@@ -60,16 +74,22 @@ type Store interface {
 	// has one, and returns the plan the record holds afterwards (the first
 	// one stored wins). ErrNotFound when there is no record id.
 	SetCommandPlan(ctx context.Context, id string, plan json.RawMessage) (json.RawMessage, error)
-	// CompleteCommand marks record id done with its result and outbox, and
-	// applies writes, the command's own room writes, with it: in the same
-	// transaction where the store has them (SQLite: the writes happen if
-	// and only if this call completes the record), else one by one just
-	// before the completion (MongoDB: each write is idempotent, so a crash
-	// in between is repaired by the redelivery doing them again). It is
-	// idempotent: a record already done keeps its first result and outbox,
-	// and is returned. ErrNotFound when there is no record id.
-	CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []OutMsg, writes ...Write) (*Command, error)
-	// PruneCommands deletes up to limit ledger records whose status is done
+	// CompleteCommand finishes pending record id with c (status done or
+	// dead, result, outbox) and applies c.Writes, the command's own room
+	// writes, if and only if this call is the one that finishes the record:
+	// in the same transaction where the store has them (SQLite; MongoDB on
+	// a replica set), else in a guarded sequence with the same guarantee
+	// (see the MongoDB store). It is idempotent: a record already finished
+	// keeps its first status, result and outbox, is returned, and c.Writes
+	// are not applied. ErrNotFound when there is no record id.
+	CompleteCommand(ctx context.Context, id string, c Completion) (*Command, error)
+	// MarkPublished records that the outbox of finished record id has been
+	// stored by JetStream (every message acknowledged), so a redelivery or
+	// a repeat of the command past the streams' duplicates window knows
+	// not to publish it again. Marking a record twice, or one that is gone,
+	// is no error.
+	MarkPublished(ctx context.Context, id string) error
+	// PruneCommands deletes up to limit ledger records that are finished (done or dead)
 	// and whose UpdatedAt is strictly before before, oldest first, and
 	// returns how many it deleted (0 when limit <= 0). A pending record is
 	// never deleted, however old. It reads the candidates through an index

@@ -253,7 +253,7 @@ func (d *DeadLetters) complete(ctx context.Context, id, subject string, deliveri
 		{Subject: events.ResultSubject(id), MsgID: events.ResultMsgID(id), Data: resJSON},
 		dead,
 	}
-	rec, err = d.cfg.Store.CompleteCommand(ctx, id, resJSON, outbox)
+	rec, err = d.cfg.Store.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDead, Result: resJSON, Outbox: outbox})
 	if err != nil {
 		return nil, fmt.Errorf("complete: %w", err)
 	}

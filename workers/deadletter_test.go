@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
 
@@ -78,7 +79,7 @@ func TestMaxDeliveriesAdvisoryDeadLettersUnsettledMessage(t *testing.T) {
 	require.Zero(t, b.streamState(t, events.StreamCommands).Msgs, "the message left the work queue")
 	rec, err := b.store.GetCommand(ctxT(t, 5*time.Second), "crasher")
 	require.NoError(t, err)
-	require.Equal(t, "done", rec.Status)
+	require.Equal(t, store.StatusDead, rec.Status, "given up: recorded dead")
 	require.Len(t, b.streamMsgs(t, events.StreamResults, events.ResultSubject("crasher")), 1)
 	require.EqualValues(t, 1, b.countRooms(t))
 	require.Zero(t, r.metrics.dead.Load(), "the pipeline never settled it")

@@ -333,7 +333,11 @@ func (w *Worker) finishWith(ctx context.Context, d *delivery, rec *store.Command
 	if out != nil {
 		writes = out.Writes
 	}
-	done, err := w.store.CompleteCommand(ctx, d.id, resJSON, outbox, writes...)
+	status := store.StatusDone
+	if deadReason != "" {
+		status = store.StatusDead
+	}
+	done, err := w.store.CompleteCommand(ctx, d.id, store.Completion{Status: status, Result: resJSON, Outbox: outbox, Writes: writes})
 	if err != nil {
 		return w.retry(d, fmt.Errorf("complete: %w", err))
 	}

@@ -72,7 +72,7 @@ func complete(ctx context.Context, st store.Store, cmdID string, data any, write
 	if err != nil {
 		return err
 	}
-	if _, err := st.CompleteCommand(ctx, cmdID, raw, []store.OutMsg{{Subject: events.ResultSubject(cmdID), MsgID: "result:" + cmdID, Data: raw}}, writes...); err != nil {
+	if _, err := st.CompleteCommand(ctx, cmdID, store.Completion{Status: store.StatusDone, Result: raw, Outbox: []store.OutMsg{{Subject: events.ResultSubject(cmdID), MsgID: "result:" + cmdID, Data: raw}}, Writes: writes}); err != nil {
 		return fmt.Errorf("complete: %w", err)
 	}
 	return nil

@@ -421,10 +421,14 @@ func (s *Store) SetCommandPlan(ctx context.Context, id string, plan json.RawMess
 
 // CompleteCommand implements store.Store: updateOne of the pending record,
 // then a read of the record (whose first result wins).
-func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []store.OutMsg, writes ...store.Write) (*store.Command, error) {
+func (s *Store) CompleteCommand(ctx context.Context, id string, c store.Completion) (*store.Command, error) {
+	if c.Status != store.StatusDone && c.Status != store.StatusDead {
+		return nil, fmt.Errorf("mongo: complete command %q: %w: status %q", id, store.ErrInvalid, c.Status)
+	}
+	result, outbox := c.Result, c.Outbox
 	// No multi-document transactions (FerretDB has none): the writes
 	// first, each idempotent, then the completion.
-	if err := s.applyWrites(ctx, writes); err != nil {
+	if err := s.applyWrites(ctx, c.Writes); err != nil {
 		return nil, err
 	}
 	ctx, cancel := s.opContext(ctx)
@@ -432,7 +436,7 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 	op := fmt.Sprintf("complete command %q", id)
 	defer s.lock(CollCommands, id)()
 	set := bson.D{
-		{Key: "status", Value: store.StatusDone},
+		{Key: "status", Value: c.Status},
 		{Key: "updatedAt", Value: now()},
 	}
 	if len(result) > 0 {
@@ -446,6 +450,15 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 		return nil, wrapErr(op, err)
 	}
 	return s.getCommand(ctx, id)
+}
+
+// MarkPublished implements store.Store.
+func (s *Store) MarkPublished(ctx context.Context, id string) error {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	_, err := s.commands.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
+		bson.D{{Key: "$set", Value: bson.D{{Key: "published", Value: true}}}})
+	return wrapErr(fmt.Sprintf("mark published %q", id), err)
 }
 
 // applyWrites applies writes in order, each idempotently.
@@ -485,7 +498,7 @@ func (s *Store) PruneCommands(ctx context.Context, before time.Time, limit int) 
 	defer cancel()
 	cutoff := ceilMilli(before)
 	filter := bson.D{
-		{Key: "status", Value: store.StatusDone},
+		{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{store.StatusDone, store.StatusDead}}}},
 		{Key: "updatedAt", Value: bson.D{{Key: "$lt", Value: cutoff}}},
 	}
 	opts := options.Find().

@@ -114,7 +114,7 @@ func TestPruneCommandsUsesIndex(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		_, err := s.ClaimCommand(t.Context(), &store.Command{ID: id, Type: "rooms.cmd.create"})
 		require.NoError(t, err)
-		_, err = s.CompleteCommand(t.Context(), id, json.RawMessage(`{}`), nil)
+		_, err = s.CompleteCommand(t.Context(), id, store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{}`)})
 		require.NoError(t, err)
 	}
 	var out bson.Raw
@@ -258,7 +258,7 @@ func TestRawJSONRoundTrip(t *testing.T) {
 		require.NoError(t, err)
 		require.Equal(t, blob, string(plan))
 		out := []store.OutMsg{{Subject: "s", MsgID: "m", Data: json.RawMessage(blob)}}
-		done, err := s.CompleteCommand(ctx, id, json.RawMessage(blob), out)
+		done, err := s.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: json.RawMessage(blob), Outbox: out})
 		require.NoError(t, err)
 		require.Equal(t, blob, string(done.Result))
 
@@ -312,7 +312,7 @@ func TestUnavailable(t *testing.T) {
 			return err
 		},
 		"CompleteCommand": func(ctx context.Context) error {
-			_, err := s.CompleteCommand(ctx, "c1", json.RawMessage(`{}`), nil)
+			_, err := s.CompleteCommand(ctx, "c1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{}`)})
 			return err
 		},
 	}

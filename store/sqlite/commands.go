@@ -11,15 +11,15 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-const commandCols = `id, type, status, plan, result, outbox, created_at, updated_at`
+const commandCols = `id, type, status, plan, result, outbox, created_at, updated_at, published`
 
-// qPruneCommands deletes the done records with updated_at before ?1, at
-// most ?2, oldest first. INDEXED BY makes SQLite fail the statement (at
+// qPruneCommands deletes the records of status ?3 (done, then dead: two
+// runs) with updated_at before ?1, at most ?2, oldest first. INDEXED BY makes SQLite fail the statement (at
 // Open, when it is prepared) rather than scan the whole ledger, should the
 // index ever stop matching the query.
 const qPruneCommands = `DELETE FROM commands WHERE rowid IN (
 	SELECT rowid FROM commands INDEXED BY ` + indexPrune + `
-	WHERE status = '` + store.StatusDone + `' AND updated_at < ?1
+	WHERE status = ?3 AND updated_at < ?1
 	ORDER BY updated_at LIMIT ?2)`
 
 func scanCommand(row scanner) (*store.Command, error) {
@@ -28,7 +28,7 @@ func scanCommand(row scanner) (*store.Command, error) {
 		plan, result, outbox []byte
 		created, updated     int64
 	)
-	if err := row.Scan(&c.ID, &c.Type, &c.Status, &plan, &result, &outbox, &created, &updated); err != nil {
+	if err := row.Scan(&c.ID, &c.Type, &c.Status, &plan, &result, &outbox, &created, &updated, &c.Published); err != nil {
 		return nil, err
 	}
 	c.CreatedAt = time.UnixMilli(created).UTC()
@@ -144,20 +144,24 @@ func (s *Store) SetCommandPlan(ctx context.Context, id string, plan json.RawMess
 	return held, nil
 }
 
-// CompleteCommand marks record id done with its result and outbox, and
-// returns the record. A record already done keeps its first result and
-// outbox. store.ErrNotFound when there is no record id.
-func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawMessage, outbox []store.OutMsg, writes ...store.Write) (*store.Command, error) {
+// CompleteCommand finishes pending record id with c and applies c.Writes
+// in the same transaction, and returns the record. A record already
+// finished keeps its first completion, and the writes are not applied.
+// store.ErrNotFound when there is no record id.
+func (s *Store) CompleteCommand(ctx context.Context, id string, c store.Completion) (*store.Command, error) {
 	const op = "complete command"
 	if err := s.check(op); err != nil {
 		return nil, err
 	}
-	ob := encodeOutbox(outbox, result)
-	apply, err := s.prepareWrites(writes)
+	if c.Status != store.StatusDone && c.Status != store.StatusDead {
+		return nil, fmt.Errorf("sqlite: %s %s: %w: status %q", op, id, store.ErrInvalid, c.Status)
+	}
+	ob := encodeOutbox(c.Outbox, c.Result)
+	apply, err := s.prepareWrites(c.Writes)
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, err)
 	}
-	var c *store.Command
+	var rec *store.Command
 	err = s.write(ctx, op, func(ctx context.Context, tx binder) error {
 		now := time.Now().UnixMilli()
 		var (
@@ -165,14 +169,14 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 			plan    []byte
 			created int64
 		)
-		err := tx(ctx, s.wComplete).QueryRowContext(ctx, jsonText(result), ob, now, id).Scan(&typ, &plan, &created)
+		err := tx(ctx, s.wComplete).QueryRowContext(ctx, jsonText(c.Result), ob, now, id, c.Status).Scan(&typ, &plan, &created)
 		if err == nil {
-			c = &store.Command{
-				ID: id, Type: typ, Status: store.StatusDone, Result: result, Outbox: outbox,
+			rec = &store.Command{
+				ID: id, Type: typ, Status: c.Status, Result: c.Result, Outbox: c.Outbox,
 				CreatedAt: time.UnixMilli(created).UTC(), UpdatedAt: time.UnixMilli(now).UTC(),
 			}
 			if len(plan) > 0 {
-				c.Plan = plan
+				rec.Plan = plan
 			}
 			// This call completes the record: its writes go in with it.
 			return apply(ctx, tx)
@@ -180,8 +184,8 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
 		}
-		// Already done (or no such record): the stored record wins.
-		c, err = scanCommand(tx(ctx, s.wGetCommand).QueryRowContext(ctx, id))
+		// Already finished (or no such record): the stored record wins.
+		rec, err = scanCommand(tx(ctx, s.wGetCommand).QueryRowContext(ctx, id))
 		if errors.Is(err, sql.ErrNoRows) {
 			return fmt.Errorf("sqlite: %s %s: %w", op, id, store.ErrNotFound)
 		}
@@ -190,7 +194,19 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, result json.RawM
 	if err != nil {
 		return nil, err
 	}
-	return c, nil
+	return rec, nil
+}
+
+// MarkPublished records that the outbox of record id is stored by JetStream.
+func (s *Store) MarkPublished(ctx context.Context, id string) error {
+	const op = "mark published"
+	if err := s.check(op); err != nil {
+		return err
+	}
+	return s.write(ctx, op, func(ctx context.Context, tx binder) error {
+		_, err := tx(ctx, s.wPublished).ExecContext(ctx, id)
+		return err
+	})
 }
 
 // prepareWrites encodes writes outside the writer and returns what applies
@@ -237,8 +253,8 @@ func (s *Store) prepareWrites(writes []store.Write) (func(ctx context.Context, t
 	}, nil
 }
 
-// PruneCommands deletes up to limit done ledger records whose UpdatedAt is
-// before before, oldest first, in one statement through the writer, and
+// PruneCommands deletes up to limit finished ledger records whose UpdatedAt
+// is before before, oldest first (the done ones, then the dead ones), in one statement through the writer, and
 // returns how many it deleted. Pending records are never deleted.
 func (s *Store) PruneCommands(ctx context.Context, before time.Time, limit int) (int64, error) {
 	const op = "prune commands"
@@ -251,12 +267,22 @@ func (s *Store) PruneCommands(ctx context.Context, before time.Time, limit int) 
 	cutoff := ceilMilli(before)
 	var n int64
 	err := s.write(ctx, op, func(ctx context.Context, tx binder) error {
-		res, err := tx(ctx, s.wPrune).ExecContext(ctx, cutoff, limit)
-		if err != nil {
-			return err
+		n = 0
+		for _, status := range []string{store.StatusDone, store.StatusDead} {
+			if n >= int64(limit) {
+				break
+			}
+			res, err := tx(ctx, s.wPrune).ExecContext(ctx, cutoff, int64(limit)-n, status)
+			if err != nil {
+				return err
+			}
+			k, err := res.RowsAffected()
+			if err != nil {
+				return err
+			}
+			n += k
 		}
-		n, err = res.RowsAffected()
-		return err
+		return nil
 	})
 	if err != nil {
 		return 0, err

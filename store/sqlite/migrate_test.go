@@ -63,8 +63,8 @@ var schemaV1 = []string{
 }
 
 // TestMigrateV1: a file of schema version 1, with a ledger, opens; it gets
-// the commands_prune index and version 2 in place, keeps its records, and
-// PruneCommands works on them.
+// the commands_prune index, the published column and version 3 in place,
+// keeps its records, and PruneCommands and MarkPublished work on them.
 func TestMigrateV1(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), sqlite.DefaultFileName)
@@ -90,6 +90,11 @@ func TestMigrateV1(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.StatusDone, c.Status)
 	require.Len(t, c.Outbox, 1)
+	require.False(t, c.Published, "an old record is not known to be published")
+	require.NoError(t, s.MarkPublished(ctx, "pending-old"))
+	c, err = s.GetCommand(ctx, "pending-old")
+	require.NoError(t, err)
+	require.True(t, c.Published)
 
 	n, err := s.PruneCommands(ctx, time.Now().Add(-24*time.Hour), 10)
 	require.NoError(t, err)
@@ -104,7 +109,7 @@ func TestMigrateV1(t *testing.T) {
 	defer func() { _ = raw.Close() }()
 	var version int
 	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
-	require.Equal(t, 2, version)
+	require.Equal(t, 3, version)
 	var index string
 	require.NoError(t, raw.QueryRowContext(ctx,
 		`SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'commands_prune'`).Scan(&index))

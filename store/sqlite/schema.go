@@ -15,7 +15,8 @@ import (
 //   - 2: commands_prune (PruneCommands). A version 1 file gets it in place:
 //     every statement of schema is idempotent, so running them all on a
 //     version 1 file creates exactly what it lacks.
-const schemaVersion = 2
+//   - 3: commands.published (MarkPublished), added in place by migrate.
+const schemaVersion = 3
 
 // schema creates every table and index; each statement is idempotent.
 var schema = []string{
@@ -50,7 +51,8 @@ var schema = []string{
 		result     TEXT,                               -- JSON, NULL until done
 		outbox     TEXT,                               -- messages, see outbox.go (JSON in old rows)
 		created_at INTEGER NOT NULL,                   -- epoch ms
-		updated_at INTEGER NOT NULL                    -- epoch ms
+		updated_at INTEGER NOT NULL,                   -- epoch ms
+		published  INTEGER NOT NULL DEFAULT 0          -- outbox stored by JetStream (version 3)
 	)`,
 	// PruneCommands: the done records in updated_at order (version 2).
 	`CREATE INDEX IF NOT EXISTS ` + indexPrune + ` ON commands (status, updated_at)`,
@@ -99,6 +101,12 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	for _, stmt := range schema {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("create schema: %w", err)
+		}
+	}
+	if v > 0 && v < 3 {
+		// The one change CREATE ... IF NOT EXISTS cannot make.
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE commands ADD COLUMN published INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return fmt.Errorf("add commands.published: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {

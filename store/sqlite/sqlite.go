@@ -50,7 +50,7 @@ type Store struct {
 	rCountRooms, rPing                        *sql.Stmt
 	wClaim, wSetPlan, wComplete, wPutArchived *sql.Stmt
 	rGetCommand, rGetArchived                 *sql.Stmt
-	wPrune                                    *sql.Stmt
+	wPrune, wPublished                        *sql.Stmt
 }
 
 var _ store.Store = (*Store)(nil)
@@ -186,9 +186,9 @@ func (s *Store) prepare(ctx context.Context) error {
 		// The first completion wins: only a pending record is completed; it
 		// returns just what the caller did not give, so the usual case reads
 		// no result or outbox back.
-		{s.writer, &s.wComplete, `UPDATE commands SET result = ?1, outbox = ?2, updated_at = ?3,
-			status = '` + store.StatusDone + `'
+		{s.writer, &s.wComplete, `UPDATE commands SET result = ?1, outbox = ?2, updated_at = ?3, status = ?5
 			WHERE id = ?4 AND status = '` + store.StatusPending + `' RETURNING type, plan, created_at`},
+		{s.writer, &s.wPublished, `UPDATE commands SET published = 1 WHERE id = ? AND published = 0`},
 		{s.reader, &s.rGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
 		{s.writer, &s.wGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
 		// The subquery reads only the index (rowid is in every entry), the

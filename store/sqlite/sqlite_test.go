@@ -98,9 +98,9 @@ func TestTwoStoresShareFile(t *testing.T) {
 	}
 
 	// A completion by one is seen, and kept, by the other.
-	_, err := stores[0].CompleteCommand(ctx, "cmd-1-1", json.RawMessage(`{"ok":true}`), nil)
+	_, err := stores[0].CompleteCommand(ctx, "cmd-1-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`)})
 	require.NoError(t, err)
-	c, err := stores[1].CompleteCommand(ctx, "cmd-1-1", json.RawMessage(`{"ok":false}`), nil)
+	c, err := stores[1].CompleteCommand(ctx, "cmd-1-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":false}`)})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"ok":true}`, string(c.Result))
 }
@@ -116,7 +116,7 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, s.InsertRoom(ctx, room))
 	_, err = s.ClaimCommand(ctx, &store.Command{ID: "c1", Type: "rooms.cmd.create", Plan: json.RawMessage(`{"a":1}`)})
 	require.NoError(t, err)
-	_, err = s.CompleteCommand(ctx, "c1", json.RawMessage(`{"ok":true}`), []store.OutMsg{{Subject: "s", MsgID: "m", Data: json.RawMessage(`{}`)}})
+	_, err = s.CompleteCommand(ctx, "c1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Outbox: []store.OutMsg{{Subject: "s", MsgID: "m", Data: json.RawMessage(`{}`)}}})
 	require.NoError(t, err)
 	archived := &store.ArchivedRoom{RoomID: "Persist-abcdefghijklmno", RoomName: "P", ModeratorSecret: "x"}
 	require.NoError(t, s.PutArchivedRoom(ctx, archived))
@@ -137,7 +137,7 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
 	require.NoError(t, raw.Close())
 	require.Equal(t, "wal", mode)
-	require.Equal(t, 2, version)
+	require.Equal(t, 3, version)
 
 	s = openAt(t, path)
 	got, err := s.GetRoom(ctx, room.RoomID)
@@ -275,12 +275,11 @@ func TestCompletionWritesAtomic(t *testing.T) {
 	_, err := s.ClaimCommand(ctx, &store.Command{ID: "race-1", Type: "rooms.cmd.create"})
 	require.NoError(t, err)
 	winner := storetest.NewRoom("Winner-aaaaaaaaaaaaaaa")
-	_, err = s.CompleteCommand(ctx, "race-1", json.RawMessage(`{"ok":true}`), nil, store.Write{InsertRoom: winner})
+	_, err = s.CompleteCommand(ctx, "race-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Writes: []store.Write{{InsertRoom: winner}}})
 	require.NoError(t, err)
 
 	loser := storetest.NewRoom("Loser-aaaaaaaaaaaaaaa")
-	done, err := s.CompleteCommand(ctx, "race-1", json.RawMessage(`{"ok":false}`), nil,
-		store.Write{InsertRoom: loser}, store.Write{DeleteRoom: winner.RoomID})
+	done, err := s.CompleteCommand(ctx, "race-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":false}`), Writes: []store.Write{{InsertRoom: loser}, {DeleteRoom: winner.RoomID}}})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"ok":true}`, string(done.Result), "the first completion's result stays")
 	_, err = s.GetRoom(ctx, loser.RoomID)

@@ -73,7 +73,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CompleteCommandOutboxBytes", testCompleteCommandOutboxBytes},
 		{"CompleteCommandWrites", testCompleteCommandWrites},
 		{"CompleteCommandWritesConcurrent", testCompleteCommandWritesConcurrent},
+		{"CompleteCommandDead", testCompleteCommandDead},
+		{"MarkPublished", testMarkPublished},
 		{"PruneCommands", testPruneCommands},
+		{"PruneCommandsDead", testPruneCommandsDead},
 		{"ArchivedRoom", testArchivedRoom},
 		{"CanceledContext", testCanceledContext},
 	}
@@ -259,7 +262,7 @@ func testNotFound(t *testing.T, s store.Store) {
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = s.SetCommandPlan(ctx, "nope", json.RawMessage(`{}`))
 	require.ErrorIs(t, err, store.ErrNotFound)
-	_, err = s.CompleteCommand(ctx, "nope", json.RawMessage(`{}`), nil)
+	_, err = s.CompleteCommand(ctx, "nope", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{}`)})
 	require.ErrorIs(t, err, store.ErrNotFound)
 	_, err = s.GetArchivedRoom(ctx, "nope")
 	require.ErrorIs(t, err, store.ErrNotFound)
@@ -683,7 +686,7 @@ func testClaimCommand(t *testing.T, s store.Store) {
 	require.Equal(t, "rooms.cmd.sweep", stored.Type)
 
 	// A done record is returned as done, with its result.
-	_, err = s.CompleteCommand(ctx, "sweep-1764000000", json.RawMessage(`{"ok":true}`), nil)
+	_, err = s.CompleteCommand(ctx, "sweep-1764000000", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`)})
 	require.NoError(t, err)
 	existing, err = s.ClaimCommand(ctx, &store.Command{ID: "sweep-1764000000", Type: "rooms.cmd.sweep"})
 	require.ErrorIs(t, err, store.ErrDuplicate)
@@ -783,6 +786,80 @@ func testSetCommandPlanConcurrent(t *testing.T, s store.Store) {
 	require.JSONEq(t, string(plans[0]), string(c.Plan))
 }
 
+// testCompleteCommandDead: a record finished dead says so, keeps that
+// status against a later completion, and a completion of another status is
+// refused.
+func testCompleteCommandDead(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.ClaimCommand(ctx, &store.Command{ID: "dead-1", Type: "rooms.cmd.create"})
+	require.NoError(t, err)
+	_, err = s.CompleteCommand(ctx, "dead-1", store.Completion{Status: "bogus", Result: json.RawMessage(`{}`)})
+	require.ErrorIs(t, err, store.ErrInvalid)
+	dead := store.OutMsg{Subject: "rooms.dead.create", MsgID: "dead:dead-1", Headers: map[string]string{"Roomkeeper-Dead-Reason": "r"}, Data: []byte("x")}
+	done, err := s.CompleteCommand(ctx, "dead-1", store.Completion{Status: store.StatusDead, Result: json.RawMessage(`{"ok":false}`), Outbox: []store.OutMsg{dead}})
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDead, done.Status)
+	require.True(t, done.Finished())
+	again, err := s.CompleteCommand(ctx, "dead-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`)})
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDead, again.Status, "the first completion's status stays")
+	require.JSONEq(t, `{"ok":false}`, string(again.Result))
+	got, err := s.GetCommand(ctx, "dead-1")
+	require.NoError(t, err)
+	require.Equal(t, store.StatusDead, got.Status)
+	require.Len(t, got.Outbox, 1)
+	require.Equal(t, "r", got.Outbox[0].Headers["Roomkeeper-Dead-Reason"])
+}
+
+// testMarkPublished: a finished record is unpublished until marked; marking
+// twice or marking a missing record is no error.
+func testMarkPublished(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	_, err := s.ClaimCommand(ctx, &store.Command{ID: "pub-1", Type: "rooms.cmd.create"})
+	require.NoError(t, err)
+	done, err := s.CompleteCommand(ctx, "pub-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`)})
+	require.NoError(t, err)
+	require.False(t, done.Published)
+	got, err := s.GetCommand(ctx, "pub-1")
+	require.NoError(t, err)
+	require.False(t, got.Published, "not published until marked")
+	require.NoError(t, s.MarkPublished(ctx, "pub-1"))
+	require.NoError(t, s.MarkPublished(ctx, "pub-1"))
+	got, err = s.GetCommand(ctx, "pub-1")
+	require.NoError(t, err)
+	require.True(t, got.Published)
+	require.Equal(t, store.StatusDone, got.Status)
+	again, err := s.CompleteCommand(ctx, "pub-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	require.True(t, again.Published, "a repeated completion returns the stored record")
+	require.NoError(t, s.MarkPublished(ctx, "no-such-record"))
+}
+
+// testPruneCommandsDead: dead records are pruned like done ones; pending
+// ones are not.
+func testPruneCommandsDead(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, id := range []string{"pd-done", "pd-dead", "pd-pending"} {
+		_, err := s.ClaimCommand(ctx, &store.Command{ID: id, Type: "rooms.cmd.create"})
+		require.NoError(t, err)
+	}
+	_, err := s.CompleteCommand(ctx, "pd-done", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	_, err = s.CompleteCommand(ctx, "pd-dead", store.Completion{Status: store.StatusDead, Result: json.RawMessage(`{}`)})
+	require.NoError(t, err)
+	n, err := s.PruneCommands(ctx, time.Now().Add(time.Hour), 10)
+	require.NoError(t, err)
+	require.EqualValues(t, 2, n)
+	for id, want := range map[string]error{"pd-done": store.ErrNotFound, "pd-dead": store.ErrNotFound, "pd-pending": nil} {
+		_, err := s.GetCommand(ctx, id)
+		if want == nil {
+			require.NoError(t, err, id)
+		} else {
+			require.ErrorIs(t, err, want, id)
+		}
+	}
+}
+
 func testCompleteCommand(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	plan := json.RawMessage(`{"roomId":"Room-abcdefghijklmno"}`)
@@ -800,7 +877,7 @@ func testCompleteCommand(t *testing.T, s store.Store) {
 		},
 	}
 	time.Sleep(5 * time.Millisecond) // so UpdatedAt can move past CreatedAt
-	done, err := s.CompleteCommand(ctx, "create-3", result, outbox)
+	done, err := s.CompleteCommand(ctx, "create-3", store.Completion{Status: store.StatusDone, Result: result, Outbox: outbox})
 	require.NoError(t, err)
 	requireDone(t, done, result, outbox)
 	require.JSONEq(t, string(plan), string(done.Plan), "completing keeps the plan")
@@ -814,9 +891,7 @@ func testCompleteCommand(t *testing.T, s store.Store) {
 	require.False(t, stored.UpdatedAt.Before(stored.CreatedAt), "UpdatedAt before CreatedAt")
 
 	// A second completion (a redelivery) keeps and returns the first result.
-	again, err := s.CompleteCommand(ctx, "create-3",
-		json.RawMessage(`{"commandId":"create-3","ok":false}`),
-		[]store.OutMsg{{Subject: "rooms.results.create-3", MsgID: "other", Data: json.RawMessage(`{}`)}})
+	again, err := s.CompleteCommand(ctx, "create-3", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"commandId":"create-3","ok":false}`), Outbox: []store.OutMsg{{Subject: "rooms.results.create-3", MsgID: "other", Data: json.RawMessage(`{}`)}}})
 	require.NoError(t, err)
 	requireDone(t, again, result, outbox)
 	stored, err = s.GetCommand(ctx, "create-3")
@@ -831,7 +906,7 @@ func testCompleteCommand(t *testing.T, s store.Store) {
 	// A command with no outbox.
 	_, err = s.ClaimCommand(ctx, &store.Command{ID: "bad-1", Type: "rooms.cmd.unknown"})
 	require.NoError(t, err)
-	done, err = s.CompleteCommand(ctx, "bad-1", json.RawMessage(`{"ok":false,"error":{"code":"invalid_argument"}}`), nil)
+	done, err = s.CompleteCommand(ctx, "bad-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":false,"error":{"code":"invalid_argument"}}`)})
 	require.NoError(t, err)
 	require.Equal(t, store.StatusDone, done.Status)
 	require.Empty(t, done.Outbox)
@@ -852,13 +927,13 @@ func testCompleteCommandWrites(t *testing.T, s store.Store) {
 	clash.RoomName = "not the stored one"
 	arch := &store.ArchivedRoom{RoomID: fresh.RoomID, RoomName: fresh.RoomName, Preferences: fresh.Preferences, ModeratorSecret: "m"}
 	result := json.RawMessage(`{"ok":true}`)
-	done, err := s.CompleteCommand(ctx, "cw-1", result, nil,
-		store.Write{InsertRoom: fresh},
-		store.Write{PutArchived: arch},
-		store.Write{DeleteRoom: old.RoomID},
-		store.Write{InsertRoom: clash},                 // exists: left as is, no error
-		store.Write{DeleteRoom: "Gone-aaaaaaaaaaaaaa"}, // missing: no error
-	)
+	done, err := s.CompleteCommand(ctx, "cw-1", store.Completion{Status: store.StatusDone, Result: result, Writes: []store.Write{
+		{InsertRoom: fresh},
+		{PutArchived: arch},
+		{DeleteRoom: old.RoomID},
+		{InsertRoom: clash},                 // exists: left as is, no error
+		{DeleteRoom: "Gone-aaaaaaaaaaaaaa"}, // missing: no error
+	}})
 	require.NoError(t, err)
 	require.Equal(t, store.StatusDone, done.Status)
 
@@ -889,8 +964,7 @@ func testCompleteCommandWritesConcurrent(t *testing.T, s store.Store) {
 				errs <- err
 				return
 			}
-			_, err := s.CompleteCommand(ctx, id, json.RawMessage(`{"ok":true}`), nil,
-				store.Write{InsertRoom: NewRoom(fmt.Sprintf("Conc%02d-aaaaaaaaaaaaaaa", i))})
+			_, err := s.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Writes: []store.Write{{InsertRoom: NewRoom(fmt.Sprintf("Conc%02d-aaaaaaaaaaaaaaa", i))}}})
 			errs <- err
 		})
 	}
@@ -938,7 +1012,7 @@ func testCompleteCommandOutboxBytes(t *testing.T, s store.Store) {
 		{Subject: "rooms.results.garbage-1", MsgID: "result:garbage-1", Data: json.RawMessage(`{"ok":false}`)},
 		{Subject: "rooms.dead.create", MsgID: "dead:garbage-1", Headers: map[string]string{"Rk-Error": "invalid_argument"}, Data: body},
 	}
-	_, err = s.CompleteCommand(ctx, "garbage-1", json.RawMessage(`{"ok":false}`), outbox)
+	_, err = s.CompleteCommand(ctx, "garbage-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":false}`), Outbox: outbox})
 	require.NoError(t, err)
 	c, err := s.GetCommand(ctx, "garbage-1")
 	require.NoError(t, err)
@@ -953,8 +1027,7 @@ func testCompleteCommandOutboxBytes(t *testing.T, s store.Store) {
 		id := fmt.Sprintf("verbatim-%d", i)
 		_, err := s.ClaimCommand(ctx, &store.Command{ID: id, Type: "rooms.cmd.create"})
 		require.NoError(t, err)
-		_, err = s.CompleteCommand(ctx, id, json.RawMessage(`{"ok":false}`),
-			[]store.OutMsg{{Subject: "rooms.dead.create", MsgID: "dead:" + id, Data: []byte(raw)}})
+		_, err = s.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":false}`), Outbox: []store.OutMsg{{Subject: "rooms.dead.create", MsgID: "dead:" + id, Data: []byte(raw)}}})
 		require.NoError(t, err)
 		c, err := s.GetCommand(ctx, id)
 		require.NoError(t, err)
@@ -978,8 +1051,7 @@ func testPruneCommands(t *testing.T, s store.Store) {
 	complete := func(id string) *store.Command {
 		t.Helper()
 		claim(id, time.Time{})
-		c, err := s.CompleteCommand(ctx, id, json.RawMessage(`{"ok":true}`),
-			[]store.OutMsg{{Subject: "rooms.results." + id, MsgID: "result:" + id, Data: json.RawMessage(`{"ok":true}`)}})
+		c, err := s.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Outbox: []store.OutMsg{{Subject: "rooms.results." + id, MsgID: "result:" + id, Data: json.RawMessage(`{"ok":true}`)}}})
 		require.NoError(t, err)
 		return c
 	}
