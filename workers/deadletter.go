@@ -5,8 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
-	"strings"
 	"sync"
 	"time"
 
@@ -59,6 +57,13 @@ type DeadLettersConfig struct {
 	Timeout time.Duration
 	Log     logrus.FieldLogger
 	Metrics Metrics
+	// Registry, when set, is the workers' registry: an advisory for a
+	// LiveKit event that no handler acts on is then left alone. Without
+	// it every message named is ended.
+	Registry *Registry
+	// PublishTimeout bounds the wait for JetStream to store what an
+	// advisory's message publishes (default 10s).
+	PublishTimeout time.Duration
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -72,6 +77,9 @@ func (c DeadLettersConfig) WithDefaults() DeadLettersConfig {
 	if c.Log == nil {
 		c.Log = logrus.StandardLogger()
 	}
+	if c.PublishTimeout == 0 {
+		c.PublishTimeout = 10 * time.Second
+	}
 	return c
 }
 
@@ -81,8 +89,8 @@ func (c DeadLettersConfig) validate() error {
 		return fmt.Errorf("%w: dead letters need a NATS connection and JetStream", ErrConfig)
 	case c.Store == nil:
 		return fmt.Errorf("%w: dead letters need the store", ErrConfig)
-	case c.Timeout <= 0:
-		return fmt.Errorf("%w: dead letter timeout must be positive", ErrConfig)
+	case c.Timeout <= 0 || c.PublishTimeout <= 0:
+		return fmt.Errorf("%w: dead letter timeouts must be positive", ErrConfig)
 	}
 	return nil
 }
@@ -99,7 +107,9 @@ func (c DeadLettersConfig) validate() error {
 // listens is lost, and its message stays in the stream (undelivered).
 type DeadLetters struct {
 	cfg DeadLettersConfig
-	wg  sync.WaitGroup
+	// w ends the messages with the pipeline's own policy.
+	w  *Worker
+	wg sync.WaitGroup
 }
 
 // NewDeadLetters returns a listener; Start subscribes it.
@@ -108,7 +118,15 @@ func NewDeadLetters(cfg DeadLettersConfig) (*DeadLetters, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	return &DeadLetters{cfg: cfg}, nil
+	reg := cfg.Registry
+	if reg == nil {
+		reg = NewRegistry()
+	}
+	w, err := New(Config{PublishTimeout: cfg.PublishTimeout}, cfg.JetStream, cfg.Store, reg, cfg.Log, cfg.Metrics)
+	if err != nil {
+		return nil, err
+	}
+	return &DeadLetters{cfg: cfg, w: w}, nil
 }
 
 // Start subscribes to the MAX_DELIVERIES advisories of the workers consumer
@@ -120,7 +138,7 @@ func (d *DeadLetters) Start(ctx context.Context) error {
 		sub, err := d.cfg.Conn.QueueSubscribe(MaxDeliveriesSubject(stream, events.ConsumerWorkers), DeadLetterQueue, func(m *nats.Msg) {
 			d.wg.Add(1)
 			defer d.wg.Done()
-			d.onAdvisory(m.Data)
+			d.onAdvisory(stream, m.Data)
 		})
 		if err != nil {
 			for _, s := range subs {
@@ -144,7 +162,7 @@ func (d *DeadLetters) Start(ctx context.Context) error {
 // Wait returns once the advisories being handled are done.
 func (d *DeadLetters) Wait() { d.wg.Wait() }
 
-func (d *DeadLetters) onAdvisory(data []byte) {
+func (d *DeadLetters) onAdvisory(stream string, data []byte) {
 	var adv maxDeliveriesAdvisory
 	if err := json.Unmarshal(data, &adv); err != nil || adv.Stream == "" || adv.StreamSeq == 0 {
 		d.cfg.Log.WithField("advisory", string(data)).Warn("malformed max deliveries advisory")
@@ -157,7 +175,7 @@ func (d *DeadLetters) onAdvisory(data []byte) {
 	// the advisory is not sent again.
 	wait := 100 * time.Millisecond
 	for {
-		err := d.handle(ctx, adv, log)
+		err := d.handle(ctx, stream, adv, log)
 		if err == nil {
 			return
 		}
@@ -165,7 +183,7 @@ func (d *DeadLetters) onAdvisory(data []byte) {
 			log.WithError(err).Error("max deliveries advisory not handled; the message stays in its stream")
 			return
 		}
-		log.WithError(err).Warn("dead-lettering after max deliveries failed; retrying")
+		log.WithError(err).Warn("max deliveries advisory not handled yet; retrying")
 		select {
 		case <-ctx.Done():
 		case <-time.After(wait):
@@ -174,125 +192,125 @@ func (d *DeadLetters) onAdvisory(data []byte) {
 	}
 }
 
-// handle dead-letters the message of one advisory.
-func (d *DeadLetters) handle(ctx context.Context, adv maxDeliveriesAdvisory, log logrus.FieldLogger) error {
-	stream, err := d.cfg.JetStream.Stream(ctx, adv.Stream)
-	if err != nil {
-		return fmt.Errorf("stream %s: %w", adv.Stream, err)
+// handle ends the message of one advisory the way the pipeline ends a
+// last delivery, once the advisory is shown true: it must name the workers
+// consumer of the stream it came for (forged is the advisory that does
+// not), the message must still be there, and the consumer must show that
+// it gave up on it (givenUp). Then, through the
+// ledger: a command not finished gets its give-up result and dead letter;
+// a finished one's outbox is published if it was not; an ID with a
+// reserved prefix, or one held by another type, is answered as the
+// pipeline answers it. A message of a work-queue stream is deleted so it
+// leaves the queue; a webhook stream keeps its history.
+func (d *DeadLetters) handle(ctx context.Context, stream string, adv maxDeliveriesAdvisory, log logrus.FieldLogger) error {
+	if adv.Stream != stream || adv.Consumer != events.ConsumerWorkers {
+		log.WithField("consumer", adv.Consumer).Warn("max deliveries advisory for a consumer that is not roomkeeper's; ignored")
+		return nil
 	}
-	raw, err := stream.GetMsg(ctx, adv.StreamSeq)
+	str, err := d.cfg.JetStream.Stream(ctx, stream)
+	if err != nil {
+		return fmt.Errorf("stream %s: %w", stream, err)
+	}
+	cons, err := str.Consumer(ctx, events.ConsumerWorkers)
+	if err != nil {
+		return fmt.Errorf("consumer %s/%s: %w", stream, events.ConsumerWorkers, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return fmt.Errorf("consumer %s/%s: %w", stream, events.ConsumerWorkers, err)
+	}
+	raw, err := str.GetMsg(ctx, adv.StreamSeq)
 	if errors.Is(err, jetstream.ErrMsgNotFound) {
-		// Settled (or deleted) after all: nothing left to dead-letter.
 		log.Debug("max deliveries: message already gone")
 		return nil
 	}
 	if err != nil {
 		return fmt.Errorf("get message %d: %w", adv.StreamSeq, err)
 	}
-	id := messageID(raw.Header, raw.Sequence)
-	if strings.HasPrefix(raw.Subject, events.WebhookPrefix) {
-		id = "lk:" + id
-	}
-	log = log.WithFields(logrus.Fields{"command_id": id, "subject": raw.Subject})
-	dead := store.OutMsg{
-		Subject: events.DeadSubject(raw.Subject),
-		MsgID:   "dead:" + id,
-		Headers: map[string]string{
-			events.HeaderDeadReason:         ReasonMaxDeliveries,
-			events.HeaderDeadSubject:        raw.Subject,
-			events.HeaderDeadCommandID:      id,
-			events.HeaderDeadDeliveries:     strconv.FormatUint(adv.Deliveries, 10),
-			events.HeaderDeadStreamSequence: strconv.FormatUint(raw.Sequence, 10),
-		},
-		Data: raw.Data,
-	}
-	out := []store.OutMsg{dead}
-	if strings.HasPrefix(raw.Subject, events.CommandPrefix) {
-		// The only result of the command comes from the ledger: complete
-		// the record unless a delivery already did, and publish what it
-		// holds.
-		rec, err := d.complete(ctx, id, raw.Subject, adv.Deliveries, dead)
-		if err != nil {
-			return err
-		}
-		out = withDeadLetter(rec.Outbox, dead)
-	}
-	if err := publishAll(ctx, d.cfg.JetStream, out); err != nil {
+	if err := givenUp(info, raw, time.Now()); err != nil {
 		return err
 	}
-	if err := stream.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
-		return fmt.Errorf("delete message %d: %w", raw.Sequence, err)
+	return d.settle(ctx, str, raw, max(adv.Deliveries, 1), log)
+}
+
+// givenUp checks that the consumer gave up on message raw: it was
+// delivered, and it is not being worked on — nothing is pending, or the
+// ack floor passed it, or it is older than every delivery the consumer
+// could still make of it (MaxDeliver times AckWait plus the longest nak
+// delay, plus a handler's time).
+func givenUp(info *jetstream.ConsumerInfo, raw *jetstream.RawStreamMsg, now time.Time) error {
+	switch {
+	case raw.Sequence > info.Delivered.Stream:
+		return fmt.Errorf("%w: message %d never delivered", errNotGivenUp, raw.Sequence)
+	case info.NumAckPending == 0, info.AckFloor.Stream >= raw.Sequence:
+		return nil
+	case now.Sub(raw.Time) > exhaustedAge(info.Config):
+		return nil
 	}
-	if d.cfg.Metrics != nil {
-		d.cfg.Metrics.DeadLettered(raw.Subject)
+	return fmt.Errorf("%w: message %d may still be in progress (%d pending)", errNotGivenUp, raw.Sequence, info.NumAckPending)
+}
+
+// exhaustedAge is how old a message of a consumer with config cc is at
+// most while the consumer may still deliver it.
+func exhaustedAge(cc jetstream.ConsumerConfig) time.Duration {
+	return time.Duration(max(cc.MaxDeliver, 1))*(cc.AckWait+maxNakDelay) + maxHandlerTime
+}
+
+// Bounds of a delivery that exhaustedAge assumes: the longest nak delay
+// and the longest a handler runs (the worker defaults, with margin).
+const (
+	maxNakDelay    = time.Minute
+	maxHandlerTime = 5 * time.Minute
+)
+
+// settle ends message raw of stream str, which its consumer gave up on
+// after deliveries, the way the pipeline ends a last delivery.
+func (d *DeadLetters) settle(ctx context.Context, str jetstream.Stream, raw *jetstream.RawStreamMsg, deliveries uint64, log logrus.FieldLogger) error {
+	stream := str.CachedInfo().Config.Name
+	dl := &delivery{
+		msg:     storedMsg{raw: raw},
+		subject: raw.Subject,
+		meta: &jetstream.MsgMetadata{
+			NumDelivered: deliveries,
+			Sequence:     jetstream.SequencePair{Stream: raw.Sequence},
+			Timestamp:    raw.Time,
+			Stream:       stream,
+			Consumer:     events.ConsumerWorkers,
+		},
+		started: time.Now(),
+		last:    true,
 	}
-	log.Warn("dead-lettered after max deliveries")
+	dl.now = dl.started
+	if ignored := d.w.identify(dl); ignored && d.cfg.Registry != nil {
+		log.Debug("max deliveries: a LiveKit event no handler acts on")
+		return nil
+	}
+	dl.log = log.WithFields(logrus.Fields{"command_id": dl.id, "subject": raw.Subject})
+	var v verdict
+	if dl.reserved {
+		v = d.w.rejectReserved(ctx, dl)
+	} else {
+		v = d.w.failed(ctx, dl, errMaxDeliveries)
+	}
+	if v.act == actNak || v.act == actNone {
+		return fmt.Errorf("%w: %s", errNotSettled, v.outcome)
+	}
+	if str.CachedInfo().Config.Retention == jetstream.WorkQueuePolicy {
+		if err := str.DeleteMsg(ctx, raw.Sequence); err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			return fmt.Errorf("delete message %d: %w", raw.Sequence, err)
+		}
+	}
+	dl.log.WithField("outcome", v.outcome).Warn("settled after max deliveries")
 	return nil
 }
 
-// complete claims and completes command id with an unavailable result and
-// the dead letter, or returns the record some delivery already completed.
-func (d *DeadLetters) complete(ctx context.Context, id, subject string, deliveries uint64, dead store.OutMsg) (*store.Command, error) {
-	now := time.Now()
-	rec, err := d.cfg.Store.ClaimCommand(ctx, &store.Command{ID: id, Type: subject, Status: store.StatusPending, CreatedAt: now, UpdatedAt: now})
-	if err != nil && !errors.Is(err, store.ErrDuplicate) {
-		return nil, fmt.Errorf("claim: %w", err)
-	}
-	if rec.Status == store.StatusDone {
-		return rec, nil
-	}
-	res := events.Result{
-		CommandID: id, Type: subject,
-		Error: events.Errorf(events.CodeUnavailable, "gave up after %d deliveries", deliveries),
-	}
-	resJSON, err := json.Marshal(res)
-	if err != nil {
-		return nil, err
-	}
-	outbox := []store.OutMsg{
-		{Subject: events.ResultSubject(id), MsgID: events.ResultMsgID(id), Data: resJSON},
-		dead,
-	}
-	rec, err = d.cfg.Store.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDead, Result: resJSON, Outbox: outbox})
-	if err != nil {
-		return nil, fmt.Errorf("complete: %w", err)
-	}
-	return rec, nil
+// storedMsg is a message read from its stream, as the pipeline's ending
+// reads a delivery (subject, headers, body); it is never acked.
+type storedMsg struct {
+	jetstream.Msg
+	raw *jetstream.RawStreamMsg
 }
 
-// withDeadLetter returns outbox with dead in place of any dead letter it
-// holds (the message IDs are the same), or appended.
-func withDeadLetter(outbox []store.OutMsg, dead store.OutMsg) []store.OutMsg {
-	out := make([]store.OutMsg, 0, len(outbox)+1)
-	for _, m := range outbox {
-		if !strings.HasPrefix(m.Subject, events.DeadPrefix) {
-			out = append(out, m)
-		}
-	}
-	return append(out, dead)
-}
-
-// messageID is the command ID of a stored message: its Nats-Msg-Id when
-// well formed, else seq-<stream sequence> (as the pipeline names it).
-func messageID(h nats.Header, seq uint64) string {
-	if id := h.Get(nats.MsgIdHdr); id != "" && events.ValidCommandID(id) {
-		return id
-	}
-	return "seq-" + strconv.FormatUint(seq, 10)
-}
-
-// publishAll publishes msgs with their message IDs and waits until
-// JetStream stored all.
-func publishAll(ctx context.Context, js jetstream.JetStream, msgs []store.OutMsg) error {
-	for _, m := range msgs {
-		nm := nats.NewMsg(m.Subject)
-		nm.Data = m.Data
-		for k, v := range m.Headers {
-			nm.Header.Set(k, v)
-		}
-		if _, err := js.PublishMsg(ctx, nm, jetstream.WithMsgID(m.MsgID)); err != nil {
-			return fmt.Errorf("publish %s: %w", m.Subject, err)
-		}
-	}
-	return nil
-}
+func (m storedMsg) Subject() string      { return m.raw.Subject }
+func (m storedMsg) Data() []byte         { return m.raw.Data }
+func (m storedMsg) Headers() nats.Header { return m.raw.Header }

@@ -137,7 +137,7 @@ func (b *bundle) start(t testing.TB, o workerOpts) *running {
 		}
 	}
 	m := &counts{}
-	w, err := workers.New(workers.Config{Concurrency: max(o.conc, 8), AckMode: o.ack, RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond, Duplicates: b.topology.Duplicates}, js, b.store, reg, b.log, m)
+	w, err := workers.New(workers.Config{Concurrency: max(o.conc, 8), AckMode: o.ack, RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond}, js, b.store, reg, b.log, m)
 	require.NoError(t, err)
 	if o.fault != nil {
 		w.SetFault(o.fault)
@@ -214,6 +214,18 @@ func (b *bundle) send(t *testing.T, id string, cmd events.Command) {
 func (b *bundle) sendRaw(t *testing.T, id, subject string, body string) {
 	t.Helper()
 	require.NoError(t, b.client.SendRaw(ctxT(t, 10*time.Second), id, subject, []byte(body)))
+}
+
+// sendSystem publishes a command as roomkeeper's own publishers do (the
+// scheduler), with the Roomkeeper-Origin header that lets it use a
+// reserved ID prefix.
+func (b *bundle) sendSystem(t *testing.T, id, subject, body string) {
+	t.Helper()
+	m := nats.NewMsg(subject)
+	m.Data = []byte(body)
+	m.Header.Set(events.HeaderOrigin, events.OriginScheduler)
+	_, err := b.js.PublishMsg(ctxT(t, 10*time.Second), m, jetstream.WithMsgID(id))
+	require.NoError(t, err)
 }
 
 func (b *bundle) countRooms(t *testing.T) int64 {

@@ -23,8 +23,8 @@ import (
 type action int
 
 const (
-	actAck  action = iota // done: double-ack
-	actTerm               // given up: term (a dead letter was published)
+	actAck  action = iota // done: ack
+	actTerm               // given up (a dead letter was published), or requeued: term
 	actNak                // retry later: nak with delay
 	actNone               // crash simulated: neither
 )
@@ -38,7 +38,18 @@ const (
 	outcomeDead      = "dead"
 	outcomeDuplicate = "duplicate"
 	outcomeIgnored   = "ignored"
+	outcomeRequeued  = "requeued"
 )
+
+// verdict is the outcome policy's one answer for a message: what to do
+// with it, after how long (nak), and the outcome label.
+type verdict struct {
+	act     action
+	delay   time.Duration
+	outcome string
+}
+
+var crashed = verdict{act: actNone, outcome: outcomeRetry}
 
 // delivery is one message being processed.
 type delivery struct {
@@ -49,11 +60,28 @@ type delivery struct {
 	route   *route
 	log     logrus.FieldLogger
 	started time.Time
-	last    bool // the consumer's last delivery of this message
+	// now is the command's time: its first delivery's, on every delivery,
+	// so rules that depend on time give the same answer each time.
+	now  time.Time
+	last bool // the consumer's last delivery of this message
+	// reject: the message is invalid before any handler sees it.
+	reject *events.Error
+	// reserved: the rejection is of an ID with a reserved prefix, which
+	// the ledger must keep free for roomkeeper's own command.
+	reserved bool
+}
+
+// src is the delivery as its ending needs it.
+func (d *delivery) src() source {
+	return source{
+		id: d.id, subject: d.subject, result: d.route == nil || d.route.result,
+		deliveries: d.meta.NumDelivered, streamSeq: d.meta.Sequence.Stream, data: d.msg.Data(),
+	}
 }
 
 func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.ConsumerConfig) {
 	d := &delivery{msg: msg, subject: msg.Subject(), started: w.now()}
+	d.now = d.started
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.WithError(err).WithField("subject", d.subject).Error("message without metadata")
@@ -70,11 +98,11 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.Co
 	stopBeat := w.heartbeat(msg, cc.AckWait)
 	defer stopBeat()
 
-	act, delay, outcome := w.run(ctx, d)
+	v := w.run(ctx, d)
 	if d.log == nil {
 		d.log = w.log.WithField("subject", d.subject)
 	}
-	switch act {
+	switch v.act {
 	case actAck:
 		ack := func() error { return msg.DoubleAck(ctx) }
 		if w.cfg.AckMode == AckAsync {
@@ -88,16 +116,16 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.Co
 			d.log.WithError(err).Warn("term failed")
 		}
 	case actNak:
-		if err := msg.NakWithDelay(delay); err != nil {
+		if err := msg.NakWithDelay(v.delay); err != nil {
 			d.log.WithError(err).Warn("nak failed")
 		}
 	case actNone:
 	}
 	took := w.now().Sub(d.started)
 	if w.metrics != nil {
-		w.metrics.Handled(d.subject, outcome, took)
+		w.metrics.Handled(d.subject, v.outcome, took)
 	}
-	d.log.WithFields(logrus.Fields{"outcome": outcome, "took_ms": took.Milliseconds(), "delivery": meta.NumDelivered}).Debug("handled")
+	d.log.WithFields(logrus.Fields{"outcome": v.outcome, "took_ms": took.Milliseconds(), "delivery": meta.NumDelivered}).Debug("handled")
 }
 
 // heartbeat tells JetStream every third of AckWait that the message is
@@ -128,110 +156,144 @@ func (w *Worker) heartbeat(msg jetstream.Msg, ackWait time.Duration) func() {
 	}
 }
 
-// run takes the message through the outcome policy and says what to do with
-// it.
-func (w *Worker) run(ctx context.Context, d *delivery) (action, time.Duration, string) {
-	isWebhook := strings.HasPrefix(d.subject, events.WebhookPrefix)
-	id, idOK := commandID(d.msg, d.meta)
-	if isWebhook {
-		id = "lk:" + id
+// run takes the message through the outcome policy. Every path ends in
+// one verdict, without recursion: a transient failure naks (or, on the
+// last delivery, gives up through the ledger), a ledger that cannot be
+// written on the last delivery requeues, and a finished record is
+// published and settled.
+func (w *Worker) run(ctx context.Context, d *delivery) verdict {
+	if ignored := w.identify(d); ignored {
+		return verdict{act: actAck, outcome: outcomeIgnored}
 	}
-	d.id = id
-	d.log = w.log.WithFields(logrus.Fields{"command_id": id, "subject": d.subject})
-	d.route = w.reg.lookup(d.subject)
-
-	var reject *events.Error
-	switch {
-	case d.route == nil && isWebhook:
-		// A LiveKit event this system does not act on.
-		return actAck, 0, outcomeIgnored
-	case d.route == nil:
-		reject = events.Invalid(fmt.Sprintf("unknown command type %q", events.CommandType(d.subject)),
-			events.FieldError{Field: "subject", Message: "no such command"})
-	case !idOK:
-		reject = events.Invalid("malformed command ID: 1 to 128 letters, digits, '-', '_' or ':' expected",
-			events.FieldError{Field: "Nats-Msg-Id", Message: "malformed"})
+	if d.reserved {
+		return w.rejectReserved(ctx, d)
 	}
-
-	now := d.started
-	var msgVal any
-	var plan json.RawMessage
-	if reject == nil {
-		v, err := d.route.decode(d.subject, d.msg.Data(), now)
-		if err != nil {
-			if reject = asInvalid(err); reject == nil {
-				return w.retry(d, err)
+	// A redelivery (or a requeued copy) looks for its record first: the
+	// first delivery's time is the command's time, and a finished record
+	// is answered without decoding again.
+	if d.meta.NumDelivered > 1 || d.msg.Headers().Get(events.HeaderRequeues) != "" {
+		rec, err := w.store.GetCommand(ctx, d.id)
+		switch {
+		case errors.Is(err, store.ErrNotFound):
+		case err != nil:
+			return w.failed(ctx, d, fmt.Errorf("ledger: %w", err))
+		case rec.Type != d.subject:
+			return w.foreign(ctx, d, rec)
+		default:
+			d.now = rec.CreatedAt
+			if rec.Finished() {
+				return w.replay(ctx, d, rec)
 			}
+		}
+	}
+
+	var msgVal any
+	var plan []byte
+	if d.reject == nil {
+		v, err := d.route.decode(d.subject, d.msg.Data(), d.now)
+		if d.reject = asEventsError(err); err != nil && d.reject == nil {
+			return w.failed(ctx, d, err)
 		}
 		msgVal = v
 	}
-	if reject == nil && d.route.plan != nil {
-		p, err := d.route.plan(ctx, msgVal, now)
-		if err != nil {
-			if reject = asInvalid(err); reject == nil {
-				return w.retry(d, err)
-			}
+	if d.reject == nil && d.route.plan != nil {
+		p, err := d.route.plan(ctx, msgVal, d.now)
+		if d.reject = asEventsError(err); err != nil && d.reject == nil {
+			return w.failed(ctx, d, err)
 		}
 		plan = p
 	}
 
 	rec, err := w.store.ClaimCommand(ctx, &store.Command{
-		ID: id, Type: d.subject, Status: store.StatusPending, Plan: plan, CreatedAt: now, UpdatedAt: now,
+		ID: d.id, Type: d.subject, Status: store.StatusPending, Plan: plan, CreatedAt: d.now, UpdatedAt: d.now,
 	})
 	switch {
 	case errors.Is(err, store.ErrDuplicate):
 	case err != nil:
-		return w.retry(d, fmt.Errorf("claim: %w", err))
+		return w.failed(ctx, d, fmt.Errorf("claim: %w", err))
 	}
-	if err := w.step("claimed", id); err != nil {
-		return actNone, 0, outcomeRetry
+	if err := w.step("claimed", d.id); err != nil {
+		return crashed
 	}
-	if rec.Status == store.StatusDone {
-		// Done before: publish again what it published (the message IDs
-		// drop copies) and ack. Past the duplicates window the copies would
-		// not be dropped, so then only the result goes out again.
-		if err := w.publish(ctx, w.republishable(rec, now)); err != nil {
-			return w.retry(d, fmt.Errorf("republish: %w", err))
-		}
-		d.log.Info("already done; stored result republished")
-		return w.settle(d, rec, outcomeDuplicate)
-	}
-	if reject != nil {
-		return w.finish(ctx, d, rec, nil, reject)
+	switch {
+	case rec.Type != d.subject:
+		return w.foreign(ctx, d, rec)
+	case rec.Finished():
+		return w.replay(ctx, d, rec)
+	case d.reject != nil:
+		return w.complete(ctx, d, ending{err: d.reject})
 	}
 
-	job := &Job[any]{ID: id, Subject: d.subject, Delivery: d.meta.NumDelivered, Now: now, Log: d.log, ledger: rec, store: w.store}
+	job := &Job[any]{ID: d.id, Subject: d.subject, Delivery: d.meta.NumDelivered, Now: d.now, Log: d.log, ledger: rec, store: w.store}
 	out, err := w.call(ctx, d, msgVal, job)
 	if err != nil {
 		e, ok := events.AsError(err)
 		if !ok {
-			return w.retry(d, err)
+			return w.failed(ctx, d, err)
 		}
-		return w.finish(ctx, d, rec, nil, e)
+		return w.complete(ctx, d, ending{err: e})
 	}
-	if err := w.step("applied", id); err != nil {
-		return actNone, 0, outcomeRetry
+	if err := w.step("applied", d.id); err != nil {
+		return crashed
 	}
-	return w.finish(ctx, d, rec, out, nil)
+	return w.complete(ctx, d, ending{out: out})
 }
 
-// republishable is what a command found done publishes again.
-func (w *Worker) republishable(rec *store.Command, now time.Time) []store.OutMsg {
-	if now.Sub(rec.UpdatedAt) < w.cfg.Duplicates-w.cfg.PublishTimeout {
-		return rec.Outbox
-	}
-	var out []store.OutMsg
-	for _, m := range rec.Outbox {
-		if strings.HasPrefix(m.Subject, events.ResultPrefix) {
-			out = append(out, m)
+// identify sets the delivery's command ID, route and, for a message no
+// handler may see, its rejection. It reports a LiveKit event that no
+// handler acts on.
+func (w *Worker) identify(d *delivery) (ignored bool) {
+	isWebhook := strings.HasPrefix(d.subject, events.WebhookPrefix)
+	id, ok, system := commandID(d.msg.Headers(), d.meta.Sequence.Stream, d.meta.Timestamp, isWebhook)
+	d.id = id
+	d.log = w.log.WithFields(logrus.Fields{"command_id": id, "subject": d.subject})
+	d.route = w.reg.lookup(d.subject)
+	switch {
+	case d.route == nil && isWebhook:
+		return true
+	case d.route == nil:
+		d.reject = events.Invalid(fmt.Sprintf("unknown command type %q", events.CommandType(d.subject)),
+			events.FieldError{Field: "subject", Message: "no such command"})
+	case !ok:
+		d.reject = events.Invalid("malformed command ID: 1 to 128 letters, digits, '-', '_' or ':' expected",
+			events.FieldError{Field: "Nats-Msg-Id", Message: "malformed"})
+	case !isWebhook && !system && d.msg.Headers().Get(nats.MsgIdHdr) == id:
+		// The client's own ID.
+		if p, reserved := events.ReservedCommandID(id); reserved {
+			d.reserved = true
+			d.reject = events.Invalid(fmt.Sprintf("command IDs starting with %q are roomkeeper's own", p),
+				events.FieldError{Field: "Nats-Msg-Id", Message: "reserved prefix " + p})
 		}
 	}
-	return out
+	if t, err := time.Parse(time.RFC3339Nano, d.msg.Headers().Get(events.HeaderFirstDelivery)); err == nil && system {
+		d.now = t
+	}
+	return false
 }
 
-// asInvalid returns err as an invalid_argument *events.Error, or nil when
-// err is not about the input.
-func asInvalid(err error) *events.Error {
+// commandID is the command ID of a stored message: a requeued copy's
+// Roomkeeper-Command-Id; else its Nats-Msg-Id when well formed ("lk:" +
+// it for a webhook event); else the automatic ID of its sequence and
+// time (then ok is false for a malformed Nats-Msg-Id). system reports a
+// message published by roomkeeper itself.
+func commandID(h nats.Header, seq uint64, stored time.Time, webhook bool) (id string, ok, system bool) {
+	system = h.Get(events.HeaderOrigin) != ""
+	if c := h.Get(events.HeaderCommandID); c != "" && system && events.ValidCommandID(c) {
+		return c, true, true
+	}
+	hdr := h.Get(nats.MsgIdHdr)
+	switch {
+	case hdr != "" && events.ValidCommandID(hdr) && webhook:
+		return events.WebhookIDPrefix + hdr, true, system
+	case hdr != "" && events.ValidCommandID(hdr):
+		return hdr, true, system
+	}
+	return events.AutoCommandID(seq, stored), hdr == "", system
+}
+
+// asEventsError returns err as an *events.Error (an answer about the
+// input), or nil when err is something else (a transient failure).
+func asEventsError(err error) *events.Error {
 	if e, ok := events.AsError(err); ok {
 		return e
 	}
@@ -251,31 +313,29 @@ func (w *Worker) call(ctx context.Context, d *delivery, msg any, job *Job[any]) 
 	return d.route.handle(ctx, msg, job)
 }
 
-// retry naks a transiently failed message with a growing delay; on the last
-// delivery it gives up with an "unavailable" result and a dead letter.
-func (w *Worker) retry(d *delivery, cause error) (action, time.Duration, string) {
-	if d.last {
-		d.log.WithError(cause).Error("failed on the last delivery; dead-lettering")
-		ctx, cancel := context.WithTimeout(context.Background(), w.cfg.PublishTimeout)
-		defer cancel()
-		e := events.Errorf(events.CodeUnavailable, "gave up after %d deliveries", d.meta.NumDelivered)
-		if errors.Is(cause, ErrPanic) {
-			e = events.Errorf(events.CodeInternal, "handler failed after %d deliveries", d.meta.NumDelivered)
-		}
-		rec, err := w.store.ClaimCommand(ctx, &store.Command{ID: d.id, Type: d.subject, Status: store.StatusPending, CreatedAt: d.started, UpdatedAt: d.started})
-		if err == nil || errors.Is(err, store.ErrDuplicate) {
-			return w.finishWith(ctx, d, rec, nil, e, cause.Error())
-		}
-		// The store is gone too: dead-letter without a ledger record.
-		dead := w.deadLetter(d, cause.Error())
-		if perr := w.publish(ctx, []store.OutMsg{dead}); perr != nil {
-			return actNak, w.cfg.RetryMax, outcomeRetry
-		}
-		if w.metrics != nil {
-			w.metrics.DeadLettered(d.subject)
-		}
-		return actTerm, 0, outcomeDead
+// failed is the policy for a transient failure: retry later with a
+// growing delay; on the last delivery, give up through the ledger with an
+// unavailable (or internal) result and a dead letter.
+func (w *Worker) failed(ctx context.Context, d *delivery, cause error) verdict {
+	if !d.last {
+		return w.nak(d, cause)
 	}
+	d.log.WithError(cause).Error("failed on the last delivery; giving up")
+	rec, err := w.store.ClaimCommand(ctx, &store.Command{ID: d.id, Type: d.subject, Status: store.StatusPending, CreatedAt: d.now, UpdatedAt: d.now})
+	switch {
+	case err != nil && !errors.Is(err, store.ErrDuplicate):
+		return w.requeue(ctx, d, fmt.Errorf("claim: %w (after: %w)", err, cause))
+	case rec.Type != d.subject:
+		return w.foreign(ctx, d, rec)
+	case rec.Finished():
+		return w.replay(ctx, d, rec)
+	}
+	return w.complete(ctx, d, ending{err: giveUpError(cause, d.meta.NumDelivered), dead: cause.Error()})
+}
+
+// nak is the verdict "retry later": RetryBase doubled per delivery, at
+// most RetryMax, or the delay a RetryError asks for.
+func (w *Worker) nak(d *delivery, cause error) verdict {
 	delay := w.cfg.RetryBase << min(d.meta.NumDelivered-1, 20)
 	if delay > w.cfg.RetryMax || delay <= 0 {
 		delay = w.cfg.RetryMax
@@ -285,156 +345,185 @@ func (w *Worker) retry(d *delivery, cause error) (action, time.Duration, string)
 		delay = re.Delay
 	}
 	d.log.WithError(cause).WithField("delay", delay.String()).Warn("transient failure; retrying later")
-	return actNak, delay, outcomeRetry
+	return verdict{act: actNak, delay: delay, outcome: outcomeRetry}
 }
 
-// finish completes the command with out or with the error e.
-func (w *Worker) finish(ctx context.Context, d *delivery, rec *store.Command, out *Outcome, e *events.Error) (action, time.Duration, string) {
-	reason := ""
-	if e != nil && e.Code == events.CodeInvalidArgument {
-		reason = e.Error()
+// complete records how the command ended in the ledger, with its room
+// writes, then publishes what the ledger holds and settles the message. A
+// result, event or fan-out too large to publish turns the ending into an
+// error result with a dead letter. A ledger that cannot be written naks;
+// on the last delivery it requeues the message.
+func (w *Worker) complete(ctx context.Context, d *delivery, end ending) verdict {
+	if end.err != nil && end.err.Code == events.CodeInvalidArgument && end.dead == "" {
+		// Bad input is given up at once: it will never apply.
+		end.dead = end.err.Error()
 	}
-	return w.finishWith(ctx, d, rec, out, e, reason)
-}
-
-// finishWith stores the result and outbox in the ledger, publishes them and
-// settles the message; deadReason, when set, adds a dead letter and terms.
-func (w *Worker) finishWith(ctx context.Context, d *delivery, rec *store.Command, out *Outcome, e *events.Error, deadReason string) (action, time.Duration, string) {
-	res := events.Result{CommandID: d.id, Type: d.subject, OK: e == nil, Error: e}
-	var outbox []store.OutMsg
-	if out != nil {
-		data, err := json.Marshal(out.Data)
-		if err != nil {
-			return w.retry(d, fmt.Errorf("encode result: %w", err))
-		}
-		res.Data = data
+	c, err := w.outbox.build(d.src(), end)
+	if errors.Is(err, errTooLarge) {
+		d.log.WithError(err).Error("result or events too large to publish; giving up")
+		c, err = w.outbox.build(d.src(), tooLarge(err))
 	}
-	resJSON, err := json.Marshal(res)
 	if err != nil {
-		return w.retry(d, fmt.Errorf("encode result: %w", err))
+		return w.failed(ctx, d, err)
 	}
-	if d.route == nil || d.route.result {
-		outbox = append(outbox, store.OutMsg{Subject: events.ResultSubject(d.id), MsgID: events.ResultMsgID(d.id), Data: resJSON})
-	}
-	if out != nil {
-		for _, ev := range out.Events {
-			raw, err := json.Marshal(ev)
-			if err != nil {
-				return w.retry(d, fmt.Errorf("encode event: %w", err))
-			}
-			outbox = append(outbox, store.OutMsg{Subject: events.EventSubject(ev.ShortType()), MsgID: ev.ID, Data: raw})
-		}
-		outbox = append(outbox, out.Publish...)
-	}
-	if deadReason != "" {
-		outbox = append(outbox, w.deadLetter(d, deadReason))
-	}
-	var writes []store.Write
-	if out != nil {
-		writes = out.Writes
-	}
-	status := store.StatusDone
-	if deadReason != "" {
-		status = store.StatusDead
-	}
-	done, err := w.store.CompleteCommand(ctx, d.id, store.Completion{Status: status, Result: resJSON, Outbox: outbox, Writes: writes})
+	done, err := w.store.CompleteCommand(ctx, d.id, c)
 	if err != nil {
-		return w.retry(d, fmt.Errorf("complete: %w", err))
+		err = fmt.Errorf("complete: %w", err)
+		if d.last {
+			return w.requeue(ctx, d, err)
+		}
+		return w.nak(d, err)
 	}
 	if err := w.step("completed", d.id); err != nil {
-		return actNone, 0, outcomeRetry
+		return crashed
 	}
-	if err := w.publish(ctx, done.Outbox); err != nil {
-		return w.retry(d, fmt.Errorf("publish: %w", err))
-	}
-	if err := w.step("published", d.id); err != nil {
-		return actNone, 0, outcomeRetry
-	}
-	return w.settle(d, done, "")
+	return w.deliver(ctx, d, done, done.Outbox, "")
 }
 
-// settle says how to end a message whose ledger record is done: term when
-// its outbox holds a dead letter, ack otherwise.
-func (w *Worker) settle(d *delivery, rec *store.Command, outcome string) (action, time.Duration, string) {
-	dead := false
-	for _, m := range rec.Outbox {
-		if strings.HasPrefix(m.Subject, events.DeadPrefix) {
-			dead = true
+// replay answers a delivery of a command found finished: its outbox goes
+// out again unless the ledger knows it was stored, in which case only the
+// result does (the results stream keeps one per command, so a repeat of
+// it replaces it with the same bytes; events and fan-out are never
+// published twice past the duplicates window).
+func (w *Worker) replay(ctx context.Context, d *delivery, rec *store.Command) verdict {
+	msgs := rec.Outbox
+	if rec.Published {
+		msgs = nil
+		for _, m := range rec.Outbox {
+			if strings.HasPrefix(m.Subject, events.ResultPrefix) {
+				msgs = append(msgs, m)
+			}
+		}
+	}
+	d.log.Info("already finished; stored outcome published again")
+	return w.deliver(ctx, d, rec, msgs, outcomeDuplicate)
+}
+
+// deliver publishes msgs of finished record rec, records that they are
+// stored, and settles: term when rec is dead, ack otherwise. A publish
+// that fails naks, so that a redelivery (or, after the last, the
+// max-deliveries listener) publishes from the ledger again.
+func (w *Worker) deliver(ctx context.Context, d *delivery, rec *store.Command, msgs []store.OutMsg, outcome string) verdict {
+	if err := w.pub.publish(ctx, msgs); err != nil {
+		return w.nak(d, fmt.Errorf("publish: %w", err))
+	}
+	if err := w.step("published", d.id); err != nil {
+		return crashed
+	}
+	if !rec.Published {
+		if err := w.store.MarkPublished(ctx, d.id); err != nil {
+			// A later delivery publishes again: the duplicates window
+			// drops the copies.
+			d.log.WithError(err).Warn("could not record the outbox as published")
 		}
 	}
 	if outcome == "" {
-		var res events.Result
-		_ = json.Unmarshal(rec.Result, &res)
-		switch {
-		case res.OK:
-			outcome = outcomeOK
-		case dead && res.Error != nil && res.Error.Code == events.CodeInvalidArgument:
-			outcome = outcomeInvalid
-		case dead:
-			outcome = outcomeDead
-		default:
-			outcome = outcomeError
-		}
-		if dead && w.metrics != nil {
-			w.metrics.DeadLettered(d.subject)
-		}
-		if !res.OK {
-			d.log.WithField("error", res.Error).Info("command failed")
-		}
+		outcome = w.outcomeOf(d, rec)
 	}
-	if dead {
-		return actTerm, 0, outcome
+	if rec.Status == store.StatusDead {
+		return verdict{act: actTerm, outcome: outcome}
 	}
-	return actAck, 0, outcome
+	return verdict{act: actAck, outcome: outcome}
 }
 
-// deadLetter is the copy of the delivery for rooms.dead.<type>: the body
-// unchanged, the reason and origin in headers.
-func (w *Worker) deadLetter(d *delivery, reason string) store.OutMsg {
-	return store.OutMsg{
-		Subject: events.DeadSubject(d.subject),
-		MsgID:   "dead:" + d.id,
-		Headers: map[string]string{
-			events.HeaderDeadReason:         reason,
-			events.HeaderDeadSubject:        d.subject,
-			events.HeaderDeadCommandID:      d.id,
-			events.HeaderDeadDeliveries:     strconv.FormatUint(d.meta.NumDelivered, 10),
-			events.HeaderDeadStreamSequence: strconv.FormatUint(d.meta.Sequence.Stream, 10),
-		},
-		Data: d.msg.Data(),
+// outcomeOf labels the first finish of a record for metrics and logs.
+func (w *Worker) outcomeOf(d *delivery, rec *store.Command) string {
+	var res *events.Result
+	if err := json.Unmarshal(rec.Result, &res); err != nil {
+		res = nil
 	}
+	dead := rec.Status == store.StatusDead
+	if dead && w.metrics != nil {
+		w.metrics.DeadLettered(d.subject)
+	}
+	if res != nil && !res.OK {
+		d.log.WithField("error", res.Error).Info("command failed")
+	}
+	switch {
+	case res != nil && res.OK:
+		return outcomeOK
+	case dead && res != nil && res.Error != nil && res.Error.Code == events.CodeInvalidArgument:
+		return outcomeInvalid
+	case dead:
+		return outcomeDead
+	}
+	return outcomeError
 }
 
-// publish sends msgs asynchronously and waits until JetStream stored all.
-func (w *Worker) publish(ctx context.Context, msgs []store.OutMsg) error {
-	if len(msgs) == 0 {
-		return nil
+// foreign answers a command whose ID the ledger holds for a command of
+// another type: no second result (the ID's result stays the first
+// command's; the Go client reports the mismatch), a dead letter saying
+// whose the ID is, and term.
+func (w *Worker) foreign(ctx context.Context, d *delivery, rec *store.Command) verdict {
+	reason := fmt.Sprintf("invalid_argument: command ID %q belongs to a %s command", d.id, rec.Type)
+	d.log.WithField("owner", rec.Type).Warn("command ID reused for another type; dead-lettered")
+	if err := w.pub.publish(ctx, []store.OutMsg{w.outbox.deadLetter(d.src(), reason)}); err != nil {
+		return w.nak(d, fmt.Errorf("publish dead letter: %w", err))
 	}
-	ctx, cancel := context.WithTimeout(ctx, w.cfg.PublishTimeout)
-	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		nm := nats.NewMsg(m.Subject)
-		nm.Data = m.Data
-		for k, v := range m.Headers {
-			nm.Header.Set(k, v)
-		}
-		f, err := w.js.PublishMsgAsync(nm, jetstream.WithMsgID(m.MsgID))
-		if err != nil {
-			return fmt.Errorf("publish %s: %w", m.Subject, err)
-		}
-		futures = append(futures, f)
+	if w.metrics != nil {
+		w.metrics.DeadLettered(d.subject)
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w", f.Msg().Subject, err)
-		case <-ctx.Done():
-			return fmt.Errorf("publish %s: %w", f.Msg().Subject, ctx.Err())
+	return verdict{act: actTerm, outcome: outcomeInvalid}
+}
+
+// rejectReserved answers a command whose ID has a prefix reserved for
+// roomkeeper's own commands: an invalid_argument result and a dead letter,
+// both under message IDs of this message (not the command ID's, which the
+// duplicates window must keep free for the command that owns it), and no
+// ledger record; then term.
+func (w *Worker) rejectReserved(ctx context.Context, d *delivery) verdict {
+	c, err := w.outbox.build(d.src(), ending{err: d.reject, dead: d.reject.Error()})
+	if err != nil {
+		return w.nak(d, err)
+	}
+	tag := fmt.Sprintf("rejected:%d-%s:", d.meta.Sequence.Stream, strconv.FormatInt(d.meta.Timestamp.UnixNano(), 36))
+	for i := range c.Outbox {
+		c.Outbox[i].MsgID = tag + c.Outbox[i].MsgID
+	}
+	if err := w.pub.publish(ctx, c.Outbox); err != nil {
+		return w.nak(d, fmt.Errorf("publish: %w", err))
+	}
+	if w.metrics != nil {
+		w.metrics.DeadLettered(d.subject)
+	}
+	d.log.Info("command ID with a reserved prefix; rejected")
+	return verdict{act: actTerm, outcome: outcomeInvalid}
+}
+
+// requeue ends a last delivery whose outcome cannot be recorded (the store
+// is away): a copy of the message goes to the back of its stream with its
+// command ID and first delivery time, and a fresh delivery budget, and the
+// message is termed. The copy is answered once the store is back, so the
+// command still gets its one result. If even the copy cannot be published
+// the message is nakked; JetStream then gives up on it and the
+// max-deliveries listener takes over.
+func (w *Worker) requeue(ctx context.Context, d *delivery, cause error) verdict {
+	copyMsg := requeueCopy(d.msg.Headers(), d.subject, d.id, d.msg.Data(), d.now)
+	if err := w.pub.publish(ctx, []store.OutMsg{copyMsg}); err != nil {
+		return w.nak(d, fmt.Errorf("requeue: %w (after: %w)", err, cause))
+	}
+	d.log.WithError(cause).WithField("requeues", copyMsg.Headers[events.HeaderRequeues]).Warn("store away on the last delivery; command requeued")
+	return verdict{act: actTerm, outcome: outcomeRequeued}
+}
+
+// requeueCopy is the copy of a message that requeue publishes: its headers
+// (but its Nats-Msg-Id), the command ID, the first delivery time and the
+// requeue count; its message ID names the command and the count, so a
+// repeat of the same requeue is dropped by the duplicates window.
+func requeueCopy(h nats.Header, subject, id string, data []byte, first time.Time) store.OutMsg {
+	n, _ := strconv.Atoi(h.Get(events.HeaderRequeues))
+	n++
+	headers := map[string]string{}
+	for k, vs := range h {
+		if k != nats.MsgIdHdr && len(vs) > 0 {
+			headers[k] = vs[0]
 		}
 	}
-	return nil
+	headers[events.HeaderOrigin] = events.OriginRequeue
+	headers[events.HeaderCommandID] = id
+	headers[events.HeaderRequeues] = strconv.Itoa(n)
+	headers[events.HeaderFirstDelivery] = first.UTC().Format(time.RFC3339Nano)
+	return store.OutMsg{Subject: subject, MsgID: fmt.Sprintf("requeue:%d:%s", n, id), Headers: headers, Data: data}
 }
 
 func (w *Worker) step(step, id string) error {

@@ -176,7 +176,7 @@ func TestInvalidCommandsAreRejectedOnceAndDeadLettered(t *testing.T) {
 		require.NotEmpty(t, m.Headers().Get(events.HeaderDeadReason))
 		require.Equal(t, "1", m.Headers().Get(events.HeaderDeadDeliveries), "rejected at once, never redelivered")
 	}
-	// The command with a malformed ID got the ID seq-<stream sequence>.
+	// The command with a malformed ID got the ID seq-<stream sequence>-<time>.
 	var badID string
 	for _, m := range dead {
 		if id := m.Headers().Get(events.HeaderDeadCommandID); strings.HasPrefix(id, "seq-") {
@@ -201,8 +201,14 @@ func TestCommandWithoutIDGetsSequenceID(t *testing.T) {
 	b.start(t, workerOpts{})
 	ack, err := b.js.Publish(ctxT(t, 5*time.Second), events.SubjectCreate, []byte(`{"roomName":"no id"}`))
 	require.NoError(t, err)
-	res := b.result(t, fmt.Sprintf("seq-%d", ack.Sequence))
-	require.Equal(t, "no id", roomOf(t, res).RoomName)
+	var results []jetstream.Msg
+	require.Eventually(t, func() bool {
+		results = b.streamMsgs(t, events.StreamResults, "rooms.results.>")
+		return len(results) == 1
+	}, 10*time.Second, 20*time.Millisecond)
+	id := strings.TrimPrefix(results[0].Subject(), events.ResultPrefix)
+	require.True(t, strings.HasPrefix(id, fmt.Sprintf("seq-%d-", ack.Sequence)), id)
+	require.Equal(t, "no id", roomOf(t, b.result(t, id)).RoomName)
 }
 
 func TestDeleteRooms(t *testing.T) {

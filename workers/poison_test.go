@@ -22,7 +22,7 @@ type poison struct {
 	id      string // Nats-Msg-Id as published
 	subject string
 	body    []byte
-	badID   bool // the ID is malformed: the command is named seq-<stream seq>
+	badID   bool // the ID is malformed: the command is named seq-<stream seq>-<time>
 }
 
 // poisonMessages returns n messages of five kinds, in turn: bad JSON, wrong
@@ -193,7 +193,14 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 	}
 	poisonID := func(i int) string {
 		if poisons[i].badID {
-			return "seq-" + strconv.FormatUint(seqOf[i], 10)
+			// seq-<stream seq>-<stored time>: found by its sequence.
+			prefix := "seq-" + strconv.FormatUint(seqOf[i], 10) + "-"
+			for id := range results {
+				if strings.HasPrefix(id, prefix) {
+					return id
+				}
+			}
+			return prefix + "?"
 		}
 		return poisons[i].id
 	}

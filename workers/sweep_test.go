@@ -69,10 +69,11 @@ func (b *bundle) insertRoom(t *testing.T, id string, date *int64, change func(*s
 	return r
 }
 
-// sweep sends a sweep with command ID id and returns its result.
+// sweep sends a sweep with command ID id, as the scheduler does, and
+// returns its result.
 func (b *bundle) sweep(t *testing.T, id string) events.SweepResult {
 	t.Helper()
-	b.send(t, id, events.Sweep{})
+	b.sendSystem(t, id, events.SubjectSweep, `{}`)
 	res := b.result(t, id)
 	require.True(t, res.OK, "sweep %s: %+v", id, res.Error)
 	var sr events.SweepResult

@@ -4,11 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
 
@@ -44,10 +42,6 @@ type Config struct {
 	// which the ledger answers with the stored result and no second effect.
 	// AckAsync saves a round trip per message.
 	AckMode string
-	// Duplicates is the streams' duplicates window (events.Topology). A
-	// command found done in the ledger republishes its events only while
-	// the window still drops the copies; later only its result.
-	Duplicates time.Duration
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -72,9 +66,6 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AckMode == "" {
 		c.AckMode = AckDouble
-	}
-	if c.Duplicates == 0 {
-		c.Duplicates = events.DefaultTopology().Duplicates
 	}
 	return c
 }
@@ -117,6 +108,9 @@ type Worker struct {
 	// fault, when set (tests), is called after each step of a command; an
 	// error stops the pipeline there as a crash would.
 	fault func(step, id string) error
+	// outbox builds completions; pub publishes them.
+	outbox outboxBuilder
+	pub    publisher
 }
 
 // New returns a worker. metrics may be nil.
@@ -128,7 +122,12 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, reg *Registry, log 
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	return &Worker{cfg: cfg, js: js, store: st, reg: reg, log: log, metrics: metrics, now: time.Now}, nil
+	w := &Worker{cfg: cfg, js: js, store: st, reg: reg, log: log, metrics: metrics, now: time.Now,
+		pub: publisher{js: js, timeout: cfg.PublishTimeout}}
+	if nc := js.Conn(); nc != nil {
+		w.outbox.maxPayload = int(nc.MaxPayload())
+	}
+	return w, nil
 }
 
 // Run consumes until ctx is done, then stops fetching, finishes the messages
@@ -187,15 +186,4 @@ func (w *Worker) loop(ctx context.Context, it jetstream.MessagesContext, info je
 			w.process(work, msg, info)
 		}()
 	}
-}
-
-// commandID returns the ID of a message: its Nats-Msg-Id, or seq-<stream
-// sequence> when it has none or a malformed one (then ok is false for a
-// malformed one).
-func commandID(msg jetstream.Msg, meta *jetstream.MsgMetadata) (id string, ok bool) {
-	hdr := msg.Headers().Get(nats.MsgIdHdr)
-	if hdr != "" && events.ValidCommandID(hdr) {
-		return hdr, true
-	}
-	return "seq-" + strconv.FormatUint(meta.Sequence.Stream, 10), hdr == ""
 }

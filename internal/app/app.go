@@ -286,7 +286,7 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 		return err
 	}
 	run("queries", func(ctx context.Context) error { <-ctx.Done(); return q.Close() })
-	dl, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: a.nc, JetStream: a.js, Store: a.store, Log: a.log.WithField("role", "deadletters"), Metrics: a.metrics})
+	dl, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: a.nc, JetStream: a.js, Store: a.store, Registry: reg, Log: a.log.WithField("role", "deadletters"), Metrics: a.metrics})
 	if err != nil {
 		return err
 	}

@@ -46,7 +46,7 @@ const (
 )
 
 // Worker outcomes, as passed to Handled by the worker pipeline.
-var workerOutcomes = []string{"ok", "error", "invalid", "retry", "dead", "duplicate", "ignored"}
+var workerOutcomes = []string{"ok", "error", "invalid", "retry", "dead", "duplicate", "ignored", "requeued"}
 
 // Webhook receiver outcomes (the webhooks.Outcome constants).
 var webhookOutcomes = []string{
@@ -142,7 +142,7 @@ func New(cfg Config) *Metrics {
 		log: cfg.Log,
 		handled: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Namespace: Namespace, Name: "messages_handled_total",
-			Help: "Commands and LiveKit events handled by workers, by kind (command, webhook), type and outcome (ok, error, invalid, retry, dead, duplicate, ignored).",
+			Help: "Commands and LiveKit events handled by workers, by kind (command, webhook), type and outcome (ok, error, invalid, retry, dead, duplicate, ignored, requeued).",
 		}, []string{"kind", "type", "outcome"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "message_handling_seconds",
