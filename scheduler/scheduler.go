@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
 
@@ -104,7 +105,11 @@ func (s *Scheduler) publish(ctx context.Context, start time.Time) {
 	deadline := start.Add(s.cfg.Interval)
 	for {
 		pctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
-		ack, err := s.js.Publish(pctx, events.SubjectSweep, []byte(`{}`), jetstream.WithMsgID(id))
+		m := nats.NewMsg(events.SubjectSweep)
+		m.Data = []byte(`{}`)
+		// roomkeeper's own: only it may use the sweep- prefix.
+		m.Header.Set(events.HeaderOrigin, events.OriginScheduler)
+		ack, err := s.js.PublishMsg(pctx, m, jetstream.WithMsgID(id))
 		cancel()
 		switch {
 		case err == nil && ack.Duplicate:

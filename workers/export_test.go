@@ -25,3 +25,6 @@ func (r *Registry) DecodeForTest(subject string, body []byte, now time.Time) (ms
 	msg, err = rt.decode(subject, body, now)
 	return msg, true, err
 }
+
+// SetClock replaces the worker's clock (when it takes a message).
+func (w *Worker) SetClock(now func() time.Time) { w.now = now }

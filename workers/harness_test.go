@@ -117,6 +117,7 @@ type workerOpts struct {
 	conc     int
 	ack      string // workers.AckDouble (default) or workers.AckAsync
 	registry func(*workers.Registry)
+	clock    func() time.Time // the worker's clock; default time.Now
 }
 
 // start runs a worker until the end of the test (or stop).
@@ -139,6 +140,9 @@ func (b *bundle) start(t testing.TB, o workerOpts) *running {
 	m := &counts{}
 	w, err := workers.New(workers.Config{Concurrency: max(o.conc, 8), AckMode: o.ack, RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond}, js, b.store, reg, b.log, m)
 	require.NoError(t, err)
+	if o.clock != nil {
+		w.SetClock(o.clock)
+	}
 	if o.fault != nil {
 		w.SetFault(o.fault)
 	}

@@ -439,6 +439,7 @@ func TestSchedulerReplicasPublishOneSweepPerInterval(t *testing.T) {
 		m, err := s.GetMsg(ctxT(t, 5*time.Second), seq)
 		require.NoError(t, err)
 		require.Equal(t, events.SubjectSweep, m.Subject)
+		require.Equal(t, events.OriginScheduler, m.Header.Get(events.HeaderOrigin), "published as roomkeeper's own")
 		ids = append(ids, m.Header.Get(nats.MsgIdHdr))
 	}
 	var want []string
@@ -446,6 +447,26 @@ func TestSchedulerReplicasPublishOneSweepPerInterval(t *testing.T) {
 		want = append(want, scheduler.SweepID(first.Add(time.Duration(i)*time.Second)))
 	}
 	require.Equal(t, want, ids)
+}
+
+// A scheduler's sweep, whose ID has the reserved prefix sweep-, is applied
+// by the workers.
+func TestSchedulerSweepIsApplied(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.start(t, workerOpts{})
+	s, err := scheduler.New(scheduler.Config{Interval: time.Second}, b.js, b.log)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = s.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	next := scheduler.SweepID(time.Now().Truncate(time.Second).Add(time.Second))
+	res := b.result(t, next)
+	require.True(t, res.OK, "%+v", res.Error)
 }
 
 // Sweeps while creates and deletes flow: no room is deleted that has not
