@@ -302,8 +302,8 @@ func expireID(roomID string, n int) string {
 // ledger read for a room met for the first time, about 2·log2(n) after n
 // failed attempts. One point read costs about 6-12 µs on SQLite and 0.3 ms
 // against FerretDB on loopback, so the 2,000 rooms of a full sweep add
-// about 20 ms and 0.6 s; the reads go one after the other, as eight at a
-// time measured slower on both (FerretDB and SQLite serialise them).
+// about 20 ms and 0.6 s. The reads go one after the other: eight at a
+// time measured slower on both (1,000 reads: 30 ms and 0.7 s).
 func (h sweepHandler) expireAttempt(ctx context.Context, roomID string) (string, error) {
 	failed := func(n int) (bool, error) {
 		rec, err := h.Store.GetCommand(ctx, expireID(roomID, n))
