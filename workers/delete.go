@@ -103,9 +103,11 @@ func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms])
 			h.signalMarkedLog(ctx, job.Log, id)
 			continue
 		}
-		if err := h.Store.DeleteRoom(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
+		// Deleted with the completion, not now: a delivery after a crash
+		// then still finds the room, marked by this command, and publishes
+		// both events. (It asks LiveKit again; should the room be back
+		// there, the room stays marked and its room_finished deletes it.)
+		out.Writes = append(out.Writes, store.Write{DeleteRoom: id})
 		job.Log.WithField("room_id", id).Info("meeting ended while marking; room deleted")
 		if err := out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id}); err != nil {
 			return nil, err

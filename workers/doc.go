@@ -7,7 +7,8 @@
 //
 //   - decode and validate the body (schemas); a [Planner] handler makes its
 //     choices now (a create's random ID and secrets, a delete's rooms to
-//     delete or mark), so they are stored with the claim;
+//     delete or mark, whether a room_finished deletes its room), so they
+//     are stored with the claim;
 //   - claim the command in the ledger (store.Command, _id = command ID); a
 //     command already done republishes its stored result and events and is
 //     acked, so a redelivery has no second effect; a command claimed before

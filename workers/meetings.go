@@ -50,7 +50,7 @@ func (r *Rooms) registerMeetings(reg *Registry) error {
 			NoResult: true,
 			Decode:   decodeWebhook(func(e *lkproto.WebhookEvent) RoomStarted { return RoomStarted{e} }),
 		}),
-		Register(reg, HandlerFunc[RoomFinished](r.roomFinished), Options[RoomFinished]{
+		Register(reg, roomFinishedHandler{r}, Options[RoomFinished]{
 			NoResult: true,
 			Decode:   decodeWebhook(func(e *lkproto.WebhookEvent) RoomFinished { return RoomFinished{e} }),
 		}),
@@ -79,32 +79,75 @@ func (r *Rooms) roomStarted(ctx context.Context, job *Job[RoomStarted]) (*Outcom
 	return out, out.Event(job.ID, events.EventMeetingStarted, id, eventTime(job.Msg.Event, job.Now), map[string]string{"roomId": id})
 }
 
-// roomFinished deletes a room marked for deletion, and records the end of
-// the meeting of any other.
-func (r *Rooms) roomFinished(ctx context.Context, job *Job[RoomFinished]) (*Outcome, error) {
+// roomFinishedHandler applies LiveKit's room_finished: it deletes a room
+// marked for deletion, and records the end of the meeting of any other.
+//
+// Which of the two it does is its plan, decided from the room as the first
+// delivery found it and stored with the claim; the events follow from the
+// plan alone. So a delivery after a crash, finding the room already gone
+// or already updated, still publishes what the first would have
+// (meeting_ended, and deleted for a marked room), once: the deletion is a
+// write applied with the completion, and the end of the meeting a
+// compare-and-set update carrying the event's ID, which a re-run finds
+// done.
+type roomFinishedHandler struct{ *Rooms }
+
+// What a room_finished does (finishPlan.Action).
+const (
+	finishIgnore = "ignore" // a room roomkeeper does not know
+	finishEnd    = "end"    // the meeting of a room not marked for deletion ends
+	finishDelete = "delete" // a room marked for deletion is deleted
+)
+
+// finishPlan is the decision of a room_finished.
+type finishPlan struct {
+	Action string `json:"action"`
+}
+
+// Plan reads the room before the claim, so the decision is stored with it.
+func (h roomFinishedHandler) Plan(ctx context.Context, msg RoomFinished, _ time.Time) (any, error) {
+	return h.decide(ctx, msg.Event.GetRoom().GetName())
+}
+
+func (h roomFinishedHandler) decide(ctx context.Context, id string) (finishPlan, error) {
+	room, err := h.Store.GetRoom(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return finishPlan{Action: finishIgnore}, nil
+	case err != nil:
+		return finishPlan{}, err
+	case room.MarkedForDeletion:
+		return finishPlan{Action: finishDelete}, nil
+	default:
+		return finishPlan{Action: finishEnd}, nil
+	}
+}
+
+func (h roomFinishedHandler) Handle(ctx context.Context, job *Job[RoomFinished]) (*Outcome, error) {
 	id := job.Msg.Event.GetRoom().GetName()
 	job.Log = job.Log.WithField("room_id", id)
-	room, err := r.Store.GetRoom(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		job.Log.Debug("room_finished for a room roomkeeper does not know; ignored")
-		return &Outcome{}, nil
-	}
+	plan, err := Plan(ctx, job, func() (finishPlan, error) { return h.decide(ctx, id) })
 	if err != nil {
 		return nil, err
 	}
 	at := eventTime(job.Msg.Event, job.Now)
 	out := &Outcome{Data: map[string]string{"roomId": id}}
-	if room.MarkedForDeletion {
-		if err := r.Store.DeleteRoom(ctx, id); err != nil && !errors.Is(err, store.ErrNotFound) {
-			return nil, err
-		}
+	switch plan.Action {
+	case finishIgnore:
+		job.Log.Debug("room_finished for a room roomkeeper does not know; ignored")
+		return &Outcome{}, nil
+	case finishDelete:
+		// Deleted with the completion.
+		out.Writes = append(out.Writes, store.Write{DeleteRoom: id})
 		job.Log.Info("meeting ended; room marked for deletion deleted")
 		return out, errors.Join(
 			out.Event(job.ID, events.EventMeetingEnded, id, at, map[string]string{"roomId": id}),
 			out.Event(job.ID, events.EventDeleted, id, at, map[string]string{"roomId": id}),
 		)
 	}
-	if _, err := r.updateRoom(ctx, id, job.ID, func(room *store.Room) bool {
+	// The room may have been marked since the plan: the delete that marked
+	// it finds LiveKit without the room and deletes it (deleteHandler).
+	if _, err := h.updateRoom(ctx, id, job.ID, func(room *store.Room) bool {
 		if room.Meeting == store.MeetingEnded {
 			return false
 		}

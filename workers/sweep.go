@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"sync"
 	"time"
 
@@ -91,10 +92,16 @@ func (c SweepConfig) WithDefaults() SweepConfig {
 
 // Message ID prefixes of the commands a sweep publishes.
 const (
-	// ExpirePrefix: "expire-<roomId>", the delete of an expired room. The
-	// same ID from every sweep, so a room whose delete is still queued when
-	// the next sweep runs gets no second command (JetStream drops it inside
-	// the duplicates window, the ledger after it).
+	// ExpirePrefix: the delete of an expired room, "expire-<roomId>" for
+	// the first attempt and "expire-<roomId>:<n>" for the n-th retry
+	// (expireID). Every sweep publishes the room's current attempt (see
+	// expireAttempt): the same ID while that attempt may still delete the
+	// room, so a room whose delete is still queued or retrying gets no
+	// second command (JetStream drops the copy inside the duplicates
+	// window, the ledger after it); the next ID once the attempt ended
+	// without deleting it (an "unavailable" result after LiveKit or the
+	// store was down through every delivery), so a later sweep tries again
+	// rather than being answered from the ledger for its whole retention.
 	ExpirePrefix = "expire-"
 	// ReconcilePrefix: "reconcile-<roomId>-<sweep ID>", the delete of a room
 	// marked for deletion whose LiveKit room is gone. Per sweep, so a room
@@ -150,7 +157,11 @@ func (h sweepHandler) Handle(ctx context.Context, job *Job[events.Sweep]) (*Outc
 	out := &Outcome{}
 	res := events.SweepResult{Expired: len(expired)}
 	for _, id := range expired {
-		m, err := deleteCommand(fanoutID(ExpirePrefix+id, ""), id)
+		cmdID, err := h.expireAttempt(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		m, err := deleteCommand(cmdID, id)
 		if err != nil {
 			return nil, err
 		}
@@ -257,6 +268,87 @@ func (h sweepHandler) expired(ctx context.Context, now int64) (ids []string, mor
 		}
 		after = page[len(page)-1].RoomID
 	}
+}
+
+// expireID is the command ID of attempt n (from 0) of the expiry delete of
+// room roomID: "expire-<roomId>", then "expire-<roomId>:<n>". Room IDs hold
+// no ':', so a retry's ID is never another room's first attempt (with '-'
+// the retry "expire-a-1" would be the first attempt of room "a-1").
+// Overlong IDs are shortened by fanoutID, which keeps them distinct.
+func expireID(roomID string, n int) string {
+	if n == 0 {
+		return fanoutID(ExpirePrefix+roomID, "")
+	}
+	return fanoutID(ExpirePrefix+roomID, ":"+strconv.Itoa(n))
+}
+
+// expireAttempt returns the ID of the expiry delete to publish for room
+// roomID: its first attempt that did not fail, read from the ledger.
+//
+// An attempt is failed when its record is done with an error result: it
+// ran and the room is still there (the sweep just listed it). Every other
+// state keeps the attempt: no record (still queued, or never published:
+// publishing it again is what it needs), pending (a worker has it and
+// retries), done with success (it deleted or marked the room, and the
+// sweep read the room just before). So at most one attempt per room is
+// open at a time, however long a backlog lasts, and a new one starts only
+// after the last ended without deleting; a retry waits for the next sweep
+// (SWEEP_INTERVAL), after the failed attempt's own redeliveries.
+// (Buckets of time in the ID would need no read, but would add one more
+// delete per room and bucket to a queue that is already behind.)
+//
+// Attempts are contiguous (attempt n+1 exists only after n failed), so
+// the first that did not fail is found by doubling, then bisecting: one
+// ledger read for a room met for the first time, about 2·log2(n) after n
+// failed attempts. One point read costs about 6-12 µs on SQLite and 0.3 ms
+// against FerretDB on loopback, so the 2,000 rooms of a full sweep add
+// about 20 ms and 0.6 s. The reads go one after the other: eight at a
+// time measured slower on both (1,000 reads: 30 ms and 0.7 s).
+func (h sweepHandler) expireAttempt(ctx context.Context, roomID string) (string, error) {
+	failed := func(n int) (bool, error) {
+		rec, err := h.Store.GetCommand(ctx, expireID(roomID, n))
+		if errors.Is(err, store.ErrNotFound) {
+			return false, nil
+		}
+		if err != nil {
+			return false, err
+		}
+		return rec.Status == store.StatusDone && !succeeded(rec.Result), nil
+	}
+	// Invariant: attempt lo failed (or lo is -1); hi is the next probe.
+	lo, hi := -1, 0
+	for {
+		f, err := failed(hi)
+		if err != nil {
+			return "", err
+		}
+		if !f {
+			break
+		}
+		lo, hi = hi, 2*hi+1
+	}
+	// Now lo failed and hi did not: the first that did not is in (lo, hi].
+	for hi-lo > 1 {
+		mid := lo + (hi-lo)/2
+		f, err := failed(mid)
+		if err != nil {
+			return "", err
+		}
+		if f {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return expireID(roomID, hi), nil
+}
+
+// succeeded reports whether a stored result is a success.
+func succeeded(result json.RawMessage) bool {
+	var r struct {
+		OK bool `json:"ok"`
+	}
+	return json.Unmarshal(result, &r) == nil && r.OK
 }
 
 // reconcile checks the rooms marked for deletion or with an active meeting

@@ -13,8 +13,9 @@ func SetSweepConfig(reg *Registry, r *Rooms, cfg SweepConfig) {
 // own.
 func Unregister(reg *Registry, subject string) { delete(reg.routes, subject) }
 
-// FanoutID and ScanStart expose the ID helpers of the sweep.
+// FanoutID, ScanStart and ExpireID expose the ID helpers of the sweep.
 var (
 	FanoutID  = fanoutID
 	ScanStart = scanStart
+	ExpireID  = expireID
 )

@@ -587,3 +587,194 @@ func TestSweepFanoutIDs(t *testing.T) {
 	require.Len(t, workers.ScanStart("sweep-1"), 2)
 	require.Equal(t, workers.ScanStart("sweep-1"), workers.ScanStart("sweep-1"))
 }
+
+// outage is LiveKit down until up is set: a real client of a loopback port
+// nothing listens on, then a deployment without meetings.
+type outage struct {
+	up   atomic.Bool
+	down *livekit.Client
+}
+
+func newOutage(t *testing.T) *outage {
+	down, err := livekit.New(livekit.Config{URL: "http://127.0.0.1:9", APIKey: tokenKey, APISecret: tokenSecret, RequestTimeout: 2 * time.Second})
+	require.NoError(t, err)
+	return &outage{down: down}
+}
+
+func (o *outage) now() workers.Meetings {
+	if o.up.Load() {
+		return workers.Detached{}
+	}
+	return o.down
+}
+
+func (o *outage) HasActiveMeeting(ctx context.Context, id string) (bool, error) {
+	return o.now().HasActiveMeeting(ctx, id)
+}
+
+func (o *outage) RoomExists(ctx context.Context, id string) (bool, error) {
+	return o.now().RoomExists(ctx, id)
+}
+func (o *outage) DeleteRoom(ctx context.Context, id string) error { return o.now().DeleteRoom(ctx, id) }
+func (o *outage) SendData(ctx context.Context, id, topic string, p []byte) error {
+	return o.now().SendData(ctx, id, topic, p)
+}
+
+// published are the message IDs of the deletes command id published (its
+// ledger record's outbox).
+func (b *bundle) published(t *testing.T, id string) []string {
+	t.Helper()
+	rec, err := b.store.GetCommand(ctxT(t, 5*time.Second), id)
+	require.NoError(t, err)
+	var ids []string
+	for _, m := range rec.Outbox {
+		if m.Subject == events.SubjectDelete {
+			ids = append(ids, m.MsgID)
+		}
+	}
+	return ids
+}
+
+// LiveKit is unreachable through every delivery of an expired room's
+// delete, which ends "unavailable"; once LiveKit is back, the next sweep
+// retries with the next attempt's ID and the room is deleted. (Before,
+// every sweep published expire-<roomId> again, which JetStream dropped or
+// the ledger answered, and the room stayed for the ledger's retention.)
+func TestSweepRetriesAnExpiryDeleteThatFailed(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	lk := newOutage(t)
+	b.rooms.Meetings = lk
+	b.start(t, workerOpts{})
+	const room = "Expired-aaaaaaaaaaaaaaa"
+	b.insertRoom(t, room, past(), nil)
+
+	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-down"))
+	require.Equal(t, []string{"expire-" + room}, b.published(t, "sweep-down"))
+	first := b.result(t, "expire-"+room)
+	require.False(t, first.OK)
+	require.Equal(t, events.CodeUnavailable, first.Error.Code)
+	b.settle(t)
+	require.True(t, b.exists(t, room))
+
+	lk.up.Store(true)
+	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-up"))
+	require.Equal(t, []string{"expire-" + room + ":1"}, b.published(t, "sweep-up"))
+	retry := b.result(t, "expire-"+room+":1")
+	require.True(t, retry.OK, "%+v", retry.Error)
+	var dr events.DeleteResult
+	require.NoError(t, json.Unmarshal(retry.Data, &dr))
+	require.Equal(t, []string{room}, dr.Deleted)
+	b.settle(t)
+	require.False(t, b.exists(t, room))
+	require.Equal(t, []string{events.EventID("expire-"+room+":1", events.EventDeleted, room)},
+		b.eventIDs(t, events.EventSubject(events.EventDeleted)))
+	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-after"))
+}
+
+// A room whose expiry delete is still being worked on when the next sweep
+// runs gets the same command again (dropped by JetStream), not a second
+// one.
+func TestSweepDoesNotRepeatAnExpiryDeleteInProgress(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	const room = "Expired-aaaaaaaaaaaaaaa"
+	held, release := make(chan struct{}), make(chan struct{})
+	var once atomic.Bool
+	b.start(t, workerOpts{fault: func(s, id string) bool {
+		if s == "claimed" && id == "expire-"+room && once.CompareAndSwap(false, true) {
+			close(held)
+			select {
+			case <-release:
+			case <-time.After(60 * time.Second):
+			}
+		}
+		return false
+	}})
+	b.insertRoom(t, room, past(), nil)
+	b.sweep(t, "sweep-1")
+	select {
+	case <-held:
+	case <-time.After(30 * time.Second):
+		t.Fatal("the expiry delete was not claimed")
+	}
+	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-2"))
+	require.Equal(t, []string{"expire-" + room}, b.published(t, "sweep-2"), "the pending attempt, not a new one")
+	close(release)
+	require.True(t, b.result(t, "expire-"+room).OK)
+	b.settle(t)
+	require.False(t, b.exists(t, room))
+	// The two sweeps' and the one delete's.
+	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), 3)
+	require.Len(t, b.eventIDs(t, events.EventSubject(events.EventDeleted)), 1)
+}
+
+// failAttempts records n expiry deletes of room as done with an
+// "unavailable" result, as n attempts through a LiveKit outage leave them.
+func (b *bundle) failAttempts(t *testing.T, room string, n int) {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	for i := range n {
+		id := workers.ExpireID(room, i)
+		_, err := b.store.ClaimCommand(ctx, &store.Command{ID: id, Type: events.SubjectDelete, Status: store.StatusPending})
+		require.NoError(t, err)
+		res, err := json.Marshal(events.Result{CommandID: id, Type: events.SubjectDelete, Error: events.Errorf(events.CodeUnavailable, "gave up")})
+		require.NoError(t, err)
+		_, err = b.store.CompleteCommand(ctx, id, res, nil)
+		require.NoError(t, err)
+	}
+}
+
+// After any number of failed attempts, a sweep publishes the next one:
+// attempts are found in the ledger by doubling and bisecting. An attempt
+// still pending is published again rather than followed by another.
+func TestSweepExpiryAttemptFollowsTheLedger(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	want := map[string]string{}
+	var rooms []string
+	for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 13} {
+		room := fmt.Sprintf("Failed%02d-aaaaaaaaaaaaaaa", n)
+		b.insertRoom(t, room, past(), nil)
+		b.failAttempts(t, room, n)
+		want[room] = workers.ExpireID(room, n)
+		rooms = append(rooms, room)
+	}
+	const pending = "Pending-aaaaaaaaaaaaaaa"
+	b.insertRoom(t, pending, past(), nil)
+	b.failAttempts(t, pending, 2)
+	_, err := b.store.ClaimCommand(ctxT(t, 5*time.Second), &store.Command{ID: workers.ExpireID(pending, 2), Type: events.SubjectDelete, Status: store.StatusPending})
+	require.NoError(t, err)
+	want[pending] = workers.ExpireID(pending, 2)
+	rooms = append(rooms, pending)
+
+	b.start(t, workerOpts{})
+	require.Equal(t, events.SweepResult{Expired: len(rooms), DeleteCommands: len(rooms)}, b.sweep(t, "sweep-ledger"))
+	var ids []string
+	for _, r := range rooms {
+		ids = append(ids, want[r])
+	}
+	require.ElementsMatch(t, ids, b.published(t, "sweep-ledger"))
+	b.settle(t)
+	for _, r := range rooms {
+		require.False(t, b.exists(t, r), r)
+		require.True(t, b.result(t, want[r]).OK, r)
+	}
+	require.Equal(t, "expire-Failed13-aaaaaaaaaaaaaaa:13", want["Failed13-aaaaaaaaaaaaaaa"])
+}
+
+func TestSweepExpireIDs(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "expire-Room-abc", workers.ExpireID("Room-abc", 0))
+	require.Equal(t, "expire-Room-abc:1", workers.ExpireID("Room-abc", 1))
+	require.NotEqual(t, workers.ExpireID("Room-abc", 1), workers.ExpireID("Room-abc-1", 0))
+	long := strings.Repeat("r", 125)
+	seen := map[string]bool{}
+	for n := range 3 {
+		id := workers.ExpireID(long, n)
+		require.True(t, events.ValidCommandID(id), id)
+		require.True(t, strings.HasPrefix(id, "expire-rrr"), id)
+		require.False(t, seen[id], "attempts of one room have distinct IDs")
+		seen[id] = true
+	}
+}

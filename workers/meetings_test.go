@@ -1,0 +1,122 @@
+package workers_test
+
+import (
+	"context"
+	"encoding/json"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	lkproto "github.com/livekit/protocol/livekit"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+// webhook publishes a LiveKit webhook event about room as the receiver
+// does: the event's protojson on livekit.webhook.<event>, its ID as the
+// message ID. The worker's ledger knows it as "lk:<id>".
+func (b *bundle) webhook(t *testing.T, id, event, room string) {
+	t.Helper()
+	body, err := protojson.Marshal(&lkproto.WebhookEvent{
+		Id: id, Event: event, Room: &lkproto.Room{Name: room}, CreatedAt: time.Now().Unix(),
+	})
+	require.NoError(t, err)
+	_, err = b.js.Publish(ctxT(t, 5*time.Second), events.WebhookPrefix+event, body, jetstream.WithMsgID(id))
+	require.NoError(t, err)
+}
+
+// webhooksSettled: every webhook event published so far was handled.
+func (b *bundle) webhooksSettled() bool {
+	c, err := b.js.Consumer(context.Background(), events.StreamWebhooks, events.ConsumerWorkers)
+	if err != nil {
+		return false
+	}
+	info, err := c.Info(context.Background())
+	return err == nil && info.NumAckPending == 0 && info.NumPending == 0
+}
+
+// eventIDs are the IDs of the events on subject (rooms.events.<type>).
+func (b *bundle) eventIDs(t *testing.T, subject string) []string {
+	t.Helper()
+	var ids []string
+	for _, m := range b.streamMsgs(t, events.StreamEvents, subject) {
+		var ev events.Event
+		require.NoError(t, json.Unmarshal(m.Data(), &ev))
+		require.Equal(t, ev.ID, m.Headers().Get(nats.MsgIdHdr))
+		ids = append(ids, ev.ID)
+	}
+	return ids
+}
+
+// A worker crashes after a step of a room_finished; the redelivery
+// completes it. The room marked for deletion is gone and its meeting_ended
+// and deleted events are out, once each; any other room is kept with its
+// meeting ended and one meeting_ended. (Before the plan, a crash after
+// "applied" left the marked room deleted and the redelivery, finding no
+// room, published neither event.)
+func TestRoomFinishedCrashBetweenStepsPublishesItsEventsOnce(t *testing.T) {
+	t.Parallel()
+	for _, marked := range []bool{true, false} {
+		for _, step := range []string{"claimed", "applied", "completed", "published"} {
+			name := step + "/unmarked"
+			if marked {
+				name = step + "/marked"
+			}
+			t.Run(name, func(t *testing.T) {
+				t.Parallel()
+				b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+				const room, evID = "Ending-aaaaaaaaaaaaaaa", "EV_finished1"
+				const ledgerID = "lk:" + evID
+				b.insertRoom(t, room, nil, func(r *store.Room) {
+					r.Meeting = store.MeetingActive
+					r.MarkedForDeletion = marked
+				})
+				var crashed atomic.Bool
+				b.start(t, workerOpts{fault: func(s, id string) bool {
+					return s == step && id == ledgerID && crashed.CompareAndSwap(false, true)
+				}})
+				b.webhook(t, evID, "room_finished", room)
+				require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
+				require.Eventually(t, func() bool {
+					rec, err := b.store.GetCommand(context.Background(), ledgerID)
+					return err == nil && rec.Status == store.StatusDone && b.webhooksSettled()
+				}, 30*time.Second, 20*time.Millisecond, "the redelivery completes the event")
+
+				require.Equal(t, []string{events.EventID(ledgerID, events.EventMeetingEnded, room)},
+					b.eventIDs(t, events.EventSubject(events.EventMeetingEnded)))
+				if marked {
+					require.False(t, b.exists(t, room))
+					require.Equal(t, []string{events.EventID(ledgerID, events.EventDeleted, room)},
+						b.eventIDs(t, events.EventSubject(events.EventDeleted)))
+					return
+				}
+				got, err := b.store.GetRoom(ctxT(t, 5*time.Second), room)
+				require.NoError(t, err)
+				require.Equal(t, store.MeetingEnded, got.Meeting)
+				require.Empty(t, b.eventIDs(t, events.EventSubject(events.EventDeleted)))
+			})
+		}
+	}
+}
+
+// A room_finished for a room roomkeeper does not know changes nothing and
+// publishes nothing.
+func TestRoomFinishedForAnUnknownRoomIsIgnored(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	b.insertRoom(t, "Other-aaaaaaaaaaaaaaa", nil, nil)
+	b.start(t, workerOpts{})
+	b.webhook(t, "EV_unknown", "room_finished", "Unknown-aaaaaaaaaaaaaaa")
+	require.Eventually(t, func() bool {
+		rec, err := b.store.GetCommand(context.Background(), "lk:EV_unknown")
+		return err == nil && rec.Status == store.StatusDone && b.webhooksSettled()
+	}, 30*time.Second, 20*time.Millisecond)
+	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.>"))
+	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+	require.EqualValues(t, 1, b.countRooms(t))
+}
