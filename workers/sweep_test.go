@@ -720,7 +720,7 @@ func (b *bundle) failAttempts(t *testing.T, room string, n int) {
 		require.NoError(t, err)
 		res, err := json.Marshal(events.Result{CommandID: id, Type: events.SubjectDelete, Error: events.Errorf(events.CodeUnavailable, "gave up")})
 		require.NoError(t, err)
-		_, err = b.store.CompleteCommand(ctx, id, res, nil)
+		_, err = b.store.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: res})
 		require.NoError(t, err)
 	}
 }
