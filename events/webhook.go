@@ -11,7 +11,8 @@ const WebhookIDPrefix = "lk:"
 
 // HeaderWebhookEventID carries a LiveKit event's own id on
 // livekit.webhook.<event> when its Nats-Msg-Id is a digest of it
-// ([WebhookMsgID]).
+// ([WebhookMsgID]), for people reading the stream. NATS trims leading and
+// trailing spaces of header values; the body has the id exactly.
 const HeaderWebhookEventID = "Roomkeeper-Webhook-Event-Id"
 
 // maxWebhookMsgID is the longest Nats-Msg-Id a webhook event may have, so

@@ -2,7 +2,9 @@ package webhooks
 
 import (
 	"bufio"
+	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +14,8 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
 )
 
 // rawPost opens a connection to the receiver at rawURL and sends the
@@ -134,4 +138,38 @@ func TestInFlightBudget(t *testing.T) {
 	}
 	require.Zero(t, b.rc.InFlightBytes())
 	require.EqualValues(t, len(held), b.stored(t))
+}
+
+// TestChunkedBody: a body without a Content-Length is read into a buffer
+// that grows as it arrives: stored byte for byte up to exactly MaxBody,
+// 413 past it, and the bytes held go back to zero either way.
+func TestChunkedBody(t *testing.T) {
+	t.Parallel()
+	const maxBody = 20 << 10 // not a power of two: the last class is MaxBody itself
+	b := setup(t, func(c *Config) { c.MaxBody = maxBody })
+	sized := func(id string, size int) []byte {
+		head := `{"event":"room_finished","id":"` + id + `","room":{"name":"r1","metadata":"`
+		tail := `"}}`
+		return []byte(head + strings.Repeat("a", size-len(head)-len(tail)) + tail)
+	}
+	postChunked := func(body []byte) int {
+		// A reader of unknown length: the client sends it chunked.
+		req, err := http.NewRequest(http.MethodPost, b.url, io.MultiReader(bytes.NewReader(body)))
+		require.NoError(t, err)
+		req.ContentLength = -1
+		req.Header.Set("Authorization", sign(t, testKey, testSecret, body))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		_ = resp.Body.Close()
+		return resp.StatusCode
+	}
+
+	for i, size := range []int{100, 5000, 9 << 10, maxBody} {
+		body := sized(fmt.Sprintf("EV_chunked_%d", i), size)
+		require.Equal(t, http.StatusOK, postChunked(body), "size %d", size)
+		require.Equal(t, body, b.last(t, events.SubjectRoomFinished).Data)
+	}
+	require.Equal(t, http.StatusRequestEntityTooLarge, postChunked(sized("EV_chunked_over", maxBody+1)))
+	require.EqualValues(t, 4, b.stored(t))
+	require.Zero(t, b.rc.InFlightBytes())
 }

@@ -395,3 +395,33 @@ func freeAddr(t *testing.T) string {
 	require.NoError(t, l.Close())
 	return addr
 }
+
+// TestOddEventID: an event whose id is not a valid command ID (too long,
+// spaces, dots) is stored under events.WebhookMsgID of it, the id itself in
+// a header, and its retry is still a duplicate; a LiveKit-shaped id is its
+// own message ID, with no extra header.
+func TestOddEventID(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	id := strings.Repeat("EV odd.id ", 20) + "end"
+	body := event(t, "room_finished", id, "r1")
+	status, answer := post(t, b.url, sign(t, testKey, testSecret, body), body)
+	require.Equal(t, http.StatusOK, status, answer)
+	msg := b.last(t, events.SubjectRoomFinished)
+	require.Equal(t, events.WebhookMsgID(id), msg.Header.Get(jetstream.MsgIDHeader))
+	require.True(t, events.ValidCommandID(events.WebhookIDPrefix+msg.Header.Get(jetstream.MsgIDHeader)))
+	require.Equal(t, id, msg.Header.Get(events.HeaderWebhookEventID))
+	require.Equal(t, body, msg.Data)
+
+	status, answer = post(t, b.url, sign(t, testKey, testSecret, body), body)
+	require.Equal(t, http.StatusOK, status, answer)
+	require.Equal(t, "duplicate\n", answer)
+	require.EqualValues(t, 1, b.stored(t))
+
+	body = event(t, "room_finished", "EV_plain", "r1")
+	status, answer = post(t, b.url, sign(t, testKey, testSecret, body), body)
+	require.Equal(t, http.StatusOK, status, answer)
+	msg = b.last(t, events.SubjectRoomFinished)
+	require.Equal(t, "EV_plain", msg.Header.Get(jetstream.MsgIDHeader))
+	require.Empty(t, msg.Header.Get(events.HeaderWebhookEventID))
+}
