@@ -22,7 +22,8 @@ type DeadLetter struct {
 	Subject string `json:"subject"`
 	// OriginalSubject is where the message was first published.
 	OriginalSubject string `json:"originalSubject"`
-	// CommandID is the command ID (webhook events: lk:<event id>).
+	// CommandID is the command ID (webhook events: lk:<Nats-Msg-Id>, see
+	// WebhookMsgID).
 	CommandID string `json:"commandId"`
 	// Deliveries is how often the message was delivered before it died.
 	Deliveries uint64 `json:"deliveries"`

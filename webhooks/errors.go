@@ -17,6 +17,9 @@ var (
 	// ErrMalformed: the body is not a webhook event with an id and a usable
 	// event name (400).
 	ErrMalformed = errors.New("malformed webhook event")
+	// ErrBusy: the body buffers of the requests in flight already take
+	// Config.MaxInFlightBytes (503 with a Retry-After).
+	ErrBusy = errors.New("webhook receiver busy")
 	// ErrUnavailable: JetStream did not store the event (503).
 	ErrUnavailable = errors.New("webhook event could not be stored")
 )

@@ -35,11 +35,13 @@ func TestNewConfig(t *testing.T) {
 		cfg Config
 		js  jetstream.JetStream
 	}{
-		"no key":           {cfg: Config{APISecret: "s"}, js: js},
-		"no secret":        {cfg: Config{APIKey: "k"}, js: js},
-		"negative body":    {cfg: Config{APIKey: "k", APISecret: "s", MaxBody: -1}, js: js},
-		"negative timeout": {cfg: Config{APIKey: "k", APISecret: "s", PublishTimeout: -time.Second}, js: js},
-		"no jetstream":     {cfg: Config{APIKey: "k", APISecret: "s"}},
+		"no key":            {cfg: Config{APISecret: "s"}, js: js},
+		"no secret":         {cfg: Config{APIKey: "k"}, js: js},
+		"negative body":     {cfg: Config{APIKey: "k", APISecret: "s", MaxBody: -1}, js: js},
+		"negative timeout":  {cfg: Config{APIKey: "k", APISecret: "s", PublishTimeout: -time.Second}, js: js},
+		"budget below body": {cfg: Config{APIKey: "k", APISecret: "s", MaxBody: 1 << 20, MaxInFlightBytes: 1<<20 - 1}, js: js},
+		"negative budget":   {cfg: Config{APIKey: "k", APISecret: "s", MaxInFlightBytes: -1}, js: js},
+		"no jetstream":      {cfg: Config{APIKey: "k", APISecret: "s"}},
 	} {
 		t.Run(name, func(t *testing.T) {
 			_, err := New(tc.cfg, tc.js, nil)
@@ -52,6 +54,7 @@ func TestNewConfig(t *testing.T) {
 	require.Equal(t, DefaultMaxBody, cfg.MaxBody)
 	require.Equal(t, int64(1<<20), cfg.MaxBody)
 	require.Equal(t, DefaultPublishTimeout, cfg.PublishTimeout)
+	require.Equal(t, DefaultMaxInFlightBytes, cfg.MaxInFlightBytes)
 	rc, err := New(Config{APIKey: "k", APISecret: "s"}, js, nil)
 	require.NoError(t, err)
 	require.Equal(t, cfg.MaxBody, rc.cfg.MaxBody)
@@ -171,6 +174,7 @@ func TestUnauthorized(t *testing.T) {
 	require.EqualValues(t, 0, b.stored(t))
 	require.Equal(t, 10, b.metrics.get(OutcomeUnauthorized))
 	require.Zero(t, b.metrics.get(OutcomeStored))
+	require.Zero(t, b.rc.InFlightBytes(), "a refused body's buffer is given back")
 
 	// control: the same hand-built token, not expired, is taken
 	status, answer := post(t, b.url, handToken(body, time.Now().Add(time.Minute)), body)
@@ -222,6 +226,8 @@ func TestTooLarge(t *testing.T) {
 	require.EqualValues(t, 1, b.stored(t))
 	require.EqualValues(t, 0, small.stored(t))
 	require.Equal(t, 2, b.metrics.get(OutcomeTooLarge))
+	require.Zero(t, b.rc.InFlightBytes())
+	require.Zero(t, small.rc.InFlightBytes())
 }
 
 // TestMalformed: a signed body that is not a usable event is 400.
@@ -394,4 +400,34 @@ func freeAddr(t *testing.T) string {
 	addr := l.Addr().String()
 	require.NoError(t, l.Close())
 	return addr
+}
+
+// TestOddEventID: an event whose id is not a valid command ID (too long,
+// spaces, dots) is stored under events.WebhookMsgID of it, the id itself in
+// a header, and its retry is still a duplicate; a LiveKit-shaped id is its
+// own message ID, with no extra header.
+func TestOddEventID(t *testing.T) {
+	t.Parallel()
+	b := setup(t, nil)
+	id := strings.Repeat("EV odd.id ", 20) + "end"
+	body := event(t, "room_finished", id, "r1")
+	status, answer := post(t, b.url, sign(t, testKey, testSecret, body), body)
+	require.Equal(t, http.StatusOK, status, answer)
+	msg := b.last(t, events.SubjectRoomFinished)
+	require.Equal(t, events.WebhookMsgID(id), msg.Header.Get(jetstream.MsgIDHeader))
+	require.True(t, events.ValidCommandID(events.WebhookIDPrefix+msg.Header.Get(jetstream.MsgIDHeader)))
+	require.Equal(t, id, msg.Header.Get(events.HeaderWebhookEventID))
+	require.Equal(t, body, msg.Data)
+
+	status, answer = post(t, b.url, sign(t, testKey, testSecret, body), body)
+	require.Equal(t, http.StatusOK, status, answer)
+	require.Equal(t, "duplicate\n", answer)
+	require.EqualValues(t, 1, b.stored(t))
+
+	body = event(t, "room_finished", "EV_plain", "r1")
+	status, answer = post(t, b.url, sign(t, testKey, testSecret, body), body)
+	require.Equal(t, http.StatusOK, status, answer)
+	msg = b.last(t, events.SubjectRoomFinished)
+	require.Equal(t, "EV_plain", msg.Header.Get(jetstream.MsgIDHeader))
+	require.Empty(t, msg.Header.Get(events.HeaderWebhookEventID))
 }

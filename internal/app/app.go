@@ -118,14 +118,23 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		if cfg.LiveKitAPIKey == "" || cfg.LiveKitAPISecret == "" {
 			log.Warn("LIVEKIT_API_KEY/LIVEKIT_API_SECRET unset: the webhook receiver is off")
 		} else {
-			rcv, err := webhooks.New(webhooks.Config{APIKey: cfg.LiveKitAPIKey, APISecret: cfg.LiveKitAPISecret, Metrics: a.metrics}, a.js, log.WithField("role", "webhooks"))
+			rcv, err := webhooks.New(webhooks.Config{APIKey: cfg.LiveKitAPIKey, APISecret: cfg.LiveKitAPISecret, MaxInFlightBytes: cfg.WebhookMaxInFlightBytes, Metrics: a.metrics}, a.js, log.WithField("role", "webhooks"))
 			if err != nil {
 				return a, err
 			}
 			mux.Handle(webhooks.Path, rcv)
 		}
 	}
-	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	// Timeouts, so that stalled or slow clients give their connections
+	// (and the webhook receiver the memory they hold) back.
+	a.http = &http.Server{
+		Handler:           mux,
+		ReadHeaderTimeout: cfg.HTTPReadHeaderTimeout,
+		ReadTimeout:       cfg.HTTPReadTimeout,
+		WriteTimeout:      cfg.HTTPWriteTimeout,
+		IdleTimeout:       cfg.HTTPIdleTimeout,
+		MaxHeaderBytes:    cfg.HTTPMaxHeaderBytes,
+	}
 	return a, nil
 }
 

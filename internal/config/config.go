@@ -17,6 +17,15 @@ import (
 // ErrInvalid: a setting is out of range.
 var ErrInvalid = errors.New("invalid configuration")
 
+// Lower bounds of settings that depend on the webhook receiver's limits.
+const (
+	// MinHTTPAnswerTime is how much longer than HTTP_READ_TIMEOUT
+	// HTTP_WRITE_TIMEOUT must be: the webhook receiver's publish timeout.
+	MinHTTPAnswerTime = 5 * time.Second
+	// MinWebhookMaxInFlightBytes is the webhook receiver's largest body.
+	MinWebhookMaxInFlightBytes = 1 << 20
+)
+
 // Config is every setting of the roomkeeper binary. Field tags give the
 // flag, the environment fallback and the default (kong).
 type Config struct {
@@ -43,6 +52,17 @@ type Config struct {
 	HTTPAddr string `name:"http-addr" env:"HTTP_ADDR" default:"127.0.0.1:8080" help:"Listen address of the HTTP server (webhooks, health, metrics)."`
 	BaseURL  string `name:"base-url" env:"BASE_URL" default:"http://localhost:8080" help:"Base URL of the room links."`
 
+	// Limits of the HTTP server, so that slow or stalled clients cannot
+	// hold connections and memory (http.Server fields of the same names).
+	HTTPReadHeaderTimeout time.Duration `name:"http-read-header-timeout" env:"HTTP_READ_HEADER_TIMEOUT" default:"5s" help:"Time to read a request's headers."`
+	HTTPReadTimeout       time.Duration `name:"http-read-timeout" env:"HTTP_READ_TIMEOUT" default:"15s" help:"Time to read a whole request, body included."`
+	HTTPWriteTimeout      time.Duration `name:"http-write-timeout" env:"HTTP_WRITE_TIMEOUT" default:"30s" help:"Time from the end of a request's headers to the end of its answer."`
+	HTTPIdleTimeout       time.Duration `name:"http-idle-timeout" env:"HTTP_IDLE_TIMEOUT" default:"60s" help:"How long an idle keep-alive connection is kept."`
+	HTTPMaxHeaderBytes    int           `name:"http-max-header-bytes" env:"HTTP_MAX_HEADER_BYTES" default:"16384" help:"Largest request line and headers, in bytes."`
+	// WebhookMaxInFlightBytes bounds the body buffers of the webhook
+	// requests in flight together (webhooks.Config.MaxInFlightBytes).
+	WebhookMaxInFlightBytes int64 `name:"webhook-max-in-flight-bytes" env:"WEBHOOK_MAX_IN_FLIGHT_BYTES" default:"33554432" help:"Bytes of webhook bodies held in flight at most; past it requests get 503 with Retry-After."`
+
 	SweepInterval           time.Duration `name:"sweep-interval" env:"SWEEP_INTERVAL" default:"1m" help:"How often the scheduler publishes an expiry sweep."`
 	MinAutoDeletionDelay    time.Duration `name:"min-auto-deletion-delay" env:"MIN_AUTO_DELETION_DELAY" default:"1h" help:"How far ahead autoDeletionDate must be."`
 	MeetingEmptyTimeout     time.Duration `name:"meeting-empty-timeout" env:"MEETING_EMPTY_TIMEOUT" default:"20s" help:"LiveKit empty timeout of rooms roomkeeper creates."`
@@ -64,6 +84,12 @@ func Default() Config {
 		DataDir:                 "./data",
 		HTTPAddr:                "127.0.0.1:8080",
 		BaseURL:                 "http://localhost:8080",
+		HTTPReadHeaderTimeout:   5 * time.Second,
+		HTTPReadTimeout:         15 * time.Second,
+		HTTPWriteTimeout:        30 * time.Second,
+		HTTPIdleTimeout:         time.Minute,
+		HTTPMaxHeaderBytes:      16 << 10,
+		WebhookMaxInFlightBytes: 32 << 20,
 		SweepInterval:           time.Minute,
 		MinAutoDeletionDelay:    time.Hour,
 		MeetingEmptyTimeout:     20 * time.Second,
@@ -98,6 +124,24 @@ func (c *Config) Validate() error {
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		bad("BASE_URL %q must be an absolute URL", c.BaseURL)
+	}
+	switch {
+	case c.HTTPReadHeaderTimeout <= 0 || c.HTTPReadTimeout <= 0 || c.HTTPWriteTimeout <= 0 || c.HTTPIdleTimeout <= 0:
+		bad("HTTP_READ_HEADER_TIMEOUT, HTTP_READ_TIMEOUT, HTTP_WRITE_TIMEOUT and HTTP_IDLE_TIMEOUT must be positive")
+	case c.HTTPReadHeaderTimeout > c.HTTPReadTimeout:
+		bad("HTTP_READ_HEADER_TIMEOUT %s must not exceed HTTP_READ_TIMEOUT %s", c.HTTPReadHeaderTimeout, c.HTTPReadTimeout)
+	case c.HTTPWriteTimeout < c.HTTPReadTimeout+MinHTTPAnswerTime:
+		// The write deadline runs from the end of the headers: it must
+		// leave time to read the body and to store the event (the webhook
+		// receiver waits up to 5s for JetStream), or a slow store would cut
+		// the connection instead of answering 503.
+		bad("HTTP_WRITE_TIMEOUT %s must be at least HTTP_READ_TIMEOUT %s + %s", c.HTTPWriteTimeout, c.HTTPReadTimeout, MinHTTPAnswerTime)
+	}
+	if c.HTTPMaxHeaderBytes < 4<<10 || c.HTTPMaxHeaderBytes > 1<<20 {
+		bad("HTTP_MAX_HEADER_BYTES %d not in 4096..1048576", c.HTTPMaxHeaderBytes)
+	}
+	if c.WebhookMaxInFlightBytes < MinWebhookMaxInFlightBytes {
+		bad("WEBHOOK_MAX_IN_FLIGHT_BYTES %d must be at least %d (the largest webhook body)", c.WebhookMaxInFlightBytes, MinWebhookMaxInFlightBytes)
 	}
 	if c.SweepInterval < time.Second {
 		bad("SWEEP_INTERVAL %s must be at least 1s", c.SweepInterval)

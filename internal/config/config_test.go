@@ -49,6 +49,14 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"LIVEKIT_URL":             func(c *config.Config) { c.LiveKitURL = "ws://127.0.0.1:7880" },
 		"BASE_URL":                func(c *config.Config) { c.BaseURL = "not a url" },
 		"MIN_AUTO_DELETION_DELAY": func(c *config.Config) { c.MinAutoDeletionDelay = -time.Second },
+		"HTTP_READ_TIMEOUT":       func(c *config.Config) { c.HTTPReadTimeout = 0 },
+		"HTTP_IDLE_TIMEOUT":       func(c *config.Config) { c.HTTPIdleTimeout = -time.Second },
+		"HTTP_READ_HEADER_TIMEOUT": func(c *config.Config) {
+			c.HTTPReadHeaderTimeout = c.HTTPReadTimeout + time.Second
+		},
+		"HTTP_WRITE_TIMEOUT":          func(c *config.Config) { c.HTTPWriteTimeout = c.HTTPReadTimeout },
+		"HTTP_MAX_HEADER_BYTES":       func(c *config.Config) { c.HTTPMaxHeaderBytes = 100 },
+		"WEBHOOK_MAX_IN_FLIGHT_BYTES": func(c *config.Config) { c.WebhookMaxInFlightBytes = 1000 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := config.Default()

@@ -52,7 +52,7 @@ var workerOutcomes = []string{"ok", "error", "invalid", "retry", "dead", "duplic
 var webhookOutcomes = []string{
 	webhooks.OutcomeStored, webhooks.OutcomeDuplicate, webhooks.OutcomeMethodNotAllowed,
 	webhooks.OutcomeTooLarge, webhooks.OutcomeUnauthorized, webhooks.OutcomeMalformed,
-	webhooks.OutcomeUnavailable,
+	webhooks.OutcomeUnavailable, webhooks.OutcomeBusy,
 }
 
 // Command types of the contract (the last token of rooms.cmd.<type>).

@@ -137,6 +137,7 @@ func TestHandlerExposesEverything(t *testing.T) {
 		{"roomkeeper_webhooks_total", map[string]string{"outcome": "stored"}, 1},
 		{"roomkeeper_webhooks_total", map[string]string{"outcome": "unauthorized"}, 1},
 		{"roomkeeper_webhooks_total", map[string]string{"outcome": "unavailable"}, 0},
+		{"roomkeeper_webhooks_total", map[string]string{"outcome": "busy"}, 0},
 		{"roomkeeper_sweep_duration_seconds", map[string]string{}, 2},
 		{"roomkeeper_sweep_last_rooms", map[string]string{"kind": "expired"}, 1},
 		{"roomkeeper_sweep_last_rooms", map[string]string{"kind": "reconciled"}, 0},
