@@ -43,7 +43,8 @@ const (
 	// AutoIDPrefix: the ID of a command published without Nats-Msg-Id
 	// (AutoCommandID).
 	AutoIDPrefix = "seq-"
-	// WebhookIDPrefix: the ledger ID of a LiveKit webhook event.
+	// WebhookIDPrefix: what the worker puts before a webhook's Nats-Msg-Id
+	// to make its command ID (its key in the command ledger).
 	WebhookIDPrefix = "lk:"
 	// SweepIDPrefix: the scheduler's sweeps.
 	SweepIDPrefix = "sweep-"

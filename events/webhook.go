@@ -5,10 +5,6 @@ import (
 	"encoding/hex"
 )
 
-// WebhookIDPrefix is what the worker puts before a webhook's Nats-Msg-Id to
-// make its command ID (its key in the command ledger): "lk:".
-const WebhookIDPrefix = "lk:"
-
 // HeaderWebhookEventID carries a LiveKit event's own id on
 // livekit.webhook.<event> when its Nats-Msg-Id is a digest of it
 // ([WebhookMsgID]), for people reading the stream. NATS trims leading and
