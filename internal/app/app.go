@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -59,7 +60,20 @@ type App struct {
 	metrics *metrics.Metrics
 	http    *http.Server
 	ln      net.Listener
+	// top is the topology the process bootstrapped, with which a worker
+	// process recreates a missing consumer.
+	top events.Topology
+	// seed is the nkey seed file the process connects with ("" for none).
+	seed string
+	// workerDown, when set, is why the worker role is not consuming now
+	// (restarting on a recreated consumer); readiness reports it.
+	workerDown atomic.Pointer[string]
 }
+
+// consumerCheckInterval is how often a worker process checks that the
+// workers consumers it pulls from still exist and are the ones it started
+// on.
+const consumerCheckInterval = time.Second
 
 // Start brings the roles up; Run then serves until ctx ends.
 func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logger) (a *App, err error) {
@@ -73,32 +87,31 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		}
 	}()
 	url := cfg.NATSURL
+	a.seed = cfg.NATSNkey
 	if url == "" {
 		if roles.Embedded {
-			if err := os.MkdirAll(cfg.NATSDir(), 0o750); err != nil {
+			if url, err = a.startEmbedded(); err != nil {
 				return a, err
 			}
-			a.ns, err = embedded.StartNATS(embedded.NATSConfig{Addr: cfg.EmbeddedNATSAddr, StoreDir: cfg.NATSDir()})
-			if err != nil {
-				return a, err
-			}
-			log.WithField("addr", a.ns.Addr().String()).Info("embedded NATS server with JetStream started")
-			url = a.ns.ClientURL()
 		} else {
 			url = "nats://" + cfg.EmbeddedNATSAddr
 		}
+		if cfg.EmbeddedNATSAuth == config.AuthNkey && (roles.Embedded || a.seed == "") {
+			// The embedded server's own client key, whichever role.
+			a.seed = cfg.NATSSeedPath()
+		}
 	}
-	if a.nc, err = connect(url, cfg, log); err != nil {
+	if a.nc, err = connect(url, a.seed, cfg, log); err != nil {
 		return a, err
 	}
 	if a.js, err = jetstream.New(a.nc); err != nil {
 		return a, err
 	}
-	top := events.DefaultTopology()
-	top.Replicas = cfg.StreamReplicas
+	a.top = events.DefaultTopology()
+	a.top.Replicas = cfg.StreamReplicas
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := events.Bootstrap(bctx, a.js, top); err != nil {
+	if err := events.Bootstrap(bctx, a.js, a.top); err != nil {
 		return a, err
 	}
 	if roles.Worker {
@@ -129,19 +142,75 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	return a, nil
 }
 
+// startEmbedded starts the embedded NATS server, its file store and keys
+// under DATA_DIR/nats (0700), and returns its client URL. With
+// EMBEDDED_NATS_AUTH=nkey (the default) it makes the client seed at the
+// first start and accepts only it and the publishers' keys.
+func (a *App) startEmbedded() (string, error) {
+	cfg := a.cfg
+	dir := cfg.NATSDir()
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", err
+	}
+	// The JetStream store holds room secrets (results) and the seed
+	// gives every permission: only the owner may enter.
+	if err := privateDir(dir); err != nil {
+		return "", err
+	}
+	ncfg := embedded.NATSConfig{Addr: cfg.EmbeddedNATSAddr, StoreDir: dir}
+	if cfg.EmbeddedNATSAuth == config.AuthNkey {
+		pub, err := embedded.LoadOrCreateSeed(cfg.NATSSeedPath())
+		if err != nil {
+			return "", err
+		}
+		ncfg.Auth = &embedded.Auth{Client: pub, PublishersDir: cfg.NATSPublishersDir()}
+	} else {
+		a.log.WithField("addr", cfg.EmbeddedNATSAddr).Warn("EMBEDDED_NATS_AUTH=none: the embedded NATS server accepts any local process")
+	}
+	ns, err := embedded.StartNATS(ncfg)
+	if err != nil {
+		return "", err
+	}
+	a.ns = ns
+	entry := a.log.WithField("addr", ns.Addr().String())
+	if ncfg.Auth != nil {
+		pubs, _ := embedded.LoadPublishers(ncfg.Auth.PublishersDir) // read by StartNATS already
+		entry = entry.WithField("seed", cfg.NATSSeedPath()).WithField("publishers", len(pubs))
+	}
+	entry.Info("embedded NATS server with JetStream started")
+	return ns.ClientURL(), nil
+}
+
+// privateDir makes dir accessible to its owner only when it is open to
+// anyone else (chmod: whatever the umask).
+func privateDir(dir string) error {
+	fi, err := os.Stat(dir)
+	if err != nil {
+		return err
+	}
+	if fi.Mode().Perm()&0o077 == 0 {
+		return nil
+	}
+	return os.Chmod(dir, 0o700)
+}
+
+// SeedFile is the nkey seed file the process connects to NATS with, ""
+// when none: DATA_DIR/nats/client.nk on the embedded server.
+func (a *App) SeedFile() string { return a.seed }
+
 // OpenStore opens MongoDB when MONGO_URI is set, else the SQLite file
 // under DATA_DIR.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if cfg.MongoURI != "" {
 		return mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDB})
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath()), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath()), 0o700); err != nil {
 		return nil, err
 	}
 	return sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLitePath()})
 }
 
-func connect(url string, cfg config.Config, log *logrus.Logger) (*nats.Conn, error) {
+func connect(url, seed string, cfg config.Config, log *logrus.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("roomkeeper"),
 		nats.MaxReconnects(-1),
@@ -161,10 +230,10 @@ func connect(url string, cfg config.Config, log *logrus.Logger) (*nats.Conn, err
 	if cfg.NATSCreds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 	}
-	if cfg.NATSNkey != "" {
-		o, err := nats.NkeyOptionFromSeed(cfg.NATSNkey)
+	if seed != "" {
+		o, err := nats.NkeyOptionFromSeed(seed)
 		if err != nil {
-			return nil, fmt.Errorf("NATS nkey: %w", err)
+			return nil, fmt.Errorf("NATS nkey %s (a roomkeeper serve makes it at its first start; or set NATS_NKEY): %w", seed, err)
 		}
 		opts = append(opts, o)
 	}
@@ -181,8 +250,9 @@ func connect(url string, cfg config.Config, log *logrus.Logger) (*nats.Conn, err
 	return nc, nil
 }
 
-// ready answers 200 when NATS and the store are reachable and the streams
-// exist, 503 with the reason otherwise.
+// ready answers 200 when NATS and the store are reachable, the streams
+// exist and, in a worker process, the workers consumers exist and the
+// worker pulls from them; 503 with the reason otherwise.
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
@@ -192,6 +262,8 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 		reason = errors.New("NATS not connected")
 	default:
 		if err := events.CheckTopology(ctx, a.js); err != nil {
+			reason = err
+		} else if err := a.workerReady(ctx); err != nil {
 			reason = err
 		} else if a.store != nil {
 			if err := a.store.Ping(ctx); err != nil {
@@ -294,9 +366,140 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 		return err
 	}
 	run("deadletters", func(ctx context.Context) error { <-ctx.Done(); dl.Wait(); return nil })
-	run("worker", w.Run)
+	run("worker", func(ctx context.Context) error { return a.superviseWorker(ctx, w) })
 	a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
 	return nil
+}
+
+// workerReady reports why the worker role cannot take messages now: a
+// workers consumer is missing, or the worker is restarting on a recreated
+// one. nil in processes without the role.
+func (a *App) workerReady(ctx context.Context) error {
+	if !a.roles.Worker {
+		return nil
+	}
+	if err := events.CheckConsumers(ctx, a.js); err != nil {
+		return err
+	}
+	if why := a.workerDown.Load(); why != nil {
+		return errors.New(*why)
+	}
+	return nil
+}
+
+// superviseWorker runs w until ctx ends. Every consumerCheckInterval it
+// checks the workers consumers: one that is missing (deleted by an
+// operator or a client) is recreated from the topology, and when one is
+// not the consumer the worker started on (recreated here or by another
+// process) the worker is restarted on it, having finished what it held, as
+// its pulls on the old one ended with it. A worker that stops by itself is
+// restarted too.
+func (a *App) superviseWorker(ctx context.Context, w *workers.Worker) error {
+	log := a.log.WithField("role", "worker")
+	down := func(why string) { a.workerDown.Store(&why) }
+	tick := time.NewTicker(consumerCheckInterval)
+	defer tick.Stop()
+	for {
+		ids, err := a.ensureConsumers(ctx)
+		if err != nil {
+			down("worker not started: " + err.Error())
+			log.WithError(err).Warn("workers consumers unavailable; trying again")
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+				continue
+			}
+		}
+		wctx, stop := context.WithCancel(ctx)
+		done := make(chan error, 1)
+		go func() { done <- w.Run(wctx) }()
+		a.workerDown.Store(nil)
+		why, byItself := a.watchConsumers(ctx, ids, done, tick.C)
+		stop()
+		if why == "" { // ctx ended
+			return <-done
+		}
+		down(why)
+		log.WithField("reason", why).Error("restarting the worker")
+		if err := <-done; err != nil {
+			log.WithError(err).Warn("worker stopped with an error")
+		}
+		if byItself { // not at once: it may stop again
+			select {
+			case <-ctx.Done():
+				return nil
+			case <-tick.C:
+			}
+		}
+	}
+}
+
+// watchConsumers returns when ctx ends (""), the worker stops by itself
+// (byItself), or a workers consumer is missing or not one of ids (why).
+func (a *App) watchConsumers(ctx context.Context, ids map[string]time.Time, done chan error, tick <-chan time.Time) (why string, byItself bool) {
+	for {
+		select {
+		case <-ctx.Done():
+			return "", false
+		case err := <-done:
+			done <- err // for the caller
+			if ctx.Err() != nil {
+				return "", false
+			}
+			return fmt.Sprintf("worker stopped by itself (%v)", err), true
+		case <-tick:
+			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+			now, err := a.consumerIDs(cctx)
+			cancel()
+			switch {
+			case errors.Is(err, events.ErrMissing):
+				return err.Error(), false
+			case err != nil:
+				// NATS unreachable: the pulls resume with it, and
+				// readiness says it is not connected meanwhile.
+				continue
+			}
+			for s, created := range ids {
+				if !now[s].Equal(created) {
+					return fmt.Sprintf("consumer %s/%s was recreated", s, events.ConsumerWorkers), false
+				}
+			}
+		}
+	}
+}
+
+// ensureConsumers recreates the workers consumers that are missing and
+// returns the creation time of each, which tells one consumer from a
+// later one of the same name.
+func (a *App) ensureConsumers(ctx context.Context) (map[string]time.Time, error) {
+	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	created, err := events.EnsureConsumers(cctx, a.js, a.top)
+	for _, s := range created {
+		a.log.WithField("stream", s).WithField("consumer", events.ConsumerWorkers).Warn("workers consumer was missing: recreated")
+	}
+	if err != nil {
+		return nil, err
+	}
+	return a.consumerIDs(cctx)
+}
+
+// consumerIDs returns the creation time of the workers consumer of each
+// consumed stream; an error wrapping events.ErrMissing names one missing.
+func (a *App) consumerIDs(ctx context.Context) (map[string]time.Time, error) {
+	ids := make(map[string]time.Time, len(events.ConsumedStreams))
+	for _, s := range events.ConsumedStreams {
+		c, err := a.js.Consumer(ctx, s, events.ConsumerWorkers)
+		if errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return nil, fmt.Errorf("%w: consumer %s/%s", events.ErrMissing, s, events.ConsumerWorkers)
+		}
+		if err != nil {
+			return nil, err
+		}
+		ids[s] = c.CachedInfo().Created
+	}
+	return ids, nil
 }
 
 // LiveKit returns the LiveKit adapter the settings describe (detached when
