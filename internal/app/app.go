@@ -8,6 +8,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -192,6 +193,35 @@ func privateDir(dir string) error {
 		return nil
 	}
 	return os.Chmod(dir, 0o700)
+}
+
+// AddPublisher makes a key for publisher name on the embedded NATS server
+// of cfg: its public key in DATA_DIR/nats/publishers/NAME.pub, its seed in
+// seedOut (default NAME.nk, mode 0600, never overwritten), and tells out
+// how the publisher connects. The server loads it at its next start.
+func AddPublisher(cfg config.Config, name, seedOut string, out io.Writer) error {
+	if seedOut == "" {
+		seedOut = name + ".nk"
+	}
+	if _, err := os.Lstat(seedOut); err == nil {
+		return fmt.Errorf("%w: %s exists already", embedded.ErrAuth, seedOut)
+	}
+	seed, pub, err := embedded.AddPublisher(cfg.NATSPublishersDir(), name)
+	if err != nil {
+		return err
+	}
+	if err := embedded.WriteSeed(seedOut, seed); err != nil {
+		_ = os.Remove(filepath.Join(cfg.NATSPublishersDir(), name+embedded.PublisherKeyExt))
+		return err
+	}
+	_, err = fmt.Fprintf(out, `publisher %s: public key %s
+  seed:         %s (mode 0600; give it to the publisher only)
+  inbox prefix: %s
+  may publish rooms.cmd.> and read rooms.results.> (subscribe, stream get, ordered consumer)
+  restart roomkeeper serve to load it; then, e.g.:
+  nats --nkey %s --inbox-prefix %s pub rooms.cmd.create '{"roomName":"x"}' -H Nats-Msg-Id:x-1
+`, name, pub, seedOut, embedded.PublisherInboxPrefix(name), seedOut, embedded.PublisherInboxPrefix(name))
+	return err
 }
 
 // SeedFile is the nkey seed file the process connects to NATS with, ""

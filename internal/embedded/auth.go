@@ -211,7 +211,7 @@ func createSeed(path string) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeNew(path, append(seed, '\n')); err != nil {
+	if err := WriteSeed(path, seed); err != nil {
 		return "", err
 	}
 	return kp.PublicKey()
@@ -232,6 +232,12 @@ func Private(path string) error {
 		return fmt.Errorf("make %s private: %w", path, err)
 	}
 	return nil
+}
+
+// WriteSeed writes seed to a new file at path, mode 0600; it never
+// overwrites a file.
+func WriteSeed(path string, seed []byte) error {
+	return writeNew(path, append(append([]byte(nil), seed...), '\n'))
 }
 
 // writeNew writes data to a new file at path, mode 0600, creating its
