@@ -19,8 +19,14 @@ import (
 // (roomctl finds the nkey seed there).
 func serveInProcess(t *testing.T) (url, dataDir string) {
 	t.Helper()
+	return serveAt(t, t.TempDir())
+}
+
+// serveAt is serveInProcess with DATA_DIR dataDir.
+func serveAt(t *testing.T, dataDir string) (url, dir string) {
+	t.Helper()
 	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = dataDir
 	cfg.EmbeddedNATSAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.LogLevel = "error"
