@@ -448,7 +448,13 @@ func (a *App) superviseWorker(ctx context.Context, w *workers.Worker) error {
 		why, byItself := a.watchConsumers(ctx, ids, done, tick.C)
 		stop()
 		if why == "" { // ctx ended
-			return <-done
+			err := <-done
+			if errors.Is(err, context.Canceled) {
+				// Stopped while still looking its consumers up (after
+				// an outage, say): nothing was taken.
+				return nil
+			}
+			return err
 		}
 		down(why)
 		log.WithField("reason", why).Error("restarting the worker")

@@ -43,15 +43,19 @@ func (a *asyncErrs) requireViolation(t *testing.T, kind, subject string) {
 	t.Helper()
 	want := `permissions violation for ` + kind + ` to "` + subject + `"`
 	require.Eventually(t, func() bool {
-		a.mu.Lock()
-		defer a.mu.Unlock()
-		for _, e := range a.errs {
+		for _, e := range a.all() {
 			if strings.Contains(strings.ToLower(e), strings.ToLower(want)) {
 				return true
 			}
 		}
 		return false
-	}, 5*time.Second, 20*time.Millisecond, "no %q among %v", want, a.errs)
+	}, 5*time.Second, 20*time.Millisecond, "no %q", want)
+}
+
+func (a *asyncErrs) all() []string {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return append([]string(nil), a.errs...)
 }
 
 // The embedded server of `serve` accepts only its keys: a connection with
@@ -131,9 +135,7 @@ func TestPublisherLimits(t *testing.T) {
 	require.NoError(t, json.Unmarshal(stored.Data, &r))
 	require.True(t, r.OK)
 	require.Equal(t, id, r.CommandID)
-	errs.mu.Lock()
-	require.Empty(t, errs.errs, "publishing a command and reading its result are allowed")
-	errs.mu.Unlock()
+	require.Empty(t, errs.all(), "publishing a command and reading its result are allowed")
 
 	// No webhook: a room_started straight on JetStream is refused and
 	// never stored.
