@@ -432,6 +432,9 @@ func (a *App) superviseWorker(ctx context.Context, w *workers.Worker) error {
 	for {
 		ids, err := a.ensureConsumers(ctx)
 		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
 			down("worker not started: " + err.Error())
 			log.WithError(err).Warn("workers consumers unavailable; trying again")
 			select {
