@@ -176,7 +176,11 @@ func (a *App) startEmbedded() (string, error) {
 	entry := a.log.WithField("addr", ns.Addr().String())
 	if ncfg.Auth != nil {
 		pubs, _ := embedded.LoadPublishers(ncfg.Auth.PublishersDir) // read by StartNATS already
-		entry = entry.WithField("seed", cfg.NATSSeedPath()).WithField("publishers", len(pubs))
+		names := make([]string, len(pubs))
+		for i, p := range pubs {
+			names[i] = p.Name
+		}
+		entry = entry.WithField("seed", cfg.NATSSeedPath()).WithField("publishers", names)
 	}
 	entry.Info("embedded NATS server with JetStream started")
 	return ns.ClientURL(), nil

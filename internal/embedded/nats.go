@@ -72,9 +72,8 @@ func StartNATS(cfg NATSConfig) (*server.Server, error) {
 		if err != nil {
 			return nil, err
 		}
+		// Only these nkeys: no anonymous user, no passwords.
 		opts.Nkeys = users
-		// Only the nkeys above: no anonymous user, no plain passwords.
-		opts.NoAuthUser = ""
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {
