@@ -244,6 +244,14 @@ func TestDataDirFilesPrivate(t *testing.T) {
 	for _, f := range []string{"roomkeeper.db", "roomkeeper.db-wal", "roomkeeper.db-shm"} {
 		requireMode(t, filepath.Join(cfg.DataDir, f), 0o600)
 	}
+	requireMode(t, cfg.DataDir, 0o755) // not ours to change
+
+	// A DATA_DIR serve makes is its owner's alone.
+	fresh := testConfig(t)
+	fresh.DataDir = filepath.Join(fresh.DataDir, "new", "data")
+	serve(t, fresh)
+	requireMode(t, fresh.DataDir, 0o700)
+	requireMode(t, filepath.Join(fresh.DataDir, "roomkeeper.db"), 0o600)
 }
 
 func requireMode(t *testing.T, path string, want os.FileMode) {
