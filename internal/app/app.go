@@ -8,7 +8,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"os"
@@ -24,7 +23,6 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/config"
-	"github.com/roomkeeper/roomkeeper/internal/embedded"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/scheduler"
@@ -70,11 +68,6 @@ type App struct {
 	// (restarting on a recreated consumer); readiness reports it.
 	workerDown atomic.Pointer[string]
 }
-
-// consumerCheckInterval is how often a worker process checks that the
-// workers consumers it pulls from still exist and are the ones it started
-// on.
-const consumerCheckInterval = time.Second
 
 // Start brings the roles up; Run then serves until ctx ends.
 func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logger) (a *App, err error) {
@@ -142,95 +135,6 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	a.http = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	return a, nil
 }
-
-// startEmbedded starts the embedded NATS server, its file store and keys
-// under DATA_DIR/nats (0700), and returns its client URL. With
-// EMBEDDED_NATS_AUTH=nkey (the default) it makes the client seed at the
-// first start and accepts only it and the publishers' keys.
-func (a *App) startEmbedded() (string, error) {
-	cfg := a.cfg
-	dir := cfg.NATSDir()
-	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return "", err
-	}
-	// The JetStream store holds room secrets (results) and the seed
-	// gives every permission: only the owner may enter.
-	if err := privateDir(dir); err != nil {
-		return "", err
-	}
-	ncfg := embedded.NATSConfig{Addr: cfg.EmbeddedNATSAddr, StoreDir: dir}
-	if cfg.EmbeddedNATSAuth == config.AuthNkey {
-		pub, err := embedded.LoadOrCreateSeed(cfg.NATSSeedPath())
-		if err != nil {
-			return "", err
-		}
-		ncfg.Auth = &embedded.Auth{Client: pub, PublishersDir: cfg.NATSPublishersDir()}
-	} else {
-		a.log.WithField("addr", cfg.EmbeddedNATSAddr).Warn("EMBEDDED_NATS_AUTH=none: the embedded NATS server accepts any local process")
-	}
-	ns, err := embedded.StartNATS(ncfg)
-	if err != nil {
-		return "", err
-	}
-	a.ns = ns
-	entry := a.log.WithField("addr", ns.Addr().String())
-	if ncfg.Auth != nil {
-		pubs, _ := embedded.LoadPublishers(ncfg.Auth.PublishersDir) // read by StartNATS already
-		names := make([]string, len(pubs))
-		for i, p := range pubs {
-			names[i] = p.Name
-		}
-		entry = entry.WithField("seed", cfg.NATSSeedPath()).WithField("publishers", names)
-	}
-	entry.Info("embedded NATS server with JetStream started")
-	return ns.ClientURL(), nil
-}
-
-// privateDir makes dir accessible to its owner only when it is open to
-// anyone else (chmod: whatever the umask).
-func privateDir(dir string) error {
-	fi, err := os.Stat(dir)
-	if err != nil {
-		return err
-	}
-	if fi.Mode().Perm()&0o077 == 0 {
-		return nil
-	}
-	return os.Chmod(dir, 0o700)
-}
-
-// AddPublisher makes a key for publisher name on the embedded NATS server
-// of cfg: its public key in DATA_DIR/nats/publishers/NAME.pub, its seed in
-// seedOut (default NAME.nk, mode 0600, never overwritten), and tells out
-// how the publisher connects. The server loads it at its next start.
-func AddPublisher(cfg config.Config, name, seedOut string, out io.Writer) error {
-	if seedOut == "" {
-		seedOut = name + ".nk"
-	}
-	if _, err := os.Lstat(seedOut); err == nil {
-		return fmt.Errorf("%w: %s exists already", embedded.ErrAuth, seedOut)
-	}
-	seed, pub, err := embedded.AddPublisher(cfg.NATSPublishersDir(), name)
-	if err != nil {
-		return err
-	}
-	if err := embedded.WriteSeed(seedOut, seed); err != nil {
-		_ = os.Remove(filepath.Join(cfg.NATSPublishersDir(), name+embedded.PublisherKeyExt))
-		return err
-	}
-	_, err = fmt.Fprintf(out, `publisher %s: public key %s
-  seed:         %s (mode 0600; give it to the publisher only)
-  inbox prefix: %s
-  may publish rooms.cmd.> and read rooms.results.> (subscribe, stream get, ordered consumer)
-  restart roomkeeper serve to load it; then, e.g.:
-  nats --nkey %s --inbox-prefix %s pub rooms.cmd.create '{"roomName":"x"}' -H Nats-Msg-Id:x-1
-`, name, pub, seedOut, embedded.PublisherInboxPrefix(name), seedOut, embedded.PublisherInboxPrefix(name))
-	return err
-}
-
-// SeedFile is the nkey seed file the process connects to NATS with, ""
-// when none: DATA_DIR/nats/client.nk on the embedded server.
-func (a *App) SeedFile() string { return a.seed }
 
 // OpenStore opens MongoDB when MONGO_URI is set, else the SQLite file
 // under DATA_DIR.
@@ -403,146 +307,6 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 	run("worker", func(ctx context.Context) error { return a.superviseWorker(ctx, w) })
 	a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
 	return nil
-}
-
-// workerReady reports why the worker role cannot take messages now: a
-// workers consumer is missing, or the worker is restarting on a recreated
-// one. nil in processes without the role.
-func (a *App) workerReady(ctx context.Context) error {
-	if !a.roles.Worker {
-		return nil
-	}
-	if err := events.CheckConsumers(ctx, a.js); err != nil {
-		return err
-	}
-	if why := a.workerDown.Load(); why != nil {
-		return errors.New(*why)
-	}
-	return nil
-}
-
-// superviseWorker runs w until ctx ends. Every consumerCheckInterval it
-// checks the workers consumers: one that is missing (deleted by an
-// operator or a client) is recreated from the topology, and when one is
-// not the consumer the worker started on (recreated here or by another
-// process) the worker is restarted on it, having finished what it held, as
-// its pulls on the old one ended with it. A worker that stops by itself is
-// restarted too.
-func (a *App) superviseWorker(ctx context.Context, w *workers.Worker) error {
-	log := a.log.WithField("role", "worker")
-	down := func(why string) { a.workerDown.Store(&why) }
-	tick := time.NewTicker(consumerCheckInterval)
-	defer tick.Stop()
-	for {
-		ids, err := a.ensureConsumers(ctx)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			down("worker not started: " + err.Error())
-			log.WithError(err).Warn("workers consumers unavailable; trying again")
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-				continue
-			}
-		}
-		wctx, stop := context.WithCancel(ctx)
-		done := make(chan error, 1)
-		go func() { done <- w.Run(wctx) }()
-		a.workerDown.Store(nil)
-		why, byItself := a.watchConsumers(ctx, ids, done, tick.C)
-		stop()
-		if why == "" { // ctx ended
-			err := <-done
-			if errors.Is(err, context.Canceled) {
-				// Stopped while still looking its consumers up (after
-				// an outage, say): nothing was taken.
-				return nil
-			}
-			return err
-		}
-		down(why)
-		log.WithField("reason", why).Error("restarting the worker")
-		if err := <-done; err != nil {
-			log.WithError(err).Warn("worker stopped with an error")
-		}
-		if byItself { // not at once: it may stop again
-			select {
-			case <-ctx.Done():
-				return nil
-			case <-tick.C:
-			}
-		}
-	}
-}
-
-// watchConsumers returns when ctx ends (""), the worker stops by itself
-// (byItself), or a workers consumer is missing or not one of ids (why).
-func (a *App) watchConsumers(ctx context.Context, ids map[string]time.Time, done chan error, tick <-chan time.Time) (why string, byItself bool) {
-	for {
-		select {
-		case <-ctx.Done():
-			return "", false
-		case err := <-done:
-			done <- err // for the caller
-			if ctx.Err() != nil {
-				return "", false
-			}
-			return fmt.Sprintf("worker stopped by itself (%v)", err), true
-		case <-tick:
-			cctx, cancel := context.WithTimeout(ctx, 3*time.Second)
-			now, err := a.consumerIDs(cctx)
-			cancel()
-			switch {
-			case errors.Is(err, events.ErrMissing):
-				return err.Error(), false
-			case err != nil:
-				// NATS unreachable: the pulls resume with it, and
-				// readiness says it is not connected meanwhile.
-				continue
-			}
-			for s, created := range ids {
-				if !now[s].Equal(created) {
-					return fmt.Sprintf("consumer %s/%s was recreated", s, events.ConsumerWorkers), false
-				}
-			}
-		}
-	}
-}
-
-// ensureConsumers recreates the workers consumers that are missing and
-// returns the creation time of each, which tells one consumer from a
-// later one of the same name.
-func (a *App) ensureConsumers(ctx context.Context) (map[string]time.Time, error) {
-	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
-	created, err := events.EnsureConsumers(cctx, a.js, a.top)
-	for _, s := range created {
-		a.log.WithField("stream", s).WithField("consumer", events.ConsumerWorkers).Warn("workers consumer was missing: recreated")
-	}
-	if err != nil {
-		return nil, err
-	}
-	return a.consumerIDs(cctx)
-}
-
-// consumerIDs returns the creation time of the workers consumer of each
-// consumed stream; an error wrapping events.ErrMissing names one missing.
-func (a *App) consumerIDs(ctx context.Context) (map[string]time.Time, error) {
-	ids := make(map[string]time.Time, len(events.ConsumedStreams))
-	for _, s := range events.ConsumedStreams {
-		c, err := a.js.Consumer(ctx, s, events.ConsumerWorkers)
-		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return nil, fmt.Errorf("%w: consumer %s/%s", events.ErrMissing, s, events.ConsumerWorkers)
-		}
-		if err != nil {
-			return nil, err
-		}
-		ids[s] = c.CachedInfo().Created
-	}
-	return ids, nil
 }
 
 // LiveKit returns the LiveKit adapter the settings describe (detached when
