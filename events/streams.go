@@ -165,8 +165,47 @@ func Bootstrap(ctx context.Context, js jetstream.JetStream, t Topology) error {
 	return nil
 }
 
-// CheckTopology reports an error naming the first stream or consumer that is
-// missing; readiness probes use it.
+// CheckConsumers reports an error naming the first workers consumer of the
+// consumed streams that is missing; the readiness of a worker process uses
+// it, as without the consumer no message reaches any worker.
+func CheckConsumers(ctx context.Context, js jetstream.JetStream) error {
+	for _, s := range ConsumedStreams {
+		if _, err := js.Consumer(ctx, s, ConsumerWorkers); err != nil {
+			if errors.Is(err, jetstream.ErrConsumerNotFound) || errors.Is(err, jetstream.ErrStreamNotFound) {
+				return fmt.Errorf("%w: consumer %s/%s", ErrMissing, s, ConsumerWorkers)
+			}
+			return fmt.Errorf("consumer %s/%s: %w", s, ConsumerWorkers, err)
+		}
+	}
+	return nil
+}
+
+// EnsureConsumers creates the workers consumers of the consumed streams
+// that are missing (deleted by an operator or a client, say) with the
+// topology t, and returns the streams whose consumer it created. Like
+// Bootstrap it is safe to run from many processes at once.
+func EnsureConsumers(ctx context.Context, js jetstream.JetStream, t Topology) (created []string, err error) {
+	if err := t.Validate(); err != nil {
+		return nil, err
+	}
+	for _, s := range ConsumedStreams {
+		_, err := js.Consumer(ctx, s, ConsumerWorkers)
+		if err == nil {
+			continue
+		}
+		if !errors.Is(err, jetstream.ErrConsumerNotFound) {
+			return created, fmt.Errorf("consumer %s/%s: %w", s, ConsumerWorkers, err)
+		}
+		if _, err := js.CreateOrUpdateConsumer(ctx, s, t.Consumer(s)); err != nil {
+			return created, fmt.Errorf("recreate consumer %s/%s: %w", s, ConsumerWorkers, err)
+		}
+		created = append(created, s)
+	}
+	return created, nil
+}
+
+// CheckTopology reports an error naming the first stream that is missing;
+// readiness probes use it (with CheckConsumers in worker processes).
 func CheckTopology(ctx context.Context, js jetstream.JetStream) error {
 	for _, cfg := range DefaultTopology().Streams() {
 		if _, err := js.Stream(ctx, cfg.Name); err != nil {

@@ -1,5 +1,6 @@
 // Command roomkeeper runs roomkeeper's roles: serve (all of them, on the
-// embedded engines by default), worker, webhooks, scheduler.
+// embedded engines by default), worker, webhooks, scheduler; and adds
+// publishers to the embedded NATS server (nkey add-publisher).
 package main
 
 import (
@@ -28,12 +29,24 @@ func (r role) Run(cfg *config.Config) error {
 	return a.Run(ctx)
 }
 
+type addPublisher struct {
+	Name string `arg:"" help:"Publisher name (1 to 64 letters, digits, '-' or '_'); its inbox prefix is _INBOX_<name>."`
+	Out  string `name:"out" help:"File to write the publisher's seed to (mode 0600); default <name>.nk in the current directory."`
+}
+
+func (c addPublisher) Run(cfg *config.Config) error {
+	return app.AddPublisher(*cfg, c.Name, c.Out, os.Stdout)
+}
+
 type cli struct {
 	config.Config
 	Serve     struct{ role } `cmd:"" help:"Run every role in one process (embedded NATS and SQLite unless NATS_URL / MONGO_URI are set)."`
 	Worker    struct{ role } `cmd:"" help:"Run the worker role: apply commands and webhook events."`
 	Webhooks  struct{ role } `cmd:"" help:"Run the LiveKit webhook receiver."`
 	Scheduler struct{ role } `cmd:"" help:"Run the expiry sweep scheduler."`
+	Nkey      struct {
+		AddPublisher addPublisher `cmd:"" name:"add-publisher" help:"Make a key for a publisher limited to publishing commands (rooms.cmd.>) and reading results (rooms.results.>) on the embedded NATS server: its public key goes to DATA_DIR/nats/publishers/<name>.pub, its seed to --out. Restart roomkeeper serve to load it."`
+	} `cmd:"" help:"Keys of the embedded NATS server."`
 }
 
 func main() {

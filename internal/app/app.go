@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -22,7 +23,6 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/config"
-	"github.com/roomkeeper/roomkeeper/internal/embedded"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/scheduler"
@@ -59,6 +59,14 @@ type App struct {
 	metrics *metrics.Metrics
 	http    *http.Server
 	ln      net.Listener
+	// top is the topology the process bootstrapped, with which a worker
+	// process recreates a missing consumer.
+	top events.Topology
+	// seed is the nkey seed file the process connects with ("" for none).
+	seed string
+	// workerDown, when set, is why the worker role is not consuming now
+	// (restarting on a recreated consumer); readiness reports it.
+	workerDown atomic.Pointer[string]
 }
 
 // Start brings the roles up; Run then serves until ctx ends.
@@ -73,32 +81,31 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		}
 	}()
 	url := cfg.NATSURL
+	a.seed = cfg.NATSNkey
 	if url == "" {
 		if roles.Embedded {
-			if err := os.MkdirAll(cfg.NATSDir(), 0o750); err != nil {
+			if url, err = a.startEmbedded(); err != nil {
 				return a, err
 			}
-			a.ns, err = embedded.StartNATS(embedded.NATSConfig{Addr: cfg.EmbeddedNATSAddr, StoreDir: cfg.NATSDir()})
-			if err != nil {
-				return a, err
-			}
-			log.WithField("addr", a.ns.Addr().String()).Info("embedded NATS server with JetStream started")
-			url = a.ns.ClientURL()
 		} else {
 			url = "nats://" + cfg.EmbeddedNATSAddr
 		}
+		if cfg.EmbeddedNATSAuth == config.AuthNkey && (roles.Embedded || a.seed == "") {
+			// The embedded server's own client key, whichever role.
+			a.seed = cfg.NATSSeedPath()
+		}
 	}
-	if a.nc, err = connect(url, cfg, log); err != nil {
+	if a.nc, err = connect(url, a.seed, cfg, log); err != nil {
 		return a, err
 	}
 	if a.js, err = jetstream.New(a.nc); err != nil {
 		return a, err
 	}
-	top := events.DefaultTopology()
-	top.Replicas = cfg.StreamReplicas
+	a.top = events.DefaultTopology()
+	a.top.Replicas = cfg.StreamReplicas
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := events.Bootstrap(bctx, a.js, top); err != nil {
+	if err := events.Bootstrap(bctx, a.js, a.top); err != nil {
 		return a, err
 	}
 	if roles.Worker {
@@ -144,13 +151,13 @@ func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
 	if cfg.MongoURI != "" {
 		return mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDB})
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath()), 0o750); err != nil {
+	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath()), 0o700); err != nil {
 		return nil, err
 	}
 	return sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLitePath()})
 }
 
-func connect(url string, cfg config.Config, log *logrus.Logger) (*nats.Conn, error) {
+func connect(url, seed string, cfg config.Config, log *logrus.Logger) (*nats.Conn, error) {
 	opts := []nats.Option{
 		nats.Name("roomkeeper"),
 		nats.MaxReconnects(-1),
@@ -170,10 +177,10 @@ func connect(url string, cfg config.Config, log *logrus.Logger) (*nats.Conn, err
 	if cfg.NATSCreds != "" {
 		opts = append(opts, nats.UserCredentials(cfg.NATSCreds))
 	}
-	if cfg.NATSNkey != "" {
-		o, err := nats.NkeyOptionFromSeed(cfg.NATSNkey)
+	if seed != "" {
+		o, err := nats.NkeyOptionFromSeed(seed)
 		if err != nil {
-			return nil, fmt.Errorf("NATS nkey: %w", err)
+			return nil, fmt.Errorf("NATS nkey %s (a roomkeeper serve makes it at its first start; or set NATS_NKEY): %w", seed, err)
 		}
 		opts = append(opts, o)
 	}
@@ -190,8 +197,9 @@ func connect(url string, cfg config.Config, log *logrus.Logger) (*nats.Conn, err
 	return nc, nil
 }
 
-// ready answers 200 when NATS and the store are reachable and the streams
-// exist, 503 with the reason otherwise.
+// ready answers 200 when NATS and the store are reachable, the streams
+// exist and, in a worker process, the workers consumers exist and the
+// worker pulls from them; 503 with the reason otherwise.
 func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
 	defer cancel()
@@ -201,6 +209,8 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 		reason = errors.New("NATS not connected")
 	default:
 		if err := events.CheckTopology(ctx, a.js); err != nil {
+			reason = err
+		} else if err := a.workerReady(ctx); err != nil {
 			reason = err
 		} else if a.store != nil {
 			if err := a.store.Ping(ctx); err != nil {
@@ -303,7 +313,7 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 		return err
 	}
 	run("deadletters", func(ctx context.Context) error { <-ctx.Done(); dl.Wait(); return nil })
-	run("worker", w.Run)
+	run("worker", func(ctx context.Context) error { return a.superviseWorker(ctx, w) })
 	a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
 	return nil
 }

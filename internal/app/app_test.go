@@ -68,9 +68,9 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
-func client(t *testing.T, url string) (*events.Client, jetstream.JetStream) {
+func client(t *testing.T, url string, opts ...nats.Option) (*events.Client, jetstream.JetStream) {
 	t.Helper()
-	nc, err := nats.Connect(url)
+	nc, err := nats.Connect(url, opts...)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
 	c, err := events.NewClient(nc)
@@ -78,6 +78,19 @@ func client(t *testing.T, url string) (*events.Client, jetstream.JetStream) {
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
 	return c, js
+}
+
+// appClient connects to the NATS server of a as roomctl would, with the
+// nkey seed of its embedded server (DATA_DIR/nats/client.nk).
+func appClient(t *testing.T, a *app.App) (*events.Client, jetstream.JetStream) {
+	t.Helper()
+	var opts []nats.Option
+	if seed := a.SeedFile(); seed != "" {
+		o, err := nats.NkeyOptionFromSeed(seed)
+		require.NoError(t, err)
+		opts = append(opts, o)
+	}
+	return client(t, a.NATSURL(), opts...)
 }
 
 func ctxT(t *testing.T, d time.Duration) context.Context {
@@ -91,7 +104,7 @@ func cmdID(prefix string) string { return prefix + "-" + nuid.Next() }
 func TestServeRestartKeepsRooms(t *testing.T) {
 	cfg := testConfig(t)
 	p := serve(t, cfg)
-	c, _ := client(t, p.app.NATSURL())
+	c, _ := appClient(t, p.app)
 	name := "kept"
 	room, err := c.CreateRoom(ctxT(t, 30*time.Second), cmdID("create"), events.CreateRoom{RoomName: &name})
 	require.NoError(t, err)
@@ -102,7 +115,7 @@ func TestServeRestartKeepsRooms(t *testing.T) {
 	// still there.
 	cfg.EmbeddedNATSAddr = addr[len("nats://"):]
 	p2 := serve(t, cfg)
-	c2, _ := client(t, p2.app.NATSURL())
+	c2, _ := appClient(t, p2.app)
 	res, err := c2.DeleteRooms(ctxT(t, 30*time.Second), cmdID("delete"), events.DeleteRooms{RoomIDs: []string{room.RoomID}})
 	require.NoError(t, err)
 	require.Equal(t, []string{room.RoomID}, res.Deleted)
@@ -137,7 +150,7 @@ func TestMeetingsWithRealLiveKit(t *testing.T) {
 	cfg.LiveKitURL, cfg.LiveKitAPIKey, cfg.LiveKitAPISecret = lk.URL, lk.APIKey, lk.APISecret
 	cfg.MeetingEmptyTimeout, cfg.MeetingDepartureTimeout = 2*time.Second, 2*time.Second
 	p := serve(t, cfg)
-	c, js := client(t, p.app.NATSURL())
+	c, js := appClient(t, p.app)
 	create := func(name string) string {
 		r, err := c.CreateRoom(ctxT(t, 30*time.Second), cmdID("create"), events.CreateRoom{RoomName: &name})
 		require.NoError(t, err)

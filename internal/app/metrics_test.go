@@ -95,7 +95,7 @@ func TestMetricsCountCommandsAndWebhooks(t *testing.T) {
 	// detached (no LIVEKIT_URL).
 	cfg.LiveKitAPIKey, cfg.LiveKitAPISecret = "devkey", "a-secret-of-at-least-thirty-two-characters"
 	p := serve(t, cfg)
-	c, _ := client(t, p.app.NATSURL())
+	c, _ := appClient(t, p.app)
 	addr := p.app.HTTPAddr()
 
 	before := scrapeMetrics(t, addr)

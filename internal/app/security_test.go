@@ -90,7 +90,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	t.Cleanup(stop)
 
-	c, js := client(t, a.NATSURL())
+	c, js := appClient(t, a)
 	secrets := map[string]string{"LIVEKIT_API_SECRET": lk.APISecret}
 
 	name := "secret keeper"

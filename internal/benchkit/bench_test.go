@@ -87,7 +87,9 @@ func serve(b *testing.B, workerConcurrency int) *nats.Conn {
 	}
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	nc, err := nats.Connect(a.NATSURL())
+	seed, err := nats.NkeyOptionFromSeed(a.SeedFile())
+	require.NoError(b, err)
+	nc, err := nats.Connect(a.NATSURL(), seed)
 	require.NoError(b, err)
 	b.Cleanup(func() {
 		nc.Close()

@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/sirupsen/logrus"
+
+	"github.com/roomkeeper/roomkeeper/internal/embedded"
 )
 
 // ErrInvalid: a setting is out of range.
@@ -26,6 +28,16 @@ const (
 	MinWebhookMaxInFlightBytes = 1 << 20
 )
 
+// Values of EMBEDDED_NATS_AUTH.
+const (
+	// AuthNkey: the embedded server accepts only the client nkey
+	// (DATA_DIR/nats/client.nk) and the publishers' keys.
+	AuthNkey = "nkey"
+	// AuthNone: the embedded server accepts anyone who can connect; only
+	// allowed on a loopback address.
+	AuthNone = "none"
+)
+
 // Config is every setting of the roomkeeper binary. Field tags give the
 // flag, the environment fallback and the default (kong).
 type Config struct {
@@ -36,6 +48,7 @@ type Config struct {
 	NATSTLSCert      string `name:"nats-tls-cert" env:"NATS_TLS_CERT" help:"Client certificate file for NATS mutual TLS."`
 	NATSTLSKey       string `name:"nats-tls-key" env:"NATS_TLS_KEY" help:"Client key file for NATS mutual TLS."`
 	EmbeddedNATSAddr string `name:"embedded-nats-addr" env:"EMBEDDED_NATS_ADDR" default:"127.0.0.1:4222" help:"Listen address of the embedded NATS server."`
+	EmbeddedNATSAuth string `name:"embedded-nats-auth" env:"EMBEDDED_NATS_AUTH" default:"nkey" enum:"nkey,none" help:"Authentication of the embedded NATS server: nkey (the seed DATA_DIR/nats/client.nk, made at first start, and the publishers in DATA_DIR/nats/publishers) or none (anyone who can connect; only on a loopback address)."`
 
 	MongoURI string `name:"mongo-uri" env:"MONGO_URI" help:"MongoDB URI (credentials go in it); empty uses the embedded SQLite store under the data directory."`
 	MongoDB  string `name:"mongo-db" env:"MONGO_DB" default:"roomkeeper" help:"MongoDB database name."`
@@ -80,6 +93,7 @@ type Config struct {
 func Default() Config {
 	return Config{
 		EmbeddedNATSAddr:        "127.0.0.1:4222",
+		EmbeddedNATSAuth:        AuthNkey,
 		MongoDB:                 "roomkeeper",
 		DataDir:                 "./data",
 		HTTPAddr:                "127.0.0.1:8080",
@@ -109,8 +123,21 @@ func (c *Config) Validate() error {
 		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrInvalid}, args...)...))
 	}
 	if c.NATSURL == "" {
-		if _, _, err := net.SplitHostPort(c.EmbeddedNATSAddr); err != nil {
+		host, _, err := net.SplitHostPort(c.EmbeddedNATSAddr)
+		if err != nil {
 			bad("EMBEDDED_NATS_ADDR %q: %v", c.EmbeddedNATSAddr, err)
+		}
+		switch c.EmbeddedNATSAuth {
+		case AuthNkey:
+			if c.DataDir == "" {
+				bad("DATA_DIR is required for the embedded NATS server's keys")
+			}
+		case AuthNone:
+			if err == nil && !loopback(host) {
+				bad("EMBEDDED_NATS_AUTH=none needs EMBEDDED_NATS_ADDR on a loopback address (127.0.0.1, ::1, localhost), not %q: anyone who can reach it could read every room secret and publish anything", c.EmbeddedNATSAddr)
+			}
+		default:
+			bad("EMBEDDED_NATS_AUTH %q must be nkey or none", c.EmbeddedNATSAuth)
 		}
 	}
 	if c.MongoURI == "" && c.DataDir == "" {
@@ -170,11 +197,31 @@ func (c *Config) Validate() error {
 	return errors.Join(errs...)
 }
 
+// loopback reports whether host (of a listen address) is a loopback
+// address; an empty host listens on every interface.
+func loopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
+
 // SQLitePath is the embedded store's file.
 func (c *Config) SQLitePath() string { return filepath.Join(c.DataDir, "roomkeeper.db") }
 
 // NATSDir is the embedded NATS server's JetStream directory.
 func (c *Config) NATSDir() string { return filepath.Join(c.DataDir, "nats") }
+
+// NATSSeedPath is the embedded NATS server's client nkey seed, made at its
+// first start: the roles, roomctl and natscli connect with it.
+func (c *Config) NATSSeedPath() string { return filepath.Join(c.NATSDir(), embedded.ClientSeedFile) }
+
+// NATSPublishersDir holds the public nkeys of the publishers the embedded
+// NATS server accepts (NAME.pub), limited to commands and results.
+func (c *Config) NATSPublishersDir() string {
+	return filepath.Join(c.NATSDir(), embedded.PublishersDir)
+}
 
 // Logger builds the logrus logger the settings describe.
 func (c *Config) Logger() *logrus.Logger {

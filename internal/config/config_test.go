@@ -67,3 +67,51 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		})
 	}
 }
+
+// EMBEDDED_NATS_AUTH=none is refused unless the embedded server listens on
+// a loopback address; nkey (the default) is accepted on any address.
+func TestEmbeddedAuthNoneOnlyOnLoopback(t *testing.T) {
+	for addr, ok := range map[string]bool{
+		"127.0.0.1:4222": true,
+		"127.0.0.5:0":    true,
+		"[::1]:4222":     true,
+		"localhost:4222": true,
+		"0.0.0.0:4222":   false,
+		":4222":          false,
+		"[::]:4222":      false,
+		"10.1.2.3:4222":  false,
+		"nats.lan:4222":  false,
+	} {
+		t.Run(addr, func(t *testing.T) {
+			cfg := config.Default()
+			cfg.EmbeddedNATSAddr = addr
+			require.NoError(t, cfg.Validate(), "nkey auth on any address")
+			cfg.EmbeddedNATSAuth = config.AuthNone
+			err := cfg.Validate()
+			if ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorIs(t, err, config.ErrInvalid)
+			require.Contains(t, err.Error(), "EMBEDDED_NATS_AUTH=none")
+			require.Contains(t, err.Error(), "loopback")
+
+			// With an external NATS_URL there is no embedded server.
+			cfg.NATSURL = "nats://10.1.2.3:4222"
+			require.NoError(t, cfg.Validate())
+		})
+	}
+}
+
+func TestEmbeddedAuthFromTheEnvironment(t *testing.T) {
+	t.Setenv("EMBEDDED_NATS_AUTH", "none")
+	var cfg config.Config
+	p, err := kong.New(&cfg, kong.Exit(func(int) {}))
+	require.NoError(t, err)
+	_, err = p.Parse(nil)
+	require.NoError(t, err)
+	require.Equal(t, config.AuthNone, cfg.EmbeddedNATSAuth)
+	require.Equal(t, config.AuthNkey, config.Default().EmbeddedNATSAuth, "nkey by default")
+	_, err = p.Parse([]string{"--embedded-nats-auth", "password"})
+	require.Error(t, err, "only nkey or none")
+}

@@ -1,10 +1,11 @@
 // Package embedded runs the in-process engines of the single-machine
 // default: a NATS server with JetStream whose file store lives under the
-// data directory.
+// data directory, and the keys that authenticate its clients (auth.go):
+// one client nkey with every permission, and publishers limited to
+// publishing commands and reading their results.
 package embedded
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"strconv"
@@ -12,9 +13,6 @@ import (
 
 	"github.com/nats-io/nats-server/v2/server"
 )
-
-// ErrNotReady: the embedded server did not start in time.
-var ErrNotReady = errors.New("embedded nats server not ready")
 
 // NATSConfig configures the embedded NATS server.
 type NATSConfig struct {
@@ -26,6 +24,9 @@ type NATSConfig struct {
 	ReadyTimeout time.Duration
 	// Logs turns the server's own logging on.
 	Logs bool
+	// Auth, when set, makes the server accept only the nkeys it names; nil
+	// accepts any connection (tests, EMBEDDED_NATS_AUTH=none).
+	Auth *Auth
 }
 
 func (c *NATSConfig) withDefaults() {
@@ -65,6 +66,14 @@ func StartNATS(cfg NATSConfig) (*server.Server, error) {
 		NoLog:      !cfg.Logs,
 		// Large enough for the 1 MiB webhook bodies plus headers.
 		MaxPayload: 8 << 20,
+	}
+	if cfg.Auth != nil {
+		users, err := cfg.Auth.users()
+		if err != nil {
+			return nil, err
+		}
+		// Only these nkeys: no anonymous user, no passwords.
+		opts.Nkeys = users
 	}
 	ns, err := server.NewServer(opts)
 	if err != nil {

@@ -56,16 +56,20 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the database file cfg.Path and its
-// schema.
+// schema. A directory it creates is 0700; the database file and the files
+// SQLite keeps beside it are made 0600 (see makePrivate).
 func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
 	if dir := filepath.Dir(cfg.Path); dir != "" {
-		if err := os.MkdirAll(dir, 0o750); err != nil {
+		if err := os.MkdirAll(dir, dirMode); err != nil {
 			return nil, fmt.Errorf("sqlite: open %s: %w: %w", cfg.Path, store.ErrUnavailable, err)
 		}
+	}
+	if err := makePrivate(cfg.Path); err != nil {
+		return nil, fmt.Errorf("sqlite: open %s: %w: %w", cfg.Path, store.ErrUnavailable, err)
 	}
 	s := &Store{
 		path: cfg.Path,
@@ -88,6 +92,11 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	s.writer.SetConnMaxIdleTime(0)
 	s.writer.SetConnMaxLifetime(0)
 	if err := migrate(ctx, s.writer); err != nil {
+		return fail(err)
+	}
+	// The WAL files the writer just opened, had they been left open to
+	// others.
+	if err := makePrivate(cfg.Path); err != nil {
 		return fail(err)
 	}
 

@@ -15,11 +15,18 @@ import (
 )
 
 // serveInProcess runs `roomkeeper serve` (every role, embedded NATS and
-// SQLite) in this process and returns its NATS URL.
-func serveInProcess(t *testing.T) string {
+// SQLite) in this process and returns its NATS URL and data directory
+// (roomctl finds the nkey seed there).
+func serveInProcess(t *testing.T) (url, dataDir string) {
+	t.Helper()
+	return serveAt(t, t.TempDir())
+}
+
+// serveAt is serveInProcess with DATA_DIR dataDir.
+func serveAt(t *testing.T, dataDir string) (url, dir string) {
 	t.Helper()
 	cfg := config.Default()
-	cfg.DataDir = t.TempDir()
+	cfg.DataDir = dataDir
 	cfg.EmbeddedNATSAddr = "127.0.0.1:0"
 	cfg.HTTPAddr = "127.0.0.1:0"
 	cfg.LogLevel = "error"
@@ -40,7 +47,7 @@ func serveInProcess(t *testing.T) string {
 			t.Error("serve did not stop within 30s")
 		}
 	})
-	return a.NATSURL()
+	return a.NATSURL(), cfg.DataDir
 }
 
 var (
@@ -59,9 +66,9 @@ func num(t *testing.T, s string) float64 {
 
 func TestBenchAgainstServeWithCeiling(t *testing.T) {
 	t.Parallel()
-	url := serveInProcess(t)
+	url, dir := serveInProcess(t)
 	const n = 300
-	r := roomctl(t, url, "bench", "-n", strconv.Itoa(n), "-c", "16", "--mix", "create=2,update=1,delete=1",
+	r := roomctl(t, url, "--data-dir", dir, "bench", "-n", strconv.Itoa(n), "-c", "16", "--mix", "create=2,update=1,delete=1",
 		"--ceiling", "--sqlite-path", filepath.Join(t.TempDir(), "ceiling.db"))
 	require.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.out, r.errOut)
 	t.Log("\n" + r.out)
@@ -90,9 +97,9 @@ func TestBenchAgainstServeWithCeiling(t *testing.T) {
 
 func TestBenchAtARate(t *testing.T) {
 	t.Parallel()
-	url := serveInProcess(t)
+	url, dir := serveInProcess(t)
 	start := time.Now()
-	r := roomctl(t, url, "bench", "-n", "60", "-c", "8", "--rate", "100")
+	r := roomctl(t, url, "--data-dir", dir, "bench", "-n", "60", "-c", "8", "--rate", "100")
 	require.Equal(t, 0, r.code, "stdout: %s\nstderr: %s", r.out, r.errOut)
 	// 60 commands at 100/s take at least 0.59 s.
 	require.GreaterOrEqual(t, time.Since(start), 590*time.Millisecond)

@@ -16,6 +16,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -37,6 +39,9 @@ const (
 type CLI struct {
 	NATSURL   string        `name:"nats-url" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL."`
 	NATSCreds string        `name:"nats-creds" env:"NATS_CREDS" help:"NATS credentials file."`
+	NATSNkey  string        `name:"nkey" env:"NATS_NKEY" help:"NATS nkey seed file; default DATA_DIR/nats/client.nk when it exists (the key of the embedded server of a roomkeeper serve on this machine)."`
+	DataDir   string        `name:"data-dir" env:"DATA_DIR" default:"./data" help:"Data directory of a roomkeeper serve on this machine, where the nkey seed is looked for."`
+	Inbox     string        `name:"inbox-prefix" env:"NATS_INBOX_PREFIX" help:"Inbox prefix of the connection; a publisher key needs _INBOX_<name>."`
 	Timeout   time.Duration `default:"30s" help:"How long to wait for a result or a reply."`
 
 	Create            CreateCmd            `cmd:"" help:"Create a room (rooms.cmd.create) and print the result."`
@@ -155,10 +160,34 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	return ExitUnreachable
 }
 
+// seedFile is the nkey seed roomctl connects with: --nkey, else, with no
+// credentials file, the seed of the embedded server under --data-dir when
+// it exists, else none.
+func seedFile(cli CLI) string {
+	if cli.NATSNkey != "" || cli.NATSCreds != "" || cli.DataDir == "" {
+		return cli.NATSNkey
+	}
+	path := filepath.Join(cli.DataDir, "nats", "client.nk")
+	if _, err := os.Stat(path); err != nil {
+		return ""
+	}
+	return path
+}
+
 func connect(cli CLI) (*nats.Conn, error) {
 	opts := []nats.Option{nats.Name("roomctl"), nats.Timeout(min(cli.Timeout, 10*time.Second))}
 	if cli.NATSCreds != "" {
 		opts = append(opts, nats.UserCredentials(cli.NATSCreds))
+	}
+	if seed := seedFile(cli); seed != "" {
+		o, err := nats.NkeyOptionFromSeed(seed)
+		if err != nil {
+			return nil, fmt.Errorf("nkey %s: %w", seed, err)
+		}
+		opts = append(opts, o)
+	}
+	if cli.Inbox != "" {
+		opts = append(opts, nats.CustomInboxPrefix(cli.Inbox))
 	}
 	nc, err := nats.Connect(cli.NATSURL, opts...)
 	if err != nil {
