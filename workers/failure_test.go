@@ -359,3 +359,21 @@ func TestForgedAdvisoryForMessageInProgress(t *testing.T) {
 	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
 	require.Zero(t, dlm.dead.Load())
 }
+
+// A worker whose second consumer is missing returns from Run with an error
+// and leaves no loop consuming the first stream behind it. It used to keep
+// taking commands, unwatched, after Run returned.
+func TestRunFailingOnOneConsumerStartsNoLoop(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{})
+	reg := workers.NewRegistry()
+	require.NoError(t, b.rooms.Register(reg))
+	w, err := workers.New(workers.Config{Streams: []string{events.StreamCommands, "NO_SUCH_STREAM"}}, b.js, b.store, reg, b.log, nil)
+	require.NoError(t, err)
+	require.Error(t, w.Run(ctxT(t, 10*time.Second)))
+
+	b.send(t, "after-failed-run", events.CreateRoom{})
+	time.Sleep(time.Second)
+	require.EqualValues(t, 1, b.streamState(t, events.StreamCommands).Msgs, "nobody took it")
+	require.Zero(t, b.countRooms(t))
+}

@@ -137,20 +137,36 @@ func (w *Worker) Run(ctx context.Context) error {
 	var inflight sync.WaitGroup
 	errs := make(chan error, len(w.cfg.Streams))
 	var loops sync.WaitGroup
+	// Every consumer first: a failure starts no loop, so none runs
+	// unwatched after Run returned.
+	type source struct {
+		cfg jetstream.ConsumerConfig
+		it  jetstream.MessagesContext
+	}
+	sources := make([]source, 0, len(w.cfg.Streams))
+	stopAll := func() {
+		for _, s := range sources {
+			s.it.Stop()
+		}
+	}
 	for _, stream := range w.cfg.Streams {
 		cons, err := w.js.Consumer(ctx, stream, events.ConsumerWorkers)
 		if err != nil {
+			stopAll()
 			return fmt.Errorf("consumer %s/%s: %w", stream, events.ConsumerWorkers, err)
 		}
-		info := cons.CachedInfo().Config
 		it, err := cons.Messages(jetstream.PullMaxMessages(w.cfg.Concurrency))
 		if err != nil {
+			stopAll()
 			return fmt.Errorf("consume %s: %w", stream, err)
 		}
+		sources = append(sources, source{cfg: cons.CachedInfo().Config, it: it})
+	}
+	for _, s := range sources {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()
-			errs <- w.loop(ctx, it, info, sem, &inflight)
+			errs <- w.loop(ctx, s.it, s.cfg, sem, &inflight)
 		}()
 	}
 	loops.Wait()
