@@ -64,6 +64,17 @@ type DeadLettersConfig struct {
 	// PublishTimeout bounds the wait for JetStream to store what an
 	// advisory's message publishes (default 10s).
 	PublishTimeout time.Duration
+	// ScanInterval is how often the work-queue streams are scanned for
+	// messages their consumer gave up on whose advisory was lost (no
+	// listener was up, or it failed): default 1 min; negative: never.
+	ScanInterval time.Duration
+	// ScanBatch bounds the messages one scan reads per stream (default 256).
+	ScanBatch int
+	// ExhaustedAge is how old a delivered message must be to be taken as
+	// given up by its consumer even while other messages are pending;
+	// default: the consumer's MaxDeliver × (AckWait + 1 min) + 5 min, more
+	// than any redelivery schedule of the worker's defaults.
+	ExhaustedAge time.Duration
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -79,6 +90,12 @@ func (c DeadLettersConfig) WithDefaults() DeadLettersConfig {
 	}
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 10 * time.Second
+	}
+	if c.ScanInterval == 0 {
+		c.ScanInterval = time.Minute
+	}
+	if c.ScanBatch == 0 {
+		c.ScanBatch = 256
 	}
 	return c
 }
@@ -156,7 +173,83 @@ func (d *DeadLetters) Start(ctx context.Context) error {
 			_ = s.Unsubscribe()
 		}
 	})
+	if d.cfg.ScanInterval > 0 {
+		d.wg.Go(func() { d.scanEvery(ctx) })
+	}
 	return nil
+}
+
+// scanEvery scans until ctx ends.
+func (d *DeadLetters) scanEvery(ctx context.Context) {
+	t := time.NewTicker(d.cfg.ScanInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		for _, stream := range d.cfg.Streams {
+			sctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
+			n, err := d.Scan(sctx, stream)
+			cancel()
+			if err != nil {
+				d.cfg.Log.WithError(err).WithField("stream", stream).Warn("scan for messages given up failed")
+			} else if n > 0 {
+				d.cfg.Log.WithFields(logrus.Fields{"stream": stream, "settled": n}).Warn("settled messages given up without an advisory")
+			}
+		}
+	}
+}
+
+// Scan settles the messages of a work-queue stream that its workers
+// consumer gave up on but nobody settled (their advisory was lost): in a
+// work queue an acked or termed message is gone, so a message still there,
+// delivered, and older than any delivery of it could be (givenUp), was
+// given up. It reads at most ScanBatch messages from the start of the
+// stream and returns how many it settled; a stream of another retention is
+// not scanned.
+func (d *DeadLetters) Scan(ctx context.Context, stream string) (int, error) {
+	str, err := d.cfg.JetStream.Stream(ctx, stream)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", stream, err)
+	}
+	if str.CachedInfo().Config.Retention != jetstream.WorkQueuePolicy {
+		return 0, nil
+	}
+	cons, err := str.Consumer(ctx, events.ConsumerWorkers)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s/%s: %w", stream, events.ConsumerWorkers, err)
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("consumer %s/%s: %w", stream, events.ConsumerWorkers, err)
+	}
+	now := time.Now()
+	settled := 0
+	var seq uint64
+	for range d.cfg.ScanBatch {
+		raw, err := str.GetMsg(ctx, seq+1, jetstream.WithGetMsgSubject(">"))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return settled, fmt.Errorf("next message after %d: %w", seq, err)
+		}
+		seq = raw.Sequence
+		if raw.Sequence > info.Delivered.Stream {
+			break // not delivered yet: neither is anything after it
+		}
+		if now.Sub(raw.Time) <= d.exhaustedAge(info.Config) {
+			break // younger: so is everything after it
+		}
+		log := d.cfg.Log.WithFields(logrus.Fields{"stream": stream, "stream_seq": raw.Sequence})
+		if err := d.settle(ctx, str, raw, uint64(max(info.Config.MaxDeliver, 1)), log); err != nil {
+			return settled, err
+		}
+		settled++
+	}
+	return settled, nil
 }
 
 // Wait returns once the advisories being handled are done.
@@ -227,7 +320,7 @@ func (d *DeadLetters) handle(ctx context.Context, stream string, adv maxDeliveri
 	if err != nil {
 		return fmt.Errorf("get message %d: %w", adv.StreamSeq, err)
 	}
-	if err := givenUp(info, raw, time.Now()); err != nil {
+	if err := givenUp(info, raw, time.Now(), d.exhaustedAge(info.Config)); err != nil {
 		return err
 	}
 	return d.settle(ctx, str, raw, max(adv.Deliveries, 1), log)
@@ -237,22 +330,25 @@ func (d *DeadLetters) handle(ctx context.Context, stream string, adv maxDeliveri
 // delivered, and it is not being worked on — nothing is pending, or the
 // ack floor passed it, or it is older than every delivery the consumer
 // could still make of it (MaxDeliver times AckWait plus the longest nak
-// delay, plus a handler's time).
-func givenUp(info *jetstream.ConsumerInfo, raw *jetstream.RawStreamMsg, now time.Time) error {
+// delay, plus a handler's time: exhausted).
+func givenUp(info *jetstream.ConsumerInfo, raw *jetstream.RawStreamMsg, now time.Time, exhausted time.Duration) error {
 	switch {
 	case raw.Sequence > info.Delivered.Stream:
 		return fmt.Errorf("%w: message %d never delivered", errNotGivenUp, raw.Sequence)
 	case info.NumAckPending == 0, info.AckFloor.Stream >= raw.Sequence:
 		return nil
-	case now.Sub(raw.Time) > exhaustedAge(info.Config):
+	case now.Sub(raw.Time) > exhausted:
 		return nil
 	}
 	return fmt.Errorf("%w: message %d may still be in progress (%d pending)", errNotGivenUp, raw.Sequence, info.NumAckPending)
 }
 
 // exhaustedAge is how old a message of a consumer with config cc is at
-// most while the consumer may still deliver it.
-func exhaustedAge(cc jetstream.ConsumerConfig) time.Duration {
+// most while the consumer may still deliver it (DeadLettersConfig).
+func (d *DeadLetters) exhaustedAge(cc jetstream.ConsumerConfig) time.Duration {
+	if d.cfg.ExhaustedAge > 0 {
+		return d.cfg.ExhaustedAge
+	}
 	return time.Duration(max(cc.MaxDeliver, 1))*(cc.AckWait+maxNakDelay) + maxHandlerTime
 }
 

@@ -377,3 +377,45 @@ func TestRunFailingOnOneConsumerStartsNoLoop(t *testing.T) {
 	require.EqualValues(t, 1, b.streamState(t, events.StreamCommands).Msgs, "nobody took it")
 	require.Zero(t, b.countRooms(t))
 }
+
+// A message JetStream gave up on while no max-deliveries listener ran (its
+// advisory lost) is settled by the listener's scan: its command gets its
+// one result and a dead letter, and it leaves the work queue. It used to
+// stay in the queue, unanswered, for good.
+func TestScanSettlesMessageWhoseAdvisoryWasLost(t *testing.T) {
+	t.Parallel()
+	b := setup(t, setupOpts{topology: func(top *events.Topology) {
+		top.AckWait = 500 * time.Millisecond
+		top.MaxDeliver = 2
+	}})
+	// A worker that dies on every delivery of "crasher" (neither ack nor
+	// nak), and no listener.
+	run := b.start(t, workerOpts{fault: func(step, id string) bool { return step == "claimed" && id == "crasher" }})
+	b.send(t, "crasher", events.CreateRoom{RoomName: ptr("never")})
+	require.Eventually(t, func() bool {
+		c, err := b.js.Consumer(ctxT(t, 5*time.Second), events.StreamCommands, events.ConsumerWorkers)
+		require.NoError(t, err)
+		info, err := c.Info(ctxT(t, 5*time.Second))
+		require.NoError(t, err)
+		return info.NumAckPending == 0 && info.NumRedelivered == 1 && info.Delivered.Stream == 1
+	}, 10*time.Second, 50*time.Millisecond, "delivered twice, then given up")
+	run.stop(t)
+	time.Sleep(time.Second)
+	require.EqualValues(t, 1, b.streamState(t, events.StreamCommands).Msgs, "left in the queue")
+
+	nc, js := b.nats.Connect(t)
+	d, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: nc, JetStream: js, Store: b.store, Log: b.log, ScanInterval: -1, ExhaustedAge: 100 * time.Millisecond})
+	require.NoError(t, err)
+	n, err := d.Scan(ctxT(t, 10*time.Second), events.StreamCommands)
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	res := b.result(t, "crasher")
+	require.Equal(t, events.CodeUnavailable, res.Error.Code)
+	dead := b.streamMsgs(t, events.StreamDead, "rooms.dead.>")
+	require.Len(t, dead, 1)
+	require.Equal(t, workers.ReasonMaxDeliveries, dead[0].Headers().Get(events.HeaderDeadReason))
+	require.Zero(t, b.streamState(t, events.StreamCommands).Msgs)
+	n, err = d.Scan(ctxT(t, 10*time.Second), events.StreamCommands)
+	require.NoError(t, err)
+	require.Zero(t, n, "nothing left")
+}
