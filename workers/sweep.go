@@ -313,7 +313,7 @@ func (h sweepHandler) expireAttempt(ctx context.Context, roomID string) (string,
 		if err != nil {
 			return false, err
 		}
-		return rec.Status == store.StatusDone && !succeeded(rec.Result), nil
+		return rec.Finished() && !succeeded(rec.Result), nil
 	}
 	// Invariant: attempt lo failed (or lo is -1); hi is the next probe.
 	lo, hi := -1, 0

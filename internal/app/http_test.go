@@ -122,7 +122,7 @@ func TestWebhookOddEventID(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.LiveKitAPIKey, cfg.LiveKitAPISecret = whKey, whSecret
 	p := serve(t, cfg)
-	c, js := client(t, p.app.NATSURL())
+	c, js := appClient(t, p.app)
 	name := "odd-id"
 	room, err := c.CreateRoom(ctxT(t, 30*time.Second), cmdID("create"), events.CreateRoom{RoomName: &name})
 	require.NoError(t, err)
