@@ -25,3 +25,6 @@ func (r *Registry) DecodeForTest(subject string, body []byte, now time.Time) (ms
 	msg, err = rt.decode(subject, body, now)
 	return msg, true, err
 }
+
+// RoomIDs is the sanitised, deduplicated room ID list of a delete.
+func RoomIDs(raw []string) []string { return roomIDs(raw) }
