@@ -81,10 +81,16 @@ func (c *Client) Result(ctx context.Context, id string) (*Result, error) {
 		c.afterSubscribe()
 	}
 	recheck := resultRecheckMin
-	for {
-		if r, err := c.storedResult(ctx, id); r != nil || err != nil {
-			return r, err
+	for read := 0; ; read++ {
+		r, err := c.storedResult(ctx, id)
+		switch {
+		case r != nil:
+			return r, nil
+		case err != nil && (read == 0 || ctx.Err() != nil):
+			return nil, err
 		}
+		// A later read that failed (a reconnect, a stream leader election)
+		// is tried again at the next one; the subscription still waits.
 		wait, cancel := context.WithTimeout(ctx, recheck)
 		msg, err := sub.NextMsgWithContext(wait)
 		cancel()
@@ -112,6 +118,9 @@ const (
 func (c *Client) storedResult(ctx context.Context, id string) (*Result, error) {
 	s, err := c.resultsStream(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, id, ctx.Err())
+		}
 		return nil, err
 	}
 	msg, err := s.GetLastMsgForSubject(ctx, ResultSubject(id))
@@ -130,9 +139,10 @@ func (c *Client) storedResult(ctx context.Context, id string) (*Result, error) {
 // resultsStream returns the ROOMS_RESULTS stream, looked up once.
 func (c *Client) resultsStream(ctx context.Context) (jetstream.Stream, error) {
 	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.results != nil {
-		return c.results, nil
+	s := c.results
+	c.mu.Unlock()
+	if s != nil {
+		return s, nil
 	}
 	s, err := c.js.Stream(ctx, StreamResults)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
@@ -141,7 +151,9 @@ func (c *Client) resultsStream(ctx context.Context) (jetstream.Stream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("stream %s: %w", StreamResults, err)
 	}
+	c.mu.Lock()
 	c.results = s
+	c.mu.Unlock()
 	return s, nil
 }
 

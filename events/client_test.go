@@ -156,3 +156,40 @@ func TestDoWithTheIDOfACommandOfAnotherType(t *testing.T) {
 	require.Equal(t, events.CodeInvalidArgument, e.Code)
 	require.Contains(t, e.Message, "command ID reused-1 belongs to a create command")
 }
+
+// A result stored without reaching the subscription (its copy lost in a
+// reconnect) is found by a later read of the stream. Here it comes into
+// ROOMS_RESULTS from a sourced stream, which publishes nothing on
+// rooms.results.<id>.
+func TestResultFoundByALaterReadWhenItsCopyIsLost(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	nc, js := n.Bootstrap(t, nil)
+	client, err := events.NewClient(nc)
+	require.NoError(t, err)
+	ctx := t.Context()
+	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "STAGING", Subjects: []string{"staging.results.>"}, Storage: jetstream.MemoryStorage})
+	require.NoError(t, err)
+	s, err := js.Stream(ctx, events.StreamResults)
+	require.NoError(t, err)
+	cfg := s.CachedInfo().Config
+	cfg.Sources = []*jetstream.StreamSource{{
+		Name:              "STAGING",
+		SubjectTransforms: []jetstream.SubjectTransformConfig{{Source: "staging.results.*", Destination: events.ResultPrefix + "{{wildcard(1)}}"}},
+	}}
+	_, err = js.UpdateStream(ctx, cfg)
+	require.NoError(t, err)
+
+	const id = "lost-1"
+	events.SetAfterSubscribe(client, func() {
+		raw, err := json.Marshal(events.Result{CommandID: id, Type: events.SubjectCreate, OK: true})
+		require.NoError(t, err)
+		_, err = js.Publish(ctx, "staging.results."+id, raw)
+		require.NoError(t, err)
+	})
+	wait, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	r, err := client.Result(wait, id)
+	require.NoError(t, err)
+	require.Equal(t, id, r.CommandID)
+}
