@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -18,6 +19,13 @@ import (
 type Client struct {
 	nc *nats.Conn
 	js jetstream.JetStream
+
+	mu      sync.Mutex
+	results jetstream.Stream // ROOMS_RESULTS, looked up on first use
+
+	// afterSubscribe, when set (tests), runs in Result between the
+	// subscription and the read of the stored result.
+	afterSubscribe func()
 }
 
 // NewClient returns a client on an open NATS connection.
@@ -56,39 +64,111 @@ func (c *Client) SendRaw(ctx context.Context, id, subject string, body []byte) e
 }
 
 // Result waits for the result of command id, whether it is already stored
-// or still to come, until ctx ends.
+// or still to come, until ctx ends. It creates no consumer: it subscribes to
+// rooms.results.<id>, then reads the stored result, so a result published
+// between the two is not missed; while it waits it reads the stored result
+// again now and then, in case the published copy was lost (a reconnect).
 func (c *Client) Result(ctx context.Context, id string) (*Result, error) {
-	cons, err := c.js.OrderedConsumer(ctx, StreamResults, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{ResultSubject(id)},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	})
-	if err != nil {
-		return nil, err
+	if !ValidCommandID(id) {
+		return nil, fmt.Errorf("%w: command ID %q", ErrConfig, id)
 	}
-	for {
-		wait := 5 * time.Second
-		if dl, ok := ctx.Deadline(); ok {
-			wait = max(min(time.Until(dl), wait), time.Millisecond)
-		}
-		msg, err := cons.Next(jetstream.FetchMaxWait(wait))
-		if err == nil {
-			var r Result
-			if err := json.Unmarshal(msg.Data(), &r); err != nil {
-				return nil, fmt.Errorf("decode result of %s: %w", id, err)
-			}
-			return &r, nil
-		}
-		if ctx.Err() != nil {
-			return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, id, ctx.Err())
-		}
-		if !errors.Is(err, nats.ErrTimeout) && !errors.Is(err, context.DeadlineExceeded) {
+	sub, err := c.nc.SubscribeSync(ResultSubject(id))
+	if err != nil {
+		return nil, fmt.Errorf("subscribe to the result of %s: %w", id, err)
+	}
+	defer func() { _ = sub.Unsubscribe() }()
+	if c.afterSubscribe != nil {
+		c.afterSubscribe()
+	}
+	recheck := resultRecheckMin
+	for read := 0; ; read++ {
+		r, err := c.storedResult(ctx, id)
+		switch {
+		case r != nil:
+			return r, nil
+		case err != nil && (read == 0 || ctx.Err() != nil):
 			return nil, err
 		}
+		// A later read that failed (a reconnect, a stream leader election)
+		// is tried again at the next one; the subscription still waits.
+		wait, cancel := context.WithTimeout(ctx, recheck)
+		msg, err := sub.NextMsgWithContext(wait)
+		cancel()
+		switch {
+		case err == nil:
+			return decodeResult(id, msg.Data)
+		case ctx.Err() != nil:
+			return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, id, ctx.Err())
+		case !errors.Is(err, context.DeadlineExceeded):
+			return nil, fmt.Errorf("wait for the result of %s: %w", id, err)
+		}
+		recheck = min(2*recheck, resultRecheckMax)
 	}
 }
 
+// How long Result waits on its subscription before it reads the stored
+// result again: from min, doubling, at most max.
+const (
+	resultRecheckMin = 250 * time.Millisecond
+	resultRecheckMax = 2 * time.Second
+)
+
+// storedResult reads the result of id from ROOMS_RESULTS (one message per
+// subject, read from the stream leader); nil, nil when there is none yet.
+func (c *Client) storedResult(ctx context.Context, id string) (*Result, error) {
+	s, err := c.resultsStream(ctx)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, id, ctx.Err())
+		}
+		return nil, err
+	}
+	msg, err := s.GetLastMsgForSubject(ctx, ResultSubject(id))
+	switch {
+	case err == nil:
+		return decodeResult(id, msg.Data)
+	case errors.Is(err, jetstream.ErrMsgNotFound):
+		return nil, nil
+	case ctx.Err() != nil:
+		return nil, fmt.Errorf("%w: %s: %w", ErrTimeout, id, ctx.Err())
+	default:
+		return nil, fmt.Errorf("read the result of %s: %w", id, err)
+	}
+}
+
+// resultsStream returns the ROOMS_RESULTS stream, looked up once.
+func (c *Client) resultsStream(ctx context.Context) (jetstream.Stream, error) {
+	c.mu.Lock()
+	s := c.results
+	c.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := c.js.Stream(ctx, StreamResults)
+	if errors.Is(err, jetstream.ErrStreamNotFound) {
+		return nil, fmt.Errorf("%w: stream %s", ErrMissing, StreamResults)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("stream %s: %w", StreamResults, err)
+	}
+	c.mu.Lock()
+	c.results = s
+	c.mu.Unlock()
+	return s, nil
+}
+
+func decodeResult(id string, data []byte) (*Result, error) {
+	var r Result
+	if err := json.Unmarshal(data, &r); err != nil {
+		return nil, fmt.Errorf("decode result of %s: %w", id, err)
+	}
+	return &r, nil
+}
+
 // Do sends cmd and waits for its result. A result that is not ok is
-// returned with its *Error as the error.
+// returned with its *Error as the error. When id was already used by a
+// command of another type, whose result is the one kept for id, Do returns
+// an invalid_argument *Error saying so, and no result.
 func (c *Client) Do(ctx context.Context, id string, cmd Command) (*Result, error) {
 	if err := c.Send(ctx, id, cmd); err != nil {
 		return nil, err
@@ -96,6 +176,14 @@ func (c *Client) Do(ctx context.Context, id string, cmd Command) (*Result, error
 	r, err := c.Result(ctx, id)
 	if err != nil {
 		return nil, err
+	}
+	if r.Type != cmd.Subject() {
+		other := CommandType(r.Type)
+		if other == "" {
+			other = r.Type
+		}
+		return nil, Invalid(fmt.Sprintf("command ID %s belongs to a %s command", id, other),
+			FieldError{Field: "Nats-Msg-Id", Message: "already used by a " + other + " command"})
 	}
 	return r, r.Err()
 }

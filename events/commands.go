@@ -17,7 +17,13 @@ type CreateRoom struct {
 // Subject of the command.
 func (CreateRoom) Subject() string { return SubjectCreate }
 
-// DeleteRooms is the body of rooms.cmd.delete.
+// MaxDeleteRoomIDs is the most room IDs one rooms.cmd.delete may list (the
+// schema's maxItems): a longer list is invalid_argument on roomIds. Delete
+// more rooms with several commands.
+const MaxDeleteRoomIDs = 1000
+
+// DeleteRooms is the body of rooms.cmd.delete: 1 to [MaxDeleteRoomIDs] room
+// IDs.
 type DeleteRooms struct {
 	RoomIDs []string `json:"roomIds"`
 	Force   bool     `json:"force,omitempty"`

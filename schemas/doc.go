@@ -31,7 +31,9 @@
 // What roomkeeper accepts (command bodies, query requests) ignores unknown
 // properties, as OpenVidu Meet does: a producer that already sends a newer
 // optional property to an older worker during a rolling upgrade must not see
-// its command dead-lettered. What roomkeeper produces (results, rooms,
+// its command dead-lettered. Property names are matched exactly, by the
+// schemas and by the workers' decoding alike: "ROOMNAME" is an unknown
+// property, not "roomName", and is ignored. What roomkeeper produces (results, rooms,
 // replies, events) forbids unknown properties, so a field added in Go
 // without its schema fails the round-trip tests: adding one is a contract
 // change made in code and schema together. Consumers that validate outputs

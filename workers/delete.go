@@ -3,7 +3,6 @@ package workers
 import (
 	"context"
 	"errors"
-	"slices"
 	"strings"
 	"time"
 
@@ -11,7 +10,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-// deleteHandler applies rooms.cmd.delete.
+// deleteHandler applies rooms.cmd.delete, decoded by decodeDelete.
 type deleteHandler struct{ *Rooms }
 
 // deletePlan is the decision of a delete, taken once from the rooms and
@@ -27,19 +26,39 @@ type deletePlan struct {
 	Missing []string `json:"missing,omitempty"`
 }
 
-// roomIDs returns the sanitised, deduplicated room IDs of a delete.
-func roomIDs(c events.DeleteRooms) []string {
-	var ids []string
-	for _, raw := range c.RoomIDs {
-		if id := SanitizeRoomID(raw); id != "" && !slices.Contains(ids, id) {
-			ids = append(ids, id)
+// roomIDs returns the sanitised room IDs of a delete, each once, in the
+// order of their first appearance; linear in the number of IDs.
+func roomIDs(raw []string) []string {
+	ids := make([]string, 0, len(raw))
+	seen := make(map[string]struct{}, len(raw))
+	for _, r := range raw {
+		id := SanitizeRoomID(r)
+		if id == "" {
+			continue
 		}
+		if _, dup := seen[id]; dup {
+			continue
+		}
+		seen[id] = struct{}{}
+		ids = append(ids, id)
 	}
 	return ids
 }
 
+// decodeDelete decodes a delete (schema: 1 to events.MaxDeleteRoomIDs room
+// IDs) and replaces its room IDs with the sanitised, deduplicated ones, once
+// per delivery: Validate, Plan and Handle take them as they are.
+func decodeDelete(subject string, body []byte) (events.DeleteRooms, error) {
+	c, err := DecodeJSON[events.DeleteRooms](subject, body)
+	if err != nil {
+		return c, err
+	}
+	c.RoomIDs = roomIDs(c.RoomIDs)
+	return c, nil
+}
+
 func (h deleteHandler) Validate(c events.DeleteRooms, _ time.Time) error {
-	if len(roomIDs(c)) == 0 {
+	if len(c.RoomIDs) == 0 {
 		return events.Invalid("no valid room ID", events.FieldError{Field: "roomIds", Message: "must hold at least one valid room ID"})
 	}
 	return nil
@@ -48,11 +67,11 @@ func (h deleteHandler) Validate(c events.DeleteRooms, _ time.Time) error {
 // Plan classifies the rooms before the claim, so the plan is stored with
 // it (three ledger and room writes per deleted room instead of four).
 func (h deleteHandler) Plan(ctx context.Context, c events.DeleteRooms, _ time.Time) (any, error) {
-	return h.classify(ctx, roomIDs(c), c.Force)
+	return h.classify(ctx, c.RoomIDs, c.Force)
 }
 
 func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms]) (*Outcome, error) {
-	ids := roomIDs(job.Msg)
+	ids := job.Msg.RoomIDs
 	// The plan came with the claim; a record claimed without one (by an
 	// older worker) gets it now.
 	plan, err := Plan(ctx, job, func() (deletePlan, error) { return h.classify(ctx, ids, job.Msg.Force) })

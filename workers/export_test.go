@@ -28,3 +28,6 @@ func (r *Registry) DecodeForTest(subject string, body []byte, now time.Time) (ms
 
 // SetClock replaces the worker's clock (when it takes a message).
 func (w *Worker) SetClock(now func() time.Time) { w.now = now }
+
+// RoomIDs is the sanitised, deduplicated room ID list of a delete.
+func RoomIDs(raw []string) []string { return roomIDs(raw) }

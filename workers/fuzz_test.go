@@ -48,6 +48,10 @@ func FuzzDecodeCommand(f *testing.F) {
 	f.Add(uint8(1), []byte(`{"roomIds":["a","a","$$"],"force":true}`))
 	f.Add(uint8(2), []byte(`{}`))
 	f.Add(uint8(3), []byte(`{"roomId":"r","preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":false},"virtualBackgroundPreferences":{"enabled":true}}}`))
+	// Property names in other letter case are unknown properties: the
+	// schema does not check them, so the decoding must not take them.
+	f.Add(uint8(0), []byte(`{"ROOMNAME":"`+strings.Repeat("x", 60)+`"}`))
+	f.Add(uint8(0), []byte(`{"Preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":true,"allowAccessTo":"everyone"},"virtualBackgroundPreferences":{"enabled":true}}}`))
 
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		subject := subjects[int(which)%len(subjects)]

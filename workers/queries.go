@@ -675,9 +675,10 @@ func (q *Queries) participantToken(ctx context.Context, body []byte) (any, error
 	return events.ParticipantTokenReply{Token: token, LiveKitURL: q.cfg.Tokens.URL(), Role: role}, nil
 }
 
-// decodeQuery unmarshals a request the schema already accepted.
+// decodeQuery unmarshals a request the schema already accepted, matching
+// property names exactly as the schema does.
 func decodeQuery(body []byte, v any) error {
-	if err := json.Unmarshal(body, v); err != nil {
+	if err := decodeExact(body, v); err != nil {
 		return events.Invalid("malformed request", events.FieldError{Field: schemas.BodyField, Message: "does not match the request's types"})
 	}
 	return nil

@@ -68,7 +68,7 @@ func (r *Rooms) Register(reg *Registry) error {
 	}
 	return errors.Join(
 		Register(reg, createHandler{r}, Options[events.CreateRoom]{}),
-		Register(reg, deleteHandler{r}, Options[events.DeleteRooms]{}),
+		Register(reg, deleteHandler{r}, Options[events.DeleteRooms]{Decode: decodeDelete}),
 		Register(reg, updateHandler{r}, Options[events.UpdatePreferences]{}),
 		Register(reg, newSweepHandler(r), Options[events.Sweep]{}),
 		r.registerMeetings(reg),
