@@ -177,6 +177,10 @@ func TestPublisherLimits(t *testing.T) {
 	require.NoError(t, err, "the workers consumer is still there")
 	errs.requireViolation(t, "publish", "$JS.API.CONSUMER.DELETE."+events.StreamCommands+"."+events.ConsumerWorkers)
 
+	// No consumer created, not even on the results it may read.
+	_, err = pjs.OrderedConsumer(ctxT(t, 2*time.Second), events.StreamResults, jetstream.OrderedConsumerConfig{})
+	require.Error(t, err)
+
 	// And the service still works for everyone.
 	name2 := "after the attempts"
 	_, err = pub.CreateRoom(ctxT(t, 30*time.Second), cmdID("billing"), events.CreateRoom{RoomName: &name2})

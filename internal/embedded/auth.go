@@ -83,10 +83,9 @@ func PublisherInboxPrefix(name string) string { return "_INBOX_" + name }
 
 // PublisherPermissions are a publisher's: publish commands on rooms.cmd.>,
 // read results (subscribe rooms.results.>, get them from ROOMS_RESULTS by
-// direct or stream get, or with an ordered consumer as events.Client
-// does, which also deletes its consumer when done), and receive replies on
-// its own inbox prefix. Nothing else: no webhook subject, no query, no
-// other stream or consumer.
+// direct or stream get, as events.Client does), and receive replies on its
+// own inbox prefix. Nothing else: no webhook subject, no query, no
+// consumer, no other stream.
 func PublisherPermissions(name string) *server.Permissions {
 	const api = "$JS.API."
 	res := events.StreamResults
@@ -97,12 +96,6 @@ func PublisherPermissions(name string) *server.Permissions {
 			api + "DIRECT.GET." + res,
 			api + "DIRECT.GET." + res + ".>",
 			api + "STREAM.MSG.GET." + res,
-			api + "CONSUMER.CREATE." + res + ".>",
-			api + "CONSUMER.INFO." + res + ".>",
-			api + "CONSUMER.MSG.NEXT." + res + ".>",
-			// An ordered consumer deletes itself when done. The only
-			// consumers on ROOMS_RESULTS are such readers.
-			api + "CONSUMER.DELETE." + res + ".>",
 		}},
 		Subscribe: &server.SubjectPermission{Allow: []string{
 			events.ResultPrefix + ">",
