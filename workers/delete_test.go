@@ -11,7 +11,6 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
-	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -68,10 +67,7 @@ func TestDeleteMeetingEndedWhileMarkingCrashBetweenSteps(t *testing.T) {
 // redelivery finishes the delete with both events.
 func TestDeleteMeetingEndedWhileMarkingCrashAfterApplyLiveKit(t *testing.T) {
 	t.Parallel()
-	srv := lktest.Start(t, lktest.Options{EmptyTimeout: time.Second, DepartureTimeout: time.Second})
-	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret,
-		EmptyTimeout: time.Second, DepartureTimeout: time.Second})
-	require.NoError(t, err)
+	srv, lk := startQuickLiveKit(t)
 	b := setup(t, setupOpts{})
 	b.rooms.Meetings = lk
 	const room = "Leaving-aaaaaaaaaaaaaaa"

@@ -187,10 +187,7 @@ func TestSweepMixedTenRoomsLeavesTheRightTwo(t *testing.T) {
 // not delivered here: no webhook receiver).
 func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) {
 	t.Parallel()
-	srv := lktest.Start(t, lktest.Options{EmptyTimeout: time.Second, DepartureTimeout: time.Second})
-	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret,
-		EmptyTimeout: time.Second, DepartureTimeout: time.Second})
-	require.NoError(t, err)
+	srv, lk := startQuickLiveKit(t)
 	b := setup(t, setupOpts{})
 	b.rooms.Meetings = lk
 	b.start(t, workerOpts{})
@@ -447,6 +444,17 @@ func TestSchedulerReplicasPublishOneSweepPerInterval(t *testing.T) {
 		want = append(want, scheduler.SweepID(first.Add(time.Duration(i)*time.Second)))
 	}
 	require.Equal(t, want, ids)
+}
+
+// startQuickLiveKit starts a livekit-server that closes a room a second
+// after it empties, and a client of it with the same timeouts.
+func startQuickLiveKit(t *testing.T) (*lktest.Server, *livekit.Client) {
+	t.Helper()
+	srv := lktest.Start(t, lktest.Options{EmptyTimeout: time.Second, DepartureTimeout: time.Second})
+	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret,
+		EmptyTimeout: time.Second, DepartureTimeout: time.Second})
+	require.NoError(t, err)
+	return srv, lk
 }
 
 // A scheduler's sweep, whose ID has the reserved prefix sweep-, is applied
