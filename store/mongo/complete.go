@@ -142,7 +142,7 @@ func (s *Store) completeInTransaction(ctx context.Context, id string, pc *comple
 		inFlight = false
 		filter := bson.D{{Key: "_id", Value: id}, {Key: "status", Value: store.StatusPending}}
 		var rec record
-		err := s.commands.FindOneAndUpdate(ctx, filter, finishUpdate(pc), returnAfter).Decode(&rec)
+		err := s.commands.FindOneAndUpdate(ctx, filter, finishUpdate(pc, now()), returnAfter).Decode(&rec)
 		if errors.Is(err, mongo.ErrNoDocuments) {
 			// Finished before (its writes are not ours to apply), held by
 			// a guarded completion, or absent.
@@ -168,11 +168,11 @@ func (s *Store) completeInTransaction(ctx context.Context, id string, pc *comple
 	return out.(*store.Command), inFlight, nil
 }
 
-// finishUpdate is the update that finishes a record with pc.
-func finishUpdate(pc *completion) bson.D {
+// finishUpdate is the update that finishes a record with pc at t.
+func finishUpdate(pc *completion, t time.Time) bson.D {
 	set := bson.D{
 		{Key: "status", Value: pc.Status},
-		{Key: "updatedAt", Value: now()},
+		{Key: "updatedAt", Value: t},
 	}
 	if len(pc.Result) > 0 {
 		set = append(set, bson.E{Key: "result", Value: pc.Result})
@@ -306,15 +306,17 @@ func (s *Store) finish(ctx context.Context, rec *record) (*store.Command, error)
 		{Key: "status", Value: StatusCompleting},
 		{Key: "completing.token", Value: pc.Token},
 	}
+	t := now()
 	unlock := s.lock(CollCommands, rec.ID)
-	var done record
-	err := s.commands.FindOneAndUpdate(ctx, filter, finishUpdate(pc), returnAfter).Decode(&done)
+	res, err := s.commands.UpdateOne(ctx, filter, finishUpdate(pc, t))
 	unlock()
-	if err == nil {
-		return &done.Command, nil
-	}
-	if !errors.Is(err, mongo.ErrNoDocuments) {
+	if err != nil {
 		return nil, wrapErr(op, err)
+	}
+	if res.MatchedCount == 1 {
+		done := rec.Command
+		done.Status, done.Result, done.Outbox, done.UpdatedAt = pc.Status, pc.Result, pc.Outbox, t
+		return &done, nil
 	}
 	// Taken over (this caller outlived its lease): the record is finished,
 	// or about to be, with the same completion.
