@@ -393,6 +393,17 @@ func (s *Store) resolve(ctx context.Context, rec *record) (*store.Command, error
 	if taken != nil {
 		return s.finish(ctx, taken)
 	}
+	if rec.Completing != nil && !now().Before(rec.Completing.Until) {
+		// The lease had ended but another caller changed the record
+		// first: it may be finished now.
+		cur, err := s.getRecord(ctx, rec.ID)
+		if err != nil {
+			return nil, err
+		}
+		if cur.Status != StatusCompleting {
+			return &cur.Command, nil
+		}
+	}
 	c := rec.Command
 	c.Status = store.StatusPending
 	return &c, nil

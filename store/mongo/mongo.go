@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 
@@ -185,7 +186,38 @@ func (s *Store) init(ctx context.Context) error {
 	if err := createMissingIndexes(ctx, s.rooms, roomIndexes); err != nil {
 		return err
 	}
-	return createMissingIndexes(ctx, s.commands, commandIndexes)
+	if err := createMissingIndexes(ctx, s.commands, commandIndexes); err != nil {
+		return err
+	}
+	return s.createMissingCollections(ctx)
+}
+
+// codeNamespaceExists is the server's error for creating a collection that
+// exists.
+const codeNamespaceExists = 48
+
+// createMissingCollections creates the collections that do not exist yet
+// (those without indexes: archived_rooms): a transaction on MongoDB
+// before 4.4 cannot create one by its first write.
+func (s *Store) createMissingCollections(ctx context.Context) error {
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return wrapErr("list collections", err)
+	}
+	for _, name := range []string{CollRooms, CollCommands, CollArchivedRooms} {
+		if slices.Contains(names, name) {
+			continue
+		}
+		err := s.db.CreateCollection(ctx, name)
+		var se mongo.ServerError
+		if errors.As(err, &se) && se.HasErrorCode(codeNamespaceExists) {
+			err = nil // created by another process meanwhile
+		}
+		if err != nil {
+			return wrapErr("create collection "+name, err)
+		}
+	}
+	return nil
 }
 
 // createMissingIndexes creates those of indexes that coll lacks (by name).

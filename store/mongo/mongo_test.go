@@ -70,6 +70,12 @@ func TestIndexes(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	// Every collection exists from the start (a transaction on MongoDB
+	// before 4.4 cannot create one).
+	names, err := s.Database().ListCollectionNames(t.Context(), bson.D{})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{mongo.CollRooms, mongo.CollCommands, mongo.CollArchivedRooms}, names)
+
 	cur, err := s.Database().Collection(mongo.CollRooms).Indexes().List(t.Context())
 	require.NoError(t, err)
 	var specs []struct {
