@@ -129,12 +129,16 @@
 // (default: OpTimeout + 5 s, the margin for clocks of two processes that
 // differ, since each judges a lease by its own clock).
 //
-// The cost, measured on FerretDB by BenchmarkCompleteCommand: a completion
-// with writes sends one more command than before (the settling find: 3 +
-// one per write instead of 2 + one per write), and the claim is a
-// findAndModify; one without writes sends 2 commands, as before. A crash
-// costs its command one lease (20 s by default) before a redelivery can
-// finish it.
+// The cost (BenchmarkCompleteCommand): a completion with writes sends one
+// command more than applying its writes and then completing would (3 plus
+// one per write: the settling find, the claim, the finish), one without
+// writes 2; the claim is a findAndModify. On MongoDB the settling find
+// reads only the index entries of records in flight; FerretDB scans the
+// ledger for it (on FerretDB a create's completion took 27.5 ms instead of
+// 16.1, 161 ms instead of 62 with 1,000 records in the ledger). A
+// completion cut off by a crash or an outage holds its command, and its
+// rooms, for one lease (20 s by default) before a redelivery or a reader
+// can finish it.
 //
 // # FerretDB v1
 //
