@@ -21,9 +21,10 @@
 //
 // # Indexes
 //
-// [Open] creates these indexes idempotently (creating an index that already
-// exists with the same keys and name is a no-op, so any number of processes
-// may open the store at once):
+// [Open] creates the three collections (a transaction on MongoDB before 4.4
+// cannot create one) and these indexes idempotently (creating an index that
+// already exists with the same keys and name is a no-op, so any number of
+// processes may open the store at once):
 //
 //   - rooms_expiry {autoDeletionDate: 1, markedForDeletion: 1, _id: 1}:
 //     ExpiredRooms scans only the range autoDeletionDate <= now, evaluates
