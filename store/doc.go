@@ -3,9 +3,12 @@
 // implementations satisfy (store/sqlite, the embedded default, and
 // store/mongo, the production store) and that store/storetest checks.
 //
-// Every write is a single-record atomic operation, so exactly-once effects
-// hold without multi-document transactions: inserts by ID report
-// [ErrDuplicate], deletes by ID report [ErrNotFound], and updates of a room
-// are compare-and-set on its Version and carry the ID of the command that
-// made them, so a re-run of the same command can see its own write.
+// Every write but a completion is a single-record atomic operation: inserts
+// by ID report [ErrDuplicate], deletes by ID report [ErrNotFound], and
+// updates of a room are compare-and-set on its Version and carry the ID of
+// the command that made them, so a re-run of the same command can see its
+// own write. A completion (Store.CompleteCommand) finishes a ledger record
+// and applies the command's room writes only if it is the one that
+// finishes the record: in one transaction where the database has them,
+// else in the MongoDB store's guarded sequence.
 package store

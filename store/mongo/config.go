@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strings"
 	"time"
+
+	"go.mongodb.org/mongo-driver/v2/event"
 )
 
 // Defaults of Config.
@@ -14,12 +16,17 @@ const (
 	DefaultConnectTimeout         = 10 * time.Second
 	DefaultServerSelectionTimeout = 5 * time.Second
 	DefaultOpTimeout              = 15 * time.Second
+	// DefaultClockSkew is what CompletionLease adds to OpTimeout by
+	// default: how far apart the clocks of two processes may be.
+	DefaultClockSkew = 5 * time.Second
 )
 
 // Config configures [Open]. Zero fields take their defaults.
 type Config struct {
 	// URI is the MongoDB connection string (mongodb:// or mongodb+srv://);
-	// required.
+	// required. The store writes with write concern "majority" and reads
+	// with read concern "majority" unless the URI sets them (w=...,
+	// journal=..., wtimeoutMS=...; readConcernLevel=...).
 	URI string
 	// Database is the database name; default "roomkeeper" (MONGO_DB).
 	Database string
@@ -49,6 +56,23 @@ type Config struct {
 	// is FerretDB (buildInfo.ferretdbVersion). It cannot make FerretDB safe
 	// across processes.
 	SerialUpdates bool
+	// NoTransactions makes CompleteCommand use the guarded sequence (see
+	// the package doc) even where the deployment has multi-document
+	// transactions (a replica set or a sharded cluster).
+	NoTransactions bool
+	// CompletionLease is how long a completion of the guarded sequence
+	// may take before another caller (a redelivery, a reader, a command on
+	// the same room) takes it over and finishes it with its stored writes;
+	// default OpTimeout + 5s. It must exceed OpTimeout (which bounds the
+	// completer's own writes) by more than the clocks of two processes can
+	// differ.
+	CompletionLease time.Duration
+
+	// hook, when set (tests only), is called at each step of a guarded
+	// completion; an error stops the completion there, as a crash would.
+	hook func(step string) error
+	// monitor, when set (tests only), sees every command the client sends.
+	monitor *event.CommandMonitor
 }
 
 // WithDefaults returns c with its zero fields set to their defaults.
@@ -67,6 +91,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.OpTimeout == 0 {
 		c.OpTimeout = DefaultOpTimeout
+	}
+	if c.CompletionLease == 0 {
+		c.CompletionLease = c.OpTimeout + DefaultClockSkew
 	}
 	return c
 }
@@ -91,6 +118,9 @@ func (c Config) validate() error {
 	}
 	if c.OpTimeout < 0 {
 		errs = append(errs, fmt.Errorf("OpTimeout %v is negative", c.OpTimeout))
+	}
+	if c.CompletionLease <= c.OpTimeout {
+		errs = append(errs, fmt.Errorf("CompletionLease %v must exceed OpTimeout %v", c.CompletionLease, c.OpTimeout))
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("mongo store config: %w", err)

@@ -6,13 +6,16 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"slices"
 	"sync"
 	"time"
 
 	"go.mongodb.org/mongo-driver/v2/bson"
 	"go.mongodb.org/mongo-driver/v2/mongo"
 	"go.mongodb.org/mongo-driver/v2/mongo/options"
+	"go.mongodb.org/mongo-driver/v2/mongo/readconcern"
 	"go.mongodb.org/mongo-driver/v2/mongo/readpref"
+	"go.mongodb.org/mongo-driver/v2/mongo/writeconcern"
 
 	"github.com/roomkeeper/roomkeeper/store"
 )
@@ -62,6 +65,7 @@ type Store struct {
 	commands *mongo.Collection
 	archived *mongo.Collection
 	serial   bool // conditional updates take a stripe of serialLocks
+	txn      bool // CompleteCommand uses a multi-document transaction
 }
 
 var _ store.Store = (*Store)(nil)
@@ -82,6 +86,17 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		SetServerSelectionTimeout(cfg.ServerSelectionTimeout)
 	if cfg.MaxPoolSize > 0 {
 		opts.SetMaxPoolSize(cfg.MaxPoolSize)
+	}
+	// Majority by default, so that nothing the store acknowledged or read
+	// can be rolled back by a failover; the URI may say otherwise.
+	if opts.WriteConcern == nil {
+		opts.SetWriteConcern(writeconcern.Majority())
+	}
+	if opts.ReadConcern == nil {
+		opts.SetReadConcern(readconcern.Majority())
+	}
+	if cfg.monitor != nil {
+		opts.SetMonitor(cfg.monitor)
 	}
 	client, err := mongo.Connect(opts)
 	if err != nil {
@@ -121,7 +136,37 @@ func (s *Store) isFerretDB(ctx context.Context) bool {
 // updates in process (see Config.SerialUpdates).
 func (s *Store) SerialUpdates() bool { return s.serial }
 
-// init pings the server and creates the indexes that are missing.
+// Transactions reports whether CompleteCommand uses multi-document
+// transactions (the deployment has them and Config.NoTransactions is off);
+// false means the guarded sequence (see the package doc).
+func (s *Store) Transactions() bool { return s.txn }
+
+// hasTransactions reports whether a server whose hello answer is hello
+// supports multi-document transactions: a replica set member (setName) or
+// a mongos (msg "isdbgrid"), with sessions (logicalSessionTimeoutMinutes).
+// A standalone mongod and FerretDB v1 have none.
+func hasTransactions(hello bson.Raw) bool {
+	if _, err := hello.LookupErr("logicalSessionTimeoutMinutes"); err != nil {
+		return false
+	}
+	if name, ok := hello.Lookup("setName").StringValueOK(); ok && name != "" {
+		return true
+	}
+	msg, ok := hello.Lookup("msg").StringValueOK()
+	return ok && msg == "isdbgrid"
+}
+
+// detectTransactions asks the server (hello) whether it has transactions.
+func (s *Store) detectTransactions(ctx context.Context) (bool, error) {
+	var hello bson.Raw
+	if err := s.client.Database("admin").RunCommand(ctx, bson.D{{Key: "hello", Value: 1}}).Decode(&hello); err != nil {
+		return false, wrapErr("hello", err)
+	}
+	return hasTransactions(hello), nil
+}
+
+// init pings the server, learns what it supports and creates the indexes
+// that are missing.
 func (s *Store) init(ctx context.Context) error {
 	if err := s.Ping(ctx); err != nil {
 		return err
@@ -131,10 +176,48 @@ func (s *Store) init(ctx context.Context) error {
 	if s.isFerretDB(ctx) {
 		s.serial = true
 	}
+	if !s.cfg.NoTransactions {
+		txn, err := s.detectTransactions(ctx)
+		if err != nil {
+			return err
+		}
+		s.txn = txn
+	}
 	if err := createMissingIndexes(ctx, s.rooms, roomIndexes); err != nil {
 		return err
 	}
-	return createMissingIndexes(ctx, s.commands, commandIndexes)
+	if err := createMissingIndexes(ctx, s.commands, commandIndexes); err != nil {
+		return err
+	}
+	return s.createMissingCollections(ctx)
+}
+
+// codeNamespaceExists is the server's error for creating a collection that
+// exists.
+const codeNamespaceExists = 48
+
+// createMissingCollections creates the collections that do not exist yet
+// (those without indexes: archived_rooms): a transaction on MongoDB
+// before 4.4 cannot create one by its first write.
+func (s *Store) createMissingCollections(ctx context.Context) error {
+	names, err := s.db.ListCollectionNames(ctx, bson.D{})
+	if err != nil {
+		return wrapErr("list collections", err)
+	}
+	for _, name := range []string{CollRooms, CollCommands, CollArchivedRooms} {
+		if slices.Contains(names, name) {
+			continue
+		}
+		err := s.db.CreateCollection(ctx, name)
+		var se mongo.ServerError
+		if errors.As(err, &se) && se.HasErrorCode(codeNamespaceExists) {
+			err = nil // created by another process meanwhile
+		}
+		if err != nil {
+			return wrapErr("create collection "+name, err)
+		}
+	}
+	return nil
 }
 
 // createMissingIndexes creates those of indexes that coll lacks (by name).
@@ -342,7 +425,8 @@ func (s *Store) CountRooms(ctx context.Context) (int64, error) {
 }
 
 // ClaimCommand implements store.Store: insertOne of a pending record, and on
-// a duplicate key a read of the existing one.
+// a duplicate key a read of the existing one (a completing record is
+// finished, or reported pending, as by GetCommand).
 func (s *Store) ClaimCommand(ctx context.Context, c *store.Command) (*store.Command, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
@@ -375,19 +459,31 @@ func (s *Store) ClaimCommand(ctx context.Context, c *store.Command) (*store.Comm
 	return existing, err
 }
 
-// GetCommand implements store.Store.
+// GetCommand implements store.Store. A record left completing by a
+// completer whose lease has ended is finished first, with its stored
+// writes; one whose completer is still at work is reported pending.
 func (s *Store) GetCommand(ctx context.Context, id string) (*store.Command, error) {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
 	return s.getCommand(ctx, id)
 }
 
+// getCommand reads record id as callers see it (see resolve).
 func (s *Store) getCommand(ctx context.Context, id string) (*store.Command, error) {
-	var c store.Command
-	if err := s.commands.FindOne(ctx, byID(id)).Decode(&c); err != nil {
+	rec, err := s.getRecord(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	return s.resolve(ctx, rec)
+}
+
+// getRecord reads record id as stored.
+func (s *Store) getRecord(ctx context.Context, id string) (*record, error) {
+	var rec record
+	if err := s.commands.FindOne(ctx, byID(id)).Decode(&rec); err != nil {
 		return nil, wrapErr(fmt.Sprintf("get command %q", id), err)
 	}
-	return &c, nil
+	return &rec, nil
 }
 
 // SetCommandPlan implements store.Store: updateOne of the pending record
@@ -412,44 +508,11 @@ func (s *Store) SetCommandPlan(ctx context.Context, id string, plan json.RawMess
 	if _, err := s.commands.UpdateOne(ctx, filter, update); err != nil {
 		return nil, wrapErr(op, err)
 	}
-	c, err := s.getCommand(ctx, id)
+	rec, err := s.getRecord(ctx, id)
 	if err != nil {
 		return nil, err
 	}
-	return c.Plan, nil
-}
-
-// CompleteCommand implements store.Store: updateOne of the pending record,
-// then a read of the record (whose first result wins).
-func (s *Store) CompleteCommand(ctx context.Context, id string, c store.Completion) (*store.Command, error) {
-	if c.Status != store.StatusDone && c.Status != store.StatusDead {
-		return nil, fmt.Errorf("mongo: complete command %q: %w: status %q", id, store.ErrInvalid, c.Status)
-	}
-	result, outbox := c.Result, c.Outbox
-	// No multi-document transactions (FerretDB has none): the writes
-	// first, each idempotent, then the completion.
-	if err := s.applyWrites(ctx, c.Writes); err != nil {
-		return nil, err
-	}
-	ctx, cancel := s.opContext(ctx)
-	defer cancel()
-	op := fmt.Sprintf("complete command %q", id)
-	defer s.lock(CollCommands, id)()
-	set := bson.D{
-		{Key: "status", Value: c.Status},
-		{Key: "updatedAt", Value: now()},
-	}
-	if len(result) > 0 {
-		set = append(set, bson.E{Key: "result", Value: result})
-	}
-	if len(outbox) > 0 {
-		set = append(set, bson.E{Key: "outbox", Value: outbox})
-	}
-	filter := bson.D{{Key: "_id", Value: id}, {Key: "status", Value: store.StatusPending}}
-	if _, err := s.commands.UpdateOne(ctx, filter, bson.D{{Key: "$set", Value: set}}); err != nil {
-		return nil, wrapErr(op, err)
-	}
-	return s.getCommand(ctx, id)
+	return rec.Plan, nil
 }
 
 // MarkPublished implements store.Store.
@@ -459,29 +522,6 @@ func (s *Store) MarkPublished(ctx context.Context, id string) error {
 	_, err := s.commands.UpdateOne(ctx, bson.D{{Key: "_id", Value: id}},
 		bson.D{{Key: "$set", Value: bson.D{{Key: "published", Value: true}}}})
 	return wrapErr(fmt.Sprintf("mark published %q", id), err)
-}
-
-// applyWrites applies writes in order, each idempotently.
-func (s *Store) applyWrites(ctx context.Context, writes []store.Write) error {
-	for _, w := range writes {
-		var err error
-		switch {
-		case w.InsertRoom != nil:
-			if err = s.InsertRoom(ctx, w.InsertRoom); errors.Is(err, store.ErrDuplicate) {
-				err = nil
-			}
-		case w.DeleteRoom != "":
-			if err = s.DeleteRoom(ctx, w.DeleteRoom); errors.Is(err, store.ErrNotFound) {
-				err = nil
-			}
-		case w.PutArchived != nil:
-			err = s.PutArchivedRoom(ctx, w.PutArchived)
-		}
-		if err != nil {
-			return err
-		}
-	}
-	return nil
 }
 
 // PruneCommands implements store.Store: a find of the IDs of up to limit

@@ -70,6 +70,12 @@ func TestIndexes(t *testing.T) {
 		require.NoError(t, err)
 	}
 
+	// Every collection exists from the start (a transaction on MongoDB
+	// before 4.4 cannot create one).
+	names, err := s.Database().ListCollectionNames(t.Context(), bson.D{})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{mongo.CollRooms, mongo.CollCommands, mongo.CollArchivedRooms}, names)
+
 	cur, err := s.Database().Collection(mongo.CollRooms).Indexes().List(t.Context())
 	require.NoError(t, err)
 	var specs []struct {
@@ -354,6 +360,7 @@ func TestOpenConfig(t *testing.T) {
 		"long database":    {URI: "mongodb://127.0.0.1:1", Database: strings.Repeat("d", 64)},
 		"negative timeout": {URI: "mongodb://127.0.0.1:1", OpTimeout: -time.Second},
 		"bad URI option":   {URI: "mongodb://127.0.0.1:1/?connectTimeoutMS=soon"},
+		"short lease":      {URI: "mongodb://127.0.0.1:1", OpTimeout: 10 * time.Second, CompletionLease: 10 * time.Second},
 	} {
 		_, err := mongo.Open(ctx, cfg)
 		require.Error(t, err, name)
@@ -366,6 +373,9 @@ func TestOpenConfig(t *testing.T) {
 	require.Equal(t, mongo.DefaultConnectTimeout, cfg.ConnectTimeout)
 	require.Equal(t, mongo.DefaultServerSelectionTimeout, cfg.ServerSelectionTimeout)
 	require.Equal(t, mongo.DefaultOpTimeout, cfg.OpTimeout)
+	require.Equal(t, mongo.DefaultOpTimeout+mongo.DefaultClockSkew, cfg.CompletionLease)
+	cfg = mongo.Config{URI: "mongodb://x", OpTimeout: time.Minute}.WithDefaults()
+	require.Equal(t, time.Minute+mongo.DefaultClockSkew, cfg.CompletionLease, "the lease follows OpTimeout")
 
 	// Nothing listens on port 1: unavailable, quickly.
 	start := time.Now()
