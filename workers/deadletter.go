@@ -112,16 +112,18 @@ func (c DeadLettersConfig) validate() error {
 	return nil
 }
 
-// DeadLetters dead-letters the messages the pipeline never settled: when
-// JetStream gives up on a message of the workers consumer (a worker process
-// crashing on every delivery of it, say), it publishes a MAX_DELIVERIES
-// advisory; the listener copies the message to rooms.dead.<type> with the
-// reason and delivery count, gives a command that has no result yet an
-// unavailable one (through the ledger, so it stays the only result), and
-// deletes the message from its stream so it leaves the work queue.
+// DeadLetters ends the messages the pipeline never settled: when JetStream
+// gives up on a message of the workers consumer (a worker process crashing
+// on every delivery of it, say), it publishes a MAX_DELIVERIES advisory;
+// the listener ends the message as the pipeline ends a last delivery, with
+// the same policy (Worker.failed): a command that has no result yet gets an
+// unavailable one and a dead letter with the reason and delivery count
+// (through the ledger, so it stays the only result), and the message is
+// deleted from its work-queue stream.
 //
 // Advisories are core NATS messages: one that arrives while no worker
-// listens is lost, and its message stays in the stream (undelivered).
+// listens is lost. Scan, run every ScanInterval, finds the messages of the
+// work queue given up without one and ends them the same way.
 type DeadLetters struct {
 	cfg DeadLettersConfig
 	// w ends the messages with the pipeline's own policy.
