@@ -36,9 +36,9 @@ type ExpiryBench struct {
 	// from the index, without fetching the rooms: what is left of a page's
 	// cost once the rooms' rows are not read. Nil: not measured.
 	Keys func(ctx context.Context, now int64, after store.ExpiryKey, limit int) ([]store.ExpiryKey, error)
-	// ScanUpTo bounds the sizes at which the seed's algorithm (ListRooms
+	// ScanUpTo is the largest size at which the seed's algorithm (ListRooms
 	// through every room, 100 at a time, filtering in the process) runs;
-	// 0: all of them.
+	// 0: every size, negative: none.
 	ScanUpTo int
 }
 
@@ -72,7 +72,8 @@ func ParseSizes(tb testing.TB, list string) []int {
 //
 //   - keyset-ms: ExpiredRooms in (autoDeletionDate, roomId) keyset pages,
 //     what the sweep runs (and keys-ms: the same walk without fetching the
-//     rooms, where cfg.Keys is set);
+//     rooms, where cfg.Keys is set; and get-ms: one GetRoom per expired
+//     room, what reading those rooms costs at that size);
 //   - byid-ms: cfg.ByID, the query before (expired rooms in ID order, all
 //     of them read and sorted for each page);
 //   - scan-ms: the seed's algorithm, ListRooms through every room.
@@ -96,13 +97,16 @@ func BenchExpiredRooms(b *testing.B, s store.Store, cfg ExpiryBench) {
 			count, err := s.CountRooms(b.Context())
 			require.NoError(b, err)
 			require.EqualValues(b, n, count)
-			scan := cfg.ScanUpTo == 0 || n <= cfg.ScanUpTo
+			scan := cfg.ScanUpTo == 0 || n <= cfg.ScanUpTo // negative: never
 
 			b.ResetTimer()
-			var keysetT, keysT, byIDT, scanT []time.Duration
+			var keysetT, keysT, getT, byIDT, scanT []time.Duration
 			for range b.N {
 				keysetT = append(keysetT, timeFind(b, cfg.Expired, func(ctx context.Context) (int, error) {
 					return findKeyset(ctx, s, now, cfg.PageSize)
+				}))
+				getT = append(getT, timeFind(b, cfg.Expired, func(ctx context.Context) (int, error) {
+					return getEach(ctx, s, cfg.Expired)
 				}))
 				if cfg.Keys != nil {
 					keysT = append(keysT, timeFind(b, cfg.Expired, func(ctx context.Context) (int, error) {
@@ -128,6 +132,8 @@ func BenchExpiredRooms(b *testing.B, s store.Store, cfg ExpiryBench) {
 				b.ReportMetric(ms(keysT), "keys-ms")
 				msg += fmt.Sprintf(" (keys only %.1f ms)", ms(keysT))
 			}
+			b.ReportMetric(ms(getT), "get-ms")
+			msg += fmt.Sprintf(", GetRoom of each %.1f ms", ms(getT))
 			if cfg.ByID != nil {
 				b.ReportMetric(ms(byIDT), "byid-ms")
 				msg += fmt.Sprintf(", by ID (before) %.1f ms", ms(byIDT))
@@ -196,6 +202,17 @@ func findKeys(ctx context.Context, keys func(context.Context, int64, store.Expir
 	}
 }
 
+// getEach reads the expired rooms one GetRoom each: what reading those
+// rooms costs at this size, the floor of any pass that returns them.
+func getEach(ctx context.Context, s store.Store, expired int) (int, error) {
+	for i := range expired {
+		if _, err := s.GetRoom(ctx, benchRoomID(i)); err != nil {
+			return i, err
+		}
+	}
+	return expired, nil
+}
+
 func findByID(ctx context.Context, byID func(context.Context, int64, string, int) ([]store.Room, error), now int64, limit int) (int, error) {
 	after := ""
 	found := 0
@@ -245,7 +262,7 @@ func seedExpiry(b *testing.B, cfg ExpiryBench, now int64, from, to int) {
 	defer cancel()
 	rooms := make([]*store.Room, 0, chunk)
 	for i := from; i < to; i++ {
-		r := NewRoom(fmt.Sprintf("Bench%016x", mix(uint64(i))))
+		r := NewRoom(benchRoomID(i))
 		switch {
 		case i < cfg.Expired:
 			r.AutoDeletionDate = ptr(now - 3_600_000 + int64(i/5)*1_000)
@@ -261,6 +278,9 @@ func seedExpiry(b *testing.B, cfg ExpiryBench, now int64, from, to int) {
 		}
 	}
 }
+
+// benchRoomID is the ID of room i of the benchmark's data.
+func benchRoomID(i int) string { return fmt.Sprintf("Bench%016x", mix(uint64(i))) }
 
 // mix is SplitMix64's finaliser: distinct inputs give distinct outputs
 // spread over the whole range.
