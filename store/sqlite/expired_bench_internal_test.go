@@ -12,8 +12,12 @@ import (
 	"github.com/roomkeeper/roomkeeper/store/storetest"
 )
 
-var expiryRooms = flag.String("expiry.rooms", "10000,100000",
-	"room counts of BenchmarkExpiredRooms, comma-separated (the full set: 10000,100000,1000000)")
+var (
+	expiryRooms = flag.String("expiry.rooms", "10000,100000",
+		"room counts of BenchmarkExpiredRooms, comma-separated (the full set: 10000,100000,1000000)")
+	expiryScanUpTo = flag.Int("expiry.scan", 0,
+		"largest room count at which BenchmarkExpiredRooms runs the seed's scan of every room (0: all, negative: none)")
+)
 
 // qExpiredByID is qExpiredRooms before keyset order: expired rooms in ID
 // order, which the index cannot give, so every page reads every expired
@@ -47,7 +51,8 @@ func BenchmarkExpiredRooms(b *testing.B) {
 	b.Cleanup(func() { _ = keys.Close() })
 
 	storetest.BenchExpiredRooms(b, s, storetest.ExpiryBench{
-		Sizes: storetest.ParseSizes(b, *expiryRooms),
+		Sizes:    storetest.ParseSizes(b, *expiryRooms),
+		ScanUpTo: *expiryScanUpTo,
 		Insert: func(ctx context.Context, rooms []*store.Room) error {
 			return s.insertRoomsTx(ctx, rooms)
 		},
