@@ -18,6 +18,9 @@
 // The data sets are small (at most about 30 rooms per subtest, 8 goroutines
 // for the concurrent cases) so that the suite stays quick against servers
 // that scan whole collections, such as FerretDB.
+//
+// [BenchExpiredRooms] is the benchmark of ExpiredRooms both stores run, on
+// up to a million rooms seeded in bulk.
 package storetest
 
 import (
