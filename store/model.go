@@ -94,6 +94,24 @@ func (r *Room) MarkApplied(id string) {
 	}
 }
 
+// ExpiryKey is a position in the order of Store.ExpiredRooms: rooms by
+// autoDeletionDate (epoch ms), then by room ID. The zero key (no RoomID)
+// comes before every room, so it starts the first page.
+type ExpiryKey struct {
+	Date   int64
+	RoomID string
+}
+
+// ExpiryKey returns r's position in the order of Store.ExpiredRooms: the key
+// of the last room of a page is where the next page starts. A room without
+// an autoDeletionDate has none; it gives the zero key.
+func (r *Room) ExpiryKey() ExpiryKey {
+	if r.AutoDeletionDate == nil {
+		return ExpiryKey{}
+	}
+	return ExpiryKey{Date: *r.AutoDeletionDate, RoomID: r.RoomID}
+}
+
 // ArchivedRoom is the metadata kept for a room's recordings, also after the
 // room is deleted.
 type ArchivedRoom struct {

@@ -52,10 +52,13 @@ type Store interface {
 	// ascending ID order (keyset pagination).
 	ListRooms(ctx context.Context, after string, limit int) ([]Room, error)
 	// ExpiredRooms returns up to limit rooms with an autoDeletionDate at or
-	// before now (epoch ms) and an ID greater than after, in ascending ID
-	// order, through an index on autoDeletionDate. Rooms already marked for
-	// deletion are left out.
-	ExpiredRooms(ctx context.Context, now int64, after string, limit int) ([]Room, error)
+	// before now (epoch ms), in ascending (autoDeletionDate, ID) order,
+	// starting just after the key after (keyset pagination: pass the
+	// ExpiryKey of the last room of a page to get the next; the zero key
+	// starts at the first). Rooms already marked for deletion are left out.
+	// It walks an index in that order, so a page costs about limit rooms
+	// however many rooms there are, expired or not.
+	ExpiredRooms(ctx context.Context, now int64, after ExpiryKey, limit int) ([]Room, error)
 	// MarkedRooms returns up to limit rooms marked for deletion, or whose
 	// meeting status is active, with an ID greater than after, in
 	// ascending ID order (for reconciliation with LiveKit).

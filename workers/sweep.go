@@ -245,11 +245,12 @@ func (h sweepHandler) prune(ctx context.Context, before time.Time) (int64, error
 }
 
 // expired returns the IDs of up to MaxDeleteCommands rooms, not marked for
-// deletion, whose autoDeletionDate is at or before now, in ID order, read
-// through the store's expiry index in keyset pages; more reports that
+// deletion, whose autoDeletionDate is at or before now, the longest expired
+// first, read through the store's expiry index in keyset pages (each costs
+// about PageSize rooms, however large the backlog); more reports that
 // there are others beyond the bound.
 func (h sweepHandler) expired(ctx context.Context, now int64) (ids []string, more bool, err error) {
-	after := ""
+	var after store.ExpiryKey
 	for {
 		// One more than the bound allows, to learn whether rooms are left.
 		limit := min(h.cfg.PageSize, h.cfg.MaxDeleteCommands+1-len(ids))
@@ -266,7 +267,7 @@ func (h sweepHandler) expired(ctx context.Context, now int64) (ids []string, mor
 		if len(page) < limit {
 			return ids, false, nil
 		}
-		after = page[len(page)-1].RoomID
+		after = page[len(page)-1].ExpiryKey()
 	}
 }
 

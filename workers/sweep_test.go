@@ -302,23 +302,26 @@ func TestSweepReconcileDetachedDeletesOnlyMarkedRooms(t *testing.T) {
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-d2"))
 }
 
-// A sweep publishes at most MaxDeleteCommands deletes; the next sweep takes
-// the rest.
+// A sweep publishes at most MaxDeleteCommands deletes, for the rooms that
+// expired first; the next sweep takes the rest.
 func TestSweepBoundsItsWorkPerSweep(t *testing.T) {
 	t.Parallel()
 	b := setup(t, setupOpts{})
 	b.start(t, workerOpts{registry: func(reg *workers.Registry) {
 		workers.SetSweepConfig(reg, b.rooms, workers.SweepConfig{PageSize: 2, MaxDeleteCommands: 3})
 	}})
-	for i := range 5 {
-		b.insertRoom(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i), past(), nil)
+	// Expired4 expired first, Expired0 last; Expired2 and Expired3 at the
+	// same time, so a page boundary falls inside one date.
+	at := time.Now().Add(-time.Hour).UnixMilli()
+	for i, ago := range []int64{1, 2, 3, 3, 5} {
+		b.insertRoom(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i), ptr(at-ago*60_000), nil)
 	}
 	b.insertRoom(t, "Future-aaaaaaaaaaaaaaa", future(), nil)
 	require.Equal(t, events.SweepResult{Expired: 3, DeleteCommands: 3}, b.sweep(t, "sweep-b1"))
 	b.settle(t)
 	require.EqualValues(t, 3, b.countRooms(t))
-	for i := range 3 { // the first three in ID order
-		require.False(t, b.exists(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i)))
+	for i := range 5 { // the three that expired first
+		require.Equal(t, i < 2, b.exists(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i)), "Expired%d", i)
 	}
 	require.Equal(t, events.SweepResult{Expired: 2, DeleteCommands: 2}, b.sweep(t, "sweep-b2"))
 	b.settle(t)

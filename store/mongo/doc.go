@@ -26,11 +26,15 @@
 // already exists with the same keys and name is a no-op, so any number of
 // processes may open the store at once):
 //
-//   - rooms_expiry {autoDeletionDate: 1, markedForDeletion: 1, _id: 1}:
-//     ExpiredRooms scans only the range autoDeletionDate <= now, evaluates
-//     the rest of its filter on the index keys and fetches only the rooms it
-//     returns; the query names the index with a hint, so it never falls back
-//     to walking every room in _id order;
+//   - rooms_expiry {autoDeletionDate: 1, _id: 1, markedForDeletion: 1}:
+//     ExpiredRooms returns rooms in this order, (autoDeletionDate, _id), so
+//     each of its finds reads one range of the index in order, evaluates
+//     markedForDeletion on the index keys, fetches only the rooms it returns
+//     and stops at its limit: a page costs about a page, however many rooms
+//     are expired. Its queries name the index with a hint, so they never
+//     fall back to walking every room. An older rooms_expiry on other
+//     fields ({autoDeletionDate, markedForDeletion, _id}, whose order needed
+//     a sort of every expired room) is dropped and created anew at Open;
 //   - rooms_marked {markedForDeletion: 1, _id: 1} and rooms_meeting
 //     {meeting: 1, _id: 1}: each branch of MarkedRooms' $or is an equality
 //     plus an _id range on one of them, already in _id order;

@@ -71,3 +71,9 @@ func wrapErr(op string, err error) error {
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
 }
+
+// isIndexNotFound reports whether err is MongoDB's IndexNotFound (code 27).
+func isIndexNotFound(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(27)
+}

@@ -45,7 +45,9 @@ type index struct {
 
 // roomIndexes are the secondary indexes of rooms; see the package doc.
 var roomIndexes = []index{
-	{IndexExpiry, bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
+	// In the order of ExpiredRooms, markedForDeletion last so that the
+	// filter on it is checked on the index keys, before any fetch.
+	{IndexExpiry, bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "_id", Value: 1}, {Key: "markedForDeletion", Value: 1}}},
 	{IndexMarked, bson.D{{Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
 	{IndexMeeting, bson.D{{Key: "meeting", Value: 1}, {Key: "_id", Value: 1}}},
 }
@@ -223,7 +225,8 @@ func (s *Store) createMissingCollections(ctx context.Context) error {
 // createMissingIndexes creates those of indexes that coll lacks (by name).
 // It looks first, so that the usual start (indexes in place) writes
 // nothing: createIndexes of existing indexes is a no-op on MongoDB, but
-// FerretDB v1 can fail on concurrent ones.
+// FerretDB v1 can fail on concurrent ones. An index of that name on other
+// fields (an older version's rooms_expiry) is dropped and created again.
 func createMissingIndexes(ctx context.Context, coll *mongo.Collection, indexes []index) error {
 	cur, err := coll.Indexes().List(ctx)
 	if err != nil {
@@ -231,17 +234,26 @@ func createMissingIndexes(ctx context.Context, coll *mongo.Collection, indexes [
 	}
 	var specs []struct {
 		Name string `bson:"name"`
+		Key  bson.D `bson:"key"`
 	}
 	if err := cur.All(ctx, &specs); err != nil {
 		return wrapErr("list indexes of "+coll.Name(), err)
 	}
-	have := map[string]bool{}
+	have := map[string]bson.D{}
 	for _, spec := range specs {
-		have[spec.Name] = true
+		have[spec.Name] = spec.Key
 	}
 	var missing []mongo.IndexModel
 	for _, ix := range indexes {
-		if !have[ix.name] {
+		keys, ok := have[ix.name]
+		if ok && !sameFields(keys, ix.keys) {
+			// Another process may have dropped it already.
+			if err := coll.Indexes().DropOne(ctx, ix.name); err != nil && !isIndexNotFound(err) {
+				return wrapErr("drop outdated index "+ix.name+" of "+coll.Name(), err)
+			}
+			ok = false
+		}
+		if !ok {
 			missing = append(missing, mongo.IndexModel{Keys: ix.keys, Options: options.Index().SetName(ix.name)})
 		}
 	}
@@ -252,6 +264,12 @@ func createMissingIndexes(ctx context.Context, coll *mongo.Collection, indexes [
 		return wrapErr("create indexes on "+coll.Name(), err)
 	}
 	return nil
+}
+
+// sameFields reports whether index keys a and b name the same fields in
+// the same order (every index of the store is ascending).
+func sameFields(a, b bson.D) bool {
+	return slices.EqualFunc(a, b, func(x, y bson.E) bool { return x.Key == y.Key })
 }
 
 // serialLocks are the in-process locks of Config.SerialUpdates, shared by
@@ -351,13 +369,18 @@ func (s *Store) DeleteRoom(ctx context.Context, id string) error {
 
 // findRooms runs a find on rooms sorted by _id, limited to limit.
 func (s *Store) findRooms(ctx context.Context, op string, filter bson.D, limit int, hint string) ([]store.Room, error) {
+	return s.findRoomsSorted(ctx, op, filter, byIDAsc, limit, hint)
+}
+
+// findRoomsSorted runs a find on rooms sorted by sort, limited to limit.
+func (s *Store) findRoomsSorted(ctx context.Context, op string, filter, sort bson.D, limit int, hint string) ([]store.Room, error) {
 	rooms := []store.Room{}
 	if limit <= 0 {
 		return rooms, nil
 	}
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	opts := options.Find().SetSort(byIDAsc).SetLimit(int64(limit))
+	opts := options.Find().SetSort(sort).SetLimit(int64(limit))
 	if hint != "" {
 		opts.SetHint(hint)
 	}
@@ -387,17 +410,37 @@ func (s *Store) ListRooms(ctx context.Context, after string, limit int) ([]store
 	return s.findRooms(ctx, "list rooms", filter, limit, "")
 }
 
+// byExpiry is the order of ExpiredRooms, that of rooms_expiry.
+var byExpiry = bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "_id", Value: 1}}
+
 // ExpiredRooms implements store.Store through the rooms_expiry index (named
-// with a hint; FerretDB ignores hints).
-func (s *Store) ExpiredRooms(ctx context.Context, now int64, after string, limit int) ([]store.Room, error) {
-	filter := bson.D{
-		{Key: "autoDeletionDate", Value: bson.D{{Key: "$lte", Value: now}}},
-		{Key: "markedForDeletion", Value: bson.D{{Key: "$ne", Value: true}}},
+// with a hint; FerretDB ignores hints). MongoDB has no row-value comparison
+// for the keyset (autoDeletionDate, _id) > after, and an $or of its two
+// halves would leave the planner free to scan every expired room and sort
+// them; so a page is at most two finds, each one index range read in the
+// index's order and stopped at its limit: the rest of after's date past
+// after's ID, then the later dates up to now.
+func (s *Store) ExpiredRooms(ctx context.Context, now int64, after store.ExpiryKey, limit int) ([]store.Room, error) {
+	const op = "expired rooms"
+	notMarked := bson.E{Key: "markedForDeletion", Value: bson.D{{Key: "$ne", Value: true}}}
+	if after.RoomID == "" {
+		filter := bson.D{{Key: "autoDeletionDate", Value: bson.D{{Key: "$lte", Value: now}}}, notMarked}
+		return s.findRoomsSorted(ctx, op, filter, byExpiry, limit, IndexExpiry)
 	}
-	if after != "" {
-		filter = append(filter, afterID(after))
+	if after.Date > now {
+		return []store.Room{}, nil
 	}
-	return s.findRooms(ctx, "expired rooms", filter, limit, IndexExpiry)
+	same := bson.D{{Key: "autoDeletionDate", Value: after.Date}, afterID(after.RoomID), notMarked}
+	rooms, err := s.findRoomsSorted(ctx, op, same, byExpiry, limit, IndexExpiry)
+	if err != nil || len(rooms) >= limit || after.Date == now {
+		return rooms, err
+	}
+	later := bson.D{{Key: "autoDeletionDate", Value: bson.D{{Key: "$gt", Value: after.Date}, {Key: "$lte", Value: now}}}, notMarked}
+	more, err := s.findRoomsSorted(ctx, op, later, byExpiry, limit-len(rooms), IndexExpiry)
+	if err != nil {
+		return nil, err
+	}
+	return append(rooms, more...), nil
 }
 
 // MarkedRooms implements store.Store: an $or whose branches each use one

@@ -13,6 +13,8 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/bson"
+	driver "go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/mongo/options"
 
 	"github.com/roomkeeper/roomkeeper/internal/testenv/ferret"
 	"github.com/roomkeeper/roomkeeper/store"
@@ -89,8 +91,8 @@ func TestIndexes(t *testing.T) {
 			keys[spec.Name] = append(keys[spec.Name], e.Key)
 		}
 	}
-	require.Equal(t, []string{"autoDeletionDate", "markedForDeletion", "_id"}, keys[mongo.IndexExpiry],
-		"the sweep's index leads with autoDeletionDate")
+	require.Equal(t, []string{"autoDeletionDate", "_id", "markedForDeletion"}, keys[mongo.IndexExpiry],
+		"the sweep's index is in the order of ExpiredRooms")
 	require.Equal(t, []string{"markedForDeletion", "_id"}, keys[mongo.IndexMarked])
 	require.Equal(t, []string{"meeting", "_id"}, keys[mongo.IndexMeeting])
 	require.Len(t, specs, 4, "rooms has _id and the three indexes: %v", keys)
@@ -203,9 +205,56 @@ func TestConcurrentStores(t *testing.T) {
 	require.EqualValues(t, 4*perStore, got.Version)
 }
 
-// TestExpiredRoomsUsesIndex checks with explain that the sweep's query
-// scans the autoDeletionDate index. FerretDB v1 never uses an index, so it
-// runs only against a real MongoDB (TEST_MONGO_URI).
+// TestExpiredRoomsIndexReplaced: a database whose rooms_expiry is the
+// older {autoDeletionDate, markedForDeletion, _id}, which cannot give the
+// order of ExpiredRooms, gets the current one at Open.
+func TestExpiredRoomsIndexReplaced(t *testing.T) {
+	uri := ferret.MongoURI(t)
+	cfg := mongo.Config{Database: ferret.DatabaseName(t)}
+	old := openStore(t, uri, cfg)
+	rooms := old.Database().Collection(mongo.CollRooms)
+	require.NoError(t, rooms.Indexes().DropOne(t.Context(), mongo.IndexExpiry))
+	_, err := rooms.Indexes().CreateOne(t.Context(), driver.IndexModel{
+		Keys:    bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}},
+		Options: options.Index().SetName(mongo.IndexExpiry),
+	})
+	require.NoError(t, err)
+	require.NoError(t, old.InsertRoom(t.Context(), storetest.NewRoom("Kept-aaaaaaaaaaaaaaa")))
+
+	cfg.URI = uri
+	s, err := mongo.Open(t.Context(), cfg)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	require.Equal(t, []string{"autoDeletionDate", "_id", "markedForDeletion"}, indexFields(t, rooms)[mongo.IndexExpiry])
+	got, err := s.ExpiredRooms(t.Context(), 2_000_000_000_000, store.ExpiryKey{}, 10)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+}
+
+// indexFields returns the fields of every index of coll, by name.
+func indexFields(t *testing.T, coll *driver.Collection) map[string][]string {
+	t.Helper()
+	cur, err := coll.Indexes().List(t.Context())
+	require.NoError(t, err)
+	var specs []struct {
+		Name string `bson:"name"`
+		Key  bson.D `bson:"key"`
+	}
+	require.NoError(t, cur.All(t.Context(), &specs))
+	keys := map[string][]string{}
+	for _, spec := range specs {
+		for _, e := range spec.Key {
+			keys[spec.Name] = append(keys[spec.Name], e.Key)
+		}
+	}
+	return keys
+}
+
+// TestExpiredRoomsUsesIndex checks with explain that each find of
+// ExpiredRooms walks rooms_expiry in the order it returns rooms, with no
+// sort stage (which would read every expired room before the first one is
+// returned). FerretDB v1 never uses an index, so it runs only against a
+// real MongoDB (TEST_MONGO_URI).
 func TestExpiredRoomsUsesIndex(t *testing.T) {
 	uri := os.Getenv(ferret.EnvMongoURI)
 	if uri == "" {
@@ -215,29 +264,35 @@ func TestExpiredRoomsUsesIndex(t *testing.T) {
 	for _, id := range []string{"a", "b", "c"} {
 		require.NoError(t, s.InsertRoom(t.Context(), storetest.NewRoom(id)))
 	}
-	var out bson.Raw
-	err := s.Database().RunCommand(t.Context(), bson.D{
-		{Key: "explain", Value: bson.D{
-			{Key: "find", Value: mongo.CollRooms},
-			{Key: "filter", Value: bson.D{
-				{Key: "autoDeletionDate", Value: bson.D{{Key: "$lte", Value: int64(2_000_000_000_000)}}},
-				{Key: "markedForDeletion", Value: bson.D{{Key: "$ne", Value: true}}},
-				{Key: "_id", Value: bson.D{{Key: "$gt", Value: "a"}}},
+	const now = int64(2_000_000_000_000)
+	notMarked := bson.E{Key: "markedForDeletion", Value: bson.D{{Key: "$ne", Value: true}}}
+	date := *storetest.NewRoom("a").AutoDeletionDate
+	for name, filter := range map[string]bson.D{
+		"first page":  {{Key: "autoDeletionDate", Value: bson.D{{Key: "$lte", Value: now}}}, notMarked},
+		"same date":   {{Key: "autoDeletionDate", Value: date}, {Key: "_id", Value: bson.D{{Key: "$gt", Value: "a"}}}, notMarked},
+		"later dates": {{Key: "autoDeletionDate", Value: bson.D{{Key: "$gt", Value: date}, {Key: "$lte", Value: now}}}, notMarked},
+	} {
+		var out bson.Raw
+		err := s.Database().RunCommand(t.Context(), bson.D{
+			{Key: "explain", Value: bson.D{
+				{Key: "find", Value: mongo.CollRooms},
+				{Key: "filter", Value: filter},
+				{Key: "sort", Value: bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "_id", Value: 1}}},
+				{Key: "limit", Value: 10},
+				{Key: "hint", Value: mongo.IndexExpiry},
 			}},
-			{Key: "sort", Value: bson.D{{Key: "_id", Value: 1}}},
-			{Key: "limit", Value: 10},
-			{Key: "hint", Value: mongo.IndexExpiry},
-		}},
-		{Key: "verbosity", Value: "queryPlanner"},
-	}).Decode(&out)
-	require.NoError(t, err)
-	plan := out.Lookup("queryPlanner", "winningPlan").String()
-	require.Contains(t, plan, "IXSCAN")
-	require.Contains(t, plan, mongo.IndexExpiry)
-	require.NotContains(t, plan, "COLLSCAN")
+			{Key: "verbosity", Value: "queryPlanner"},
+		}).Decode(&out)
+		require.NoError(t, err, name)
+		plan := out.Lookup("queryPlanner", "winningPlan").String()
+		require.Contains(t, plan, "IXSCAN", name)
+		require.Contains(t, plan, mongo.IndexExpiry, name)
+		require.NotContains(t, plan, "COLLSCAN", name)
+		require.NotContains(t, plan, `"SORT"`, "%s: a sort reads every expired room: %s", name, plan)
+	}
 
-	// And the store's own query gives the rooms (through the hint).
-	rooms, err := s.ExpiredRooms(t.Context(), 2_000_000_000_000, "a", 10)
+	// And the store's own queries give the rooms (through the hint).
+	rooms, err := s.ExpiredRooms(t.Context(), now, store.ExpiryKey{Date: date, RoomID: "a"}, 10)
 	require.NoError(t, err)
 	require.Len(t, rooms, 2)
 }
@@ -309,7 +364,7 @@ func TestUnavailable(t *testing.T) {
 		"DeleteRoom": func(ctx context.Context) error { return s.DeleteRoom(ctx, "Up") },
 		"ListRooms":  func(ctx context.Context) error { _, err := s.ListRooms(ctx, "", 10); return err },
 		"ExpiredRooms": func(ctx context.Context) error {
-			_, err := s.ExpiredRooms(ctx, time.Now().UnixMilli(), "", 10)
+			_, err := s.ExpiredRooms(ctx, time.Now().UnixMilli(), store.ExpiryKey{}, 10)
 			return err
 		},
 		"CountRooms": func(ctx context.Context) error { _, err := s.CountRooms(ctx); return err },

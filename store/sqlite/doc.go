@@ -13,7 +13,10 @@
 // keep a JSON outbox, still read). Indexes:
 //
 //   - rooms_expiry on rooms(auto_deletion_date), partial (rooms with a date
-//     and not marked for deletion), used by [Store.ExpiredRooms];
+//     and not marked for deletion), used by [Store.ExpiredRooms]: rooms is
+//     WITHOUT ROWID, so the index's entries end with the primary key and are
+//     in (auto_deletion_date, id) order, the order ExpiredRooms returns; a
+//     page is one range read of the index from its keyset, with no sort;
 //   - rooms_marked on rooms(id), partial (rooms marked for deletion or with
 //     an active meeting), used by [Store.MarkedRooms];
 //   - commands_prune on commands(status, updated_at), used by

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 
 	"github.com/roomkeeper/roomkeeper/store"
 )
@@ -27,9 +28,17 @@ const (
 // The queries of ExpiredRooms and MarkedRooms. INDEXED BY makes SQLite fail
 // the statement (at Open, when it is prepared) rather than fall back to
 // reading every room, should the index ever stop matching the query.
+//
+// rooms_expiry is on auto_deletion_date of a WITHOUT ROWID table, so its
+// entries are ordered by (auto_deletion_date, id), the primary key being
+// the tail of every index entry: qExpiredRooms starts at the row value of
+// its key and walks the index in that order, with no sort, and stops after
+// limit rows.
 const (
 	qExpiredRooms = `SELECT ` + roomCols + ` FROM rooms INDEXED BY rooms_expiry
-		WHERE auto_deletion_date <= ? AND marked_for_deletion = 0 AND id > ? ORDER BY id LIMIT ?`
+		WHERE auto_deletion_date <= ? AND marked_for_deletion = 0
+		AND (auto_deletion_date, id) > (?, ?)
+		ORDER BY auto_deletion_date, id LIMIT ?`
 	qMarkedRooms = `SELECT ` + roomCols + ` FROM rooms INDEXED BY rooms_marked
 		WHERE ` + markedCond + ` AND id > ? ORDER BY id LIMIT ?`
 )
@@ -210,10 +219,20 @@ func (s *Store) ListRooms(ctx context.Context, after string, limit int) ([]store
 }
 
 // ExpiredRooms returns up to limit rooms not marked for deletion whose
-// autoDeletionDate is at or before now (epoch ms), with an ID greater than
-// after, in ascending ID order, through the index rooms_expiry.
-func (s *Store) ExpiredRooms(ctx context.Context, now int64, after string, limit int) ([]store.Room, error) {
-	return s.queryRooms(ctx, "expired rooms", s.rExpired, now, after, sqlLimit(limit))
+// autoDeletionDate is at or before now (epoch ms), after the key after in
+// ascending (autoDeletionDate, ID) order, through the index rooms_expiry.
+func (s *Store) ExpiredRooms(ctx context.Context, now int64, after store.ExpiryKey, limit int) ([]store.Room, error) {
+	date, id := expiryStart(after)
+	return s.queryRooms(ctx, "expired rooms", s.rExpired, now, date, id, sqlLimit(limit))
+}
+
+// expiryStart is the row value qExpiredRooms starts after: after itself,
+// or for the zero key one before every room (IDs are never empty).
+func expiryStart(after store.ExpiryKey) (int64, string) {
+	if after.RoomID == "" {
+		return math.MinInt64, ""
+	}
+	return after.Date, after.RoomID
 }
 
 // MarkedRooms returns up to limit rooms marked for deletion or with an

@@ -18,6 +18,9 @@
 // The data sets are small (at most about 30 rooms per subtest, 8 goroutines
 // for the concurrent cases) so that the suite stays quick against servers
 // that scan whole collections, such as FerretDB.
+//
+// [BenchExpiredRooms] is the benchmark of ExpiredRooms both stores run, on
+// up to a million rooms seeded in bulk.
 package storetest
 
 import (
@@ -63,6 +66,8 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ListRoomsPagination", testListRoomsPagination},
 		{"ListRoomsStableUnderChanges", testListRoomsStable},
 		{"ExpiredRooms", testExpiredRooms},
+		{"ExpiredRoomsPaging", testExpiredRoomsPaging},
+		{"ExpiredRoomsPagingUnderChanges", testExpiredRoomsPagingUnderChanges},
 		{"MarkedRooms", testMarkedRooms},
 		{"CountRooms", testCountRooms},
 		{"ClaimCommand", testClaimCommand},
@@ -513,61 +518,6 @@ func testListRoomsStable(t *testing.T, s store.Store) {
 	require.NotContains(t, seen, "Stable0", "a room inserted before the cursor was listed")
 	require.Contains(t, seen, "Stable45", "a room inserted after the cursor was skipped")
 	require.Contains(t, seen, "Stable9", "a room inserted after the cursor was skipped")
-}
-
-func testExpiredRooms(t *testing.T, s store.Store) {
-	ctx := t.Context()
-	const now = int64(1_800_000_000_000)
-	room := func(id string, date *int64, marked bool, meeting string) *store.Room {
-		r := NewRoom(id)
-		r.AutoDeletionDate = date
-		r.MarkedForDeletion = marked
-		r.Meeting = meeting
-		return r
-	}
-	rooms := []*store.Room{
-		room("Exp01-past", ptr(now-86_400_000), false, store.MeetingNone),
-		room("Exp02-now", ptr(now), false, store.MeetingNone),
-		room("Exp03-future", ptr(now+1), false, store.MeetingNone),
-		room("Exp04-nodate", nil, false, store.MeetingNone),
-		room("Exp05-marked", ptr(now-5), true, store.MeetingActive),
-		room("Exp06-active", ptr(now-10), false, store.MeetingActive),
-		room("Exp07-ended", ptr(now-1), false, store.MeetingEnded),
-		room("Exp08-nodate-marked", nil, true, store.MeetingNone),
-		room("Exp09-zero", ptr(int64(1)), false, store.MeetingNone),
-		room("Exp10-farfuture", ptr(now+86_400_000), false, store.MeetingNone),
-		room("Exp11-past", ptr(now-2), false, store.MeetingNone),
-	}
-	insertRooms(t, s, rooms...)
-	want := []string{"Exp01-past", "Exp02-now", "Exp06-active", "Exp07-ended", "Exp09-zero", "Exp11-past"}
-
-	got, err := s.ExpiredRooms(ctx, now, "", 100)
-	require.NoError(t, err)
-	require.Equal(t, want, ids(got))
-	RequireRoomEqual(t, rooms[0], &got[0], "expired rooms are complete records")
-
-	pages := pageAll(t, 4, func(after string) ([]store.Room, error) { return s.ExpiredRooms(ctx, now, after, 4) })
-	require.Equal(t, [][]string{want[0:4], want[4:6]}, pages)
-	pages = pageAll(t, 2, func(after string) ([]store.Room, error) { return s.ExpiredRooms(ctx, now, after, 2) })
-	require.Equal(t, [][]string{want[0:2], want[2:4], want[4:6], {}}, pages)
-
-	// Earlier "now": fewer rooms.
-	got, err = s.ExpiredRooms(ctx, now-3, "", 100)
-	require.NoError(t, err)
-	require.Equal(t, []string{"Exp01-past", "Exp06-active", "Exp09-zero"}, ids(got))
-
-	// A room marked for deletion drops out; a date cleared drops out.
-	r, err := s.GetRoom(ctx, "Exp01-past")
-	require.NoError(t, err)
-	r.MarkedForDeletion = true
-	require.NoError(t, s.UpdateRoom(ctx, r, r.Version))
-	r, err = s.GetRoom(ctx, "Exp02-now")
-	require.NoError(t, err)
-	r.AutoDeletionDate = nil
-	require.NoError(t, s.UpdateRoom(ctx, r, r.Version))
-	got, err = s.ExpiredRooms(ctx, now, "", 100)
-	require.NoError(t, err)
-	require.Equal(t, want[2:], ids(got))
 }
 
 func testMarkedRooms(t *testing.T, s store.Store) {
