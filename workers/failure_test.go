@@ -419,3 +419,27 @@ func TestScanSettlesMessageWhoseAdvisoryWasLost(t *testing.T) {
 	require.NoError(t, err)
 	require.Zero(t, n, "nothing left")
 }
+
+// A create whose first delivery could not claim its ledger record (the
+// store away) is judged on its redelivery by the time the stream stored
+// it, not the redelivery's: a valid create stays valid. The nemesis found
+// it answered invalid_argument ("autoDeletionDate too soon") after a store
+// lock (seed 14).
+func TestRedeliveryAfterFailedClaimValidatesAtStoredTime(t *testing.T) {
+	t.Parallel()
+	inner, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "roomkeeper.db")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = inner.Close() })
+	st := &outageStore{Store: inner}
+	st.down.Store(true)
+	b := setup(t, setupOpts{store: st, topology: func(top *events.Topology) { top.AckWait = time.Second }})
+	var skew atomic.Int64
+	run := b.start(t, workerOpts{clock: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	date := time.Now().Add(time.Hour + 2*time.Minute).UnixMilli()
+	b.send(t, "claim-failed", events.CreateRoom{RoomName: ptr("late"), AutoDeletionDate: &date})
+	require.Eventually(t, func() bool { return run.metrics.get("retry") >= 1 }, 10*time.Second, 10*time.Millisecond, "first delivery failed")
+	skew.Store(int64(10 * time.Minute)) // the redelivery comes "10 minutes later"
+	st.down.Store(false)
+	room := roomOf(t, b.result(t, "claim-failed"))
+	require.Equal(t, date, *room.AutoDeletionDate)
+}

@@ -171,10 +171,17 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 	// A redelivery (or a requeued copy) looks for its record first: the
 	// first delivery's time is the command's time, and a finished record
 	// is answered without decoding again.
-	if d.meta.NumDelivered > 1 || d.msg.Headers().Get(events.HeaderRequeues) != "" {
+	requeued := d.msg.Headers().Get(events.HeaderRequeues) != ""
+	if d.meta.NumDelivered > 1 || requeued {
 		rec, err := w.store.GetCommand(ctx, d.id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
+			// No earlier delivery got as far as the claim (the store was
+			// away): the time JetStream stored the message, before any
+			// delivery, judges it, never stricter than the first did.
+			if !requeued && d.meta.Timestamp.Before(d.now) {
+				d.now = d.meta.Timestamp
+			}
 		case err != nil:
 			return w.failed(ctx, d, fmt.Errorf("ledger: %w", err))
 		case rec.Type != d.subject:
