@@ -1,6 +1,8 @@
 package procs
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -11,6 +13,7 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // NATS is a nats-server process with JetStream and a file store, alone or
@@ -197,3 +200,36 @@ func (f *Ferret) Start() {
 
 // Kill stops FerretDB with SIGKILL: every connection drops at once.
 func (f *Ferret) Kill() { f.p.Kill() }
+
+// ReadStream reads every message of stream whose subject matches filter,
+// with an ordered consumer, in stream order.
+func ReadStream(ctx context.Context, js jetstream.JetStream, stream, filter string) ([]jetstream.Msg, error) {
+	cons, err := js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
+	if err != nil {
+		return nil, err
+	}
+	info, err := cons.Info(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := int(info.NumPending)
+	out := make([]jetstream.Msg, 0, n)
+	for len(out) < n {
+		batch, err := cons.Fetch(min(n-len(out), 1000), jetstream.FetchMaxWait(5*time.Second))
+		if err != nil {
+			return out, err
+		}
+		got := 0
+		for m := range batch.Messages() {
+			out = append(out, m)
+			got++
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return out, err
+		}
+		if got == 0 {
+			return out, fmt.Errorf("%s: read %d of %d messages", stream, len(out), n)
+		}
+	}
+	return out, nil
+}

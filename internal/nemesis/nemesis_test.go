@@ -1,0 +1,246 @@
+package nemesis
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/procs"
+	"github.com/roomkeeper/roomkeeper/store/sqlite"
+)
+
+// ciSeeds are the seeds TestNemesis always runs (besides a random one)
+// when NEMESIS_SEED is not set.
+var ciSeeds = []uint64{1}
+
+// Defaults of a run.
+const (
+	// ciDuration is the fault phase of each run of TestNemesis when
+	// NEMESIS_DURATION is not set; `make nemesis` sets 5m.
+	ciDuration = 30 * time.Second
+	loadRate   = 20 // operations per second
+	// settleBound is how long the system may take to finish its work once
+	// the faults stop: a message a stopped worker held comes back after
+	// AckWait (30 s), a nak'ed one after up to 30 s.
+	settleBound = 3 * time.Minute
+)
+
+// TestNemesis runs the deployment as separate processes, injects a seeded
+// random schedule of faults under a seeded random load, lets it settle and
+// checks the invariants of the message API. NEMESIS_SEED replays one seed
+// (printed by every run); NEMESIS_DURATION sets the fault phase (default
+// 30s per seed here, 5m under `make nemesis`).
+func TestNemesis(t *testing.T) {
+	if testing.Short() {
+		t.Skip("nemesis: separate processes and minutes of faults; not under -short")
+	}
+	duration := ciDuration
+	if v := os.Getenv("NEMESIS_DURATION"); v != "" {
+		d, err := time.ParseDuration(v)
+		require.NoError(t, err, "NEMESIS_DURATION")
+		duration = d
+	}
+	seeds := append(append([]uint64(nil), ciSeeds...), rand.Uint64()%1_000_000)
+	if v := os.Getenv("NEMESIS_SEED"); v != "" {
+		seed, err := strconv.ParseUint(v, 10, 64)
+		require.NoError(t, err, "NEMESIS_SEED")
+		seeds = []uint64{seed}
+	}
+	for _, seed := range seeds {
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runNemesis(t, seed, duration) })
+	}
+}
+
+func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
+	sc := ScheduleConfig{Duration: duration}.WithDefaults()
+	faults := NewSchedule(seed, sc)
+	t.Logf("nemesis: seed %d (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s), %d faults scheduled: %s", seed, seed, duration, len(faults), CountByKind(faults))
+	s := startSystem(t, sc)
+
+	// Load and faults for the duration; the load stops with it, the
+	// faults finish their repairs.
+	l := newLoad(s, seed, loadRate)
+	n := newNemesis(s)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), duration)
+	loadDone := make(chan struct{})
+	go func() { l.Run(ctx); close(loadDone) }()
+	n.Run(start, faults)
+	<-ctx.Done()
+	cancel()
+	<-loadDone
+	faultsEnd := time.Since(start)
+
+	// Settle: the work queue empty, nothing pending, the last expiring
+	// room past its date and swept; then the schedulers stop, the queue
+	// empties again, and the rest stop.
+	l.mu.Lock()
+	expiryDone := l.lastExp.Add(3 * sweepInterval)
+	l.mu.Unlock()
+	state, ok := s.waitSettled(settleBound, expiryDone)
+	settleTook := time.Since(start) - faultsEnd
+	var exits []Exit
+	exits = append(exits, terminate(s.schedulers)...)
+	expiredBefore := time.Now().Add(-2 * sweepInterval)
+	if ok {
+		state, ok = s.waitSettled(settleBound, time.Time{})
+	}
+	if !ok {
+		t.Logf("not settled after %s: %s", settleBound, state)
+	}
+	exits = append(exits, terminate(s.webhooks)...)
+	exits = append(exits, terminate(s.workers)...)
+
+	h := collect(t, s, l)
+	h.ExpiredBefore = expiredBefore
+	h.Exits = exits
+	violations := Check(h)
+
+	accepted := 0
+	for _, c := range h.Commands {
+		if c.Accepted {
+			accepted++
+		}
+	}
+	summary := fmt.Sprintf("nemesis: seed %d, %d commands, %d faults (%s), %d violations", seed, accepted, len(n.done), CountByKind(n.done), len(violations))
+	fmt.Println(summary)
+	t.Log(summary)
+	t.Logf("load: %s; queries: %s; %d results, %d events, %d dead letters, %d rooms left; faults skipped (target busy) %d; faults ended at %s, settled in %s; SIGTERM exits: %s",
+		counts(l.ops), counts(l.queries), len(h.Results), len(h.Events), len(h.Dead), len(h.Rooms), n.skipped,
+		faultsEnd.Round(time.Millisecond), settleTook.Round(time.Millisecond), exitTimes(exits))
+	if len(violations) > 0 {
+		var b strings.Builder
+		fmt.Fprintf(&b, "nemesis report: seed %d (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s)\nfault log:\n%s\nviolations:\n", seed, seed, duration, n.Log())
+		for i, v := range violations {
+			if i == 200 {
+				fmt.Fprintf(&b, "  ... %d more\n", len(violations)-i)
+				break
+			}
+			fmt.Fprintf(&b, "  %s\n", v)
+		}
+		t.Error(b.String())
+	} else if testing.Verbose() {
+		t.Logf("fault log:\n%s", n.Log())
+	}
+}
+
+// collect reads what the checker needs once every process is stopped.
+func collect(t *testing.T, s *system, l *load) History {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	var h History
+	l.mu.Lock()
+	h.Commands = append(h.Commands, l.cmds...)
+	h.Seen = append(h.Seen, l.seen...)
+	l.mu.Unlock()
+
+	// Results: the stream keeps the last per command; the audit stream
+	// every one stored, each once per origin sequence.
+	stored := map[string]map[string]bool{} // command ID -> origin sequences
+	audit, err := procs.ReadStream(ctx, s.js, auditStream, ">")
+	require.NoError(t, err, "read %s", auditStream)
+	for _, m := range audit {
+		id := strings.TrimPrefix(m.Subject(), events.ResultPrefix)
+		if stored[id] == nil {
+			stored[id] = map[string]bool{}
+		}
+		origin := m.Headers().Get("Nats-Stream-Source")
+		if f := strings.Fields(origin); len(f) > 1 {
+			origin = f[1]
+		}
+		stored[id][origin] = true
+	}
+	msgs, err := procs.ReadStream(ctx, s.js, events.StreamResults, events.ResultPrefix+">")
+	require.NoError(t, err, "read %s", events.StreamResults)
+	for _, m := range msgs {
+		var r events.Result
+		if err := json.Unmarshal(m.Data(), &r); err != nil {
+			h.Seen = append(h.Seen, Violation{Rule: "result-malformed", ID: m.Subject(), Detail: err.Error()})
+			continue
+		}
+		res := Result{CommandID: strings.TrimPrefix(m.Subject(), events.ResultPrefix), Type: r.Type, OK: r.OK, Data: r.Data, Stored: max(1, len(stored[strings.TrimPrefix(m.Subject(), events.ResultPrefix)]))}
+		if r.Error != nil {
+			res.Code = r.Error.Code
+		}
+		if r.CommandID != res.CommandID {
+			h.Seen = append(h.Seen, Violation{Rule: "result-malformed", ID: res.CommandID, Detail: "commandId " + r.CommandID})
+		}
+		h.Results = append(h.Results, res)
+	}
+
+	evs, err := procs.ReadStream(ctx, s.js, events.StreamEvents, events.EventPrefix+">")
+	require.NoError(t, err, "read %s", events.StreamEvents)
+	for _, m := range evs {
+		var e events.Event
+		if err := json.Unmarshal(m.Data(), &e); err != nil {
+			h.Seen = append(h.Seen, Violation{Rule: "event-malformed", ID: m.Subject(), Detail: err.Error()})
+			continue
+		}
+		h.Events = append(h.Events, Event{ID: e.ID, MsgID: m.Headers().Get("Nats-Msg-Id"), Type: strings.TrimPrefix(m.Subject(), events.EventPrefix), Room: e.Subject})
+	}
+
+	dead, err := events.ListDead(ctx, s.js, 0)
+	require.NoError(t, err)
+	for _, d := range dead {
+		h.Dead = append(h.Dead, DeadLetter{Seq: d.Seq, Subject: d.Subject, CommandID: d.CommandID})
+	}
+
+	h.QueuedCommands, h.Consumers, err = s.settled(ctx)
+	require.NoError(t, err)
+
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: s.storePath(sqlite.DefaultFileName)})
+	require.NoError(t, err)
+	defer func() { _ = st.Close() }()
+	for after := ""; ; {
+		page, err := st.ListRooms(ctx, after, 1000)
+		require.NoError(t, err)
+		if len(page) == 0 {
+			break
+		}
+		for _, r := range page {
+			h.Rooms = append(h.Rooms, Room{ID: r.RoomID, AutoDeletionDate: r.AutoDeletionDate})
+		}
+		after = page[len(page)-1].RoomID
+	}
+	return h
+}
+
+func counts[K ~string](m map[K]int) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, string(k))
+	}
+	sort.Strings(keys)
+	parts := make([]string, len(keys))
+	for i, k := range keys {
+		parts[i] = fmt.Sprintf("%s %d", k, m[K(k)])
+	}
+	return strings.Join(parts, ", ")
+}
+
+func exitTimes(exits []Exit) string {
+	var worst time.Duration
+	var bad []string
+	for _, e := range exits {
+		worst = max(worst, e.Took)
+		if e.Err != nil {
+			bad = append(bad, fmt.Sprintf("%s: %v", e.Name, e.Err))
+		}
+	}
+	s := fmt.Sprintf("%d processes, slowest %s", len(exits), worst.Round(time.Millisecond))
+	if len(bad) > 0 {
+		s += " (" + strings.Join(bad, "; ") + ")"
+	}
+	return s
+}
