@@ -15,15 +15,13 @@ type nemesis struct {
 	s     *system
 	start time.Time
 
-	mu      sync.Mutex
-	busy    map[string]bool // process (or "nats") with a fault under way
-	log     []string
-	done    []Fault // faults injected
-	skipped int     // faults whose target was still busy
+	mu   sync.Mutex
+	log  []string
+	done []Fault // faults injected
 }
 
 func newNemesis(s *system) *nemesis {
-	return &nemesis{s: s, busy: map[string]bool{}}
+	return &nemesis{s: s}
 }
 
 func (n *nemesis) logf(format string, args ...any) {
@@ -33,35 +31,36 @@ func (n *nemesis) logf(format string, args ...any) {
 	n.mu.Unlock()
 }
 
-// Run injects the faults at their times, each in its own goroutine, and
-// returns once every fault is repaired. A fault whose target (or, for
-// NATS, any node) is still under a fault is skipped.
+// Run injects the faults at their times and returns once every fault is
+// repaired. Faults on different processes overlap; faults on the same
+// process (or, for NATS, on any node: the cluster loses one at a time)
+// wait for the one before to be repaired, in schedule order.
 func (n *nemesis) Run(start time.Time, faults []Fault) {
 	n.start = start
 	var wg sync.WaitGroup
+	queues := map[string]chan Fault{}
 	for _, f := range faults {
 		time.Sleep(time.Until(start.Add(f.At)))
 		key := n.key(f)
-		n.mu.Lock()
-		if n.busy[key] {
-			n.skipped++
-			n.mu.Unlock()
-			n.logf("skip %s: %s still under a fault", f.Kind, key)
-			continue
-		}
-		n.busy[key] = true
-		n.done = append(n.done, f)
-		n.mu.Unlock()
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			defer func() {
-				n.mu.Lock()
-				delete(n.busy, key)
-				n.mu.Unlock()
+		q, ok := queues[key]
+		if !ok {
+			q = make(chan Fault, len(faults))
+			queues[key] = q
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for f := range q {
+					n.mu.Lock()
+					n.done = append(n.done, f)
+					n.mu.Unlock()
+					n.inject(f)
+				}
 			}()
-			n.inject(f)
-		}()
+		}
+		q <- f
+	}
+	for _, q := range queues {
+		close(q)
 	}
 	wg.Wait()
 }

@@ -67,7 +67,7 @@ type ScheduleConfig struct {
 	// Warmup before the first fault (default 5s) and Cooldown (default
 	// 5s).
 	Warmup, Cooldown time.Duration
-	// MeanGap between the starts of two faults (default 6s).
+	// MeanGap between the starts of two faults (default 5s).
 	MeanGap time.Duration
 	// AckWait of the workers consumer: a stop lasts longer (default 30s).
 	AckWait time.Duration
@@ -89,7 +89,7 @@ func (c ScheduleConfig) WithDefaults() ScheduleConfig {
 	}
 	def(&c.Warmup, 5*time.Second)
 	def(&c.Cooldown, 5*time.Second)
-	def(&c.MeanGap, 6*time.Second)
+	def(&c.MeanGap, 5*time.Second)
 	def(&c.AckWait, 30*time.Second)
 	defi(&c.Workers, 3)
 	defi(&c.Schedulers, 2)
