@@ -27,6 +27,6 @@
 //
 // and NEMESIS_SEED=S replays the same schedule of faults and operations
 // (their timing and the rooms they hit depend on the run). NEMESIS_DURATION
-// sets the fault phase: 30s per seed by default (one fixed seed and one
+// sets the fault phase: 25s per seed by default (one fixed seed and one
 // random), 5m under `make nemesis`.
 package nemesis

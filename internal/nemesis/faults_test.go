@@ -1,6 +1,8 @@
 package nemesis
 
 import (
+	"context"
+	"database/sql"
 	"fmt"
 	"strings"
 	"sync"
@@ -8,12 +10,16 @@ import (
 	"time"
 
 	"github.com/roomkeeper/roomkeeper/internal/procs"
+	"github.com/roomkeeper/roomkeeper/store/sqlite"
 )
 
 // nemesis injects a schedule of faults into a system and logs what it did.
 type nemesis struct {
 	s     *system
 	start time.Time
+
+	// storeFree is held (write) while the store is locked.
+	storeFree sync.RWMutex
 
 	mu   sync.Mutex
 	log  []string
@@ -73,6 +79,8 @@ func (n *nemesis) key(f Fault) string {
 		return n.s.schedulers[f.Target].Name()
 	case KillWebhooks:
 		return n.s.webhooks[f.Target].Name()
+	case LockStore, LockStoreLong:
+		return "store"
 	default:
 		return "nats"
 	}
@@ -97,6 +105,8 @@ func (n *nemesis) inject(f Fault) {
 		time.Sleep(f.Pause)
 		node.Start()
 		n.logf("%s back after %s", node.Name, f.Pause.Round(time.Millisecond))
+	case LockStore, LockStoreLong:
+		n.lockStore(f.Pause)
 	case RollNATS:
 		for _, node := range n.s.nats {
 			n.logf("rolling restart: SIGTERM %s", node.Name)
@@ -113,6 +123,10 @@ func (n *nemesis) kill(r *procs.Role, pause time.Duration) {
 	n.logf("kill -9 %s", r.Name())
 	r.Proc().Kill()
 	time.Sleep(pause)
+	// A worker opens the store at start: like a supervisor restarting it
+	// until it stays up, start it once the store is free again.
+	n.storeFree.RLock()
+	defer n.storeFree.RUnlock()
 	r.Start()
 	n.logf("%s started again after %s", r.Name(), pause.Round(time.Millisecond))
 }
@@ -131,4 +145,35 @@ func (n *nemesis) Log() string {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	return strings.Join(n.log, "\n")
+}
+
+// lockStore holds the write lock of the workers' SQLite file for pause, as
+// another process (this one) with an exclusive transaction: every write of
+// the workers waits for its busy timeout and fails.
+func (n *nemesis) lockStore(pause time.Duration) {
+	n.storeFree.Lock()
+	defer n.storeFree.Unlock()
+	ctx := context.Background()
+	db, err := sql.Open("sqlite", "file:"+n.s.storePath(sqlite.DefaultFileName)+"?_pragma=busy_timeout(60000)")
+	if err != nil {
+		n.logf("lock store: %v", err)
+		return
+	}
+	defer func() { _ = db.Close() }()
+	conn, err := db.Conn(ctx)
+	if err != nil {
+		n.logf("lock store: %v", err)
+		return
+	}
+	defer func() { _ = conn.Close() }()
+	if _, err := conn.ExecContext(ctx, "BEGIN EXCLUSIVE"); err != nil {
+		n.logf("lock store: %v", err)
+		return
+	}
+	n.logf("store locked (BEGIN EXCLUSIVE on the SQLite file)")
+	time.Sleep(pause)
+	if _, err := conn.ExecContext(ctx, "ROLLBACK"); err != nil {
+		n.logf("unlock store: %v", err)
+	}
+	n.logf("store unlocked after %s", pause.Round(time.Millisecond))
 }

@@ -27,7 +27,7 @@ var ciSeeds = []uint64{1}
 const (
 	// ciDuration is the fault phase of each run of TestNemesis when
 	// NEMESIS_DURATION is not set; `make nemesis` sets 5m.
-	ciDuration = 30 * time.Second
+	ciDuration = 25 * time.Second
 	loadRate   = 20 // operations per second
 	// settleBound is how long the system may take to finish its work once
 	// the faults stop: a message a stopped worker held comes back after
@@ -39,7 +39,7 @@ const (
 // random schedule of faults under a seeded random load, lets it settle and
 // checks the invariants of the message API. NEMESIS_SEED replays one seed
 // (printed by every run); NEMESIS_DURATION sets the fault phase (default
-// 30s per seed here, 5m under `make nemesis`).
+// 25s per seed here, 5m under `make nemesis`).
 func TestNemesis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("nemesis: separate processes and minutes of faults; not under -short")

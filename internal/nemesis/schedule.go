@@ -28,6 +28,22 @@ const (
 	// RollNATS: a rolling restart of every node (SIGTERM, start, wait until
 	// it is current, next).
 	RollNATS FaultKind = "rolling-restart-nats"
+	// LockStore: another process holds the SQLite file's write lock for
+	// Fault.Pause (shorter than the workers' retry budget).
+	LockStore FaultKind = "lock-store"
+	// LockStoreLong: the same for longer than the retry budget, so that
+	// commands reach their last delivery with the ledger unreachable
+	// (drawn once, in runs of at least LongLockMinRun).
+	LockStoreLong FaultKind = "lock-store-long"
+)
+
+// LongLockMinRun is the shortest run that gets a LockStoreLong, and
+// LongLock how long it holds the lock: past the retry budget of a command
+// (nak delays of 250 ms doubling to 30 s over 10 deliveries, each waiting
+// up to the 10 s busy timeout: about 190 s).
+const (
+	LongLockMinRun = 4 * time.Minute
+	LongLock       = 200 * time.Second
 )
 
 // faultWeights is how often each kind is drawn, relative to the others.
@@ -38,6 +54,7 @@ var faultWeights = []struct {
 	{KillWorker, 4}, {KillScheduler, 1}, {KillWebhooks, 1},
 	{StopWorker, 2}, {StopScheduler, 1},
 	{KillNATS, 2}, {RollNATS, 1},
+	{LockStore, 2}, {LockStoreLong, 0},
 }
 
 // Fault is one fault of a schedule.
@@ -137,9 +154,16 @@ func NewSchedule(seed uint64, c ScheduleConfig) []Fault {
 			f.Target, f.Pause = rng.IntN(c.Schedulers), c.AckWait+span(time.Second, 8*time.Second)
 		case KillNATS:
 			f.Target, f.Pause = rng.IntN(c.NATSNodes), span(time.Second, 6*time.Second)
+		case LockStore:
+			f.Pause = span(2*time.Second, 25*time.Second)
 		case RollNATS:
 		}
 		out = append(out, f)
+	}
+	if c.Duration >= LongLockMinRun {
+		// Early enough for the commands it holds up to be given up and
+		// requeued, and answered before the end.
+		out = append(out, Fault{At: c.Warmup + span(0, c.Duration-LongLock-c.Warmup-c.Cooldown), Kind: LockStoreLong, Pause: LongLock})
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].At < out[j].At })
 	return out
