@@ -32,6 +32,7 @@ type Result struct {
 	Type      string
 	OK        bool
 	Code      string // error code when not OK
+	Message   string // error message when not OK
 	Data      json.RawMessage
 	// Stored is how many distinct results were stored on the command's
 	// subject over the run (the stream keeps the last only).
@@ -51,6 +52,7 @@ type DeadLetter struct {
 	Seq       uint64
 	Subject   string
 	CommandID string // Roomkeeper-Dead-Command-Id
+	Reason    string // Roomkeeper-Dead-Reason
 }
 
 // Room is a room left in the store at the end.

@@ -89,11 +89,11 @@ func (n *nemesis) key(f Fault) string {
 func (n *nemesis) inject(f Fault) {
 	switch f.Kind {
 	case KillWorker:
-		n.kill(n.s.workers[f.Target], f.Pause)
+		n.kill(n.s.workers[f.Target], f.Pause, true)
 	case KillScheduler:
-		n.kill(n.s.schedulers[f.Target], f.Pause)
+		n.kill(n.s.schedulers[f.Target], f.Pause, false)
 	case KillWebhooks:
-		n.kill(n.s.webhooks[f.Target], f.Pause)
+		n.kill(n.s.webhooks[f.Target], f.Pause, false)
 	case StopWorker:
 		n.stop(n.s.workers[f.Target], f.Pause)
 	case StopScheduler:
@@ -119,14 +119,16 @@ func (n *nemesis) inject(f Fault) {
 	}
 }
 
-func (n *nemesis) kill(r *procs.Role, pause time.Duration) {
+func (n *nemesis) kill(r *procs.Role, pause time.Duration, opensStore bool) {
 	n.logf("kill -9 %s", r.Name())
 	r.Proc().Kill()
 	time.Sleep(pause)
-	// A worker opens the store at start: like a supervisor restarting it
-	// until it stays up, start it once the store is free again.
-	n.storeFree.RLock()
-	defer n.storeFree.RUnlock()
+	if opensStore {
+		// A worker opens the store at start: like a supervisor restarting
+		// it until it stays up, start it once the store is free again.
+		n.storeFree.RLock()
+		defer n.storeFree.RUnlock()
+	}
 	r.Start()
 	n.logf("%s started again after %s", r.Name(), pause.Round(time.Millisecond))
 }

@@ -118,6 +118,21 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
 	t.Logf("load: %s; queries: %s; %d results, %d events, %d dead letters, %d rooms left; faults ended at %s, settled in %s; SIGTERM exits: %s",
 		counts(l.ops), counts(l.queries), len(h.Results), len(h.Events), len(h.Dead), len(h.Rooms),
 		faultsEnd.Round(time.Millisecond), settleTook.Round(time.Millisecond), exitTimes(exits))
+	codes, reasons := map[string]int{}, map[string]int{}
+	for _, r := range h.Results {
+		switch {
+		case r.OK:
+			codes["ok"]++
+		default:
+			codes[r.Code]++
+		}
+	}
+	for _, d := range h.Dead {
+		reason, _, _ := strings.Cut(d.Reason, ":")
+		reasons[reason]++
+	}
+	t.Logf("results: %s; dead letters: %s", counts(codes), counts(reasons))
+	t.Logf("valid commands answered with an error: %s", counts(refusals(h)))
 	if len(violations) > 0 {
 		var b strings.Builder
 		fmt.Fprintf(&b, "nemesis report: seed %d (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s)\nfault log:\n%s\nviolations:\n", seed, seed, duration, n.Log())
@@ -171,7 +186,7 @@ func collect(t *testing.T, s *system, l *load) History {
 		}
 		res := Result{CommandID: strings.TrimPrefix(m.Subject(), events.ResultPrefix), Type: r.Type, OK: r.OK, Data: r.Data, Stored: max(1, len(stored[strings.TrimPrefix(m.Subject(), events.ResultPrefix)]))}
 		if r.Error != nil {
-			res.Code = r.Error.Code
+			res.Code, res.Message = r.Error.Code, r.Error.Message
 		}
 		if r.CommandID != res.CommandID {
 			h.Seen = append(h.Seen, Violation{Rule: "result-malformed", ID: res.CommandID, Detail: "commandId " + r.CommandID})
@@ -193,7 +208,7 @@ func collect(t *testing.T, s *system, l *load) History {
 	dead, err := events.ListDead(ctx, s.js, 0)
 	require.NoError(t, err)
 	for _, d := range dead {
-		h.Dead = append(h.Dead, DeadLetter{Seq: d.Seq, Subject: d.Subject, CommandID: d.CommandID})
+		h.Dead = append(h.Dead, DeadLetter{Seq: d.Seq, Subject: d.Subject, CommandID: d.CommandID, Reason: d.Reason})
 	}
 
 	h.QueuedCommands, h.Consumers, err = s.settled(ctx)
@@ -243,4 +258,27 @@ func exitTimes(exits []Exit) string {
 		s += " (" + strings.Join(bad, "; ") + ")"
 	}
 	return s
+}
+
+// refusals counts the error results of commands the load sent as valid,
+// by code and message (a create whose autoDeletionDate came too close
+// while it waited, say).
+func refusals(h History) map[string]int {
+	valid := map[string]bool{}
+	for _, c := range h.Commands {
+		if c.ID != "" && !c.Invalid {
+			valid[c.ID] = true
+		}
+	}
+	out := map[string]int{}
+	for _, r := range h.Results {
+		if !r.OK && valid[r.CommandID] && r.Code != events.CodeNotFound {
+			msg := r.Message
+			if i := strings.IndexAny(msg, "0123456789"); i > 0 {
+				msg = msg[:i] + "…"
+			}
+			out[r.Code+": "+msg]++
+		}
+	}
+	return out
 }
