@@ -55,6 +55,12 @@ type DeadLetter struct {
 	Reason    string // Roomkeeper-Dead-Reason
 }
 
+// Webhook is a LiveKit webhook the load posted.
+type Webhook struct {
+	ID       string // event ID
+	Accepted bool   // the receiver answered 200
+}
+
 // Room is a room left in the store at the end.
 type Room struct {
 	ID               string
@@ -84,6 +90,10 @@ type History struct {
 	Events   []Event
 	Dead     []DeadLetter
 	Rooms    []Room
+	Webhooks []Webhook
+	// StoredWebhooks counts the messages on LIVEKIT_WEBHOOKS by
+	// Nats-Msg-Id (the event ID).
+	StoredWebhooks map[string]int
 	// ExpiredBefore: a room whose autoDeletionDate is before it must be
 	// gone.
 	ExpiredBefore time.Time
@@ -236,6 +246,12 @@ func Check(h History) []Violation {
 			}
 		}
 	}
+	for _, e := range h.Events {
+		// A room_finished deletes a room marked for deletion: no result.
+		if cause := eventCause(e.ID); e.Type == events.EventDeleted && strings.HasPrefix(cause, events.WebhookIDPrefix) {
+			deletedBy[e.Room] = append(deletedBy[e.Room], cause)
+		}
+	}
 	inStore := map[string]bool{}
 	for _, room := range h.Rooms {
 		inStore[room.ID] = true
@@ -298,6 +314,21 @@ func Check(h History) []Violation {
 			if _, answered := results[c.ID]; answered {
 				add("invalid-without-dead-letter", c.ID, "invalid %s answered without a dead letter", c.Subject)
 			}
+		}
+	}
+
+	// Every webhook the receiver accepted is stored once.
+	webhookSeen := map[string]bool{}
+	for _, w := range h.Webhooks {
+		if !w.Accepted || webhookSeen[w.ID] {
+			continue
+		}
+		webhookSeen[w.ID] = true
+		switch n := h.StoredWebhooks[w.ID]; {
+		case n == 0:
+			add("webhook-lost", w.ID, "answered 200, not on %s", events.StreamWebhooks)
+		case n > 1:
+			add("webhook-doubled", w.ID, "stored %d times", n)
 		}
 	}
 

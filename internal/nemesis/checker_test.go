@@ -50,11 +50,13 @@ func goodHistory() History {
 			{ID: "seq-7-abc:created:R4", MsgID: "seq-7-abc:created:R4"},
 			{ID: "expire-R3:deleted:R3", MsgID: "expire-R3:deleted:R3"},
 		},
-		Dead:          []DeadLetter{{Seq: 1, Subject: "rooms.dead.create", CommandID: "p1"}},
-		Rooms:         []Room{{ID: "R2", AutoDeletionDate: &future}, {ID: "R4"}},
-		ExpiredBefore: time.UnixMilli(past).Add(time.Second),
-		Consumers:     []Consumer{{Stream: events.StreamCommands}, {Stream: events.StreamWebhooks}},
-		Exits:         []Exit{{Name: "worker-1", Took: time.Second}},
+		Webhooks:       []Webhook{{ID: "EV1", Accepted: true}, {ID: "EV1", Accepted: true}, {ID: "EV2"}},
+		StoredWebhooks: map[string]int{"EV1": 1},
+		Dead:           []DeadLetter{{Seq: 1, Subject: "rooms.dead.create", CommandID: "p1"}},
+		Rooms:          []Room{{ID: "R2", AutoDeletionDate: &future}, {ID: "R4"}},
+		ExpiredBefore:  time.UnixMilli(past).Add(time.Second),
+		Consumers:      []Consumer{{Stream: events.StreamCommands}, {Stream: events.StreamWebhooks}},
+		Exits:          []Exit{{Name: "worker-1", Took: time.Second}},
 	}
 }
 
@@ -68,6 +70,13 @@ func rules(vs []Violation) []string {
 
 func TestCheckGoodHistory(t *testing.T) {
 	require.Empty(t, Check(goodHistory()))
+
+	// A room a room_finished deleted (marked for deletion first) is gone
+	// without a delete result.
+	h := goodHistory()
+	h.Events = append(h.Events, Event{ID: "lk:EV1:deleted:R4", MsgID: "lk:EV1:deleted:R4", Type: events.EventDeleted, Room: "R4"})
+	h.Rooms = h.Rooms[:1]
+	require.Empty(t, Check(h))
 }
 
 // Each broken invariant is found, by its rule.
@@ -107,6 +116,11 @@ func TestCheckFindsViolations(t *testing.T) {
 			h.Dead = append(h.Dead, DeadLetter{Seq: 2, Subject: "rooms.dead.delete", CommandID: "gone"})
 		}},
 		{"dead-letter-anonymous", func(h *History) { h.Dead = append(h.Dead, DeadLetter{Seq: 3, Subject: "rooms.dead.create"}) }},
+		{"webhook-lost", func(h *History) { h.StoredWebhooks = nil }},
+		{"webhook-doubled", func(h *History) { h.StoredWebhooks["EV1"] = 2 }},
+		{"room-back-after-delete", func(h *History) { // a room_finished deleted it
+			h.Events = append(h.Events, Event{ID: "lk:EV1:deleted:R4", MsgID: "lk:EV1:deleted:R4", Type: events.EventDeleted, Room: "R4"})
+		}},
 		{"commands-left", func(h *History) { h.QueuedCommands = 1 }},
 		{"consumer-pending", func(h *History) { h.Consumers[0].AckPending = 2 }},
 		{"sigterm-hang", func(h *History) { h.Exits[0].Hung, h.Exits[0].Err = true, errors.New("still running") }},

@@ -32,6 +32,7 @@ const (
 	opReservedID    op = "reserved-id"
 	opGet           op = "get"
 	opList          op = "list"
+	opWebhook       op = "webhook"
 )
 
 var opWeights = []struct {
@@ -40,7 +41,7 @@ var opWeights = []struct {
 }{
 	{opCreate, 26}, {opCreateExpires, 10}, {opDelete, 12}, {opDeleteForce, 5}, {opUpdate, 10},
 	{opDuplicate, 8}, {opNoMsgID, 5}, {opPoison, 5}, {opOversize, 2}, {opReservedID, 2},
-	{opGet, 10}, {opList, 5},
+	{opGet, 10}, {opList, 5}, {opWebhook, 8},
 }
 
 // publishGiveUp bounds the retries of one publish: a producer retries a
@@ -66,6 +67,9 @@ type load struct {
 	queries   map[string]int // query outcomes
 	lastExp   time.Time      // latest autoDeletionDate sent
 	seq       int
+
+	webhooks      []webhookSent
+	webhookBodies []signedWebhook
 }
 
 func newLoad(s *system, seed uint64, rate int) *load {
@@ -294,6 +298,8 @@ func (l *load) prepare(o op) func() {
 		return func() { l.get(rooms[0]) }
 	case opList:
 		return func() { l.list() }
+	case opWebhook:
+		return l.prepareWebhook()
 	}
 	return func() {}
 }

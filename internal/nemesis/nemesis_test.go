@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
@@ -66,11 +68,16 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
 	faults := NewSchedule(seed, sc)
 	t.Logf("nemesis: seed %d (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s), %d faults scheduled: %s", seed, seed, duration, len(faults), CountByKind(faults))
 	s := startSystem(t, sc)
+	n := newNemesis(s)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("nemesis: seed %d failed (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s); fault log:\n%s", seed, seed, duration, n.Log())
+		}
+	})
 
 	// Load and faults for the duration; the load stops with it, the
 	// faults finish their repairs.
 	l := newLoad(s, seed, loadRate)
-	n := newNemesis(s)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	loadDone := make(chan struct{})
@@ -131,7 +138,13 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
 		reason, _, _ := strings.Cut(d.Reason, ":")
 		reasons[reason]++
 	}
-	t.Logf("results: %s; dead letters: %s", counts(codes), counts(reasons))
+	accepted200 := 0
+	for _, w := range h.Webhooks {
+		if w.Accepted {
+			accepted200++
+		}
+	}
+	t.Logf("results: %s; dead letters: %s; webhooks posted %d, answered 200 %d, stored %d", counts(codes), counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
 	t.Logf("valid commands answered with an error: %s", counts(refusals(h)))
 	if len(violations) > 0 {
 		var b strings.Builder
@@ -144,7 +157,9 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
 			fmt.Fprintf(&b, "  %s\n", v)
 		}
 		t.Error(b.String())
-	} else if testing.Verbose() {
+		return
+	}
+	if testing.Verbose() {
 		t.Logf("fault log:\n%s", n.Log())
 	}
 }
@@ -158,12 +173,15 @@ func collect(t *testing.T, s *system, l *load) History {
 	l.mu.Lock()
 	h.Commands = append(h.Commands, l.cmds...)
 	h.Seen = append(h.Seen, l.seen...)
+	for _, w := range l.webhooks {
+		h.Webhooks = append(h.Webhooks, Webhook(w))
+	}
 	l.mu.Unlock()
 
 	// Results: the stream keeps the last per command; the audit stream
 	// every one stored, each once per origin sequence.
 	stored := map[string]map[string]bool{} // command ID -> origin sequences
-	audit, err := procs.ReadStream(ctx, s.js, auditStream, ">")
+	audit, err := readStream(ctx, s, auditStream, ">")
 	require.NoError(t, err, "read %s", auditStream)
 	for _, m := range audit {
 		id := strings.TrimPrefix(m.Subject(), events.ResultPrefix)
@@ -176,7 +194,7 @@ func collect(t *testing.T, s *system, l *load) History {
 		}
 		stored[id][origin] = true
 	}
-	msgs, err := procs.ReadStream(ctx, s.js, events.StreamResults, events.ResultPrefix+">")
+	msgs, err := readStream(ctx, s, events.StreamResults, events.ResultPrefix+">")
 	require.NoError(t, err, "read %s", events.StreamResults)
 	for _, m := range msgs {
 		var r events.Result
@@ -194,7 +212,7 @@ func collect(t *testing.T, s *system, l *load) History {
 		h.Results = append(h.Results, res)
 	}
 
-	evs, err := procs.ReadStream(ctx, s.js, events.StreamEvents, events.EventPrefix+">")
+	evs, err := readStream(ctx, s, events.StreamEvents, events.EventPrefix+">")
 	require.NoError(t, err, "read %s", events.StreamEvents)
 	for _, m := range evs {
 		var e events.Event
@@ -205,13 +223,21 @@ func collect(t *testing.T, s *system, l *load) History {
 		h.Events = append(h.Events, Event{ID: e.ID, MsgID: m.Headers().Get("Nats-Msg-Id"), Type: strings.TrimPrefix(m.Subject(), events.EventPrefix), Room: e.Subject})
 	}
 
-	dead, err := events.ListDead(ctx, s.js, 0)
-	require.NoError(t, err)
+	whs, err := readStream(ctx, s, events.StreamWebhooks, events.WebhookPrefix+">")
+	require.NoError(t, err, "read %s", events.StreamWebhooks)
+	h.StoredWebhooks = map[string]int{}
+	for _, m := range whs {
+		h.StoredWebhooks[m.Headers().Get("Nats-Msg-Id")]++
+	}
+
+	var dead []events.DeadLetter
+	err = retry(ctx, func() (err error) { dead, err = events.ListDead(ctx, s.js, 0); return err })
+	require.NoError(t, err, "read %s", events.StreamDead)
 	for _, d := range dead {
 		h.Dead = append(h.Dead, DeadLetter{Seq: d.Seq, Subject: d.Subject, CommandID: d.CommandID, Reason: d.Reason})
 	}
 
-	h.QueuedCommands, h.Consumers, err = s.settled(ctx)
+	err = retry(ctx, func() (err error) { h.QueuedCommands, h.Consumers, err = s.settled(ctx); return err })
 	require.NoError(t, err)
 
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: s.storePath(sqlite.DefaultFileName)})
@@ -229,6 +255,29 @@ func collect(t *testing.T, s *system, l *load) History {
 		after = page[len(page)-1].RoomID
 	}
 	return h
+}
+
+// retry runs f until it succeeds, up to 30 times a second apart: after a
+// rolling restart a stream may still be electing its leader.
+func retry(ctx context.Context, f func() error) error {
+	var err error
+	for range 30 {
+		if err = f(); err == nil {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return errors.Join(err, ctx.Err())
+		case <-time.After(time.Second):
+		}
+	}
+	return err
+}
+
+func readStream(ctx context.Context, s *system, stream, filter string) ([]jetstream.Msg, error) {
+	var msgs []jetstream.Msg
+	err := retry(ctx, func() (err error) { msgs, err = procs.ReadStream(ctx, s.js, stream, filter); return err })
+	return msgs, err
 }
 
 func counts[K ~string](m map[K]int) string {

@@ -89,8 +89,8 @@ func startSystem(t *testing.T, sc ScheduleConfig) *system {
 		"SWEEP_INTERVAL="+sweepInterval.String(),
 		"MIN_AUTO_DELETION_DELAY="+minAutoDeletionDelay.String(),
 		"WORKER_CONCURRENCY="+strconv.Itoa(workerConcurrency),
-		"LIVEKIT_API_KEY=nemesis",
-		"LIVEKIT_API_SECRET=nemesis-secret-of-at-least-32-chars",
+		"LIVEKIT_API_KEY="+liveKitKey,
+		"LIVEKIT_API_SECRET="+liveKitSecret,
 		"LOG_LEVEL=warn",
 		"LOG_FORMAT=text",
 	)
