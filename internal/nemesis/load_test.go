@@ -35,10 +35,12 @@ const (
 	opWebhook       op = "webhook"
 )
 
-var opWeights = []struct {
+type opWeight struct {
 	op     op
 	weight int
-}{
+}
+
+var opWeights = []opWeight{
 	{opCreate, 26}, {opCreateExpires, 10}, {opDelete, 12}, {opDeleteForce, 5}, {opUpdate, 10},
 	{opDuplicate, 8}, {opNoMsgID, 5}, {opPoison, 5}, {opOversize, 2}, {opReservedID, 2},
 	{opGet, 10}, {opList, 5}, {opWebhook, 8},
@@ -119,10 +121,6 @@ func (l *load) Run(ctx context.Context) {
 	if err == nil {
 		defer func() { _ = sub.Unsubscribe() }()
 	}
-	total := 0
-	for _, w := range opWeights {
-		total += w.weight
-	}
 	sem := make(chan struct{}, 6)
 	var wg sync.WaitGroup
 	tick := time.NewTicker(time.Second / time.Duration(l.rate))
@@ -134,15 +132,7 @@ func (l *load) Run(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		n := l.rng.IntN(total)
-		var o op
-		for _, w := range opWeights {
-			if n < w.weight {
-				o = w.op
-				break
-			}
-			n -= w.weight
-		}
+		o := draw(l.rng, opWeights, func(w opWeight) (op, int) { return w.op, w.weight })
 		// Draw everything the operation needs now, on this goroutine, so
 		// the seed decides it.
 		do := l.prepare(o)
@@ -384,15 +374,9 @@ func (l *load) get(room string) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_, err := l.s.client.GetRoom(ctx, room)
-	outcome := "ok"
-	if e, ok := events.AsError(err); ok {
-		outcome = e.Code
-	} else if err != nil {
-		outcome = "no-reply"
-	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	l.queries["get "+outcome]++
+	l.queries["get "+outcome(err)]++
 	if err == nil && wasDeleted && deleted.Before(asked) {
 		l.seen = append(l.seen, Violation{Rule: "room-back-after-delete", ID: room,
 			Detail: fmt.Sprintf("rooms.api.get found it %s after its ok delete", asked.Sub(deleted).Round(time.Millisecond))})
@@ -403,13 +387,18 @@ func (l *load) list() {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	_, err := l.s.client.ListRooms(ctx, events.ListRequest{MaxItems: 20})
-	outcome := "ok"
-	if e, ok := events.AsError(err); ok {
-		outcome = e.Code
-	} else if err != nil {
-		outcome = "no-reply"
-	}
 	l.mu.Lock()
-	l.queries["list "+outcome]++
+	l.queries["list "+outcome(err)]++
 	l.mu.Unlock()
+}
+
+// outcome names a query's answer: ok, its error code, or no-reply.
+func outcome(err error) string {
+	if e, ok := events.AsError(err); ok {
+		return e.Code
+	}
+	if err != nil {
+		return "no-reply"
+	}
+	return "ok"
 }

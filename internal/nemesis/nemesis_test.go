@@ -23,7 +23,7 @@ import (
 
 // ciSeeds are the seeds TestNemesis always runs (besides a random one)
 // when NEMESIS_SEED is not set.
-var ciSeeds = []uint64{1}
+var ciSeeds = []uint64{2} // 25 s: stop-worker, kill-nats, lock-store
 
 // Defaults of a run.
 const (

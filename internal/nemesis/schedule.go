@@ -46,11 +46,13 @@ const (
 	LongLock       = 200 * time.Second
 )
 
-// faultWeights is how often each kind is drawn, relative to the others.
-var faultWeights = []struct {
+type faultWeight struct {
 	kind   FaultKind
 	weight int
-}{
+}
+
+// faultWeights is how often each kind is drawn, relative to the others.
+var faultWeights = []faultWeight{
 	{KillWorker, 4}, {KillScheduler, 1}, {KillWebhooks, 1},
 	{StopWorker, 2}, {StopScheduler, 1},
 	{KillNATS, 2}, {RollNATS, 1},
@@ -120,10 +122,6 @@ func (c ScheduleConfig) WithDefaults() ScheduleConfig {
 func NewSchedule(seed uint64, c ScheduleConfig) []Fault {
 	c = c.WithDefaults()
 	rng := rand.New(rand.NewPCG(seed, 0x6e656d65736973)) // "nemesis"
-	total := 0
-	for _, w := range faultWeights {
-		total += w.weight
-	}
 	span := func(lo, hi time.Duration) time.Duration { return lo + time.Duration(rng.Int64N(int64(hi-lo)+1)) }
 	var out []Fault
 	for at := c.Warmup; ; {
@@ -131,15 +129,7 @@ func NewSchedule(seed uint64, c ScheduleConfig) []Fault {
 		if at > c.Duration-c.Cooldown {
 			break
 		}
-		n := rng.IntN(total)
-		var kind FaultKind
-		for _, w := range faultWeights {
-			if n < w.weight {
-				kind = w.kind
-				break
-			}
-			n -= w.weight
-		}
+		kind := draw(rng, faultWeights, func(w faultWeight) (FaultKind, int) { return w.kind, w.weight })
 		f := Fault{At: at, Kind: kind}
 		switch kind {
 		case KillWorker:
@@ -186,4 +176,22 @@ func CountByKind(faults []Fault) string {
 		return "none"
 	}
 	return strings.Join(parts, ", ")
+}
+
+// draw picks one of choices at random, each as often as its weight.
+func draw[C, K any](rng *rand.Rand, choices []C, kw func(C) (K, int)) K {
+	total := 0
+	for _, c := range choices {
+		_, w := kw(c)
+		total += w
+	}
+	n := rng.IntN(total)
+	for _, c := range choices {
+		k, w := kw(c)
+		if n < w {
+			return k
+		}
+		n -= w
+	}
+	panic("nemesis: draw from no weight")
 }
