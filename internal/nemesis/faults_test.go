@@ -18,12 +18,10 @@ type nemesis struct {
 	s     *system
 	start time.Time
 
-	// storeFree is held (write) while the store is locked.
-	storeFree sync.RWMutex
-
-	mu   sync.Mutex
-	log  []string
-	done []Fault // faults injected
+	mu     sync.Mutex
+	log    []string
+	done   []Fault     // faults injected
+	failed []Violation // processes that did not come back
 }
 
 func newNemesis(s *system) *nemesis {
@@ -89,11 +87,11 @@ func (n *nemesis) key(f Fault) string {
 func (n *nemesis) inject(f Fault) {
 	switch f.Kind {
 	case KillWorker:
-		n.kill(n.s.workers[f.Target], f.Pause, true)
+		n.kill(n.s.workers[f.Target], f.Pause)
 	case KillScheduler:
-		n.kill(n.s.schedulers[f.Target], f.Pause, false)
+		n.kill(n.s.schedulers[f.Target], f.Pause)
 	case KillWebhooks:
-		n.kill(n.s.webhooks[f.Target], f.Pause, false)
+		n.kill(n.s.webhooks[f.Target], f.Pause)
 	case StopWorker:
 		n.stop(n.s.workers[f.Target], f.Pause)
 	case StopScheduler:
@@ -119,17 +117,23 @@ func (n *nemesis) inject(f Fault) {
 	}
 }
 
-func (n *nemesis) kill(r *procs.Role, pause time.Duration, opensStore bool) {
+// restartBound is how long a killed process may take to be up again, the
+// longest store lock included.
+const restartBound = LongLock + time.Minute
+
+func (n *nemesis) kill(r *procs.Role, pause time.Duration) {
 	n.logf("kill -9 %s", r.Name())
 	r.Proc().Kill()
 	time.Sleep(pause)
-	if opensStore {
-		// A worker opens the store at start: like a supervisor restarting
-		// it until it stays up, start it once the store is free again.
-		n.storeFree.RLock()
-		defer n.storeFree.RUnlock()
+	// Started again until it stays up, as a supervisor would: a worker
+	// cannot start while the store is locked.
+	if err := r.TryStart(restartBound); err != nil {
+		n.logf("%s: %v", r.Name(), err)
+		n.mu.Lock()
+		n.failed = append(n.failed, Violation{Rule: "restart-failed", ID: r.Name(), Detail: err.Error()})
+		n.mu.Unlock()
+		return
 	}
-	r.Start()
 	n.logf("%s started again after %s", r.Name(), pause.Round(time.Millisecond))
 }
 
@@ -153,8 +157,6 @@ func (n *nemesis) Log() string {
 // another process (this one) with an exclusive transaction: every write of
 // the workers waits for its busy timeout and fails.
 func (n *nemesis) lockStore(pause time.Duration) {
-	n.storeFree.Lock()
-	defer n.storeFree.Unlock()
 	ctx := context.Background()
 	db, err := sql.Open("sqlite", "file:"+n.s.storePath(sqlite.DefaultFileName)+"?_pragma=busy_timeout(60000)")
 	if err != nil {

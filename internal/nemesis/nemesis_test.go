@@ -110,6 +110,7 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
 
 	h := collect(t, s, l)
 	h.ExpiredBefore = expiredBefore
+	h.Seen = append(h.Seen, n.failed...)
 	h.Exits = exits
 	violations := Check(h)
 
@@ -144,7 +145,7 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
 			accepted200++
 		}
 	}
-	t.Logf("results: %s; dead letters: %s; webhooks posted %d, answered 200 %d, stored %d", counts(codes), counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
+	t.Logf("results: %s; dead letters: %s; webhooks posted %d (replays included), answered 200 %d, distinct event IDs stored %d", counts(codes), counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
 	t.Logf("valid commands answered with an error: %s", counts(refusals(h)))
 	if len(violations) > 0 {
 		var b strings.Builder

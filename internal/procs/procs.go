@@ -171,17 +171,25 @@ const (
 // exits or ReadyTimeout passes.
 func waitReady(t testing.TB, p *Proc, ready func() error) {
 	t.Helper()
-	deadline := time.Now().Add(ReadyTimeout)
+	if err := pollReady(p, ReadyTimeout, ready); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// pollReady polls ready every 50 ms until it returns nil, or returns an
+// error when p exits or d passes.
+func pollReady(p *Proc, d time.Duration, ready func() error) error {
+	deadline := time.Now().Add(d)
 	for {
 		if !p.Running() {
-			t.Fatalf("%s exited at start: %v", p.Name, p.exitErr)
+			return fmt.Errorf("%s exited at start: %v", p.Name, p.exitErr)
 		}
 		err := ready()
 		if err == nil {
-			return
+			return nil
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%s not ready after %s: %v", p.Name, ReadyTimeout, err)
+			return fmt.Errorf("%s not ready after %s: %v", p.Name, d, err)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
@@ -229,16 +237,36 @@ func StartRole(t testing.TB, bin, name, logDir string, args, env []string) *Role
 }
 
 // Start runs the process again (it must have exited) and waits until it is
-// ready.
+// ready, failing the test when it is not within ReadyTimeout.
 func (r *Role) Start() {
 	r.t.Helper()
-	r.mu.Lock()
-	addr := FreeAddr(r.t)
-	r.starts++
-	p := Start(r.t, r.name, filepath.Join(r.logDir, r.name+".log"), r.bin, r.args, append(append([]string(nil), r.env...), "HTTP_ADDR="+addr))
-	r.p, r.httpAddr = p, addr
-	r.mu.Unlock()
-	waitReady(r.t, p, func() error { return httpOK("http://" + addr + "/readyz") })
+	if err := r.TryStart(ReadyTimeout); err != nil {
+		r.t.Fatal(err)
+	}
+}
+
+// TryStart runs the process again and waits up to d until it is ready. A
+// process that exits before is started again, as a supervisor would, until
+// d passes; then the last process is killed and the error returned.
+func (r *Role) TryStart(d time.Duration) error {
+	deadline := time.Now().Add(d)
+	for {
+		r.mu.Lock()
+		addr := FreeAddr(r.t)
+		r.starts++
+		p := Start(r.t, r.name, filepath.Join(r.logDir, r.name+".log"), r.bin, r.args, append(append([]string(nil), r.env...), "HTTP_ADDR="+addr))
+		r.p, r.httpAddr = p, addr
+		r.mu.Unlock()
+		err := pollReady(p, time.Until(deadline), func() error { return httpOK("http://" + addr + "/readyz") })
+		switch {
+		case err == nil:
+			return nil
+		case p.Running() || time.Now().After(deadline):
+			p.Kill()
+			return err
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
 }
 
 // Name is the name the role was started with.
