@@ -123,9 +123,9 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
 	summary := fmt.Sprintf("nemesis: seed %d, %d commands, %d faults (%s), %d violations", seed, accepted, len(n.done), CountByKind(n.done), len(violations))
 	fmt.Println(summary)
 	t.Log(summary)
-	t.Logf("load: %s; queries: %s; %d results, %d events, %d dead letters, %d rooms left; faults ended at %s, settled in %s; SIGTERM exits: %s",
+	t.Logf("load: %s; queries: %s; %d results, %d events, %d dead letters, %d rooms left; faults skipped (target still under a fault) %d (%s); faults ended at %s, settled in %s; SIGTERM exits: %s",
 		counts(l.ops), counts(l.queries), len(h.Results), len(h.Events), len(h.Dead), len(h.Rooms),
-		faultsEnd.Round(time.Millisecond), settleTook.Round(time.Millisecond), exitTimes(exits))
+		len(n.skipped), CountByKind(n.skipped), faultsEnd.Round(time.Millisecond), settleTook.Round(time.Millisecond), exitTimes(exits))
 	codes, reasons := map[string]int{}, map[string]int{}
 	for _, r := range h.Results {
 		switch {
