@@ -104,6 +104,17 @@ func startSystem(t *testing.T, sc ScheduleConfig) *system {
 	s.workers = start("worker", sc.Workers)
 	s.schedulers = start("scheduler", sc.Schedulers)
 	s.webhooks = start("webhooks", sc.Webhooks)
+
+	// Every stream of the contract, as the roles bootstrapped it: R3.
+	for _, cfg := range topology().Streams() {
+		st, err := s.js.Stream(ctx, cfg.Name)
+		require.NoError(t, err)
+		info, err := st.Info(ctx)
+		require.NoError(t, err)
+		require.Equal(t, 3, info.Config.Replicas, "%s replicas", cfg.Name)
+		require.NotNil(t, info.Cluster, "%s cluster info", cfg.Name)
+		require.Len(t, info.Cluster.Replicas, 2, "%s: a leader and two replicas", cfg.Name)
+	}
 	return s
 }
 
