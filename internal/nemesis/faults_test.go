@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/roomkeeper/roomkeeper/internal/procs"
-	"github.com/roomkeeper/roomkeeper/store/sqlite"
 )
 
 // nemesis injects a schedule of faults into a system and logs what it did.
@@ -156,10 +155,20 @@ func (n *nemesis) Log() string {
 
 // lockStore holds the write lock of the workers' SQLite file for pause, as
 // another process (this one) with an exclusive transaction: every write of
-// the workers waits for its busy timeout and fails.
+// the workers waits for its busy timeout and fails. On MongoDB it kills the
+// FerretDB process and starts it again after pause.
 func (n *nemesis) lockStore(pause time.Duration) {
+	if f := n.s.ferret; f != nil {
+		// MongoDB: the server goes away (kill -9) and comes back.
+		n.logf("kill -9 ferretdb")
+		f.Kill()
+		time.Sleep(pause)
+		f.Start()
+		n.logf("ferretdb back after %s", pause.Round(time.Millisecond))
+		return
+	}
 	ctx := context.Background()
-	db, err := sql.Open("sqlite", "file:"+n.s.storePath(sqlite.DefaultFileName)+"?_pragma=busy_timeout(60000)")
+	db, err := sql.Open("sqlite", "file:"+n.s.storePath()+"?_pragma=busy_timeout(60000)")
 	if err != nil {
 		n.logf("lock store: %v", err)
 		return

@@ -14,6 +14,7 @@ import (
 var (
 	roomkeeperBin string
 	natsServerBin string
+	ferretDBBin   string
 )
 
 func TestMain(m *testing.M) {
@@ -32,12 +33,15 @@ func run(m *testing.M) int {
 	}
 	defer func() { _ = os.RemoveAll(dir) }()
 	start := time.Now()
-	bins, err := procs.Build(dir, map[string]string{"roomkeeper": procs.PkgRoomkeeper, "nats-server": procs.PkgNATSServer})
+	bins, err := procs.Build(dir, map[string]string{
+		"roomkeeper": procs.PkgRoomkeeper, "nats-server": procs.PkgNATSServer,
+		"ferretdb": "github.com/roomkeeper/roomkeeper/internal/faulttest/ferretdb",
+	})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "nemesis:", err)
 		return 1
 	}
-	roomkeeperBin, natsServerBin = bins["roomkeeper"], bins["nats-server"]
-	fmt.Fprintf(os.Stderr, "nemesis: built roomkeeper and nats-server in %s\n", time.Since(start).Round(time.Millisecond))
+	roomkeeperBin, natsServerBin, ferretDBBin = bins["roomkeeper"], bins["nats-server"], bins["ferretdb"]
+	fmt.Fprintf(os.Stderr, "nemesis: built roomkeeper, nats-server and ferretdb in %s\n", time.Since(start).Round(time.Millisecond))
 	return m.Run()
 }

@@ -18,7 +18,6 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
-	"github.com/roomkeeper/roomkeeper/store/sqlite"
 )
 
 // ciSeeds are the seeds TestNemesis always runs (besides a random one)
@@ -31,6 +30,8 @@ const (
 	// NEMESIS_DURATION is not set; `make nemesis` sets 5m.
 	ciDuration = 25 * time.Second
 	loadRate   = 20 // operations per second
+	// mongoLoadRate is the load of a run on FerretDB.
+	mongoLoadRate = 4
 	// settleBound is how long the system may take to finish its work once
 	// the faults stop: a message a stopped worker held comes back after
 	// AckWait (30 s), a nak'ed one after up to 30 s.
@@ -52,6 +53,14 @@ func TestNemesis(t *testing.T) {
 		require.NoError(t, err, "NEMESIS_DURATION")
 		duration = d
 	}
+	storeKind := storeSQLite
+	switch v := os.Getenv("NEMESIS_STORE"); v {
+	case "", storeSQLite:
+	case storeMongo:
+		storeKind = storeMongo
+	default:
+		t.Fatalf("NEMESIS_STORE %q: sqlite or mongo", v)
+	}
 	seeds := append(append([]uint64(nil), ciSeeds...), rand.Uint64()%1_000_000)
 	if v := os.Getenv("NEMESIS_SEED"); v != "" {
 		seed, err := strconv.ParseUint(v, 10, 64)
@@ -59,15 +68,23 @@ func TestNemesis(t *testing.T) {
 		seeds = []uint64{seed}
 	}
 	for _, seed := range seeds {
-		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runNemesis(t, seed, duration) })
+		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) { runNemesis(t, seed, duration, storeKind) })
 	}
 }
 
-func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
-	sc := ScheduleConfig{Duration: duration}.WithDefaults()
+func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind string) {
+	sc := ScheduleConfig{Duration: duration}
+	rate := loadRate
+	if storeKind == storeMongo {
+		// FerretDB v1 (its SQLite backend) scans a collection per lookup
+		// and its conditional updates are not atomic across processes:
+		// one worker, and a load it keeps up with.
+		sc.Workers, rate = 1, mongoLoadRate
+	}
+	sc = sc.WithDefaults()
 	faults := NewSchedule(seed, sc)
-	t.Logf("nemesis: seed %d (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s), %d faults scheduled: %s", seed, seed, duration, len(faults), CountByKind(faults))
-	s := startSystem(t, sc)
+	t.Logf("nemesis: seed %d on %s (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s NEMESIS_STORE=%s), %d faults scheduled: %s", seed, storeKind, seed, duration, storeKind, len(faults), CountByKind(faults))
+	s := startSystem(t, sc, storeKind)
 	n := newNemesis(s)
 	t.Cleanup(func() {
 		if t.Failed() {
@@ -77,7 +94,7 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration) {
 
 	// Load and faults for the duration; the load stops with it, the
 	// faults finish their repairs.
-	l := newLoad(s, seed, loadRate)
+	l := newLoad(s, seed, rate)
 	start := time.Now()
 	ctx, cancel := context.WithTimeout(context.Background(), duration)
 	loadDone := make(chan struct{})
@@ -241,7 +258,7 @@ func collect(t *testing.T, s *system, l *load) History {
 	err = retry(ctx, func() (err error) { h.QueuedCommands, h.Consumers, err = s.settled(ctx); return err })
 	require.NoError(t, err)
 
-	st, err := sqlite.Open(ctx, sqlite.Config{Path: s.storePath(sqlite.DefaultFileName)})
+	st, err := s.openStore(ctx)
 	require.NoError(t, err)
 	defer func() { _ = st.Close() }()
 	for after := ""; ; {

@@ -15,6 +15,9 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
+	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/store/mongo"
+	"github.com/roomkeeper/roomkeeper/store/sqlite"
 )
 
 // Settings of the system under test.
@@ -41,9 +44,12 @@ type system struct {
 	workers    []*procs.Role
 	schedulers []*procs.Role
 	webhooks   []*procs.Role
-	nc         *nats.Conn
-	js         jetstream.JetStream
-	client     *events.Client
+	// ferret is the MongoDB store (FerretDB) of a run on MONGO_URI; nil
+	// on SQLite.
+	ferret *procs.Ferret
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	client *events.Client
 }
 
 // topology is the streams' topology of the run: R3.
@@ -53,10 +59,22 @@ func topology() events.Topology {
 	return top
 }
 
-func startSystem(t *testing.T, sc ScheduleConfig) *system {
+// Stores a run can use (NEMESIS_STORE).
+const (
+	storeSQLite = "sqlite"
+	storeMongo  = "mongo"
+)
+
+// mongoDB is the database of a run on MongoDB.
+const mongoDB = "nemesis"
+
+func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 	t.Helper()
 	s := &system{t: t, logDir: t.TempDir(), dataDir: t.TempDir()}
 	procs.DumpLogsOnFailure(t, s.logDir)
+	if storeKind == storeMongo {
+		s.ferret = procs.StartFerret(t, ferretDBBin, s.logDir)
+	}
 	s.nats = procs.StartNATSCluster(t, natsServerBin, s.logDir, sc.NATSNodes)
 	url := procs.ClusterURL(s.nats)
 
@@ -94,6 +112,9 @@ func startSystem(t *testing.T, sc ScheduleConfig) *system {
 		"LOG_LEVEL=warn",
 		"LOG_FORMAT=text",
 	)
+	if s.ferret != nil {
+		env = append(env, "MONGO_URI="+s.ferret.URI(), "MONGO_DB="+mongoDB)
+	}
 	start := func(role string, n int) []*procs.Role {
 		rs := make([]*procs.Role, n)
 		for i := range rs {
@@ -202,5 +223,13 @@ func (s *system) waitSettled(d time.Duration, after time.Time) (string, bool) {
 	return last, false
 }
 
-// storeDir is the SQLite file the workers share.
-func (s *system) storePath(name string) string { return filepath.Join(s.dataDir, name) }
+// storePath is the SQLite file the workers share.
+func (s *system) storePath() string { return filepath.Join(s.dataDir, sqlite.DefaultFileName) }
+
+// openStore opens the workers' store from the test process.
+func (s *system) openStore(ctx context.Context) (store.Store, error) {
+	if s.ferret != nil {
+		return mongo.Open(ctx, mongo.Config{URI: s.ferret.URI(), Database: mongoDB})
+	}
+	return sqlite.Open(ctx, sqlite.Config{Path: s.storePath()})
+}
