@@ -11,7 +11,9 @@
 // Nats-Msg-Id; poison, oversize and reserved-ID commands; rooms.api.get and
 // list queries) while a seeded schedule of faults (NewSchedule) kills
 // (-9) and restarts roomkeeper processes, stops one with SIGSTOP for
-// longer than AckWait, kills one NATS node or restarts all three in turn.
+// longer than AckWait, kills one NATS node or restarts all three in turn,
+// or makes the store unreachable (the SQLite write lock held by another
+// process, shorter and longer than a command's retry budget).
 //
 // Once the faults stop and the system settled (bounded), every process is
 // stopped with SIGTERM and Check reads the streams and the store:
@@ -28,5 +30,9 @@
 // and NEMESIS_SEED=S replays the same schedule of faults and operations
 // (their timing and the rooms they hit depend on the run). NEMESIS_DURATION
 // sets the fault phase: 25s per seed by default (one fixed seed and one
-// random), 5m under `make nemesis`.
+// random), 5m under `make nemesis`. NEMESIS_STORE=mongo runs the workers on
+// the MongoDB wire protocol (a FerretDB process, internal/faulttest/ferretdb)
+// instead of SQLite, with one worker and a lighter load (FerretDB v1 is
+// slow and its conditional updates are not atomic across processes); the
+// store faults then kill FerretDB instead of locking the SQLite file.
 package nemesis
