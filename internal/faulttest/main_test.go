@@ -1,10 +1,8 @@
 package faulttest
 
 import (
-	"fmt"
 	"os"
 	"testing"
-	"time"
 
 	"github.com/roomkeeper/roomkeeper/internal/procs"
 )
@@ -17,27 +15,9 @@ var (
 )
 
 func TestMain(m *testing.M) {
-	os.Exit(run(m))
-}
-
-func run(m *testing.M) int {
-	dir, err := os.MkdirTemp("", "faulttest-bin-")
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faulttest:", err)
-		return 1
-	}
-	defer func() { _ = os.RemoveAll(dir) }()
-	start := time.Now()
-	bins, err := procs.Build(dir, map[string]string{
+	os.Exit(procs.RunWithBinaries(m, "faulttest", map[string]string{
 		"roomkeeper":  procs.PkgRoomkeeper,
 		"nats-server": procs.PkgNATSServer,
-		"ferretdb":    "github.com/roomkeeper/roomkeeper/internal/faulttest/ferretdb",
-	})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "faulttest:", err)
-		return 1
-	}
-	roomkeeperBin, natsServerBin, ferretDBBin = bins["roomkeeper"], bins["nats-server"], bins["ferretdb"]
-	fmt.Fprintf(os.Stderr, "faulttest: built roomkeeper, nats-server and ferretdb in %s\n", time.Since(start).Round(time.Millisecond))
-	return m.Run()
+		"ferretdb":    procs.PkgFerretDB,
+	}, map[string]*string{"roomkeeper": &roomkeeperBin, "nats-server": &natsServerBin, "ferretdb": &ferretDBBin}))
 }

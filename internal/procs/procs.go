@@ -16,6 +16,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"syscall"
@@ -161,10 +162,39 @@ func Build(dir string, pkgs map[string]string) (map[string]string, error) {
 	return out, nil
 }
 
+// RunWithBinaries is the body of a TestMain that needs binaries: it builds
+// pkgs (binary name → Go package) into a temporary directory, sets each
+// *bins[name] to its path, runs m and removes the directory. who names the
+// caller in what it prints.
+func RunWithBinaries(m *testing.M, who string, pkgs map[string]string, bins map[string]*string) int {
+	dir, err := os.MkdirTemp("", who+"-bin-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, who+":", err)
+		return 1
+	}
+	defer func() { _ = os.RemoveAll(dir) }()
+	start := time.Now()
+	built, err := Build(dir, pkgs)
+	if err != nil {
+		fmt.Fprintln(os.Stderr, who+":", err)
+		return 1
+	}
+	names := make([]string, 0, len(built))
+	for name, path := range built {
+		*bins[name] = path
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(os.Stderr, "%s: built %s in %s\n", who, strings.Join(names, ", "), time.Since(start).Round(time.Millisecond))
+	return m.Run()
+}
+
 // Packages of the binaries the tests build.
 const (
 	PkgRoomkeeper = "github.com/roomkeeper/roomkeeper/cmd/roomkeeper"
 	PkgNATSServer = "github.com/nats-io/nats-server/v2"
+	// PkgFerretDB is a test-only command running FerretDB v1 on SQLite.
+	PkgFerretDB = "github.com/roomkeeper/roomkeeper/internal/faulttest/ferretdb"
 )
 
 // waitReady polls ready every 50 ms until it returns nil, failing t when p
