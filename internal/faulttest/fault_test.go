@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/procs"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 )
@@ -27,12 +28,12 @@ func openSQLite(t *testing.T, dataDir string) *sqlite.Store {
 func stopWorkers(t *testing.T, ws ...*workerProc) {
 	t.Helper()
 	for _, w := range ws {
-		if w.running() {
-			require.NoError(t, w.signal(syscall.SIGTERM))
+		if w.Running() {
+			require.NoError(t, w.Signal(syscall.SIGTERM))
 		}
 	}
 	for _, w := range ws {
-		require.NoError(t, w.wait(30*time.Second), "%s exit", w.name)
+		require.NoError(t, w.Wait(30*time.Second), "%s exit", w.Name)
 	}
 }
 
@@ -45,7 +46,7 @@ func redeliveries(t *testing.T, ws ...*workerProc) (redelivered, duplicate int) 
 	for _, w := range ws {
 		out, red, err := w.handled(ctx)
 		if err != nil {
-			t.Logf("%s metrics: %v", w.name, err)
+			t.Logf("%s metrics: %v", w.Name, err)
 			continue
 		}
 		redelivered += red
@@ -58,14 +59,14 @@ func redeliveries(t *testing.T, ws ...*workerProc) (redelivered, duplicate int) 
 // client that logs its progress, and the spec of the worker processes to
 // start (32 handlers each, SQLite in a fresh DATA_DIR). Every process logs
 // into one directory, dumped when the test fails.
-func startRun(t *testing.T) (*natsProc, *client, workerSpec) {
+func startRun(t *testing.T) (*procs.NATS, *client, workerSpec) {
 	t.Helper()
 	logDir := t.TempDir()
-	dumpLogsOnFailure(t, logDir)
-	ns := startNATSProc(t, logDir)
-	c := connectClient(t, ns.url())
+	procs.DumpLogsOnFailure(t, logDir)
+	ns := procs.StartNATS(t, natsServerBin, logDir)
+	c := connectClient(t, ns.URL())
 	c.traceProgress(t)
-	return ns, c, workerSpec{natsURL: ns.url(), dataDir: t.TempDir(), concurrency: 32, logDir: logDir}
+	return ns, c, workerSpec{natsURL: ns.URL(), dataDir: t.TempDir(), concurrency: 32, logDir: logDir}
 }
 
 // TestWorkerKilled kills one of two worker processes with SIGKILL a third of
@@ -90,7 +91,7 @@ func TestWorkerKilled(t *testing.T) {
 	}()
 	c.waitResults(t, n/3, 3*time.Minute)
 	killAt := time.Since(start)
-	w1.kill()
+	w1.Kill()
 	time.Sleep(time.Second)
 	w1b := startWorker(t, spec, "worker-1b")
 	require.NoError(t, <-pubDone)
@@ -130,9 +131,9 @@ func TestNATSRestarted(t *testing.T) {
 	}()
 	c.waitResults(t, n/4, 3*time.Minute)
 	killAt := time.Since(start)
-	ns.kill()
+	ns.Kill()
 	time.Sleep(2 * time.Second)
-	ns.start()
+	ns.Start()
 	downFor := time.Since(start) - killAt
 	require.NoError(t, <-pubDone)
 	c.waitSettled(t, n, 3*time.Minute)
@@ -159,8 +160,8 @@ func TestStoreOutage(t *testing.T) {
 	const n = 300
 	const outage = 10 * time.Second
 	_, c, spec := startRun(t)
-	db := startFerretProc(t, spec.logDir)
-	spec.mongoURI, spec.mongoDB = db.uri(), "faulttest"
+	db := procs.StartFerret(t, ferretDBBin, spec.logDir)
+	spec.mongoURI, spec.mongoDB = db.URI(), "faulttest"
 	w := startWorker(t, spec, "worker-1")
 
 	ids := commandIDs("storeoutage", n)
@@ -169,13 +170,13 @@ func TestStoreOutage(t *testing.T) {
 	require.NoError(t, err)
 	c.waitResults(t, n/3, 3*time.Minute)
 	stopAt := time.Since(start)
-	db.kill()
+	db.Kill()
 	before, err := c.results(context.Background())
 	require.NoError(t, err)
 	time.Sleep(outage)
 	during, err := c.results(context.Background())
 	require.NoError(t, err)
-	db.start()
+	db.Start()
 	c.waitSettled(t, n, 3*time.Minute)
 	took := time.Since(start)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -184,7 +185,7 @@ func TestStoreOutage(t *testing.T) {
 	require.NoError(t, err)
 	stopWorkers(t, w)
 
-	st, err := mongo.Open(context.Background(), mongo.Config{URI: db.uri(), Database: spec.mongoDB})
+	st, err := mongo.Open(context.Background(), mongo.Config{URI: db.URI(), Database: spec.mongoDB})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
 	f := c.verify(t, ids, st)
@@ -214,9 +215,9 @@ func TestWorkerSIGTERM(t *testing.T) {
 	atSignal, err := c.results(context.Background())
 	require.NoError(t, err)
 	sent := time.Now()
-	require.NoError(t, w1.signal(syscall.SIGTERM))
-	require.NoError(t, w1.wait(bound), "worker-1 exits cleanly within %s", bound)
-	exitTook := w1.exitAt.Sub(sent)
+	require.NoError(t, w1.Signal(syscall.SIGTERM))
+	require.NoError(t, w1.Wait(bound), "worker-1 exits cleanly within %s", bound)
+	exitTook := w1.ExitAt().Sub(sent)
 
 	// Everything worker-1 took is finished and acked: no message waits for
 	// AckWait, and every command is either answered or still queued, never

@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/procs"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -210,31 +211,9 @@ func (c *client) readStream(t *testing.T, stream, filter string) []jetstream.Msg
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
 	defer cancel()
-	s, err := c.js.Stream(ctx, stream)
+	msgs, err := procs.ReadStream(ctx, c.js, stream, filter)
 	require.NoError(t, err)
-	info, err := s.Info(ctx)
-	require.NoError(t, err)
-	n := int(info.State.Msgs)
-	if n == 0 {
-		return nil
-	}
-	cons, err := c.js.OrderedConsumer(ctx, stream, jetstream.OrderedConsumerConfig{FilterSubjects: []string{filter}})
-	require.NoError(t, err)
-	out := make([]jetstream.Msg, 0, n)
-	for len(out) < n {
-		batch, err := cons.Fetch(min(n-len(out), 1000), jetstream.FetchMaxWait(5*time.Second))
-		require.NoError(t, err)
-		got := 0
-		for m := range batch.Messages() {
-			out = append(out, m)
-			got++
-		}
-		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
-			require.NoError(t, err)
-		}
-		require.Positive(t, got, "%s: read %d of %d messages", stream, len(out), n)
-	}
-	return out
+	return msgs
 }
 
 // figures is what a fault test reports.

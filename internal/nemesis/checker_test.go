@@ -1,0 +1,135 @@
+package nemesis
+
+import (
+	"encoding/json"
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
+)
+
+// goodHistory is a run without a violation: two rooms created, one
+// deleted, one update, a poison command, a command without Nats-Msg-Id and
+// one expiring room swept away.
+func goodHistory() History {
+	data := func(v any) json.RawMessage { b, _ := json.Marshal(v); return b }
+	past := time.Now().Add(-time.Minute).UnixMilli()
+	future := time.Now().Add(time.Hour).UnixMilli()
+	return History{
+		Commands: []Command{
+			{ID: "c1", Subject: events.SubjectCreate, Accepted: true},
+			{ID: "c1", Subject: events.SubjectCreate, Accepted: true}, // duplicate publish
+			{ID: "c2", Subject: events.SubjectCreate, Accepted: true},
+			{ID: "c3", Subject: events.SubjectCreate, Accepted: true},
+			{ID: "d1", Subject: events.SubjectDelete, Accepted: true},
+			{ID: "u1", Subject: events.SubjectUpdatePreferences, Accepted: true},
+			{ID: "p1", Subject: events.SubjectCreate, Accepted: true, Invalid: true},
+			{ID: "big", Subject: events.SubjectCreate, Invalid: true}, // never accepted
+			{Subject: events.SubjectCreate, Accepted: true, Seq: 7},
+		},
+		Results: []Result{
+			{CommandID: "c1", Type: events.SubjectCreate, OK: true, Data: data(map[string]any{"roomId": "R1"}), Stored: 1},
+			{CommandID: "c2", Type: events.SubjectCreate, OK: true, Data: data(map[string]any{"roomId": "R2", "autoDeletionDate": future}), Stored: 1},
+			{CommandID: "c3", Type: events.SubjectCreate, OK: true, Data: data(map[string]any{"roomId": "R3"}), Stored: 1},
+			{CommandID: "d1", Type: events.SubjectDelete, OK: true, Data: data(events.DeleteResult{Deleted: []string{"R1"}, MarkedForDeletion: []string{}}), Stored: 1},
+			{CommandID: "u1", Type: events.SubjectUpdatePreferences, OK: true, Data: data(map[string]any{"roomId": "R2"}), Stored: 1},
+			{CommandID: "p1", Type: events.SubjectCreate, Code: events.CodeInvalidArgument, Stored: 1},
+			{CommandID: "seq-7-abc", Type: events.SubjectCreate, OK: true, Data: data(map[string]any{"roomId": "R4"}), Stored: 1},
+			{CommandID: "sweep-1", Type: events.SubjectSweep, OK: true, Stored: 1},
+			{CommandID: "expire-R3", Type: events.SubjectDelete, OK: true, Data: data(events.DeleteResult{Deleted: []string{"R3"}}), Stored: 1},
+		},
+		Events: []Event{
+			{ID: "c1:created:R1", MsgID: "c1:created:R1"},
+			{ID: "c2:created:R2", MsgID: "c2:created:R2"},
+			{ID: "c3:created:R3", MsgID: "c3:created:R3"},
+			{ID: "d1:deleted:R1", MsgID: "d1:deleted:R1"},
+			{ID: "u1:preferences_updated:R2", MsgID: "u1:preferences_updated:R2"},
+			{ID: "seq-7-abc:created:R4", MsgID: "seq-7-abc:created:R4"},
+			{ID: "expire-R3:deleted:R3", MsgID: "expire-R3:deleted:R3"},
+		},
+		Webhooks:       []Webhook{{ID: "EV1", Accepted: true}, {ID: "EV1", Accepted: true}, {ID: "EV2"}},
+		StoredWebhooks: map[string]int{"EV1": 1},
+		Dead:           []DeadLetter{{Seq: 1, Subject: "rooms.dead.create", CommandID: "p1"}},
+		Rooms:          []Room{{ID: "R2", AutoDeletionDate: &future}, {ID: "R4"}},
+		ExpiredBefore:  time.UnixMilli(past).Add(time.Second),
+		Consumers:      []Consumer{{Stream: events.StreamCommands}, {Stream: events.StreamWebhooks}},
+		Exits:          []Exit{{Name: "worker-1", Took: time.Second}},
+	}
+}
+
+func rules(vs []Violation) []string {
+	out := make([]string, len(vs))
+	for i, v := range vs {
+		out[i] = v.Rule
+	}
+	return out
+}
+
+func TestCheckGoodHistory(t *testing.T) {
+	require.Empty(t, Check(goodHistory()))
+
+	// A room a room_finished deleted (marked for deletion first) is gone
+	// without a delete result.
+	h := goodHistory()
+	h.Events = append(h.Events, Event{ID: "lk:EV1:deleted:R4", MsgID: "lk:EV1:deleted:R4", Type: events.EventDeleted, Room: "R4"})
+	h.Rooms = h.Rooms[:1]
+	require.Empty(t, Check(h))
+}
+
+// Each broken invariant is found, by its rule.
+func TestCheckFindsViolations(t *testing.T) {
+	past := time.Now().Add(-time.Minute).UnixMilli()
+	for _, tc := range []struct {
+		rule   string
+		mutate func(h *History)
+	}{
+		{"result-lost", func(h *History) { h.Results = h.Results[1:] }},
+		{"result-lost", func(h *History) {
+			h.Commands = append(h.Commands, Command{Subject: events.SubjectCreate, Accepted: true, Seq: 9})
+		}},
+		{"result-doubled", func(h *History) { h.Results[2].Stored = 2 }},
+		{"result-doubled", func(h *History) {
+			h.Results = append(h.Results, Result{CommandID: "seq-7-other", Type: events.SubjectCreate, Stored: 1})
+		}},
+		{"result-unknown", func(h *History) {
+			h.Results = append(h.Results, Result{CommandID: "nobody", Type: events.SubjectCreate, Stored: 1})
+		}},
+		{"result-unknown", func(h *History) {
+			h.Results = append(h.Results, Result{CommandID: "seq-99-x", Type: events.SubjectCreate, Stored: 1})
+		}},
+		{"invalid-accepted", func(h *History) { h.Results[5].OK, h.Results[5].Code = true, "" }},
+		{"invalid-without-dead-letter", func(h *History) { h.Dead = nil }},
+		{"room-lost", func(h *History) { h.Rooms = h.Rooms[:1] }},
+		{"room-back-after-delete", func(h *History) { h.Rooms = append(h.Rooms, Room{ID: "R1"}) }},
+		{"room-unexplained", func(h *History) { h.Rooms = append(h.Rooms, Room{ID: "R9"}) }},
+		{"room-expired-kept", func(h *History) { h.Rooms[1].AutoDeletionDate = &past }},
+		{"room-doubled", func(h *History) { h.Results[2].Data = h.Results[1].Data }},
+		{"event-missing", func(h *History) { h.Events = h.Events[1:] }},
+		{"event-doubled", func(h *History) { h.Events = append(h.Events, h.Events[0]) }},
+		{"event-without-success", func(h *History) {
+			h.Events = append(h.Events, Event{ID: "p1:created:R8", MsgID: "p1:created:R8"})
+		}},
+		{"dead-letter-without-result", func(h *History) {
+			h.Dead = append(h.Dead, DeadLetter{Seq: 2, Subject: "rooms.dead.delete", CommandID: "gone"})
+		}},
+		{"dead-letter-anonymous", func(h *History) { h.Dead = append(h.Dead, DeadLetter{Seq: 3, Subject: "rooms.dead.create"}) }},
+		{"webhook-lost", func(h *History) { h.StoredWebhooks = nil }},
+		{"webhook-doubled", func(h *History) { h.StoredWebhooks["EV1"] = 2 }},
+		{"room-back-after-delete", func(h *History) { // a room_finished deleted it
+			h.Events = append(h.Events, Event{ID: "lk:EV1:deleted:R4", MsgID: "lk:EV1:deleted:R4", Type: events.EventDeleted, Room: "R4"})
+		}},
+		{"commands-left", func(h *History) { h.QueuedCommands = 1 }},
+		{"consumer-pending", func(h *History) { h.Consumers[0].AckPending = 2 }},
+		{"sigterm-hang", func(h *History) { h.Exits[0].Hung, h.Exits[0].Err = true, errors.New("still running") }},
+		{"room-back-after-delete", func(h *History) { h.Seen = []Violation{{Rule: "room-back-after-delete", ID: "R1"}} }},
+	} {
+		t.Run(tc.rule, func(t *testing.T) {
+			h := goodHistory()
+			tc.mutate(&h)
+			require.Contains(t, rules(Check(h)), tc.rule)
+		})
+	}
+}

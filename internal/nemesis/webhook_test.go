@@ -1,0 +1,113 @@
+package nemesis
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/base64"
+	"fmt"
+	"io"
+	"net/http"
+	"time"
+
+	"github.com/livekit/protocol/auth"
+	lkproto "github.com/livekit/protocol/livekit"
+	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/roomkeeper/roomkeeper/webhooks"
+)
+
+// LiveKit's key and secret of the run: the webhooks role verifies with them.
+const (
+	liveKitKey    = "nemesis"
+	liveKitSecret = "nemesis-secret-of-at-least-32-chars"
+)
+
+// Webhook is a LiveKit webhook the load posted.
+type webhookSent struct {
+	ID       string // event ID (the stream's Nats-Msg-Id)
+	Accepted bool   // answered 200
+}
+
+// webhookBody returns a signed LiveKit webhook event for room.
+func webhookBody(name, id, room string) (body []byte, authz string, err error) {
+	body, err = protojson.Marshal(&lkproto.WebhookEvent{
+		Event: name, Id: id, CreatedAt: time.Now().Unix(),
+		Room: &lkproto.Room{Sid: "RM_" + room, Name: room, EmptyTimeout: 300},
+	})
+	if err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(body)
+	authz, err = auth.NewAccessToken(liveKitKey, liveKitSecret).
+		SetValidFor(5 * time.Minute).
+		SetSha256(base64.StdEncoding.EncodeToString(sum[:])).
+		ToJWT()
+	return body, authz, err
+}
+
+// postWebhook posts body as LiveKit does, retrying (a replay, same event
+// ID) while the receiver is away or answers 503, for up to 20 s.
+func (l *load) postWebhook(id string, body []byte, authz string) {
+	deadline := time.Now().Add(20 * time.Second)
+	c := http.Client{Timeout: 5 * time.Second}
+	ok := false
+	for !ok && time.Now().Before(deadline) {
+		url := "http://" + l.s.webhooks[0].HTTPAddr() + webhooks.Path
+		req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(body))
+		if err != nil {
+			break
+		}
+		req.Header.Set("Content-Type", "application/webhook+json")
+		req.Header.Set("Authorization", authz)
+		resp, err := c.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			_ = resp.Body.Close()
+			ok = resp.StatusCode == http.StatusOK
+		}
+		if !ok {
+			time.Sleep(300 * time.Millisecond)
+		}
+	}
+	l.mu.Lock()
+	l.webhooks = append(l.webhooks, webhookSent{ID: id, Accepted: ok})
+	l.mu.Unlock()
+}
+
+// prepareWebhook draws a room_started or room_finished of a known room (a
+// replay of an earlier event one time in four).
+func (l *load) prepareWebhook() func() {
+	rng := l.rng
+	l.mu.Lock()
+	if len(l.webhookBodies) > 0 && rng.IntN(4) == 0 {
+		w := l.webhookBodies[len(l.webhookBodies)-1-rng.IntN(min(len(l.webhookBodies), 50))]
+		l.mu.Unlock()
+		return func() { l.postWebhook(w.id, w.body, w.authz) }
+	}
+	l.mu.Unlock()
+	rooms := l.pick(1)
+	if len(rooms) == 0 {
+		return func() {}
+	}
+	name := []string{"room_started", "room_finished"}[rng.IntN(2)]
+	id := l.nextID("EV")
+	return func() {
+		body, authz, err := webhookBody(name, id, rooms[0])
+		if err != nil {
+			l.mu.Lock()
+			l.seen = append(l.seen, Violation{Rule: "harness", ID: id, Detail: fmt.Sprint(err)})
+			l.mu.Unlock()
+			return
+		}
+		l.mu.Lock()
+		l.webhookBodies = append(l.webhookBodies, signedWebhook{id: id, body: body, authz: authz})
+		l.mu.Unlock()
+		l.postWebhook(id, body, authz)
+	}
+}
+
+type signedWebhook struct {
+	id    string
+	body  []byte
+	authz string
+}
