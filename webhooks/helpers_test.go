@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livekit/protocol/auth"
 	"github.com/livekit/protocol/livekit"
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -104,10 +103,7 @@ func event(t testing.TB, name, id, room string) []byte {
 // an access token signed with key/secret carrying the body's sha256.
 func sign(t testing.TB, key, secret string, body []byte) string {
 	t.Helper()
-	token, err := auth.NewAccessToken(key, secret).
-		SetValidFor(5 * time.Minute).
-		SetSha256(hashOf(body)).
-		ToJWT()
+	token, err := Sign(key, secret, body, 5*time.Minute)
 	require.NoError(t, err)
 	return token
 }

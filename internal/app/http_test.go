@@ -3,8 +3,6 @@ package app_test
 import (
 	"bufio"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net"
@@ -13,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/livekit/protocol/auth"
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
@@ -28,9 +25,7 @@ const (
 // signWebhook is the Authorization LiveKit sends with body.
 func signWebhook(t *testing.T, body []byte) string {
 	t.Helper()
-	sum := sha256.Sum256(body)
-	tok, err := auth.NewAccessToken(whKey, whSecret).SetValidFor(5 * time.Minute).
-		SetSha256(base64.StdEncoding.EncodeToString(sum[:])).ToJWT()
+	tok, err := webhooks.Sign(whKey, whSecret, body, 5*time.Minute)
 	require.NoError(t, err)
 	return tok
 }

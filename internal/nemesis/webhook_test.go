@@ -2,14 +2,11 @@ package nemesis
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
 
-	"github.com/livekit/protocol/auth"
 	lkproto "github.com/livekit/protocol/livekit"
 	"google.golang.org/protobuf/encoding/protojson"
 
@@ -37,11 +34,7 @@ func webhookBody(name, id, room string) (body []byte, authz string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	sum := sha256.Sum256(body)
-	authz, err = auth.NewAccessToken(liveKitKey, liveKitSecret).
-		SetValidFor(5 * time.Minute).
-		SetSha256(base64.StdEncoding.EncodeToString(sum[:])).
-		ToJWT()
+	authz, err = webhooks.Sign(liveKitKey, liveKitSecret, body, 5*time.Minute)
 	return body, authz, err
 }
 

@@ -2,17 +2,16 @@ package ctl
 
 import (
 	"bytes"
-	"crypto/sha256"
-	"encoding/base64"
 	"fmt"
 	"io"
 	"net/http"
 	"time"
 
-	"github.com/livekit/protocol/auth"
 	lkproto "github.com/livekit/protocol/livekit"
 	"github.com/nats-io/nuid"
 	"google.golang.org/protobuf/encoding/protojson"
+
+	"github.com/roomkeeper/roomkeeper/webhooks"
 )
 
 // WebhookTestCmd sends one signed LiveKit webhook event to a receiver, the
@@ -42,11 +41,7 @@ func (c *WebhookTestCmd) Run(e *env) error {
 	if err != nil {
 		return fail(ExitUsage, "encode event: %w", err)
 	}
-	sum := sha256.Sum256(body)
-	token, err := auth.NewAccessToken(c.APIKey, c.APISecret).
-		SetValidFor(5 * time.Minute).
-		SetSha256(base64.StdEncoding.EncodeToString(sum[:])).
-		ToJWT()
+	token, err := webhooks.Sign(c.APIKey, c.APISecret, body, 5*time.Minute)
 	if err != nil {
 		return fail(ExitUsage, "sign event: %w", err)
 	}
