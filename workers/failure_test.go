@@ -345,11 +345,8 @@ func TestForgedAdvisoryForMessageInProgress(t *testing.T) {
 	b.start(t, workerOpts{reg: slowSweepRegistry(t, release)})
 	b.send(t, "in-progress", events.Sweep{})
 	require.Eventually(t, func() bool {
-		c, err := b.js.Consumer(ctxT(t, 5*time.Second), events.StreamCommands, events.ConsumerWorkers)
-		require.NoError(t, err)
-		info, err := c.Info(ctxT(t, 5*time.Second))
-		require.NoError(t, err)
-		return info.NumAckPending == 1
+		info := commandsInfo(b.js)
+		return info != nil && info.NumAckPending == 1
 	}, 10*time.Second, 10*time.Millisecond)
 	b.publishAdvisory(t, events.StreamCommands, events.StreamCommands, 1)
 	time.Sleep(time.Second)
@@ -393,11 +390,8 @@ func TestScanSettlesMessageWhoseAdvisoryWasLost(t *testing.T) {
 	run := b.start(t, workerOpts{fault: func(step, id string) bool { return step == "claimed" && id == "crasher" }})
 	b.send(t, "crasher", events.CreateRoom{RoomName: ptr("never")})
 	require.Eventually(t, func() bool {
-		c, err := b.js.Consumer(ctxT(t, 5*time.Second), events.StreamCommands, events.ConsumerWorkers)
-		require.NoError(t, err)
-		info, err := c.Info(ctxT(t, 5*time.Second))
-		require.NoError(t, err)
-		return info.NumAckPending == 0 && info.NumRedelivered == 1 && info.Delivered.Stream == 1
+		info := commandsInfo(b.js)
+		return info != nil && info.NumAckPending == 0 && info.NumRedelivered == 1 && info.Delivered.Stream == 1
 	}, 10*time.Second, 50*time.Millisecond, "delivered twice, then given up")
 	run.stop(t)
 	time.Sleep(time.Second)

@@ -169,11 +169,13 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 		return w.rejectReserved(ctx, d)
 	}
 	// A redelivery (or a requeued copy) looks for its record first: the
-	// first delivery's time is the command's time, and a finished record
-	// is answered without decoding again.
+	// first delivery's time is the command's time, a finished record is
+	// answered without decoding again, and a pending one is not claimed
+	// or planned again (its plan, stored with the claim, wins).
+	var rec *store.Command
 	requeued := d.msg.Headers().Get(events.HeaderRequeues) != ""
 	if d.meta.NumDelivered > 1 || requeued {
-		rec, err := w.store.GetCommand(ctx, d.id)
+		found, err := w.store.GetCommand(ctx, d.id)
 		switch {
 		case errors.Is(err, store.ErrNotFound):
 			// No earlier delivery got as far as the claim (the store was
@@ -184,13 +186,13 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 			}
 		case err != nil:
 			return w.failed(ctx, d, fmt.Errorf("ledger: %w", err))
-		case rec.Type != d.subject:
-			return w.foreign(ctx, d, rec)
+		case found.Type != d.subject:
+			return w.foreign(ctx, d, found)
+		case found.Finished():
+			return w.replay(ctx, d, found)
 		default:
-			d.now = rec.CreatedAt
-			if rec.Finished() {
-				return w.replay(ctx, d, rec)
-			}
+			d.now = found.CreatedAt
+			rec = found
 		}
 	}
 
@@ -203,7 +205,7 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 		}
 		msgVal = v
 	}
-	if d.reject == nil && d.route.plan != nil {
+	if rec == nil && d.reject == nil && d.route.plan != nil {
 		p, err := d.route.plan(ctx, msgVal, d.now)
 		if d.reject = asEventsError(err); err != nil && d.reject == nil {
 			return w.failed(ctx, d, err)
@@ -211,13 +213,14 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 		plan = p
 	}
 
-	rec, err := w.store.ClaimCommand(ctx, &store.Command{
-		ID: d.id, Type: d.subject, Status: store.StatusPending, Plan: plan, CreatedAt: d.now, UpdatedAt: d.now,
-	})
-	switch {
-	case errors.Is(err, store.ErrDuplicate):
-	case err != nil:
-		return w.failed(ctx, d, fmt.Errorf("claim: %w", err))
+	if rec == nil {
+		claimed, err := w.store.ClaimCommand(ctx, &store.Command{
+			ID: d.id, Type: d.subject, Status: store.StatusPending, Plan: plan, CreatedAt: d.now, UpdatedAt: d.now,
+		})
+		if err != nil && !errors.Is(err, store.ErrDuplicate) {
+			return w.failed(ctx, d, fmt.Errorf("claim: %w", err))
+		}
+		rec = claimed
 	}
 	if err := w.step("claimed", d.id); err != nil {
 		return crashed

@@ -78,37 +78,16 @@ func TestIndexes(t *testing.T) {
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{mongo.CollRooms, mongo.CollCommands, mongo.CollArchivedRooms}, names)
 
-	cur, err := s.Database().Collection(mongo.CollRooms).Indexes().List(t.Context())
-	require.NoError(t, err)
-	var specs []struct {
-		Name string `bson:"name"`
-		Key  bson.D `bson:"key"`
-	}
-	require.NoError(t, cur.All(t.Context(), &specs))
-	keys := map[string][]string{}
-	for _, spec := range specs {
-		for _, e := range spec.Key {
-			keys[spec.Name] = append(keys[spec.Name], e.Key)
-		}
-	}
+	keys := indexFields(t, s.Database().Collection(mongo.CollRooms))
 	require.Equal(t, []string{"autoDeletionDate", "_id", "markedForDeletion"}, keys[mongo.IndexExpiry],
 		"the sweep's index is in the order of ExpiredRooms")
 	require.Equal(t, []string{"markedForDeletion", "_id"}, keys[mongo.IndexMarked])
 	require.Equal(t, []string{"meeting", "_id"}, keys[mongo.IndexMeeting])
-	require.Len(t, specs, 4, "rooms has _id and the three indexes: %v", keys)
+	require.Len(t, keys, 4, "rooms has _id and the three indexes: %v", keys)
 
-	cur, err = s.Database().Collection(mongo.CollCommands).Indexes().List(t.Context())
-	require.NoError(t, err)
-	specs = nil
-	require.NoError(t, cur.All(t.Context(), &specs))
-	keys = map[string][]string{}
-	for _, spec := range specs {
-		for _, e := range spec.Key {
-			keys[spec.Name] = append(keys[spec.Name], e.Key)
-		}
-	}
+	keys = indexFields(t, s.Database().Collection(mongo.CollCommands))
 	require.Equal(t, []string{"status", "updatedAt", "_id"}, keys[mongo.IndexPrune])
-	require.Len(t, specs, 2, "commands has _id and commands_prune: %v", keys)
+	require.Len(t, keys, 2, "commands has _id and commands_prune: %v", keys)
 }
 
 // TestPruneCommandsUsesIndex checks with explain that the prune's find is a
