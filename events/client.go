@@ -10,8 +10,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/roomkeeper/roomkeeper/store"
 )
 
 // Client publishes commands to roomkeeper and waits for their results. It
@@ -189,8 +187,8 @@ func (c *Client) Do(ctx context.Context, id string, cmd Command) (*Result, error
 }
 
 // CreateRoom creates a room and returns it.
-func (c *Client) CreateRoom(ctx context.Context, id string, req CreateRoom) (*store.Room, error) {
-	return decodeData[store.Room](c.Do(ctx, id, req))
+func (c *Client) CreateRoom(ctx context.Context, id string, req CreateRoom) (*Room, error) {
+	return decodeData[Room](c.Do(ctx, id, req))
 }
 
 // DeleteRooms deletes (or marks) rooms.
@@ -199,8 +197,8 @@ func (c *Client) DeleteRooms(ctx context.Context, id string, req DeleteRooms) (*
 }
 
 // UpdatePreferences replaces a room's preferences and returns the room.
-func (c *Client) UpdatePreferences(ctx context.Context, id string, req UpdatePreferences) (*store.Room, error) {
-	return decodeData[store.Room](c.Do(ctx, id, req))
+func (c *Client) UpdatePreferences(ctx context.Context, id string, req UpdatePreferences) (*Room, error) {
+	return decodeData[Room](c.Do(ctx, id, req))
 }
 
 func decodeData[T any](r *Result, err error) (*T, error) {

@@ -1,7 +1,5 @@
 package events
 
-import "github.com/roomkeeper/roomkeeper/store"
-
 // Command is a command body; its subject says where it is published.
 type Command interface {
 	Subject() string
@@ -9,9 +7,9 @@ type Command interface {
 
 // CreateRoom is the body of rooms.cmd.create. Every field is optional.
 type CreateRoom struct {
-	RoomName         *string            `json:"roomName,omitempty"`
-	AutoDeletionDate *int64             `json:"autoDeletionDate,omitempty"`
-	Preferences      *store.Preferences `json:"preferences,omitempty"`
+	RoomName         *string      `json:"roomName,omitempty"`
+	AutoDeletionDate *int64       `json:"autoDeletionDate,omitempty"`
+	Preferences      *Preferences `json:"preferences,omitempty"`
 }
 
 // Subject of the command.
@@ -35,8 +33,8 @@ func (DeleteRooms) Subject() string { return SubjectDelete }
 // UpdatePreferences is the body of rooms.cmd.update_preferences: the
 // complete preferences replace the old ones.
 type UpdatePreferences struct {
-	RoomID      string            `json:"roomId"`
-	Preferences store.Preferences `json:"preferences"`
+	RoomID      string      `json:"roomId"`
+	Preferences Preferences `json:"preferences"`
 }
 
 // Subject of the command.

@@ -9,8 +9,6 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
-
-	"github.com/roomkeeper/roomkeeper/store"
 )
 
 // ServiceName is the name of the NATS micro service that answers the
@@ -78,8 +76,8 @@ type Pagination struct {
 // ListReply is the reply of rooms.api.list. With Fields, the rooms hold
 // only those properties (the others are zero).
 type ListReply struct {
-	Rooms      []store.Room `json:"rooms"`
-	Pagination Pagination   `json:"pagination"`
+	Rooms      []Room     `json:"rooms"`
+	Pagination Pagination `json:"pagination"`
 }
 
 // SecretRequest is the request of rooms.api.role and
@@ -176,8 +174,8 @@ func replyError(msg *nats.Msg) error {
 }
 
 // GetRoom reads a room. With fields, only those properties are filled in.
-func (c *Client) GetRoom(ctx context.Context, roomID string, fields ...string) (*store.Room, error) {
-	var room store.Room
+func (c *Client) GetRoom(ctx context.Context, roomID string, fields ...string) (*Room, error) {
+	var room Room
 	if err := c.Request(ctx, APIGet, GetRequest{RoomID: roomID, Fields: strings.Join(fields, ",")}, &room); err != nil {
 		return nil, err
 	}

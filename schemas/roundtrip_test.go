@@ -24,7 +24,7 @@ func sampleRoom() store.Room {
 		CreationDate:      1764000000000,
 		AutoDeletionDate:  &expires,
 		MarkedForDeletion: false,
-		Preferences:       store.DefaultPreferences(),
+		Preferences:       events.DefaultPreferences(),
 		ModeratorRoomURL:  "http://localhost:8080/room/MyRoom-3kq9x2m4p7a1b8c?secret=m",
 		PublisherRoomURL:  "http://localhost:8080/room/MyRoom-3kq9x2m4p7a1b8c?secret=p",
 		ModeratorSecret:   "never-in-json-1",
@@ -49,9 +49,9 @@ func TestRoundTripRoom(t *testing.T) {
 	noExpiry.AutoDeletionDate = nil
 	noRecording := sampleRoom()
 	noRecording.MarkedForDeletion = true
-	noRecording.Preferences.RecordingPreferences = store.RecordingPreferences{Enabled: false}
+	noRecording.Preferences.RecordingPreferences = events.RecordingPreferences{Enabled: false}
 	for name, r := range map[string]store.Room{"full": full, "no expiry": noExpiry, "no recording": noRecording} {
-		raw := mustJSON(t, r)
+		raw := mustJSON(t, r.View())
 		require.NoError(t, schemas.Validate(schemas.Room, raw), name)
 		require.NoError(t, schemas.Validate("query.get.reply", raw), name)
 		require.NotContains(t, string(raw), "never-in-json", name)
@@ -59,7 +59,7 @@ func TestRoundTripRoom(t *testing.T) {
 
 	// Secrets and internal fields have no place in a room.
 	var m map[string]any
-	require.NoError(t, json.Unmarshal(mustJSON(t, full), &m))
+	require.NoError(t, json.Unmarshal(mustJSON(t, full.View()), &m))
 	m["moderatorSecret"] = "s"
 	requireField(t, schemas.Validate(schemas.Room, mustJSON(t, m)), "moderatorSecret", "is not allowed")
 	delete(m, "moderatorSecret")
@@ -69,14 +69,14 @@ func TestRoundTripRoom(t *testing.T) {
 	// Recording enabled needs its access level in a room too.
 	bad := sampleRoom()
 	bad.Preferences.RecordingPreferences.AllowAccessTo = ""
-	requireField(t, schemas.Validate(schemas.Room, mustJSON(t, bad)), "preferences.recordingPreferences.allowAccessTo", "is required")
+	requireField(t, schemas.Validate(schemas.Room, mustJSON(t, bad.View())), "preferences.recordingPreferences.allowAccessTo", "is required")
 }
 
 func TestRoundTripCommands(t *testing.T) {
 	t.Parallel()
 	name := "My Room"
 	expires := int64(1764100000000)
-	prefs := store.DefaultPreferences()
+	prefs := events.DefaultPreferences()
 	for _, cmd := range []events.Command{
 		events.CreateRoom{},
 		events.CreateRoom{RoomName: &name, AutoDeletionDate: &expires, Preferences: &prefs},
@@ -96,7 +96,8 @@ func TestRoundTripResults(t *testing.T) {
 	ok := func(typ string, data any) events.Result {
 		return events.Result{CommandID: "cmd-1", Type: typ, OK: true, Data: mustJSON(t, data)}
 	}
-	room := sampleRoom()
+	stored := sampleRoom()
+	room := stored.View()
 	valid := map[string]events.Result{
 		"create":             ok(events.SubjectCreate, room),
 		"update_preferences": ok(events.SubjectUpdatePreferences, room),
@@ -139,7 +140,8 @@ func TestRoundTripResults(t *testing.T) {
 
 func TestRoundTripEvents(t *testing.T) {
 	t.Parallel()
-	room := sampleRoom()
+	stored := sampleRoom()
+	room := stored.View()
 	at := time.Date(2026, 11, 25, 17, 20, 0, 123456789, time.FixedZone("CET", 3600))
 	data := map[string]any{
 		events.EventCreated:            room,

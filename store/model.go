@@ -4,46 +4,9 @@ import (
 	"encoding/json"
 	"slices"
 	"time"
+
+	"github.com/roomkeeper/roomkeeper/events"
 )
-
-// Recording access levels of recordingPreferences.allowAccessTo.
-const (
-	AccessAdmin                   = "admin"
-	AccessAdminModerator          = "admin-moderator"
-	AccessAdminModeratorPublisher = "admin-moderator-publisher"
-)
-
-// ChatPreferences of a room.
-type ChatPreferences struct {
-	Enabled bool `json:"enabled" bson:"enabled"`
-}
-
-// RecordingPreferences of a room.
-type RecordingPreferences struct {
-	Enabled       bool   `json:"enabled" bson:"enabled"`
-	AllowAccessTo string `json:"allowAccessTo,omitempty" bson:"allowAccessTo,omitempty"`
-}
-
-// VirtualBackgroundPreferences of a room.
-type VirtualBackgroundPreferences struct {
-	Enabled bool `json:"enabled" bson:"enabled"`
-}
-
-// Preferences of a room.
-type Preferences struct {
-	ChatPreferences              ChatPreferences              `json:"chatPreferences" bson:"chatPreferences"`
-	RecordingPreferences         RecordingPreferences         `json:"recordingPreferences" bson:"recordingPreferences"`
-	VirtualBackgroundPreferences VirtualBackgroundPreferences `json:"virtualBackgroundPreferences" bson:"virtualBackgroundPreferences"`
-}
-
-// DefaultPreferences are the preferences of a room created without any.
-func DefaultPreferences() Preferences {
-	return Preferences{
-		ChatPreferences:              ChatPreferences{Enabled: true},
-		RecordingPreferences:         RecordingPreferences{Enabled: true, AllowAccessTo: AccessAdminModeratorPublisher},
-		VirtualBackgroundPreferences: VirtualBackgroundPreferences{Enabled: true},
-	}
-}
 
 // Meeting status of a room, kept from LiveKit's room_started and
 // room_finished webhooks.
@@ -53,17 +16,18 @@ const (
 	MeetingEnded  = "ended"
 )
 
-// Room is a meeting room. The JSON form is the contract's room; the fields
-// tagged json:"-" are internal.
+// Room is the stored record of a meeting room: what other services see of it
+// (View, an events.Room) plus what only roomkeeper keeps. It has no JSON
+// form: replies carry its View.
 type Room struct {
-	RoomID            string      `json:"roomId" bson:"_id"`
-	RoomName          string      `json:"roomName" bson:"roomName"`
-	CreationDate      int64       `json:"creationDate" bson:"creationDate"`
-	AutoDeletionDate  *int64      `json:"autoDeletionDate,omitempty" bson:"autoDeletionDate,omitempty"`
-	MarkedForDeletion bool        `json:"markedForDeletion" bson:"markedForDeletion"`
-	Preferences       Preferences `json:"preferences" bson:"preferences"`
-	ModeratorRoomURL  string      `json:"moderatorRoomUrl" bson:"moderatorRoomUrl"`
-	PublisherRoomURL  string      `json:"publisherRoomUrl" bson:"publisherRoomUrl"`
+	RoomID            string             `json:"-" bson:"_id"`
+	RoomName          string             `json:"-" bson:"roomName"`
+	CreationDate      int64              `json:"-" bson:"creationDate"`
+	AutoDeletionDate  *int64             `json:"-" bson:"autoDeletionDate,omitempty"`
+	MarkedForDeletion bool               `json:"-" bson:"markedForDeletion"`
+	Preferences       events.Preferences `json:"-" bson:"preferences"`
+	ModeratorRoomURL  string             `json:"-" bson:"moderatorRoomUrl"`
+	PublisherRoomURL  string             `json:"-" bson:"publisherRoomUrl"`
 
 	// ModeratorSecret and PublisherSecret are the secrets of the two links;
 	// never logged, never in a reply.
@@ -78,6 +42,15 @@ type Room struct {
 	// Applied holds the IDs of the last commands that changed the room
 	// (newest last, at most MaxApplied), so a re-run sees its own write.
 	Applied []string `json:"-" bson:"applied"`
+}
+
+// View is the room as other services see it.
+func (r *Room) View() events.Room {
+	return events.Room{
+		RoomID: r.RoomID, RoomName: r.RoomName, CreationDate: r.CreationDate,
+		AutoDeletionDate: r.AutoDeletionDate, MarkedForDeletion: r.MarkedForDeletion,
+		Preferences: r.Preferences, ModeratorRoomURL: r.ModeratorRoomURL, PublisherRoomURL: r.PublisherRoomURL,
+	}
 }
 
 // MaxApplied is how many command IDs a room remembers in Applied.
@@ -115,13 +88,13 @@ func (r *Room) ExpiryKey() ExpiryKey {
 // ArchivedRoom is the metadata kept for a room's recordings, also after the
 // room is deleted.
 type ArchivedRoom struct {
-	RoomID           string      `json:"roomId" bson:"_id"`
-	RoomName         string      `json:"roomName" bson:"roomName"`
-	Preferences      Preferences `json:"preferences" bson:"preferences"`
-	ModeratorRoomURL string      `json:"moderatorRoomUrl" bson:"moderatorRoomUrl"`
-	PublisherRoomURL string      `json:"publisherRoomUrl" bson:"publisherRoomUrl"`
-	ModeratorSecret  string      `json:"-" bson:"moderatorSecret"`
-	PublisherSecret  string      `json:"-" bson:"publisherSecret"`
+	RoomID           string             `json:"roomId" bson:"_id"`
+	RoomName         string             `json:"roomName" bson:"roomName"`
+	Preferences      events.Preferences `json:"preferences" bson:"preferences"`
+	ModeratorRoomURL string             `json:"moderatorRoomUrl" bson:"moderatorRoomUrl"`
+	PublisherRoomURL string             `json:"publisherRoomUrl" bson:"publisherRoomUrl"`
+	ModeratorSecret  string             `json:"-" bson:"moderatorSecret"`
+	PublisherSecret  string             `json:"-" bson:"publisherSecret"`
 }
 
 // Command ledger statuses: a record is claimed pending and finished once,

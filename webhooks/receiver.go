@@ -58,6 +58,15 @@ const (
 	OutcomeBusy             = "busy"               // 503 + Retry-After: in-flight budget spent
 )
 
+// Outcomes lists every Outcome constant, for metrics that bound their
+// label values.
+func Outcomes() []string {
+	return []string{
+		OutcomeStored, OutcomeDuplicate, OutcomeMethodNotAllowed, OutcomeTooLarge,
+		OutcomeUnauthorized, OutcomeMalformed, OutcomeUnavailable, OutcomeBusy,
+	}
+}
+
 // Metrics counts requests by outcome (one of the Outcome constants). A nil
 // Metrics counts nothing. Webhook is called once per request, concurrently.
 type Metrics interface {

@@ -61,11 +61,11 @@ func (h createHandler) Handle(ctx context.Context, job *Job[events.CreateRoom]) 
 	room.MarkApplied(job.ID)
 	job.Log = job.Log.WithField("room_id", room.RoomID)
 	// The room goes in with the completion.
-	out := &Outcome{Data: room, Writes: []store.Write{{InsertRoom: room}}}
+	out := &Outcome{Data: room.View(), Writes: []store.Write{{InsertRoom: room}}}
 	if room.Preferences.RecordingPreferences.Enabled {
 		out.Writes = append(out.Writes, store.Write{PutArchived: archive(room)})
 	}
-	if err := out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, room); err != nil {
+	if err := out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, room.View()); err != nil {
 		return nil, err
 	}
 	job.Log.Info("room created")
@@ -81,7 +81,7 @@ func (h createHandler) build(c events.CreateRoom, p createPlan) *store.Room {
 			name = s
 		}
 	}
-	prefs := store.DefaultPreferences()
+	prefs := events.DefaultPreferences()
 	if c.Preferences != nil {
 		prefs = *c.Preferences
 	}

@@ -8,7 +8,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
-	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
 
@@ -39,7 +38,7 @@ func TestDecodeMatchesPropertyNamesExactly(t *testing.T) {
 		body := `{"roomId":"r","preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":true,"allowAccessTo":"admin","ALLOWACCESSTO":"everyone"},"virtualBackgroundPreferences":{"enabled":true,"Enabled":false}}}`
 		c, err := workers.DecodeJSON[events.UpdatePreferences](events.SubjectUpdatePreferences, []byte(body))
 		require.NoError(t, err)
-		require.Equal(t, store.AccessAdmin, c.Preferences.RecordingPreferences.AllowAccessTo)
+		require.Equal(t, events.AccessAdmin, c.Preferences.RecordingPreferences.AllowAccessTo)
 		require.True(t, c.Preferences.VirtualBackgroundPreferences.Enabled)
 	})
 	t.Run("in arrays", func(t *testing.T) {
@@ -72,12 +71,12 @@ func TestCreateIgnoresNamesInOtherLetterCase(t *testing.T) {
 	b.sendRaw(t, "case-1", events.SubjectCreate, `{"ROOMNAME":"`+long+`","Preferences":`+prefsEveryone+`}`)
 	room := roomOf(t, b.result(t, "case-1"))
 	require.Equal(t, "Room", room.RoomName)
-	require.Equal(t, store.DefaultPreferences(), room.Preferences)
+	require.Equal(t, events.DefaultPreferences(), room.Preferences)
 
 	stored, err := b.store.GetRoom(ctxT(t, 10*time.Second), room.RoomID)
 	require.NoError(t, err)
 	require.Equal(t, "Room", stored.RoomName)
-	require.Equal(t, store.DefaultPreferences(), stored.Preferences)
+	require.Equal(t, events.DefaultPreferences(), stored.Preferences)
 }
 
 // Queries decode their requests the same way: the room asked for is the
@@ -89,7 +88,7 @@ func TestQueryIgnoresNamesInOtherLetterCase(t *testing.T) {
 	other := b.create(t, "case-q-2", events.CreateRoom{RoomName: ptr("Other")})
 
 	msg := b.request(t, events.APIGet, `{"roomId":"`+asked.RoomID+`","ROOMID":"`+other.RoomID+`"}`)
-	var got store.Room
+	var got events.Room
 	requireReply(t, events.APIGet, msg, &got)
 	require.Equal(t, asked.RoomID, got.RoomID)
 }

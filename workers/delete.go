@@ -108,7 +108,7 @@ func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms])
 		if err != nil {
 			return nil, err
 		}
-		if err := out.Event(job.ID, events.EventMarkedForDeletion, id, job.Now, room); err != nil {
+		if err := out.Event(job.ID, events.EventMarkedForDeletion, id, job.Now, room.View()); err != nil {
 			return nil, err
 		}
 		// The meeting may have ended between the check and the mark: its

@@ -68,7 +68,7 @@ func TestOutcomeTooLargeToPublishHasNoEffect(t *testing.T) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
-	room := &store.Room{RoomID: "Big-aaaaaaaaaaaaaaa", RoomName: "Big", Preferences: store.DefaultPreferences()}
+	room := &store.Room{RoomID: "Big-aaaaaaaaaaaaaaa", RoomName: "Big", Preferences: events.DefaultPreferences()}
 	reg := workers.NewRegistry()
 	require.NoError(t, workers.Register(reg, workers.HandlerFunc[events.Sweep](func(_ context.Context, job *workers.Job[events.Sweep]) (*workers.Outcome, error) {
 		out := &workers.Outcome{Data: map[string]string{"ok": "yes"}, Writes: []store.Write{{InsertRoom: room}}}

@@ -115,7 +115,7 @@ func FuzzQuery(f *testing.F) {
 	f.Cleanup(func() { _ = st.Close() })
 	room := &store.Room{
 		RoomID: "Fuzz-abcdefghijklmno", RoomName: "Fuzz", CreationDate: 1_764_000_000_000,
-		Preferences: store.DefaultPreferences(), ModeratorSecret: "MODSECRETMODSECRETMODSECRE", PublisherSecret: "PUBSECRETPUBSECRETPUBSECRE",
+		Preferences: events.DefaultPreferences(), ModeratorSecret: "MODSECRETMODSECRETMODSECRE", PublisherSecret: "PUBSECRETPUBSECRETPUBSECRE",
 		ModeratorRoomURL: "http://localhost:8080/room/Fuzz-abcdefghijklmno?secret=MODSECRETMODSECRETMODSECRE",
 		PublisherRoomURL: "http://localhost:8080/room/Fuzz-abcdefghijklmno?secret=PUBSECRETPUBSECRETPUBSECRE",
 	}

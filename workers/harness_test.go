@@ -202,10 +202,10 @@ func (b *bundle) result(t *testing.T, id string) *events.Result {
 	return r
 }
 
-func roomOf(t *testing.T, r *events.Result) store.Room {
+func roomOf(t *testing.T, r *events.Result) events.Room {
 	t.Helper()
 	require.True(t, r.OK, "result not ok: %+v", r.Error)
-	var room store.Room
+	var room events.Room
 	require.NoError(t, json.Unmarshal(r.Data, &room))
 	return room
 }

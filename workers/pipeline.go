@@ -49,6 +49,15 @@ type verdict struct {
 	outcome string
 }
 
+// Outcomes lists the outcome labels the pipeline reports to
+// Metrics.Handled.
+func Outcomes() []string {
+	return []string{
+		outcomeOK, outcomeError, outcomeInvalid, outcomeRetry,
+		outcomeDead, outcomeDuplicate, outcomeIgnored, outcomeRequeued,
+	}
+}
+
 var crashed = verdict{act: actNone, outcome: outcomeRetry}
 
 // delivery is one message being processed.

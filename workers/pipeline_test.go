@@ -32,7 +32,7 @@ func TestCreateEndToEnd(t *testing.T) {
 	require.Equal(t, "My Room 123", room.RoomName)
 	require.Regexp(t, `^MyRoom123-[a-z0-9]{15}$`, room.RoomID)
 	require.Equal(t, date, *room.AutoDeletionDate)
-	require.Equal(t, store.DefaultPreferences(), room.Preferences)
+	require.Equal(t, events.DefaultPreferences(), room.Preferences)
 	require.Contains(t, room.ModeratorRoomURL, "http://localhost:8080/room/"+room.RoomID+"?secret=")
 	require.Contains(t, room.PublisherRoomURL, "/room/"+room.RoomID+"?secret=")
 	require.NotEqual(t, room.ModeratorRoomURL, room.PublisherRoomURL)

@@ -400,7 +400,7 @@ func parseFields(s string) map[string]bool {
 // roomJSON is the room as the contract shows it, restricted to fields
 // (nil: all) in the contract's order; unknown fields are dropped.
 func roomJSON(r *store.Room, fields map[string]bool) (json.RawMessage, error) {
-	raw, err := json.Marshal(r)
+	raw, err := json.Marshal(r.View())
 	if err != nil || fields == nil {
 		return raw, err
 	}
@@ -588,8 +588,8 @@ func (q *Queries) role(ctx context.Context, body []byte) (any, error) {
 // and delete unless access is "admin"; a publisher may retrieve only when
 // access is "admin-moderator-publisher", and never delete.
 func RecordingPermissions(role, allowAccessTo string) (canRetrieve, canDelete bool) {
-	canDelete = role == events.RoleModerator && allowAccessTo != store.AccessAdmin
-	canRetrieve = canDelete || role == events.RolePublisher && allowAccessTo == store.AccessAdminModeratorPublisher
+	canDelete = role == events.RoleModerator && allowAccessTo != events.AccessAdmin
+	canRetrieve = canDelete || role == events.RolePublisher && allowAccessTo == events.AccessAdminModeratorPublisher
 	return canRetrieve, canDelete
 }
 
@@ -634,9 +634,9 @@ func (q *Queries) attached() error {
 // Meet's frontend reads it (its MeetRoomOptions): the room's name, expiry
 // and preferences.
 type RoomOptions struct {
-	RoomName         string            `json:"roomName"`
-	AutoDeletionDate *int64            `json:"autoDeletionDate,omitempty"`
-	Preferences      store.Preferences `json:"preferences"`
+	RoomName         string             `json:"roomName"`
+	AutoDeletionDate *int64             `json:"autoDeletionDate,omitempty"`
+	Preferences      events.Preferences `json:"preferences"`
 }
 
 // participantMetadata is the metadata of a participant token.

@@ -109,12 +109,12 @@ func insertRooms(t *testing.T, st store.Store, prefix string, n int) []store.Roo
 	ctx := ctxT(t, 60*time.Second)
 	out := make([]store.Room, 0, n)
 	for i := range n {
-		out = append(out, insertRoom(t, ctx, st, fmt.Sprintf("%s-%015d", prefix, i), store.DefaultPreferences()))
+		out = append(out, insertRoom(t, ctx, st, fmt.Sprintf("%s-%015d", prefix, i), events.DefaultPreferences()))
 	}
 	return out
 }
 
-func insertRoom(t *testing.T, ctx context.Context, st store.Store, id string, prefs store.Preferences) store.Room {
+func insertRoom(t *testing.T, ctx context.Context, st store.Store, id string, prefs events.Preferences) store.Room {
 	t.Helper()
 	mod, pub := rand.Text(), rand.Text()
 	r := store.Room{
@@ -139,14 +139,14 @@ func secretOf(t *testing.T, link string) string {
 }
 
 // create creates a room through the command worker.
-func (b *bundle) create(t *testing.T, id string, cmd events.CreateRoom) store.Room {
+func (b *bundle) create(t *testing.T, id string, cmd events.CreateRoom) events.Room {
 	t.Helper()
 	room, err := b.client.CreateRoom(ctxT(t, 30*time.Second), id, cmd)
 	require.NoError(t, err)
 	return *room
 }
 
-func ids(rooms []store.Room) []string {
+func ids(rooms []events.Room) []string {
 	out := make([]string, len(rooms))
 	for i, r := range rooms {
 		out[i] = r.RoomID
@@ -204,12 +204,12 @@ func TestRecordingPermissionsMatrix(t *testing.T) {
 		role, access        string
 		retrieve, canDelete bool
 	}{
-		{events.RoleModerator, store.AccessAdmin, false, false},
-		{events.RoleModerator, store.AccessAdminModerator, true, true},
-		{events.RoleModerator, store.AccessAdminModeratorPublisher, true, true},
-		{events.RolePublisher, store.AccessAdmin, false, false},
-		{events.RolePublisher, store.AccessAdminModerator, false, false},
-		{events.RolePublisher, store.AccessAdminModeratorPublisher, true, false},
+		{events.RoleModerator, events.AccessAdmin, false, false},
+		{events.RoleModerator, events.AccessAdminModerator, true, true},
+		{events.RoleModerator, events.AccessAdminModeratorPublisher, true, true},
+		{events.RolePublisher, events.AccessAdmin, false, false},
+		{events.RolePublisher, events.AccessAdminModerator, false, false},
+		{events.RolePublisher, events.AccessAdminModeratorPublisher, true, false},
 	} {
 		r, d := workers.RecordingPermissions(tc.role, tc.access)
 		require.Equal(t, tc.retrieve, r, "%s/%s retrieve", tc.role, tc.access)
@@ -237,13 +237,13 @@ func TestQueryGet(t *testing.T) {
 
 	t.Run("whole room", func(t *testing.T) {
 		msg := b.request(t, events.APIGet, `{"roomId":"`+room.RoomID+`"}`)
-		var got store.Room
+		var got events.Room
 		requireReply(t, events.APIGet, msg, &got)
 		require.Equal(t, room.RoomID, got.RoomID)
 		require.Equal(t, "My Room", got.RoomName)
 		require.Equal(t, room.AutoDeletionDate, got.AutoDeletionDate)
 		require.Equal(t, room.ModeratorRoomURL, got.ModeratorRoomURL)
-		require.Equal(t, store.DefaultPreferences(), got.Preferences)
+		require.Equal(t, events.DefaultPreferences(), got.Preferences)
 		var keys map[string]any
 		require.NoError(t, json.Unmarshal(msg.Data, &keys))
 		require.Len(t, keys, 8, "the contract's room and nothing else: %s", msg.Data)
@@ -260,7 +260,7 @@ func TestQueryGet(t *testing.T) {
 
 		got, err := b.client.GetRoom(ctx, room.RoomID, "preferences")
 		require.NoError(t, err)
-		require.Equal(t, store.Room{Preferences: store.DefaultPreferences()}, *got)
+		require.Equal(t, events.Room{Preferences: events.DefaultPreferences()}, *got)
 
 		msg = b.request(t, events.APIGet, `{"roomId":"`+room.RoomID+`","fields":"bogus"}`)
 		requireReply(t, events.APIGet, msg, nil)
@@ -298,7 +298,7 @@ func TestQueryListPages(t *testing.T) {
 
 	t.Run("default 10", func(t *testing.T) {
 		r := list(t, b, `{}`)
-		require.Equal(t, ids(rooms[:10]), ids(r.Rooms))
+		require.Equal(t, storedIDs(rooms[:10]), ids(r.Rooms))
 		require.Equal(t, 10, r.Pagination.MaxItems)
 		require.True(t, r.Pagination.IsTruncated)
 		require.NotEmpty(t, r.Pagination.NextPageToken)
@@ -311,12 +311,12 @@ func TestQueryListPages(t *testing.T) {
 		b6 := setupQueries(t, queryOpts{})
 		six := insertRooms(t, b6.store, "Six", 6)
 		p1 := list(t, b6, `{"maxItems":3}`)
-		require.Equal(t, ids(six[:3]), ids(p1.Rooms))
+		require.Equal(t, storedIDs(six[:3]), ids(p1.Rooms))
 		require.True(t, p1.Pagination.IsTruncated)
 		require.NotEmpty(t, p1.Pagination.NextPageToken)
 		require.Equal(t, 3, p1.Pagination.MaxItems)
 		p2 := list(t, b6, `{"maxItems":3,"nextPageToken":"`+p1.Pagination.NextPageToken+`"}`)
-		require.Equal(t, ids(six[3:]), ids(p2.Rooms))
+		require.Equal(t, storedIDs(six[3:]), ids(p2.Rooms))
 		require.False(t, p2.Pagination.IsTruncated)
 		require.Empty(t, p2.Pagination.NextPageToken)
 	})
@@ -365,7 +365,7 @@ func TestQueryListPages(t *testing.T) {
 			}
 			req.NextPageToken = page.Pagination.NextPageToken
 		}
-		require.Equal(t, ids(rooms), got)
+		require.Equal(t, storedIDs(rooms), got)
 	})
 }
 
@@ -375,10 +375,10 @@ func TestQueryListCapsAt100(t *testing.T) {
 	rooms := insertRooms(t, b.store, "Many", 101)
 	r := list(t, b, `{"maxItems":101}`)
 	require.Equal(t, 100, r.Pagination.MaxItems)
-	require.Equal(t, ids(rooms[:100]), ids(r.Rooms))
+	require.Equal(t, storedIDs(rooms[:100]), ids(r.Rooms))
 	require.True(t, r.Pagination.IsTruncated)
 	last := list(t, b, `{"maxItems":1e9,"nextPageToken":"`+r.Pagination.NextPageToken+`"}`)
-	require.Equal(t, ids(rooms[100:]), ids(last.Rooms))
+	require.Equal(t, storedIDs(rooms[100:]), ids(last.Rooms))
 	require.False(t, last.Pagination.IsTruncated)
 }
 
@@ -391,7 +391,7 @@ func TestQueryListStableWhileRoomsChange(t *testing.T) {
 	// IDs B-000…, B-002…, B-004…: even numbers, so new rooms can go between.
 	var initial []store.Room
 	for i := 0; i < 60; i += 2 {
-		initial = append(initial, insertRoom(t, ctx, b.store, fmt.Sprintf("B-%015d", i), store.DefaultPreferences()))
+		initial = append(initial, insertRoom(t, ctx, b.store, fmt.Sprintf("B-%015d", i), events.DefaultPreferences()))
 	}
 	deleted, createdBehind, createdAhead := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	seen := map[string]int{}
@@ -426,7 +426,7 @@ func TestQueryListStableWhileRoomsChange(t *testing.T) {
 			if _, err := b.store.GetRoom(ctx, id); err == nil {
 				continue
 			}
-			insertRoom(t, ctx, b.store, id, store.DefaultPreferences())
+			insertRoom(t, ctx, b.store, id, events.DefaultPreferences())
 			dst[id] = true
 		}
 	}
@@ -505,15 +505,15 @@ func TestQueryRecordingToken(t *testing.T) {
 
 	type want struct{ retrieve, canDelete bool }
 	matrix := map[string]map[string]want{
-		store.AccessAdmin: {
+		events.AccessAdmin: {
 			events.RoleModerator: {false, false}, events.RolePublisher: {false, false}},
-		store.AccessAdminModerator: {
+		events.AccessAdminModerator: {
 			events.RoleModerator: {true, true}, events.RolePublisher: {false, false}},
-		store.AccessAdminModeratorPublisher: {
+		events.AccessAdminModeratorPublisher: {
 			events.RoleModerator: {true, true}, events.RolePublisher: {true, false}},
 	}
 	for access, roles := range matrix {
-		prefs := store.DefaultPreferences()
+		prefs := events.DefaultPreferences()
 		prefs.RecordingPreferences.AllowAccessTo = access
 		room := b.create(t, "rec-"+access, events.CreateRoom{Preferences: &prefs})
 		secrets := map[string]string{
@@ -555,8 +555,8 @@ func TestQueryRecordingToken(t *testing.T) {
 	t.Run("no recording metadata", func(t *testing.T) {
 		_, err := b.client.RecordingToken(ctx, "Nope-000000000000000", "whatever")
 		requireCode(t, err, events.CodeNotFound)
-		prefs := store.DefaultPreferences()
-		prefs.RecordingPreferences = store.RecordingPreferences{Enabled: false}
+		prefs := events.DefaultPreferences()
+		prefs.RecordingPreferences = events.RecordingPreferences{Enabled: false}
 		room := b.create(t, "rec-off", events.CreateRoom{Preferences: &prefs})
 		_, err = b.client.RecordingToken(ctx, room.RoomID, secretOf(t, room.ModeratorRoomURL))
 		requireCode(t, err, events.CodeNotFound)
@@ -576,7 +576,7 @@ func TestQueryParticipantTokenJoinsLiveKit(t *testing.T) {
 	require.NoError(t, err)
 	b := setupQueries(t, queryOpts{worker: true, tokens: lk, meetings: lk})
 	ctx := ctxT(t, 90*time.Second)
-	prefs := store.DefaultPreferences()
+	prefs := events.DefaultPreferences()
 	prefs.ChatPreferences.Enabled = false
 	room := b.create(t, "pt-1", events.CreateRoom{RoomName: ptr("Live Room"), Preferences: &prefs})
 
@@ -664,7 +664,7 @@ func TestQueryParticipantTokenForMarkedRoomIsForbidden(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{tokens: tokenSigner(t)})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.store, "Marked-000000000000001", store.DefaultPreferences())
+	room := insertRoom(t, ctx, b.store, "Marked-000000000000001", events.DefaultPreferences())
 	markForDeletion(t, b.store, room.RoomID)
 	for _, s := range []string{room.ModeratorSecret, room.PublisherSecret} {
 		_, err := b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: s, ParticipantName: "x"})
@@ -686,7 +686,7 @@ func TestQueryTokensWhenLiveKitIsDetachedOrDown(t *testing.T) {
 			t.Parallel()
 			b := setupQueries(t, queryOpts{tokens: tokens})
 			ctx := ctxT(t, 30*time.Second)
-			room := insertRoom(t, ctx, b.store, "Lk-000000000000001", store.DefaultPreferences())
+			room := insertRoom(t, ctx, b.store, "Lk-000000000000001", events.DefaultPreferences())
 			require.NoError(t, b.store.PutArchivedRoom(ctx, &store.ArchivedRoom{
 				RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences,
 				ModeratorSecret: room.ModeratorSecret, PublisherSecret: room.PublisherSecret,
@@ -786,7 +786,7 @@ func TestQueryRequestsRunConcurrently(t *testing.T) {
 	slow := &slowTokens{release: make(chan struct{})}
 	b := setupQueries(t, queryOpts{tokens: slow})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.store, "Slow-000000000000001", store.DefaultPreferences())
+	room := insertRoom(t, ctx, b.store, "Slow-000000000000001", events.DefaultPreferences())
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: room.ModeratorSecret, ParticipantName: "x"})
@@ -845,10 +845,18 @@ func TestQueryGetAndListOnMongo(t *testing.T) {
 
 	p1, err := b.client.ListRooms(ctx, events.ListRequest{MaxItems: 3})
 	require.NoError(t, err)
-	require.Equal(t, ids(rooms[:3]), ids(p1.Rooms))
+	require.Equal(t, storedIDs(rooms[:3]), ids(p1.Rooms))
 	require.True(t, p1.Pagination.IsTruncated)
 	p2, err := b.client.ListRooms(ctx, events.ListRequest{MaxItems: 3, NextPageToken: p1.Pagination.NextPageToken})
 	require.NoError(t, err)
-	require.Equal(t, ids(rooms[3:]), ids(p2.Rooms))
+	require.Equal(t, storedIDs(rooms[3:]), ids(p2.Rooms))
 	require.False(t, p2.Pagination.IsTruncated)
+}
+
+func storedIDs(rooms []store.Room) []string {
+	out := make([]string, len(rooms))
+	for i, r := range rooms {
+		out[i] = r.RoomID
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -24,8 +25,8 @@ const signalTimeout = 10 * time.Second
 
 // preferencesSignal is the payload of TopicPreferencesUpdated.
 type preferencesSignal struct {
-	RoomID      string            `json:"roomId"`
-	Preferences store.Preferences `json:"preferences"`
+	RoomID      string             `json:"roomId"`
+	Preferences events.Preferences `json:"preferences"`
 }
 
 // markedSignal is the payload of TopicMarkedForDeletion.

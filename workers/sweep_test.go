@@ -535,7 +535,7 @@ func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
 			require.Equal(t, events.CodeInvalidArgument, res.Error.Code, "only a date already past is refused")
 			continue
 		}
-		var r store.Room
+		var r events.Room
 		require.NoError(t, json.Unmarshal(res.Data, &r))
 		c := &created{id: r.RoomID, date: date}
 		if i%5 == 0 {

@@ -54,8 +54,8 @@ func (h updateHandler) Handle(ctx context.Context, job *Job[events.UpdatePrefere
 		return nil, err
 	}
 	h.signalPreferences(ctx, job.Log, room)
-	out := &Outcome{Data: room}
-	if err := out.Event(job.ID, events.EventPreferencesUpdated, room.RoomID, job.Now, room); err != nil {
+	out := &Outcome{Data: room.View()}
+	if err := out.Event(job.ID, events.EventPreferencesUpdated, room.RoomID, job.Now, room.View()); err != nil {
 		return nil, err
 	}
 	job.Log.Info("room preferences updated")

@@ -24,15 +24,15 @@ import (
 
 // Preferences that differ from the defaults in every field.
 var (
-	prefsOff = store.Preferences{
-		ChatPreferences:              store.ChatPreferences{Enabled: false},
-		RecordingPreferences:         store.RecordingPreferences{Enabled: false},
-		VirtualBackgroundPreferences: store.VirtualBackgroundPreferences{Enabled: false},
+	prefsOff = events.Preferences{
+		ChatPreferences:              events.ChatPreferences{Enabled: false},
+		RecordingPreferences:         events.RecordingPreferences{Enabled: false},
+		VirtualBackgroundPreferences: events.VirtualBackgroundPreferences{Enabled: false},
 	}
-	prefsAdmin = store.Preferences{
-		ChatPreferences:              store.ChatPreferences{Enabled: false},
-		RecordingPreferences:         store.RecordingPreferences{Enabled: true, AllowAccessTo: store.AccessAdmin},
-		VirtualBackgroundPreferences: store.VirtualBackgroundPreferences{Enabled: false},
+	prefsAdmin = events.Preferences{
+		ChatPreferences:              events.ChatPreferences{Enabled: false},
+		RecordingPreferences:         events.RecordingPreferences{Enabled: true, AllowAccessTo: events.AccessAdmin},
+		VirtualBackgroundPreferences: events.VirtualBackgroundPreferences{Enabled: false},
 	}
 )
 
@@ -97,7 +97,7 @@ func (m *signalMeetings) sentTo(id string) []sentData {
 }
 
 // createRoom creates a room through a command and returns it.
-func (b *bundle) createRoom(t *testing.T, id string, c events.CreateRoom) store.Room {
+func (b *bundle) createRoom(t *testing.T, id string, c events.CreateRoom) events.Room {
 	t.Helper()
 	b.send(t, id, c)
 	return roomOf(t, b.result(t, id))
@@ -135,7 +135,7 @@ func TestUpdatePreferencesReplacesAll(t *testing.T) {
 	b := setup(t, setupOpts{})
 	b.start(t, workerOpts{})
 	room := b.createRoom(t, "c1", events.CreateRoom{RoomName: ptr("prefs")})
-	require.Equal(t, store.DefaultPreferences(), b.archived(t, room.RoomID).Preferences, "created with recording: archived")
+	require.Equal(t, events.DefaultPreferences(), b.archived(t, room.RoomID).Preferences, "created with recording: archived")
 
 	b.send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsOff})
 	res := b.result(t, "u1")
@@ -259,7 +259,7 @@ func TestUpdatePreferencesInvalidIsRejectedAndDeadLettered(t *testing.T) {
 		require.Equal(t, "1", m.Headers().Get(events.HeaderDeadDeliveries), "never redelivered")
 	}
 	stored := b.storedRoom(t, room.RoomID)
-	require.Equal(t, store.DefaultPreferences(), stored.Preferences, "untouched")
+	require.Equal(t, events.DefaultPreferences(), stored.Preferences, "untouched")
 	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.preferences_updated"))
 }
 
@@ -384,7 +384,7 @@ func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
 		} else {
 			notFound++
 			require.Equal(t, events.CodeNotFound, upd.Error.Code, "%+v", upd.Error)
-			require.Equal(t, store.DefaultPreferences(), arch.Preferences, "a failed update changed nothing")
+			require.Equal(t, events.DefaultPreferences(), arch.Preferences, "a failed update changed nothing")
 		}
 		_, err := b.store.GetRoom(ctxT(t, 5*time.Second), id)
 		require.ErrorIs(t, err, store.ErrNotFound, "room %s resurrected", id)
@@ -457,7 +457,7 @@ func TestUpdatePreferencesRaceArchiveFollowsRoom(t *testing.T) {
 	const n = 30
 	ids := b.createRooms(t, "arch", n)
 	alt := prefsAdmin
-	alt.RecordingPreferences.AllowAccessTo = store.AccessAdminModerator
+	alt.RecordingPreferences.AllowAccessTo = events.AccessAdminModerator
 	cmds := map[string]events.Command{}
 	for i, id := range ids {
 		cmds[fmt.Sprintf("a-%d", i)] = events.UpdatePreferences{RoomID: id, Preferences: prefsAdmin}
@@ -471,7 +471,7 @@ func TestUpdatePreferencesRaceArchiveFollowsRoom(t *testing.T) {
 	require.Eventually(t, settled(t, b.js), 20*time.Second, 50*time.Millisecond)
 	for _, id := range ids {
 		r := b.storedRoom(t, id)
-		require.Contains(t, []store.Preferences{prefsAdmin, alt}, r.Preferences)
+		require.Contains(t, []events.Preferences{prefsAdmin, alt}, r.Preferences)
 		require.Equal(t, r.Preferences, b.archived(t, id).Preferences, "archive of %s behind the room", id)
 	}
 }
@@ -521,7 +521,7 @@ func TestUpdatePreferencesRaceDeleteBetweenReadAndWrite(t *testing.T) {
 	require.Equal(t, events.CodeNotFound, res.Error.Code)
 	_, err := st.GetRoom(ctxT(t, 5*time.Second), room.RoomID)
 	require.ErrorIs(t, err, store.ErrNotFound, "resurrected")
-	require.Equal(t, store.DefaultPreferences(), b.archived(t, room.RoomID).Preferences)
+	require.Equal(t, events.DefaultPreferences(), b.archived(t, room.RoomID).Preferences)
 	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
 	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.preferences_updated"))
 	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
@@ -575,8 +575,8 @@ func TestUpdatePreferencesSignalsLiveMeetingsOnly(t *testing.T) {
 	require.Len(t, sent, 1)
 	require.Equal(t, workers.TopicPreferencesUpdated, sent[0].topic)
 	var payload struct {
-		RoomID      string            `json:"roomId"`
-		Preferences store.Preferences `json:"preferences"`
+		RoomID      string             `json:"roomId"`
+		Preferences events.Preferences `json:"preferences"`
 	}
 	require.NoError(t, json.Unmarshal(sent[0].payload, &payload))
 	require.Equal(t, live.RoomID, payload.RoomID)
@@ -646,8 +646,8 @@ func TestUpdatePreferencesSignalsLiveKitParticipant(t *testing.T) {
 	msg := alice.WaitData(t, workers.TopicPreferencesUpdated, 20*time.Second)
 	require.Empty(t, msg.From, "sent by the server API")
 	var payload struct {
-		RoomID      string            `json:"roomId"`
-		Preferences store.Preferences `json:"preferences"`
+		RoomID      string             `json:"roomId"`
+		Preferences events.Preferences `json:"preferences"`
 	}
 	require.NoError(t, json.Unmarshal(msg.Payload, &payload))
 	require.Equal(t, room.RoomID, payload.RoomID)

@@ -119,7 +119,10 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
 	mux.HandleFunc("GET /readyz", a.ready)
-	a.metrics = metrics.New(metrics.Config{JetStream: a.js, Log: log.WithField("component", "metrics")})
+	a.metrics = metrics.New(metrics.Config{
+		JetStream: a.js, Log: log.WithField("component", "metrics"),
+		WorkerOutcomes: workers.Outcomes(), WebhookOutcomes: webhooks.Outcomes(),
+	})
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	if roles.Webhooks {
 		if cfg.LiveKitAPIKey == "" || cfg.LiveKitAPISecret == "" {

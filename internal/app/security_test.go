@@ -21,7 +21,6 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/app"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
-	"github.com/roomkeeper/roomkeeper/store"
 )
 
 // logSink collects log output safely across goroutines.
@@ -136,7 +135,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	}
 	secrets["forged authorization"] = "forged.token.value"
 
-	prefs := store.DefaultPreferences()
+	prefs := events.DefaultPreferences()
 	prefs.ChatPreferences.Enabled = false
 	_, err = c.UpdatePreferences(ctxT(t, 30*time.Second), cmdID("prefs"), events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefs})
 	require.NoError(t, err)

@@ -19,6 +19,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/app"
 	"github.com/roomkeeper/roomkeeper/internal/benchkit"
 	"github.com/roomkeeper/roomkeeper/internal/config"
@@ -279,7 +280,7 @@ func scaleRun(b *testing.B, bin string, workers int) float64 {
 	rooms := make([]string, total)
 	for i := range rooms {
 		rooms[i] = fmt.Sprintf("scale-room-%06d", i)
-		require.NoError(b, st.InsertRoom(ctx, &store.Room{RoomID: rooms[i], RoomName: "scale", Preferences: store.DefaultPreferences()}))
+		require.NoError(b, st.InsertRoom(ctx, &store.Room{RoomID: rooms[i], RoomName: "scale", Preferences: events.DefaultPreferences()}))
 	}
 	require.NoError(b, st.Close())
 

@@ -27,7 +27,7 @@ func CreateWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 	if _, err := st.ClaimCommand(ctx, &store.Command{ID: cmdID, Type: events.SubjectCreate, Status: store.StatusPending, Plan: benchPlan}); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
-	room := &store.Room{RoomID: roomID, RoomName: "bench room", CreationDate: time.Now().UnixMilli(), Preferences: store.DefaultPreferences(), Applied: []string{cmdID}}
+	room := &store.Room{RoomID: roomID, RoomName: "bench room", CreationDate: time.Now().UnixMilli(), Preferences: events.DefaultPreferences(), Applied: []string{cmdID}}
 	return complete(ctx, st, cmdID, room, store.Write{InsertRoom: room},
 		store.Write{PutArchived: &store.ArchivedRoom{RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences}})
 }

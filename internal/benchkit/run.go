@@ -14,7 +14,6 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomkeeper/roomkeeper/events"
-	"github.com/roomkeeper/roomkeeper/store"
 )
 
 // RunConfig configures [Run].
@@ -131,7 +130,7 @@ func Run(ctx context.Context, nc *nats.Conn, cfg RunConfig) (*Report, error) {
 		if code == "" {
 			switch f.op {
 			case OpCreate:
-				var room store.Room
+				var room events.Room
 				if json.Unmarshal(r.Data, &room) == nil && room.RoomID != "" {
 					pool.put(room.RoomID)
 				}
@@ -216,7 +215,7 @@ publish:
 }
 
 var benchPreferences = func() []byte {
-	raw, _ := json.Marshal(store.DefaultPreferences())
+	raw, _ := json.Marshal(events.DefaultPreferences())
 	return raw
 }()
 

@@ -273,7 +273,7 @@ func (c *client) verify(t *testing.T, ids []string, st store.Store) figures {
 			continue
 		}
 		f.okResults++
-		var room store.Room
+		var room events.Room
 		require.NoError(t, json.Unmarshal(r.Data, &room))
 		if other, dup := roomOf[room.RoomID]; dup {
 			t.Errorf("room %s in the results of %s and %s", room.RoomID, other, r.CommandID)

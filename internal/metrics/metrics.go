@@ -4,8 +4,9 @@
 // expiry sweeps, the backlog of the shared `workers` consumers (read from
 // JetStream at scrape time) and the Go runtime and process collectors.
 //
-// A *Metrics implements workers.Metrics and webhooks.Metrics; Handler serves
-// the registry for /metrics.
+// A *Metrics implements workers.Metrics and webhooks.Metrics without
+// importing either (their outcome labels come in its Config); Handler
+// serves the registry for /metrics.
 //
 // Label values are bounded: a message subject maps to a kind ("command",
 // "webhook" or "other") and a type that is one of the contract's command
@@ -26,7 +27,6 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/roomkeeper/roomkeeper/events"
-	"github.com/roomkeeper/roomkeeper/webhooks"
 )
 
 // Namespace prefixes every roomkeeper metric name.
@@ -44,16 +44,6 @@ const (
 	// OtherOutcome replaces an outcome outside the documented set.
 	OtherOutcome = "other"
 )
-
-// Worker outcomes, as passed to Handled by the worker pipeline.
-var workerOutcomes = []string{"ok", "error", "invalid", "retry", "dead", "duplicate", "ignored", "requeued"}
-
-// Webhook receiver outcomes (the webhooks.Outcome constants).
-var webhookOutcomes = []string{
-	webhooks.OutcomeStored, webhooks.OutcomeDuplicate, webhooks.OutcomeMethodNotAllowed,
-	webhooks.OutcomeTooLarge, webhooks.OutcomeUnauthorized, webhooks.OutcomeMalformed,
-	webhooks.OutcomeUnavailable, webhooks.OutcomeBusy,
-}
 
 // Command types of the contract (the last token of rooms.cmd.<type>).
 var commandTypes = []string{
@@ -93,6 +83,13 @@ type Config struct {
 	ConsumerInfoTimeout time.Duration
 	// Log receives errors of the /metrics handler; nil discards them.
 	Log logrus.FieldLogger
+	// WorkerOutcomes and WebhookOutcomes are the outcome labels the
+	// worker pipeline (workers.Outcomes) and the webhook receiver
+	// (webhooks.Outcomes) report; any other outcome is counted as
+	// OtherOutcome, which bounds the series. Every webhook outcome has a
+	// series from the start.
+	WorkerOutcomes  []string
+	WebhookOutcomes []string
 }
 
 // DefaultConsumerInfoTimeout bounds the consumer info requests of a scrape,
@@ -179,8 +176,8 @@ func New(cfg Config) *Metrics {
 			Help: "Unix time at which the last expiry sweep of this process completed.",
 		}),
 		known: map[string]map[string]bool{KindCommand: set(commandTypes), KindWebhook: set(webhookTypes)},
-		wOut:  set(workerOutcomes),
-		hOut:  set(webhookOutcomes),
+		wOut:  set(cfg.WorkerOutcomes),
+		hOut:  set(cfg.WebhookOutcomes),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
@@ -193,7 +190,7 @@ func New(cfg Config) *Metrics {
 	}
 	// Series that exist from the start, so rates and alerts see a zero
 	// rather than nothing.
-	for _, o := range webhookOutcomes {
+	for _, o := range cfg.WebhookOutcomes {
 		m.webhooks.WithLabelValues(o)
 	}
 	for _, t := range commandTypes {

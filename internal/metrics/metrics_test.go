@@ -70,7 +70,7 @@ next:
 }
 
 func TestLabelsAreBounded(t *testing.T) {
-	m := metrics.New(metrics.Config{})
+	m := metrics.New(outcomes(metrics.Config{}))
 	for subject, want := range map[string][2]string{
 		events.SubjectCreate:              {"command", "create"},
 		events.SubjectSweep:               {"command", "sweep"},
@@ -111,7 +111,7 @@ func TestLabelsAreBounded(t *testing.T) {
 }
 
 func TestHandlerExposesEverything(t *testing.T) {
-	m := metrics.New(metrics.Config{})
+	m := metrics.New(outcomes(metrics.Config{}))
 	m.Handled(events.SubjectCreate, "ok", 30*time.Millisecond)
 	m.Handled(events.SubjectRoomStarted, "ok", 3*time.Millisecond)
 	m.Redelivered(events.SubjectDelete)
@@ -160,7 +160,7 @@ func TestHandlerExposesEverything(t *testing.T) {
 func TestConsumerCollector(t *testing.T) {
 	n := testenv.StartNATS(t)
 	nc, js := n.Bootstrap(t, nil)
-	m := metrics.New(metrics.Config{JetStream: js, ConsumerInfoTimeout: 500 * time.Millisecond})
+	m := metrics.New(outcomes(metrics.Config{JetStream: js, ConsumerInfoTimeout: 500 * time.Millisecond}))
 
 	// Three commands nobody consumes: the backlog of ROOMS_COMMANDS.
 	for range 3 {
@@ -199,4 +199,10 @@ func TestConsumerCollector(t *testing.T) {
 	_, ok = value(fams, "roomkeeper_consumer_num_pending", map[string]string{"stream": events.StreamCommands, "consumer": events.ConsumerWorkers})
 	require.False(t, ok, "no stale backlog figure while NATS is away")
 	require.Contains(t, fams, "roomkeeper_messages_handled_total", "the other metrics are still served")
+}
+
+// outcomes gives c the outcome labels the app wires in.
+func outcomes(c metrics.Config) metrics.Config {
+	c.WorkerOutcomes, c.WebhookOutcomes = workers.Outcomes(), webhooks.Outcomes()
+	return c
 }

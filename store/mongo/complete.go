@@ -1,6 +1,7 @@
 package mongo
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -438,11 +439,13 @@ func (s *Store) applyWrite(ctx context.Context, w storedWrite, inTxn bool) error
 
 // withoutID is the document of v less its _id (for $setOnInsert).
 func withoutID(v any) (bson.D, error) {
-	raw, err := bson.Marshal(v)
-	if err != nil {
+	var buf bytes.Buffer
+	enc := bson.NewEncoder(bson.NewDocumentWriter(&buf))
+	enc.UseJSONStructTags() // as the client does (Open)
+	if err := enc.Encode(v); err != nil {
 		return nil, err
 	}
-	elems, err := bson.Raw(raw).Elements()
+	elems, err := bson.Raw(buf.Bytes()).Elements()
 	if err != nil {
 		return nil, err
 	}

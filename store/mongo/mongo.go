@@ -85,7 +85,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		ApplyURI(cfg.URI).
 		SetAppName(cfg.AppName).
 		SetConnectTimeout(cfg.ConnectTimeout).
-		SetServerSelectionTimeout(cfg.ServerSelectionTimeout)
+		SetServerSelectionTimeout(cfg.ServerSelectionTimeout).
+		// The room's wire types (events.Preferences) carry JSON tags only:
+		// their stored field names are their JSON names.
+		SetBSONOptions(&options.BSONOptions{UseJSONStructTags: true})
 	if cfg.MaxPoolSize > 0 {
 		opts.SetMaxPoolSize(cfg.MaxPoolSize)
 	}

@@ -37,6 +37,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -106,7 +107,7 @@ func NewRoom(id string) *store.Room {
 		RoomName:         "Room " + id,
 		CreationDate:     1_764_000_000_000,
 		AutoDeletionDate: &date,
-		Preferences:      store.DefaultPreferences(),
+		Preferences:      events.DefaultPreferences(),
 		ModeratorRoomURL: "https://meet.example/room/" + id + "?secret=mod-" + id,
 		PublisherRoomURL: "https://meet.example/room/" + id + "?secret=pub-" + id,
 		ModeratorSecret:  "mod-" + id,
@@ -188,10 +189,10 @@ func testRoomRoundTrip(t *testing.T, s store.Store) {
 		CreationDate:      1_764_000_000_123,
 		AutoDeletionDate:  ptr(int64(1_764_100_000_456)),
 		MarkedForDeletion: true,
-		Preferences: store.Preferences{
-			ChatPreferences:              store.ChatPreferences{Enabled: false},
-			RecordingPreferences:         store.RecordingPreferences{Enabled: true, AllowAccessTo: store.AccessAdminModerator},
-			VirtualBackgroundPreferences: store.VirtualBackgroundPreferences{Enabled: true},
+		Preferences: events.Preferences{
+			ChatPreferences:              events.ChatPreferences{Enabled: false},
+			RecordingPreferences:         events.RecordingPreferences{Enabled: true, AllowAccessTo: events.AccessAdminModerator},
+			VirtualBackgroundPreferences: events.VirtualBackgroundPreferences{Enabled: true},
 		},
 		ModeratorRoomURL: "https://meet.example/room/Full-abcdefghijklmno?secret=m0d",
 		PublisherRoomURL: "https://meet.example/room/Full-abcdefghijklmno?secret=pub",
@@ -205,8 +206,8 @@ func testRoomRoundTrip(t *testing.T, s store.Store) {
 		RoomID:       "Bare-abcdefghijklmno",
 		RoomName:     "Room",
 		CreationDate: 1_764_000_000_000,
-		Preferences: store.Preferences{
-			RecordingPreferences: store.RecordingPreferences{Enabled: false},
+		Preferences: events.Preferences{
+			RecordingPreferences: events.RecordingPreferences{Enabled: false},
 		},
 		ModeratorRoomURL: "u1",
 		PublisherRoomURL: "u2",
@@ -317,7 +318,7 @@ func testUpdateRoomCAS(t *testing.T, s store.Store) {
 	r.MarkedForDeletion = true
 	r.Meeting = store.MeetingActive
 	r.Preferences.ChatPreferences.Enabled = false
-	r.Preferences.RecordingPreferences = store.RecordingPreferences{Enabled: false}
+	r.Preferences.RecordingPreferences = events.RecordingPreferences{Enabled: false}
 	r.ModeratorRoomURL = "new-mod-url"
 	r.PublisherRoomURL = "new-pub-url"
 	r.MarkApplied("update-1")
@@ -1077,9 +1078,9 @@ func testArchivedRoom(t *testing.T, s store.Store) {
 	a := &store.ArchivedRoom{
 		RoomID:   "Arch-abcdefghijklmno",
 		RoomName: "Arch",
-		Preferences: store.Preferences{
-			ChatPreferences:      store.ChatPreferences{Enabled: true},
-			RecordingPreferences: store.RecordingPreferences{Enabled: true, AllowAccessTo: store.AccessAdmin},
+		Preferences: events.Preferences{
+			ChatPreferences:      events.ChatPreferences{Enabled: true},
+			RecordingPreferences: events.RecordingPreferences{Enabled: true, AllowAccessTo: events.AccessAdmin},
 		},
 		ModeratorRoomURL: "mod-url",
 		PublisherRoomURL: "pub-url",
@@ -1094,7 +1095,7 @@ func testArchivedRoom(t *testing.T, s store.Store) {
 	// A second put replaces the record.
 	b := *a
 	b.RoomName = "Arch renamed"
-	b.Preferences = store.DefaultPreferences()
+	b.Preferences = events.DefaultPreferences()
 	b.ModeratorSecret = "rotated"
 	require.NoError(t, s.PutArchivedRoom(ctx, &b))
 	got, err = s.GetArchivedRoom(ctx, a.RoomID)

@@ -17,7 +17,6 @@ import (
 	"github.com/roomkeeper/roomkeeper/cmd/roomctl/internal/ctl"
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
-	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
@@ -87,7 +86,7 @@ func TestCreateGetListDelete(t *testing.T) {
 	require.True(t, res.OK)
 	require.Contains(t, r.errOut, "command "+res.CommandID+" published on rooms.cmd.create")
 	require.True(t, strings.HasPrefix(res.CommandID, "roomctl-"))
-	var room store.Room
+	var room events.Room
 	require.NoError(t, json.Unmarshal(res.Data, &room))
 	require.Equal(t, "My Room", room.RoomName)
 	require.False(t, room.Preferences.ChatPreferences.Enabled)
@@ -103,7 +102,7 @@ func TestCreateGetListDelete(t *testing.T) {
 	// get
 	r = roomctl(t, url, "get", room.RoomID)
 	require.Equal(t, ctl.ExitOK, r.code, r.errOut)
-	var got store.Room
+	var got events.Room
 	require.NoError(t, json.Unmarshal([]byte(r.out), &got))
 	require.Equal(t, room.RoomID, got.RoomID)
 	require.Equal(t, room.PublisherRoomURL, got.PublisherRoomURL)
