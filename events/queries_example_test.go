@@ -14,7 +14,10 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/queries"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
@@ -46,9 +49,9 @@ func roomkeeper() (*nats.Conn, func()) {
 	}
 	quiet := logrus.New()
 	quiet.SetOutput(io.Discard)
-	reg := workers.NewRegistry()
-	rooms := &workers.Rooms{Store: st, BaseURL: "https://meet.example.com", MinAutoDeletionDelay: time.Hour}
-	if err := rooms.Register(reg); err != nil {
+	reg := handler.NewRegistry()
+	domain := &rooms.Rooms{Store: st, BaseURL: "https://meet.example.com", MinAutoDeletionDelay: time.Hour}
+	if err := domain.Register(reg); err != nil {
 		log.Fatal(err)
 	}
 	w, err := workers.New(workers.Config{}, js, st, reg, quiet, nil)
@@ -57,7 +60,7 @@ func roomkeeper() (*nats.Conn, func()) {
 	}
 	done := make(chan struct{})
 	go func() { _ = w.Run(ctx); close(done) }()
-	q, err := workers.NewQueries(workers.QueriesConfig{Store: st, Log: quiet})
+	q, err := queries.New(queries.Config{Store: st, Log: quiet})
 	if err != nil {
 		log.Fatal(err)
 	}

@@ -7,17 +7,49 @@ import (
 )
 
 // Write is a room write a command leaves to its completion (see
-// Store.CompleteCommand). Exactly one field is set. Each is idempotent: an
-// insert of a room whose ID exists, or a delete of a room already gone,
-// changes nothing and is no error.
+// Store.CompleteCommand), made with InsertRoom, DeleteRoom or PutArchived.
+// Each is idempotent: an insert of a room whose ID exists, or a delete of
+// a room already gone, changes nothing and is no error. The zero Write
+// does nothing.
 type Write struct {
-	// InsertRoom inserts a room.
-	InsertRoom *Room
-	// DeleteRoom deletes the room with this ID.
-	DeleteRoom string
-	// PutArchived stores (replaces) a room's archived metadata.
-	PutArchived *ArchivedRoom
+	op       WriteOp
+	roomID   string
+	room     *Room
+	archived *ArchivedRoom
 }
+
+// WriteOp is what a Write does.
+type WriteOp uint8
+
+// The operations of a Write.
+const (
+	WriteNone WriteOp = iota
+	WriteInsertRoom
+	WriteDeleteRoom
+	WritePutArchived
+)
+
+// InsertRoom is the write that inserts room r.
+func InsertRoom(r *Room) Write { return Write{op: WriteInsertRoom, roomID: r.RoomID, room: r} }
+
+// DeleteRoom is the write that deletes the room with ID id.
+func DeleteRoom(id string) Write { return Write{op: WriteDeleteRoom, roomID: id} }
+
+// PutArchived is the write that stores (replaces) a room's archived
+// metadata.
+func PutArchived(a *ArchivedRoom) Write { return Write{op: WritePutArchived, roomID: a.RoomID, archived: a} }
+
+// Op is what the write does.
+func (w Write) Op() WriteOp { return w.op }
+
+// RoomID is the ID of the room the write is about.
+func (w Write) RoomID() string { return w.roomID }
+
+// Room is the room an InsertRoom inserts (nil for other writes).
+func (w Write) Room() *Room { return w.room }
+
+// Archived is what a PutArchived stores (nil for other writes).
+func (w Write) Archived() *ArchivedRoom { return w.archived }
 
 // Completion is how a command ends (Store.CompleteCommand).
 type Completion struct {

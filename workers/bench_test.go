@@ -13,6 +13,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/benchkit"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
@@ -43,9 +44,9 @@ func BenchmarkCreateEndToEnd(b *testing.B) {
 }
 
 func createEndToEnd(b *testing.B, ack string) float64 {
-	bb := setup(b, setupOpts{})
-	bb.start(b, workerOpts{conc: benchConcurrency, ack: ack})
-	nc, err := nats.Connect(bb.nats.URL)
+	bb := setup(b, workertest.SetupOpts{})
+	bb.Start(b, workertest.WorkerOpts{Conc: benchConcurrency, Ack: ack})
+	nc, err := nats.Connect(bb.NATS.URL)
 	require.NoError(b, err)
 	defer nc.Close()
 	var got atomic.Int64
@@ -60,7 +61,7 @@ func createEndToEnd(b *testing.B, ack string) float64 {
 	require.NoError(b, nc.Flush())
 
 	start := time.Now()
-	js := bb.js
+	js := bb.JS
 	for i := range benchCreates {
 		msg := nats.NewMsg(events.SubjectCreate)
 		msg.Data = []byte(`{"roomName":"bench room"}`)

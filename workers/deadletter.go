@@ -13,6 +13,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -60,7 +61,7 @@ type DeadLettersConfig struct {
 	// Registry, when set, is the workers' registry: an advisory for a
 	// LiveKit event that no handler acts on is then left alone. Without
 	// it every message named is ended.
-	Registry *Registry
+	Registry *handler.Registry
 	// PublishTimeout bounds the wait for JetStream to store what an
 	// advisory's message publishes (default 10s).
 	PublishTimeout time.Duration
@@ -139,7 +140,7 @@ func NewDeadLetters(cfg DeadLettersConfig) (*DeadLetters, error) {
 	}
 	reg := cfg.Registry
 	if reg == nil {
-		reg = NewRegistry()
+		reg = handler.NewRegistry()
 	}
 	w, err := New(Config{PublishTimeout: cfg.PublishTimeout}, cfg.JetStream, cfg.Store, reg, cfg.Log, cfg.Metrics)
 	if err != nil {

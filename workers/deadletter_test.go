@@ -10,6 +10,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
@@ -18,8 +20,8 @@ import (
 // until the end of the test.
 func (b *bundle) startDeadLetters(t *testing.T, m workers.Metrics) *workers.DeadLetters {
 	t.Helper()
-	nc, js := b.nats.Connect(t)
-	d, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: nc, JetStream: js, Store: b.store, Log: b.log, Metrics: m})
+	nc, js := b.NATS.Connect(t)
+	d, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: nc, JetStream: js, Store: b.Store, Log: b.Log, Metrics: m})
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(func() { cancel(); d.Wait() })
@@ -29,7 +31,7 @@ func (b *bundle) startDeadLetters(t *testing.T, m workers.Metrics) *workers.Dead
 
 func (b *bundle) streamState(t *testing.T, name string) jetstream.StreamState {
 	t.Helper()
-	s, err := b.js.Stream(ctxT(t, 5*time.Second), name)
+	s, err := b.JS.Stream(ctxT(t, 5*time.Second), name)
 	require.NoError(t, err)
 	info, err := s.Info(ctxT(t, 5*time.Second))
 	require.NoError(t, err)
@@ -42,29 +44,29 @@ func (b *bundle) streamState(t *testing.T, name string) jetstream.StreamState {
 // unavailable and removes it from the work queue. Other commands go on.
 func TestMaxDeliveriesAdvisoryDeadLettersUnsettledMessage(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
-	dlm := &counts{}
+	dlm := &workertest.Counts{}
 	b.startDeadLetters(t, dlm)
 	b.startDeadLetters(t, dlm) // a second worker process: the queue group picks one
-	r := b.start(t, workerOpts{fault: func(step, id string) bool { return step == "claimed" && id == "crasher" }})
+	r := b.Start(t, workertest.WorkerOpts{Fault: func(step, id string) bool { return step == "claimed" && id == "crasher" }})
 
 	start := time.Now()
-	b.send(t, "crasher", events.CreateRoom{RoomName: ptr("never")})
-	b.send(t, "fine", events.CreateRoom{RoomName: ptr("fine")})
-	roomOf(t, b.result(t, "fine"))
+	b.Send(t, "crasher", events.CreateRoom{RoomName: ptr("never")})
+	b.Send(t, "fine", events.CreateRoom{RoomName: ptr("fine")})
+	roomOf(t, b.Result(t, "fine"))
 
-	res := b.result(t, "crasher")
+	res := b.Result(t, "crasher")
 	took := time.Since(start)
 	require.False(t, res.OK)
 	require.Equal(t, events.CodeUnavailable, res.Error.Code)
 	require.Contains(t, res.Error.Message, "2 deliveries")
 	t.Logf("dead-lettered %s after sending", took.Round(10*time.Millisecond))
 
-	require.Eventually(t, func() bool { return dlm.dead.Load() == 1 }, 10*time.Second, 20*time.Millisecond)
-	dead := b.streamMsgs(t, events.StreamDead, "rooms.dead.>")
+	require.Eventually(t, func() bool { return dlm.DeadLetters.Load() == 1 }, 10*time.Second, 20*time.Millisecond)
+	dead := b.StreamMsgs(t, events.StreamDead, "rooms.dead.>")
 	require.Len(t, dead, 1)
 	h := dead[0].Headers()
 	require.Equal(t, "rooms.dead.create", dead[0].Subject())
@@ -77,12 +79,12 @@ func TestMaxDeliveriesAdvisoryDeadLettersUnsettledMessage(t *testing.T) {
 	require.JSONEq(t, `{"roomName":"never"}`, string(dead[0].Data()))
 
 	require.Zero(t, b.streamState(t, events.StreamCommands).Msgs, "the message left the work queue")
-	rec, err := b.store.GetCommand(ctxT(t, 5*time.Second), "crasher")
+	rec, err := b.Store.GetCommand(ctxT(t, 5*time.Second), "crasher")
 	require.NoError(t, err)
 	require.Equal(t, store.StatusDead, rec.Status, "given up: recorded dead")
-	require.Len(t, b.streamMsgs(t, events.StreamResults, events.ResultSubject("crasher")), 1)
-	require.EqualValues(t, 1, b.countRooms(t))
-	require.Zero(t, r.metrics.dead.Load(), "the pipeline never settled it")
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, events.ResultSubject("crasher")), 1)
+	require.EqualValues(t, 1, b.CountRooms(t))
+	require.Zero(t, r.Metrics.DeadLetters.Load(), "the pipeline never settled it")
 }
 
 // A message that fails transiently on every delivery is dead-lettered by
@@ -90,31 +92,31 @@ func TestMaxDeliveriesAdvisoryDeadLettersUnsettledMessage(t *testing.T) {
 // adds no second dead letter and no second result.
 func TestPipelineDeadLetterIsNotDoubledByListener(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
-	dlm := &counts{}
+	dlm := &workertest.Counts{}
 	b.startDeadLetters(t, dlm)
-	b.start(t, workerOpts{reg: failingRegistry(t)})
-	b.send(t, "flaky", events.Sweep{})
-	res := b.result(t, "flaky")
+	b.Start(t, workertest.WorkerOpts{Reg: failingRegistry(t)})
+	b.Send(t, "flaky", events.Sweep{})
+	res := b.Result(t, "flaky")
 	require.Equal(t, events.CodeUnavailable, res.Error.Code)
 	// Give a (wrong) advisory time to arrive.
 	time.Sleep(2500 * time.Millisecond)
-	require.Len(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"), 1)
-	require.NotEqual(t, workers.ReasonMaxDeliveries, b.streamMsgs(t, events.StreamDead, "rooms.dead.>")[0].Headers().Get(events.HeaderDeadReason))
-	require.Zero(t, dlm.dead.Load())
+	require.Len(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"), 1)
+	require.NotEqual(t, workers.ReasonMaxDeliveries, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>")[0].Headers().Get(events.HeaderDeadReason))
+	require.Zero(t, dlm.DeadLetters.Load())
 	require.Zero(t, b.streamState(t, events.StreamCommands).Msgs)
 }
 
 // failingRegistry has a sweep handler that always fails transiently.
-func failingRegistry(t *testing.T) *workers.Registry {
+func failingRegistry(t *testing.T) *handler.Registry {
 	t.Helper()
-	reg := workers.NewRegistry()
-	require.NoError(t, workers.Register(reg, workers.HandlerFunc[events.Sweep](func(context.Context, *workers.Job[events.Sweep]) (*workers.Outcome, error) {
+	reg := handler.NewRegistry()
+	require.NoError(t, handler.Register(reg, handler.Func[events.Sweep](func(context.Context, *handler.Job[events.Sweep]) (*handler.Outcome, error) {
 		return nil, context.DeadlineExceeded
-	}), workers.Options[events.Sweep]{}))
+	}), handler.Options[events.Sweep]{}))
 	return reg
 }
 

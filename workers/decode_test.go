@@ -8,7 +8,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
-	"github.com/roomkeeper/roomkeeper/workers"
+	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 )
 
 const prefsEveryone = `{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":true,"allowAccessTo":"everyone"},"virtualBackgroundPreferences":{"enabled":true}}`
@@ -22,7 +23,7 @@ func TestDecodeMatchesPropertyNamesExactly(t *testing.T) {
 	long := strings.Repeat("x", 10_000)
 
 	t.Run("top level", func(t *testing.T) {
-		c, err := workers.DecodeJSON[events.CreateRoom](events.SubjectCreate, []byte(`{"ROOMNAME":"`+long+`","Preferences":`+prefsEveryone+`,"AutoDeletionDate":-5}`))
+		c, err := handler.DecodeJSON[events.CreateRoom](events.SubjectCreate, []byte(`{"ROOMNAME":"`+long+`","Preferences":`+prefsEveryone+`,"AutoDeletionDate":-5}`))
 		require.NoError(t, err)
 		require.Nil(t, c.RoomName)
 		require.Nil(t, c.Preferences)
@@ -30,30 +31,30 @@ func TestDecodeMatchesPropertyNamesExactly(t *testing.T) {
 	})
 	t.Run("beside the exact name", func(t *testing.T) {
 		// encoding/json takes the last of the two.
-		c, err := workers.DecodeJSON[events.CreateRoom](events.SubjectCreate, []byte(`{"roomName":"Mine","roomname":"`+long+`"}`))
+		c, err := handler.DecodeJSON[events.CreateRoom](events.SubjectCreate, []byte(`{"roomName":"Mine","roomname":"`+long+`"}`))
 		require.NoError(t, err)
 		require.Equal(t, "Mine", *c.RoomName)
 	})
 	t.Run("nested", func(t *testing.T) {
 		body := `{"roomId":"r","preferences":{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":true,"allowAccessTo":"admin","ALLOWACCESSTO":"everyone"},"virtualBackgroundPreferences":{"enabled":true,"Enabled":false}}}`
-		c, err := workers.DecodeJSON[events.UpdatePreferences](events.SubjectUpdatePreferences, []byte(body))
+		c, err := handler.DecodeJSON[events.UpdatePreferences](events.SubjectUpdatePreferences, []byte(body))
 		require.NoError(t, err)
 		require.Equal(t, events.AccessAdmin, c.Preferences.RecordingPreferences.AllowAccessTo)
 		require.True(t, c.Preferences.VirtualBackgroundPreferences.Enabled)
 	})
 	t.Run("in arrays", func(t *testing.T) {
-		c, err := workers.DecodeJSON[events.DeleteRooms](events.SubjectDelete, []byte(`{"roomIds":["a","b"],"FORCE":true,"RoomIds":["c"]}`))
+		c, err := handler.DecodeJSON[events.DeleteRooms](events.SubjectDelete, []byte(`{"roomIds":["a","b"],"FORCE":true,"RoomIds":["c"]}`))
 		require.NoError(t, err)
 		require.Equal(t, []string{"a", "b"}, c.RoomIDs)
 		require.False(t, c.Force)
 	})
 	t.Run("numbers kept as they came", func(t *testing.T) {
-		c, err := workers.DecodeJSON[events.CreateRoom](events.SubjectCreate, []byte(`{"autoDeletionDate":8640000000000000}`))
+		c, err := handler.DecodeJSON[events.CreateRoom](events.SubjectCreate, []byte(`{"autoDeletionDate":8640000000000000}`))
 		require.NoError(t, err)
 		require.Equal(t, int64(8_640_000_000_000_000), *c.AutoDeletionDate)
 	})
 	t.Run("still invalid", func(t *testing.T) {
-		_, err := workers.DecodeJSON[events.CreateRoom](events.SubjectCreate, []byte(`{"roomName":"`+long+`"}`))
+		_, err := handler.DecodeJSON[events.CreateRoom](events.SubjectCreate, []byte(`{"roomName":"`+long+`"}`))
 		e, ok := events.AsError(err)
 		require.True(t, ok, "%v", err)
 		require.Equal(t, events.CodeInvalidArgument, e.Code)
@@ -65,30 +66,16 @@ func TestDecodeMatchesPropertyNamesExactly(t *testing.T) {
 // a room with the default name and preferences.
 func TestCreateIgnoresNamesInOtherLetterCase(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
 	long := strings.Repeat("x", 10_000)
-	b.sendRaw(t, "case-1", events.SubjectCreate, `{"ROOMNAME":"`+long+`","Preferences":`+prefsEveryone+`}`)
-	room := roomOf(t, b.result(t, "case-1"))
+	b.SendRaw(t, "case-1", events.SubjectCreate, `{"ROOMNAME":"`+long+`","Preferences":`+prefsEveryone+`}`)
+	room := roomOf(t, b.Result(t, "case-1"))
 	require.Equal(t, "Room", room.RoomName)
 	require.Equal(t, events.DefaultPreferences(), room.Preferences)
 
-	stored, err := b.store.GetRoom(ctxT(t, 10*time.Second), room.RoomID)
+	stored, err := b.Store.GetRoom(ctxT(t, 10*time.Second), room.RoomID)
 	require.NoError(t, err)
 	require.Equal(t, "Room", stored.RoomName)
 	require.Equal(t, events.DefaultPreferences(), stored.Preferences)
-}
-
-// Queries decode their requests the same way: the room asked for is the
-// one under "roomId".
-func TestQueryIgnoresNamesInOtherLetterCase(t *testing.T) {
-	t.Parallel()
-	b := setupQueries(t, queryOpts{worker: true})
-	asked := b.create(t, "case-q-1", events.CreateRoom{RoomName: ptr("Asked")})
-	other := b.create(t, "case-q-2", events.CreateRoom{RoomName: ptr("Other")})
-
-	msg := b.request(t, events.APIGet, `{"roomId":"`+asked.RoomID+`","ROOMID":"`+other.RoomID+`"}`)
-	var got events.Room
-	requireReply(t, events.APIGet, msg, &got)
-	require.Equal(t, asked.RoomID, got.RoomID)
 }

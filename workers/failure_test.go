@@ -18,6 +18,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/workers"
@@ -29,21 +31,21 @@ import (
 // then stops at once. It used to loop on its last delivery forever.
 func TestOversizeInvalidCommandEndsOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
-	run := b.start(t, workerOpts{})
-	maxPayload := int(b.nc.MaxPayload())
+	run := b.Start(t, workertest.WorkerOpts{})
+	maxPayload := int(b.NC.MaxPayload())
 	body := `{"roomName": 42, "pad": "` + strings.Repeat("a", maxPayload-120-len(`{"roomName": 42, "pad": ""}`)) + `"}`
-	b.sendRaw(t, "huge-invalid", events.SubjectCreate, body)
+	b.SendRaw(t, "huge-invalid", events.SubjectCreate, body)
 
-	res := b.result(t, "huge-invalid")
+	res := b.Result(t, "huge-invalid")
 	require.False(t, res.OK)
 	require.Equal(t, events.CodeInvalidArgument, res.Error.Code)
 	var dead []jetstream.Msg
 	require.Eventually(t, func() bool {
-		dead = b.streamMsgs(t, events.StreamDead, "rooms.dead.>")
+		dead = b.StreamMsgs(t, events.StreamDead, "rooms.dead.>")
 		return len(dead) == 1
 	}, 10*time.Second, 50*time.Millisecond, "a dead letter that fits")
 	h := dead[0].Headers()
@@ -52,10 +54,10 @@ func TestOversizeInvalidCommandEndsOnce(t *testing.T) {
 	require.Equal(t, body[:len(dead[0].Data())], string(dead[0].Data()), "cut, not changed")
 	require.NotEmpty(t, h.Get(events.HeaderDeadReason))
 	require.Eventually(t, func() bool { return b.streamState(t, events.StreamCommands).Msgs == 0 }, 5*time.Second, 20*time.Millisecond)
-	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), 1)
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), 1)
 
 	start := time.Now()
-	run.stop(t)
+	run.Stop(t)
 	require.Less(t, time.Since(start), 5*time.Second, "shutdown is not held up")
 }
 
@@ -64,26 +66,26 @@ func TestOversizeInvalidCommandEndsOnce(t *testing.T) {
 // left without its events. It used to loop on its last delivery forever.
 func TestOutcomeTooLargeToPublishHasNoEffect(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
 	room := &store.Room{RoomID: "Big-aaaaaaaaaaaaaaa", RoomName: "Big", Preferences: events.DefaultPreferences()}
-	reg := workers.NewRegistry()
-	require.NoError(t, workers.Register(reg, workers.HandlerFunc[events.Sweep](func(_ context.Context, job *workers.Job[events.Sweep]) (*workers.Outcome, error) {
-		out := &workers.Outcome{Data: map[string]string{"ok": "yes"}, Writes: []store.Write{{InsertRoom: room}}}
-		return out, out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, map[string]string{"pad": strings.Repeat("x", int(b.nc.MaxPayload()))})
-	}), workers.Options[events.Sweep]{}))
-	b.start(t, workerOpts{reg: reg})
-	b.send(t, "big-outcome", events.Sweep{})
+	reg := handler.NewRegistry()
+	require.NoError(t, handler.Register(reg, handler.Func[events.Sweep](func(_ context.Context, job *handler.Job[events.Sweep]) (*handler.Outcome, error) {
+		out := &handler.Outcome{Data: map[string]string{"ok": "yes"}, Writes: []store.Write{store.InsertRoom(room)}}
+		return out, out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, map[string]string{"pad": strings.Repeat("x", int(b.NC.MaxPayload()))})
+	}), handler.Options[events.Sweep]{}))
+	b.Start(t, workertest.WorkerOpts{Reg: reg})
+	b.Send(t, "big-outcome", events.Sweep{})
 
-	res := b.result(t, "big-outcome")
+	res := b.Result(t, "big-outcome")
 	require.False(t, res.OK)
 	require.Equal(t, events.CodeInvalidArgument, res.Error.Code)
 	require.Contains(t, res.Error.Message, "maximum message size")
-	require.Eventually(t, func() bool { return len(b.streamMsgs(t, events.StreamDead, "rooms.dead.>")) == 1 }, 10*time.Second, 50*time.Millisecond)
-	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.>"))
-	require.Zero(t, b.countRooms(t), "no write without its events")
+	require.Eventually(t, func() bool { return len(b.StreamMsgs(t, events.StreamDead, "rooms.dead.>")) == 1 }, 10*time.Second, 50*time.Millisecond)
+	require.Empty(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.>"))
+	require.Zero(t, b.CountRooms(t), "no write without its events")
 	require.Eventually(t, func() bool { return b.streamState(t, events.StreamCommands).Msgs == 0 }, 5*time.Second, 20*time.Millisecond)
 }
 
@@ -130,22 +132,22 @@ func TestStoreAwayOnLastDeliveryStillOneResult(t *testing.T) {
 	t.Cleanup(func() { _ = inner.Close() })
 	st := &outageStore{Store: inner}
 	st.down.Store(true)
-	b := setup(t, setupOpts{store: st, topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Store: st, Topology: func(top *events.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
-	run := b.start(t, workerOpts{})
-	b.send(t, "during-outage", events.CreateRoom{RoomName: ptr("outage")})
-	require.Eventually(t, func() bool { return run.metrics.get("requeued") >= 1 }, 20*time.Second, 20*time.Millisecond, "requeued on its last delivery")
+	run := b.Start(t, workertest.WorkerOpts{})
+	b.Send(t, "during-outage", events.CreateRoom{RoomName: ptr("outage")})
+	require.Eventually(t, func() bool { return run.Metrics.Get("requeued") >= 1 }, 20*time.Second, 20*time.Millisecond, "requeued on its last delivery")
 	st.down.Store(false)
 
-	res := b.result(t, "during-outage")
+	res := b.Result(t, "during-outage")
 	require.Equal(t, "outage", roomOf(t, res).RoomName)
 	require.Eventually(t, func() bool { return b.streamState(t, events.StreamCommands).Msgs == 0 }, 20*time.Second, 50*time.Millisecond)
-	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), 1)
-	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.created"), 1)
-	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
-	require.EqualValues(t, 1, b.countRooms(t))
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), 1)
+	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.created"), 1)
+	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
+	require.EqualValues(t, 1, b.CountRooms(t))
 }
 
 // A create valid at its first delivery stays valid on a redelivery minutes
@@ -153,14 +155,14 @@ func TestStoreAwayOnLastDeliveryStillOneResult(t *testing.T) {
 // end invalid_argument ("autoDeletionDate too soon") on the redelivery.
 func TestRedeliveryValidatesAtFirstDeliveryTime(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
 		top.AckWait = time.Second
 	}})
 	var skew atomic.Int64 // added to the clock after the first delivery
 	var crashed atomic.Bool
-	b.start(t, workerOpts{
-		clock: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
-		fault: func(step, id string) bool {
+	b.Start(t, workertest.WorkerOpts{
+		Clock: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) },
+		Fault: func(step, id string) bool {
 			if step == "claimed" && id == "soon" && crashed.CompareAndSwap(false, true) {
 				skew.Store(int64(10 * time.Minute))
 				return true
@@ -169,8 +171,8 @@ func TestRedeliveryValidatesAtFirstDeliveryTime(t *testing.T) {
 		},
 	})
 	date := time.Now().Add(time.Hour + 2*time.Minute).UnixMilli()
-	b.send(t, "soon", events.CreateRoom{RoomName: ptr("soon"), AutoDeletionDate: &date})
-	room := roomOf(t, b.result(t, "soon"))
+	b.Send(t, "soon", events.CreateRoom{RoomName: ptr("soon"), AutoDeletionDate: &date})
+	room := roomOf(t, b.Result(t, "soon"))
 	require.Equal(t, date, *room.AutoDeletionDate)
 	require.True(t, crashed.Load())
 }
@@ -181,20 +183,20 @@ func TestRedeliveryValidatesAtFirstDeliveryTime(t *testing.T) {
 // sweep's delete.
 func TestReservedIDPrefixIsRejectedAndLeftFree(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) { top.Duplicates = 300 * time.Millisecond }})
-	b.start(t, workerOpts{})
-	b.send(t, "c1", events.CreateRoom{RoomName: ptr("keep")})
-	room := roomOf(t, b.result(t, "c1"))
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.Duplicates = 300 * time.Millisecond }})
+	b.Start(t, workertest.WorkerOpts{})
+	b.Send(t, "c1", events.CreateRoom{RoomName: ptr("keep")})
+	room := roomOf(t, b.Result(t, "c1"))
 
 	for _, id := range []string{"expire-" + room.RoomID, "seq-1", "sweep-1", "lk:EV_1", "reconcile-x"} {
-		b.send(t, id, events.DeleteRooms{RoomIDs: []string{room.RoomID}})
-		res := b.result(t, id)
+		b.Send(t, id, events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+		res := b.Result(t, id)
 		require.False(t, res.OK, id)
 		require.Equal(t, events.CodeInvalidArgument, res.Error.Code, id)
 		require.Contains(t, res.Error.Message, "roomkeeper's own", id)
-		require.False(t, b.ledgerHas(t, id), "%s: no ledger record", id)
+		require.False(t, b.LedgerHas(t, id), "%s: no ledger record", id)
 	}
-	require.True(t, b.exists(t, room.RoomID))
+	require.True(t, b.Exists(t, room.RoomID))
 
 	// The sweep's own delete with that ID applies (once the duplicates
 	// window no longer holds the client's message ID).
@@ -202,9 +204,9 @@ func TestReservedIDPrefixIsRejectedAndLeftFree(t *testing.T) {
 	id := "expire-" + room.RoomID
 	body, err := json.Marshal(events.DeleteRooms{RoomIDs: []string{room.RoomID}})
 	require.NoError(t, err)
-	b.sendSystem(t, id, events.SubjectDelete, string(body))
-	require.Eventually(t, func() bool { return !b.exists(t, room.RoomID) }, 10*time.Second, 20*time.Millisecond)
-	res := b.result(t, id)
+	b.SendSystem(t, id, events.SubjectDelete, string(body))
+	require.Eventually(t, func() bool { return !b.Exists(t, room.RoomID) }, 10*time.Second, 20*time.Millisecond)
+	res := b.Result(t, id)
 	require.True(t, res.OK, "%+v", res.Error)
 }
 
@@ -213,22 +215,22 @@ func TestReservedIDPrefixIsRejectedAndLeftFree(t *testing.T) {
 // the first one's result, and no room.
 func TestAutomaticIDsSurviveStreamRecreation(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	run := b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	run := b.Start(t, workertest.WorkerOpts{})
 	ctx := ctxT(t, 20*time.Second)
-	_, err := b.js.Publish(ctx, events.SubjectCreate, []byte(`{"roomName":"first"}`))
+	_, err := b.JS.Publish(ctx, events.SubjectCreate, []byte(`{"roomName":"first"}`))
 	require.NoError(t, err)
-	require.Eventually(t, func() bool { return b.countRooms(t) == 1 }, 10*time.Second, 20*time.Millisecond)
-	run.stop(t)
+	require.Eventually(t, func() bool { return b.CountRooms(t) == 1 }, 10*time.Second, 20*time.Millisecond)
+	run.Stop(t)
 
-	require.NoError(t, b.js.DeleteStream(ctx, events.StreamCommands))
-	require.NoError(t, events.Bootstrap(ctx, b.js, b.topology))
-	b.start(t, workerOpts{})
-	ack, err := b.js.Publish(ctx, events.SubjectCreate, []byte(`{"roomName":"second"}`))
+	require.NoError(t, b.JS.DeleteStream(ctx, events.StreamCommands))
+	require.NoError(t, events.Bootstrap(ctx, b.JS, b.Topology))
+	b.Start(t, workertest.WorkerOpts{})
+	ack, err := b.JS.Publish(ctx, events.SubjectCreate, []byte(`{"roomName":"second"}`))
 	require.NoError(t, err)
 	require.EqualValues(t, 1, ack.Sequence, "the sequence restarted")
-	require.Eventually(t, func() bool { return b.countRooms(t) == 2 }, 10*time.Second, 20*time.Millisecond, "both creates applied")
-	results := b.streamMsgs(t, events.StreamResults, "rooms.results.>")
+	require.Eventually(t, func() bool { return b.CountRooms(t) == 2 }, 10*time.Second, 20*time.Millisecond, "both creates applied")
+	results := b.StreamMsgs(t, events.StreamResults, "rooms.results.>")
 	require.Len(t, results, 2)
 	require.NotEqual(t, results[0].Subject(), results[1].Subject())
 }
@@ -239,23 +241,23 @@ func TestAutomaticIDsSurviveStreamRecreation(t *testing.T) {
 // the create's result as if it were its own.
 func TestIDReusedForAnotherType(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) { top.Duplicates = 300 * time.Millisecond }})
-	b.start(t, workerOpts{})
-	b.send(t, "shared-id", events.CreateRoom{RoomName: ptr("owner")})
-	room := roomOf(t, b.result(t, "shared-id"))
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.Duplicates = 300 * time.Millisecond }})
+	b.Start(t, workertest.WorkerOpts{})
+	b.Send(t, "shared-id", events.CreateRoom{RoomName: ptr("owner")})
+	room := roomOf(t, b.Result(t, "shared-id"))
 	time.Sleep(500 * time.Millisecond) // past the duplicates window: a new message
-	b.send(t, "shared-id", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+	b.Send(t, "shared-id", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
 
 	var dead []jetstream.Msg
 	require.Eventually(t, func() bool {
-		dead = b.streamMsgs(t, events.StreamDead, "rooms.dead.delete")
+		dead = b.StreamMsgs(t, events.StreamDead, "rooms.dead.delete")
 		return len(dead) == 1
 	}, 10*time.Second, 20*time.Millisecond)
 	require.Contains(t, dead[0].Headers().Get(events.HeaderDeadReason), "belongs to a rooms.cmd.create command")
-	require.True(t, b.exists(t, room.RoomID), "no effect")
-	res := b.result(t, "shared-id")
+	require.True(t, b.Exists(t, room.RoomID), "no effect")
+	res := b.Result(t, "shared-id")
 	require.Equal(t, events.SubjectCreate, res.Type, "the ID's result stays the create's")
-	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), 1)
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), 1)
 }
 
 // A command completed but not published before a crash, and redelivered
@@ -265,27 +267,27 @@ func TestIDReusedForAnotherType(t *testing.T) {
 // lost.
 func TestFinishedCommandPastDuplicatesWindow(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
 		top.Duplicates = 500 * time.Millisecond
 		top.AckWait = 2 * time.Second
 	}})
 	var crashed atomic.Bool
-	b.start(t, workerOpts{fault: func(step, id string) bool {
+	b.Start(t, workertest.WorkerOpts{Fault: func(step, id string) bool {
 		return step == "completed" && id == "unpublished" && crashed.CompareAndSwap(false, true)
 	}})
-	b.send(t, "unpublished", events.CreateRoom{RoomName: ptr("late")})
-	roomOf(t, b.result(t, "unpublished"))
+	b.Send(t, "unpublished", events.CreateRoom{RoomName: ptr("late")})
+	roomOf(t, b.Result(t, "unpublished"))
 	require.True(t, crashed.Load())
-	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.created"), 1, "the redelivery, past the window, published the event")
+	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.created"), 1, "the redelivery, past the window, published the event")
 
-	b.send(t, "published", events.CreateRoom{RoomName: ptr("once")})
-	roomOf(t, b.result(t, "published"))
+	b.Send(t, "published", events.CreateRoom{RoomName: ptr("once")})
+	roomOf(t, b.Result(t, "published"))
 	time.Sleep(time.Second) // past the window
-	b.send(t, "published", events.CreateRoom{RoomName: ptr("once")})
+	b.Send(t, "published", events.CreateRoom{RoomName: ptr("once")})
 	require.Eventually(t, func() bool { return b.streamState(t, events.StreamCommands).Msgs == 0 }, 10*time.Second, 20*time.Millisecond)
 	time.Sleep(200 * time.Millisecond)
-	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.created"), 2, "one created event per room, not more")
-	require.EqualValues(t, 2, b.countRooms(t))
+	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.created"), 2, "one created event per room, not more")
+	require.EqualValues(t, 2, b.CountRooms(t))
 }
 
 // publishAdvisory publishes a MAX_DELIVERIES advisory, as the server does
@@ -293,8 +295,8 @@ func TestFinishedCommandPastDuplicatesWindow(t *testing.T) {
 func (b *bundle) publishAdvisory(t *testing.T, subjectStream, bodyStream string, seq uint64) {
 	t.Helper()
 	body := fmt.Sprintf(`{"type":"io.nats.jetstream.advisory.v1.max_deliver","stream":%q,"consumer":"workers","stream_seq":%d,"deliveries":5}`, bodyStream, seq)
-	require.NoError(t, b.nc.Publish(workers.MaxDeliveriesSubject(subjectStream, events.ConsumerWorkers), []byte(body)))
-	require.NoError(t, b.nc.Flush())
+	require.NoError(t, b.NC.Publish(workers.MaxDeliveriesSubject(subjectStream, events.ConsumerWorkers), []byte(body)))
+	require.NoError(t, b.NC.Flush())
 }
 
 // Forged MAX_DELIVERIES advisories change nothing: one naming another
@@ -303,33 +305,33 @@ func (b *bundle) publishAdvisory(t *testing.T, subjectStream, bodyStream string,
 // the second to dead-letter a command being handled.
 func TestForgedAdvisoriesChangeNothing(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	dlm := &counts{}
+	b := setup(t, workertest.SetupOpts{})
+	dlm := &workertest.Counts{}
 	b.startDeadLetters(t, dlm)
 	release := make(chan struct{})
-	b.start(t, workerOpts{reg: slowSweepRegistry(t, release)})
-	b.send(t, "done-before", events.Sweep{})
+	b.Start(t, workertest.WorkerOpts{Reg: slowSweepRegistry(t, release)})
+	b.Send(t, "done-before", events.Sweep{})
 	close(release)
-	b.result(t, "done-before")
+	b.Result(t, "done-before")
 
 	b.publishAdvisory(t, events.StreamCommands, events.StreamResults, 1)
 	time.Sleep(500 * time.Millisecond)
-	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), 1, "the stored result stays")
-	require.Zero(t, dlm.dead.Load())
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), 1, "the stored result stays")
+	require.Zero(t, dlm.DeadLetters.Load())
 }
 
 // slowSweepRegistry has a sweep handler that waits for release.
-func slowSweepRegistry(t *testing.T, release <-chan struct{}) *workers.Registry {
+func slowSweepRegistry(t *testing.T, release <-chan struct{}) *handler.Registry {
 	t.Helper()
-	reg := workers.NewRegistry()
-	require.NoError(t, workers.Register(reg, workers.HandlerFunc[events.Sweep](func(ctx context.Context, _ *workers.Job[events.Sweep]) (*workers.Outcome, error) {
+	reg := handler.NewRegistry()
+	require.NoError(t, handler.Register(reg, handler.Func[events.Sweep](func(ctx context.Context, _ *handler.Job[events.Sweep]) (*handler.Outcome, error) {
 		select {
 		case <-release:
 		case <-ctx.Done():
 			return nil, ctx.Err()
 		}
-		return &workers.Outcome{Data: map[string]bool{"done": true}}, nil
-	}), workers.Options[events.Sweep]{}))
+		return &handler.Outcome{Data: map[string]bool{"done": true}}, nil
+	}), handler.Options[events.Sweep]{}))
 	return reg
 }
 
@@ -338,23 +340,23 @@ func slowSweepRegistry(t *testing.T, release <-chan struct{}) *workers.Registry 
 // unavailable result while its handler ran.
 func TestForgedAdvisoryForMessageInProgress(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	dlm := &counts{}
+	b := setup(t, workertest.SetupOpts{})
+	dlm := &workertest.Counts{}
 	b.startDeadLetters(t, dlm)
 	release := make(chan struct{})
-	b.start(t, workerOpts{reg: slowSweepRegistry(t, release)})
-	b.send(t, "in-progress", events.Sweep{})
+	b.Start(t, workertest.WorkerOpts{Reg: slowSweepRegistry(t, release)})
+	b.Send(t, "in-progress", events.Sweep{})
 	require.Eventually(t, func() bool {
-		info := commandsInfo(b.js)
+		info := commandsInfo(b.JS)
 		return info != nil && info.NumAckPending == 1
 	}, 10*time.Second, 10*time.Millisecond)
 	b.publishAdvisory(t, events.StreamCommands, events.StreamCommands, 1)
 	time.Sleep(time.Second)
 	close(release)
-	res := b.result(t, "in-progress")
+	res := b.Result(t, "in-progress")
 	require.True(t, res.OK, "%+v", res.Error)
-	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
-	require.Zero(t, dlm.dead.Load())
+	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
+	require.Zero(t, dlm.DeadLetters.Load())
 }
 
 // A worker whose second consumer is missing returns from Run with an error
@@ -362,17 +364,17 @@ func TestForgedAdvisoryForMessageInProgress(t *testing.T) {
 // taking commands, unwatched, after Run returned.
 func TestRunFailingOnOneConsumerStartsNoLoop(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	reg := workers.NewRegistry()
-	require.NoError(t, b.rooms.Register(reg))
-	w, err := workers.New(workers.Config{Streams: []string{events.StreamCommands, "NO_SUCH_STREAM"}}, b.js, b.store, reg, b.log, nil)
+	b := setup(t, workertest.SetupOpts{})
+	reg := handler.NewRegistry()
+	require.NoError(t, b.Rooms.Register(reg))
+	w, err := workers.New(workers.Config{Streams: []string{events.StreamCommands, "NO_SUCH_STREAM"}}, b.JS, b.Store, reg, b.Log, nil)
 	require.NoError(t, err)
 	require.Error(t, w.Run(ctxT(t, 10*time.Second)))
 
-	b.send(t, "after-failed-run", events.CreateRoom{})
+	b.Send(t, "after-failed-run", events.CreateRoom{})
 	time.Sleep(time.Second)
 	require.EqualValues(t, 1, b.streamState(t, events.StreamCommands).Msgs, "nobody took it")
-	require.Zero(t, b.countRooms(t))
+	require.Zero(t, b.CountRooms(t))
 }
 
 // A message JetStream gave up on while no max-deliveries listener ran (its
@@ -381,31 +383,31 @@ func TestRunFailingOnOneConsumerStartsNoLoop(t *testing.T) {
 // stay in the queue, unanswered, for good.
 func TestScanSettlesMessageWhoseAdvisoryWasLost(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
 		top.AckWait = 500 * time.Millisecond
 		top.MaxDeliver = 2
 	}})
 	// A worker that dies on every delivery of "crasher" (neither ack nor
 	// nak), and no listener.
-	run := b.start(t, workerOpts{fault: func(step, id string) bool { return step == "claimed" && id == "crasher" }})
-	b.send(t, "crasher", events.CreateRoom{RoomName: ptr("never")})
+	run := b.Start(t, workertest.WorkerOpts{Fault: func(step, id string) bool { return step == "claimed" && id == "crasher" }})
+	b.Send(t, "crasher", events.CreateRoom{RoomName: ptr("never")})
 	require.Eventually(t, func() bool {
-		info := commandsInfo(b.js)
+		info := commandsInfo(b.JS)
 		return info != nil && info.NumAckPending == 0 && info.NumRedelivered == 1 && info.Delivered.Stream == 1
 	}, 10*time.Second, 50*time.Millisecond, "delivered twice, then given up")
-	run.stop(t)
+	run.Stop(t)
 	time.Sleep(time.Second)
 	require.EqualValues(t, 1, b.streamState(t, events.StreamCommands).Msgs, "left in the queue")
 
-	nc, js := b.nats.Connect(t)
-	d, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: nc, JetStream: js, Store: b.store, Log: b.log, ScanInterval: -1, ExhaustedAge: 100 * time.Millisecond})
+	nc, js := b.NATS.Connect(t)
+	d, err := workers.NewDeadLetters(workers.DeadLettersConfig{Conn: nc, JetStream: js, Store: b.Store, Log: b.Log, ScanInterval: -1, ExhaustedAge: 100 * time.Millisecond})
 	require.NoError(t, err)
 	n, err := d.Scan(ctxT(t, 10*time.Second), events.StreamCommands)
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
-	res := b.result(t, "crasher")
+	res := b.Result(t, "crasher")
 	require.Equal(t, events.CodeUnavailable, res.Error.Code)
-	dead := b.streamMsgs(t, events.StreamDead, "rooms.dead.>")
+	dead := b.StreamMsgs(t, events.StreamDead, "rooms.dead.>")
 	require.Len(t, dead, 1)
 	require.Equal(t, workers.ReasonMaxDeliveries, dead[0].Headers().Get(events.HeaderDeadReason))
 	require.Zero(t, b.streamState(t, events.StreamCommands).Msgs)
@@ -426,14 +428,14 @@ func TestRedeliveryAfterFailedClaimValidatesAtStoredTime(t *testing.T) {
 	t.Cleanup(func() { _ = inner.Close() })
 	st := &outageStore{Store: inner}
 	st.down.Store(true)
-	b := setup(t, setupOpts{store: st, topology: func(top *events.Topology) { top.AckWait = time.Second }})
+	b := setup(t, workertest.SetupOpts{Store: st, Topology: func(top *events.Topology) { top.AckWait = time.Second }})
 	var skew atomic.Int64
-	run := b.start(t, workerOpts{clock: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
+	run := b.Start(t, workertest.WorkerOpts{Clock: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	date := time.Now().Add(time.Hour + 2*time.Minute).UnixMilli()
-	b.send(t, "claim-failed", events.CreateRoom{RoomName: ptr("late"), AutoDeletionDate: &date})
-	require.Eventually(t, func() bool { return run.metrics.get("retry") >= 1 }, 10*time.Second, 10*time.Millisecond, "first delivery failed")
+	b.Send(t, "claim-failed", events.CreateRoom{RoomName: ptr("late"), AutoDeletionDate: &date})
+	require.Eventually(t, func() bool { return run.Metrics.Get("retry") >= 1 }, 10*time.Second, 10*time.Millisecond, "first delivery failed")
 	skew.Store(int64(10 * time.Minute)) // the redelivery comes "10 minutes later"
 	st.down.Store(false)
-	room := roomOf(t, b.result(t, "claim-failed"))
+	room := roomOf(t, b.Result(t, "claim-failed"))
 	require.Equal(t, date, *room.AutoDeletionDate)
 }

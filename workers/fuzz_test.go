@@ -13,15 +13,18 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/queries"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/schemas"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
-	"github.com/roomkeeper/roomkeeper/workers"
 )
 
 // commandSubjects are the command subjects of the registry, in order.
-func commandSubjects(t testing.TB, reg *workers.Registry) []string {
+func commandSubjects(t testing.TB, reg *handler.Registry) []string {
 	var out []string
 	for _, s := range reg.Subjects() {
 		if strings.HasPrefix(s, events.CommandPrefix) {
@@ -37,8 +40,8 @@ func commandSubjects(t testing.TB, reg *workers.Registry) []string {
 // a command of the subject's type that passes the schema again once
 // re-encoded, or an invalid_argument *events.Error naming a field.
 func FuzzDecodeCommand(f *testing.F) {
-	reg := workers.NewRegistry()
-	rooms := &workers.Rooms{BaseURL: "http://localhost:8080", MinAutoDeletionDelay: time.Hour}
+	reg := handler.NewRegistry()
+	rooms := &rooms.Rooms{BaseURL: "http://localhost:8080", MinAutoDeletionDelay: time.Hour}
 	require.NoError(f, rooms.Register(reg))
 	subjects := commandSubjects(f, reg)
 	now := time.UnixMilli(1_764_000_000_000)
@@ -55,7 +58,7 @@ func FuzzDecodeCommand(f *testing.F) {
 
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		subject := subjects[int(which)%len(subjects)]
-		msg, ok, err := reg.DecodeForTest(subject, body, now)
+		msg, ok, err := workertest.Decode(reg, subject, body, now)
 		require.True(t, ok)
 		if err != nil {
 			e, isErr := events.AsError(err)
@@ -89,7 +92,7 @@ func FuzzMaxItems(f *testing.F) {
 		f.Add(v)
 	}
 	f.Fuzz(func(t *testing.T, v float64) {
-		n, err := workers.MaxItems(&v)
+		n, err := queries.MaxItems(&v)
 		if math.IsNaN(v) || math.Floor(v) < 1 {
 			e, ok := events.AsError(err)
 			require.True(t, ok, "%v: %v", v, err)
@@ -97,9 +100,9 @@ func FuzzMaxItems(f *testing.F) {
 			return
 		}
 		require.NoError(t, err, "%v", v)
-		require.Equal(t, int(math.Min(math.Floor(v), workers.MaxMaxItems)), n)
+		require.Equal(t, int(math.Min(math.Floor(v), queries.MaxMaxItems)), n)
 		require.GreaterOrEqual(t, n, 1)
-		require.LessOrEqual(t, n, workers.MaxMaxItems)
+		require.LessOrEqual(t, n, queries.MaxMaxItems)
 	})
 }
 
@@ -122,7 +125,7 @@ func FuzzQuery(f *testing.F) {
 	require.NoError(f, st.InsertRoom(context.Background(), room))
 	quiet := logrus.New()
 	quiet.SetLevel(logrus.ErrorLevel)
-	q, err := workers.NewQueries(workers.QueriesConfig{Store: st, Log: quiet})
+	q, err := queries.New(queries.Config{Store: st, Log: quiet})
 	require.NoError(f, err)
 	_, err = q.Start(nc)
 	require.NoError(f, err)

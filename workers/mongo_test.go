@@ -10,6 +10,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/testenv/ferret"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
 )
@@ -21,14 +22,14 @@ func TestCreateAndDeleteOnMongoStore(t *testing.T) {
 	st, err := mongo.Open(context.Background(), mongo.Config{URI: ferret.MongoURI(t), Database: ferret.DatabaseName(t)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	b := setup(t, setupOpts{store: st})
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{Store: st})
+	b.Start(t, workertest.WorkerOpts{})
 
-	b.send(t, "m-create", events.CreateRoom{RoomName: ptr("on mongo")})
-	b.send(t, "m-create", events.CreateRoom{RoomName: ptr("on mongo")})
-	b.sendRaw(t, "m-bad", events.SubjectCreate, `{"roomName": 7}`)
-	room := roomOf(t, b.result(t, "m-create"))
-	require.Equal(t, events.CodeInvalidArgument, b.result(t, "m-bad").Error.Code)
+	b.Send(t, "m-create", events.CreateRoom{RoomName: ptr("on mongo")})
+	b.Send(t, "m-create", events.CreateRoom{RoomName: ptr("on mongo")})
+	b.SendRaw(t, "m-bad", events.SubjectCreate, `{"roomName": 7}`)
+	room := roomOf(t, b.Result(t, "m-create"))
+	require.Equal(t, events.CodeInvalidArgument, b.Result(t, "m-bad").Error.Code)
 	got, err := st.GetRoom(ctxT(t, 10*time.Second), room.RoomID)
 	require.NoError(t, err)
 	require.Equal(t, "on mongo", got.RoomName)
@@ -36,12 +37,12 @@ func TestCreateAndDeleteOnMongoStore(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.StatusDone, rec.Status)
 
-	b.send(t, "m-delete", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
-	res := b.result(t, "m-delete")
+	b.Send(t, "m-delete", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+	res := b.Result(t, "m-delete")
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(res.Data, &dr))
 	require.Equal(t, []string{room.RoomID}, dr.Deleted)
-	require.EqualValues(t, 0, b.countRooms(t))
-	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.>"), 2, "one created, one deleted")
-	require.Len(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"), 1)
+	require.EqualValues(t, 0, b.CountRooms(t))
+	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.>"), 2, "one created, one deleted")
+	require.Len(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"), 1)
 }

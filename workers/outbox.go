@@ -13,6 +13,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -31,7 +32,7 @@ type source struct {
 // error result; dead, when set, gives the message up with that reason (a
 // dead letter goes with it and the message is termed).
 type ending struct {
-	out  *Outcome
+	out  *handler.Outcome
 	err  *events.Error
 	dead string
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -66,7 +67,7 @@ type delivery struct {
 	meta    *jetstream.MsgMetadata
 	subject string
 	id      string
-	route   *route
+	route   *handler.Route
 	log     logrus.FieldLogger
 	started time.Time
 	// now is the command's time: its first delivery's, on every delivery,
@@ -83,7 +84,7 @@ type delivery struct {
 // src is the delivery as its ending needs it.
 func (d *delivery) src() source {
 	return source{
-		id: d.id, subject: d.subject, result: d.route == nil || d.route.result,
+		id: d.id, subject: d.subject, result: d.route == nil || d.route.Results(),
 		deliveries: d.meta.NumDelivered, streamSeq: d.meta.Sequence.Stream, data: d.msg.Data(),
 	}
 }
@@ -177,49 +178,13 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 	if d.reserved {
 		return w.rejectReserved(ctx, d)
 	}
-	// A redelivery (or a requeued copy) looks for its record first: the
-	// first delivery's time is the command's time, a finished record is
-	// answered without decoding again, and a pending one is not claimed
-	// or planned again (its plan, stored with the claim, wins).
-	var rec *store.Command
-	requeued := d.msg.Headers().Get(events.HeaderRequeues) != ""
-	if d.meta.NumDelivered > 1 || requeued {
-		found, err := w.store.GetCommand(ctx, d.id)
-		switch {
-		case errors.Is(err, store.ErrNotFound):
-			// No earlier delivery got as far as the claim (the store was
-			// away): the time JetStream stored the message, before any
-			// delivery, judges it, never stricter than the first did.
-			if !requeued && d.meta.Timestamp.Before(d.now) {
-				d.now = d.meta.Timestamp
-			}
-		case err != nil:
-			return w.failed(ctx, d, fmt.Errorf("ledger: %w", err))
-		case found.Type != d.subject:
-			return w.foreign(ctx, d, found)
-		case found.Finished():
-			return w.replay(ctx, d, found)
-		default:
-			d.now = found.CreatedAt
-			rec = found
-		}
+	rec, end := w.recall(ctx, d)
+	if end != nil {
+		return *end
 	}
-
-	var msgVal any
-	var plan []byte
-	if d.reject == nil {
-		v, err := d.route.decode(d.subject, d.msg.Data(), d.now)
-		if d.reject = asEventsError(err); err != nil && d.reject == nil {
-			return w.failed(ctx, d, err)
-		}
-		msgVal = v
-	}
-	if rec == nil && d.reject == nil && d.route.plan != nil {
-		p, err := d.route.plan(ctx, msgVal, d.now)
-		if d.reject = asEventsError(err); err != nil && d.reject == nil {
-			return w.failed(ctx, d, err)
-		}
-		plan = p
+	msgVal, plan, end := w.prepare(ctx, d, rec == nil)
+	if end != nil {
+		return *end
 	}
 
 	if rec == nil {
@@ -243,8 +208,8 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 		return w.complete(ctx, d, ending{err: d.reject})
 	}
 
-	job := &Job[any]{ID: d.id, Subject: d.subject, Delivery: d.meta.NumDelivered, Now: d.now, Log: d.log, ledger: rec, store: w.store}
-	out, err := w.call(ctx, d, msgVal, job)
+	call := handler.Call{ID: d.id, Subject: d.subject, Now: d.now, Log: d.log, Plan: rec.Plan, Plans: w.store}
+	out, err := w.call(ctx, d, msgVal, call)
 	if err != nil {
 		e, ok := events.AsError(err)
 		if !ok {
@@ -258,6 +223,63 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 	return w.complete(ctx, d, ending{out: out})
 }
 
+// recall looks up the record of a redelivered (or requeued) message: the
+// first delivery's time is the command's time, a finished record is
+// answered without decoding again, and a pending one is not claimed or
+// planned again (its plan, stored with the claim, wins). A non-nil verdict
+// ends the message.
+func (w *Worker) recall(ctx context.Context, d *delivery) (*store.Command, *verdict) {
+	requeued := d.msg.Headers().Get(events.HeaderRequeues) != ""
+	if d.meta.NumDelivered <= 1 && !requeued {
+		return nil, nil
+	}
+	found, err := w.store.GetCommand(ctx, d.id)
+	var v verdict
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		// No earlier delivery got as far as the claim (the store was
+		// away): the time JetStream stored the message, before any
+		// delivery, judges it, never stricter than the first did.
+		if !requeued && d.meta.Timestamp.Before(d.now) {
+			d.now = d.meta.Timestamp
+		}
+		return nil, nil
+	case err != nil:
+		v = w.failed(ctx, d, fmt.Errorf("ledger: %w", err))
+	case found.Type != d.subject:
+		v = w.foreign(ctx, d, found)
+	case found.Finished():
+		v = w.replay(ctx, d, found)
+	default:
+		d.now = found.CreatedAt
+		return found, nil
+	}
+	return nil, &v
+}
+
+// prepare decodes the message (setting d.reject for bad input) and, for a
+// command not claimed yet whose handler plans, makes its plan. A non-nil
+// verdict ends the message (a transient failure).
+func (w *Worker) prepare(ctx context.Context, d *delivery, unclaimed bool) (msg any, plan []byte, end *verdict) {
+	if d.reject == nil {
+		v, err := d.route.Decode(d.subject, d.msg.Data(), d.now)
+		if d.reject = asEventsError(err); err != nil && d.reject == nil {
+			f := w.failed(ctx, d, err)
+			return nil, nil, &f
+		}
+		msg = v
+	}
+	if unclaimed && d.reject == nil && d.route.HasPlanner() {
+		p, err := d.route.Plan(ctx, msg, d.now)
+		if d.reject = asEventsError(err); err != nil && d.reject == nil {
+			f := w.failed(ctx, d, err)
+			return nil, nil, &f
+		}
+		plan = p
+	}
+	return msg, plan, nil
+}
+
 // identify sets the delivery's command ID, route and, for a message no
 // handler may see, its rejection. It reports a LiveKit event that no
 // handler acts on.
@@ -266,7 +288,7 @@ func (w *Worker) identify(d *delivery) (ignored bool) {
 	id, ok, system := commandID(d.msg.Headers(), d.meta.Sequence.Stream, d.meta.Timestamp, isWebhook)
 	d.id = id
 	d.log = w.log.WithFields(logrus.Fields{"command_id": id, "subject": d.subject})
-	d.route = w.reg.lookup(d.subject)
+	d.route = w.reg.Route(d.subject)
 	switch {
 	case d.route == nil && isWebhook:
 		return true
@@ -320,7 +342,7 @@ func asEventsError(err error) *events.Error {
 }
 
 // call runs the handler, turning a panic into an error.
-func (w *Worker) call(ctx context.Context, d *delivery, msg any, job *Job[any]) (out *Outcome, err error) {
+func (w *Worker) call(ctx context.Context, d *delivery, msg any, c handler.Call) (out *handler.Outcome, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.HandlerTimeout)
 	defer cancel()
 	defer func() {
@@ -329,7 +351,7 @@ func (w *Worker) call(ctx context.Context, d *delivery, msg any, job *Job[any]) 
 			out, err = nil, fmt.Errorf("%w: %v", ErrPanic, r)
 		}
 	}()
-	return d.route.handle(ctx, msg, job)
+	return d.route.Handle(ctx, msg, c)
 }
 
 // failed is the policy for a transient failure: retry later with a
@@ -353,13 +375,13 @@ func (w *Worker) failed(ctx context.Context, d *delivery, cause error) verdict {
 }
 
 // nak is the verdict "retry later": RetryBase doubled per delivery, at
-// most RetryMax, or the delay a RetryError asks for.
+// most RetryMax, or the delay a handler.RetryError asks for.
 func (w *Worker) nak(d *delivery, cause error) verdict {
 	delay := w.cfg.RetryBase << min(d.meta.NumDelivered-1, 20)
 	if delay > w.cfg.RetryMax || delay <= 0 {
 		delay = w.cfg.RetryMax
 	}
-	var re *RetryError
+	var re *handler.RetryError
 	if errors.As(cause, &re) && re.Delay > 0 {
 		delay = re.Delay
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 )
 
 // poison is a message no worker can apply.
@@ -106,14 +107,14 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 	const good, bad = 10000, 1000
 	// The production AckWait: under -race on a loaded machine a message
 	// may wait in a worker's pull buffer longer than the harness's 2s.
-	b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = 30 * time.Second }})
+	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = 30 * time.Second }})
 	conn := func() *nats.Conn {
-		nc, err := nats.Connect(b.nats.URL)
+		nc, err := nats.Connect(b.NATS.URL)
 		require.NoError(t, err)
 		t.Cleanup(nc.Close)
 		return nc
 	}
-	workersUp := []*running{b.start(t, workerOpts{conn: conn(), conc: 64}), b.start(t, workerOpts{conn: conn(), conc: 64})}
+	workersUp := []*workertest.Running{b.Start(t, workertest.WorkerOpts{Conn: conn(), Conc: 64}), b.Start(t, workertest.WorkerOpts{Conn: conn(), Conc: 64})}
 
 	rnd := rand.New(rand.NewPCG(1, 2))
 	poisons := poisonMessages(bad, rnd)
@@ -148,7 +149,7 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 		m := nats.NewMsg(subject)
 		m.Data = body
 		m.Header.Set(nats.MsgIdHdr, id)
-		f, err := b.js.PublishMsgAsync(m)
+		f, err := b.JS.PublishMsgAsync(m)
 		require.NoError(t, err)
 		futures = append(futures, pending{f, idx})
 		if len(futures) == 500 || len(m.Data) > 1<<18 {
@@ -167,18 +168,18 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 	wait()
 	published := time.Since(start)
 
-	if !assert.Eventually(t, settled(t, b.js), 120*time.Second, 100*time.Millisecond) {
-		c, err := b.js.Consumer(ctxT(t, 5*time.Second), events.StreamCommands, events.ConsumerWorkers)
+	if !assert.Eventually(t, workertest.Settled(t, b.JS), 120*time.Second, 100*time.Millisecond) {
+		c, err := b.JS.Consumer(ctxT(t, 5*time.Second), events.StreamCommands, events.ConsumerWorkers)
 		require.NoError(t, err)
 		info, err := c.Info(ctxT(t, 5*time.Second))
 		require.NoError(t, err)
-		t.Fatalf("not settled after %s: consumer %+v; ok by worker %d, %d", time.Since(start), info, workersUp[0].metrics.get("ok"), workersUp[1].metrics.get("ok"))
+		t.Fatalf("not settled after %s: consumer %+v; ok by worker %d, %d", time.Since(start), info, workersUp[0].Metrics.Get("ok"), workersUp[1].Metrics.Get("ok"))
 	}
 	took := time.Since(start)
 
 	// One result per command.
 	results := map[string]events.Result{}
-	for _, m := range b.streamMsgs(t, events.StreamResults, "rooms.results.>") {
+	for _, m := range b.StreamMsgs(t, events.StreamResults, "rooms.results.>") {
 		var r events.Result
 		require.NoError(t, json.Unmarshal(m.Data(), &r))
 		_, dup := results[r.CommandID]
@@ -214,7 +215,7 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 
 	// One dead letter per poison message, its body unchanged.
 	dead := map[string]jetstream.Msg{}
-	for _, m := range b.streamMsgs(t, events.StreamDead, "rooms.dead.>") {
+	for _, m := range b.StreamMsgs(t, events.StreamDead, "rooms.dead.>") {
 		id := m.Headers().Get(events.HeaderDeadCommandID)
 		_, dup := dead[id]
 		require.False(t, dup, "two dead letters for %s", id)
@@ -236,9 +237,9 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 		}
 	}
 
-	require.EqualValues(t, good, b.countRooms(t))
+	require.EqualValues(t, good, b.CountRooms(t))
 	require.Zero(t, b.streamState(t, events.StreamCommands).Msgs, "the work queue is empty")
-	c, err := b.js.Consumer(ctxT(t, 5*time.Second), events.StreamCommands, events.ConsumerWorkers)
+	c, err := b.JS.Consumer(ctxT(t, 5*time.Second), events.StreamCommands, events.ConsumerWorkers)
 	require.NoError(t, err)
 	info, err := c.Info(ctxT(t, 5*time.Second))
 	require.NoError(t, err)
@@ -246,14 +247,14 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 	var okCount, invalid int
 	for i, w := range workersUp {
 		select {
-		case <-w.done:
-			t.Fatalf("worker %d stopped: %v", i, w.err)
+		case <-w.Done():
+			t.Fatalf("worker %d stopped: %v", i, w.Err())
 		default:
 		}
-		require.Zero(t, w.metrics.redeliv.Load(), "worker %d saw a redelivery", i)
-		require.Positive(t, w.metrics.get("ok"), "worker %d took part", i)
-		okCount += w.metrics.get("ok")
-		invalid += w.metrics.get("invalid")
+		require.Zero(t, w.Metrics.Redeliveries.Load(), "worker %d saw a redelivery", i)
+		require.Positive(t, w.Metrics.Get("ok"), "worker %d took part", i)
+		okCount += w.Metrics.Get("ok")
+		invalid += w.Metrics.Get("invalid")
 	}
 	require.Equal(t, good, okCount)
 	require.Equal(t, bad, invalid)

@@ -9,29 +9,30 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
 
 func TestTwoWorkersShareTheLoadEachCommandOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	conn := func() *nats.Conn {
-		nc, err := nats.Connect(b.nats.URL)
+		nc, err := nats.Connect(b.NATS.URL)
 		require.NoError(t, err)
 		t.Cleanup(nc.Close)
 		return nc
 	}
-	w1 := b.start(t, workerOpts{conn: conn()})
-	w2 := b.start(t, workerOpts{conn: conn()})
+	w1 := b.Start(t, workertest.WorkerOpts{Conn: conn()})
+	w2 := b.Start(t, workertest.WorkerOpts{Conn: conn()})
 	const n = 1000
 	ctx := ctxT(t, 60*time.Second)
 	for i := range n {
-		require.NoError(t, b.client.Send(ctx, fmt.Sprintf("share-%d", i), events.CreateRoom{RoomName: ptr(fmt.Sprintf("room %d", i))}))
+		require.NoError(t, b.Client.Send(ctx, fmt.Sprintf("share-%d", i), events.CreateRoom{RoomName: ptr(fmt.Sprintf("room %d", i))}))
 	}
-	require.Eventually(t, settled(t, b.js), 90*time.Second, 100*time.Millisecond)
-	require.EqualValues(t, n, b.countRooms(t))
-	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), n)
-	evs := b.streamMsgs(t, events.StreamEvents, "rooms.events.created")
+	require.Eventually(t, workertest.Settled(t, b.JS), 90*time.Second, 100*time.Millisecond)
+	require.EqualValues(t, n, b.CountRooms(t))
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), n)
+	evs := b.StreamMsgs(t, events.StreamEvents, "rooms.events.created")
 	require.Len(t, evs, n)
 	ids := map[string]bool{}
 	for _, m := range evs {
@@ -39,7 +40,7 @@ func TestTwoWorkersShareTheLoadEachCommandOnce(t *testing.T) {
 		require.False(t, ids[id], "event %s twice", id)
 		ids[id] = true
 	}
-	ok1, ok2 := w1.metrics.get("ok"), w2.metrics.get("ok")
+	ok1, ok2 := w1.Metrics.Get("ok"), w2.Metrics.Get("ok")
 	require.Equal(t, n, ok1+ok2)
 	require.Positive(t, ok1, "both workers take part")
 	require.Positive(t, ok2, "both workers take part")
@@ -47,38 +48,38 @@ func TestTwoWorkersShareTheLoadEachCommandOnce(t *testing.T) {
 
 func TestWorkerStoppedAndStartedMidStreamLosesNothing(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	const n = 300
 	ctx := ctxT(t, 60*time.Second)
 	for i := range n {
-		require.NoError(t, b.client.Send(ctx, fmt.Sprintf("mid-%d", i), events.CreateRoom{}))
+		require.NoError(t, b.Client.Send(ctx, fmt.Sprintf("mid-%d", i), events.CreateRoom{}))
 	}
-	w := b.start(t, workerOpts{})
-	require.Eventually(t, func() bool { return w.metrics.get("ok") >= 50 }, 30*time.Second, 5*time.Millisecond)
-	w.stop(t)
-	first := w.metrics.get("ok")
+	w := b.Start(t, workertest.WorkerOpts{})
+	require.Eventually(t, func() bool { return w.Metrics.Get("ok") >= 50 }, 30*time.Second, 5*time.Millisecond)
+	w.Stop(t)
+	first := w.Metrics.Get("ok")
 	require.Less(t, first, n, "stopped mid-stream")
-	w2 := b.start(t, workerOpts{})
-	require.Eventually(t, settled(t, b.js), 60*time.Second, 50*time.Millisecond)
-	require.EqualValues(t, n, b.countRooms(t))
-	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), n)
-	require.Equal(t, n, first+w2.metrics.get("ok")+w2.metrics.get("duplicate"))
+	w2 := b.Start(t, workertest.WorkerOpts{})
+	require.Eventually(t, workertest.Settled(t, b.JS), 60*time.Second, 50*time.Millisecond)
+	require.EqualValues(t, n, b.CountRooms(t))
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), n)
+	require.Equal(t, n, first+w2.Metrics.Get("ok")+w2.Metrics.Get("duplicate"))
 }
 
 // Async acks: every command still applied once, with one result and one
 // event, across two workers.
 func TestAsyncAckEachCommandOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{ack: workers.AckAsync})
-	b.start(t, workerOpts{ack: workers.AckAsync})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{Ack: workers.AckAsync})
+	b.Start(t, workertest.WorkerOpts{Ack: workers.AckAsync})
 	const n = 300
 	ctx := ctxT(t, 60*time.Second)
 	for i := range n {
-		require.NoError(t, b.client.Send(ctx, fmt.Sprintf("async-%d", i), events.CreateRoom{}))
+		require.NoError(t, b.Client.Send(ctx, fmt.Sprintf("async-%d", i), events.CreateRoom{}))
 	}
-	require.Eventually(t, settled(t, b.js), 60*time.Second, 50*time.Millisecond)
-	require.EqualValues(t, n, b.countRooms(t))
-	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), n)
-	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.created"), n)
+	require.Eventually(t, workertest.Settled(t, b.JS), 60*time.Second, 50*time.Millisecond)
+	require.EqualValues(t, n, b.CountRooms(t))
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), n)
+	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.created"), n)
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -42,6 +43,15 @@ type Config struct {
 	// which the ledger answers with the stored result and no second effect.
 	// AckAsync saves a round trip per message.
 	AckMode string
+
+	// Clock, when set, replaces time.Now as the time a message is taken
+	// (tests of dates judged at "now").
+	Clock func() time.Time
+	// Fault, when set, is called after each step of a command ("claimed",
+	// "applied", "completed", "published"); a non-nil error stops the
+	// pipeline there as a crash of the process would, with neither ack nor
+	// nak. For fault-injection tests; never set in production.
+	Fault func(step, id string) error
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -66,6 +76,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AckMode == "" {
 		c.AckMode = AckDouble
+	}
+	if c.Clock == nil {
+		c.Clock = time.Now
 	}
 	return c
 }
@@ -101,20 +114,18 @@ type Worker struct {
 	cfg     Config
 	js      jetstream.JetStream
 	store   store.Store
-	reg     *Registry
+	reg     *handler.Registry
 	log     logrus.FieldLogger
 	metrics Metrics
 	now     func() time.Time
-	// fault, when set (tests), is called after each step of a command; an
-	// error stops the pipeline there as a crash would.
-	fault func(step, id string) error
+	fault   func(step, id string) error
 	// outbox builds completions; pub publishes them.
 	outbox outboxBuilder
 	pub    publisher
 }
 
 // New returns a worker. metrics may be nil.
-func New(cfg Config, js jetstream.JetStream, st store.Store, reg *Registry, log logrus.FieldLogger, metrics Metrics) (*Worker, error) {
+func New(cfg Config, js jetstream.JetStream, st store.Store, reg *handler.Registry, log logrus.FieldLogger, metrics Metrics) (*Worker, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.Validate(); err != nil {
 		return nil, err
@@ -122,7 +133,7 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, reg *Registry, log 
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	w := &Worker{cfg: cfg, js: js, store: st, reg: reg, log: log, metrics: metrics, now: time.Now,
+	w := &Worker{cfg: cfg, js: js, store: st, reg: reg, log: log, metrics: metrics, now: cfg.Clock, fault: cfg.Fault,
 		pub: publisher{js: js, timeout: cfg.PublishTimeout}}
 	if nc := js.Conn(); nc != nil {
 		w.outbox.maxPayload = int(nc.MaxPayload())

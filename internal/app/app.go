@@ -22,9 +22,12 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/livekit"
+	"github.com/roomkeeper/roomkeeper/queries"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/scheduler"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
@@ -291,16 +294,18 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 	if err != nil {
 		return err
 	}
-	reg := workers.NewRegistry()
-	rooms := &workers.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay, Sweeps: a.metrics}
-	if err := rooms.Register(reg); err != nil {
+	reg := handler.NewRegistry()
+	domain := &rooms.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay,
+		Sweeps: a.metrics, Signals: a.metrics,
+	}
+	if err := domain.Register(reg); err != nil {
 		return err
 	}
 	w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency, AckMode: a.cfg.WorkerAckMode}, a.js, a.store, reg, a.log.WithField("role", "worker"), a.metrics)
 	if err != nil {
 		return err
 	}
-	q, err := workers.NewQueries(workers.QueriesConfig{Store: a.store, Tokens: meetings, Log: a.log.WithField("role", "queries")})
+	q, err := queries.New(queries.Config{Store: a.store, Tokens: meetings, Log: a.log.WithField("role", "queries")})
 	if err != nil {
 		return err
 	}

@@ -28,8 +28,8 @@ func CreateWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 		return fmt.Errorf("claim: %w", err)
 	}
 	room := &store.Room{RoomID: roomID, RoomName: "bench room", CreationDate: time.Now().UnixMilli(), Preferences: events.DefaultPreferences(), Applied: []string{cmdID}}
-	return complete(ctx, st, cmdID, room, store.Write{InsertRoom: room},
-		store.Write{PutArchived: &store.ArchivedRoom{RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences}})
+	return complete(ctx, st, cmdID, room, store.InsertRoom(room),
+		store.PutArchived(&store.ArchivedRoom{RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences}))
 }
 
 // UpdateWrites does an update_preferences' store writes: claim, read the
@@ -64,7 +64,7 @@ func DeleteWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 	if _, err := st.ClaimCommand(ctx, &store.Command{ID: cmdID, Type: events.SubjectDelete, Status: store.StatusPending, Plan: plan}); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
-	return complete(ctx, st, cmdID, events.DeleteResult{Deleted: []string{roomID}, MarkedForDeletion: []string{}}, store.Write{DeleteRoom: roomID})
+	return complete(ctx, st, cmdID, events.DeleteResult{Deleted: []string{roomID}, MarkedForDeletion: []string{}}, store.DeleteRoom(roomID))
 }
 
 func complete(ctx context.Context, st store.Store, cmdID string, data any, writes ...store.Write) error {

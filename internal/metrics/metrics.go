@@ -122,6 +122,7 @@ type Metrics struct {
 	sweepLast     *prometheus.GaugeVec
 	sweepTotal    *prometheus.CounterVec
 	sweepTime     prometheus.Gauge
+	signals       *prometheus.CounterVec
 
 	known map[string]map[string]bool // kind → type → known
 	wOut  map[string]bool
@@ -175,6 +176,10 @@ func New(cfg Config) *Metrics {
 			Namespace: Namespace, Name: "sweep_last_completion_timestamp_seconds",
 			Help: "Unix time at which the last expiry sweep of this process completed.",
 		}),
+		signals: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "participant_signals_total",
+			Help: "Data messages telling a live meeting's participants that their room changed, by topic and outcome (sent, failed). A failed signal never fails its command.",
+		}, []string{"topic", "outcome"}),
 		known: map[string]map[string]bool{KindCommand: set(commandTypes), KindWebhook: set(webhookTypes)},
 		wOut:  set(cfg.WorkerOutcomes),
 		hOut:  set(cfg.WebhookOutcomes),
@@ -183,7 +188,7 @@ func New(cfg Config) *Metrics {
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.handled, m.latency, m.redelivered, m.dead, m.webhooks,
-		m.sweepDuration, m.sweepLast, m.sweepTotal, m.sweepTime,
+		m.sweepDuration, m.sweepLast, m.sweepTotal, m.sweepTime, m.signals,
 	)
 	if cfg.JetStream != nil {
 		m.reg.MustRegister(newConsumerCollector(cfg.JetStream, cfg.ConsumerInfoTimeout))
@@ -306,4 +311,15 @@ func (m *Metrics) SweepObserved(d time.Duration, expired, deleteCommands, reconc
 		m.sweepTotal.WithLabelValues(k).Add(float64(n))
 	}
 	m.sweepTime.SetToCurrentTime()
+}
+
+// Signaled counts a participant signal of topic (rooms.SignalObserver):
+// roomkeeper_participant_signals_total{topic, outcome="sent"|"failed"}.
+// Topics are roomkeeper's own constants, so the series are bounded.
+func (m *Metrics) Signaled(topic string, err error) {
+	outcome := "sent"
+	if err != nil {
+		outcome = "failed"
+	}
+	m.signals.WithLabelValues(topic, outcome).Inc()
 }

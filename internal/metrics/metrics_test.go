@@ -1,6 +1,7 @@
 package metrics_test
 
 import (
+	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -16,14 +17,17 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/webhooks"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
 
 // Compile-time checks: the metrics plug into the worker and the receiver.
 var (
-	_ workers.Metrics  = (*metrics.Metrics)(nil)
-	_ webhooks.Metrics = (*metrics.Metrics)(nil)
+	_ workers.Metrics      = (*metrics.Metrics)(nil)
+	_ webhooks.Metrics     = (*metrics.Metrics)(nil)
+	_ rooms.SignalObserver = (*metrics.Metrics)(nil)
+	_ rooms.SweepObserver  = (*metrics.Metrics)(nil)
 )
 
 // scrape serves h and parses the text exposition.
@@ -119,6 +123,9 @@ func TestHandlerExposesEverything(t *testing.T) {
 	m.Webhook(webhooks.OutcomeStored)
 	m.Webhook(webhooks.OutcomeUnauthorized)
 	m.SweepObserved(1500*time.Millisecond, 7, 5, 2)
+	m.Signaled(rooms.TopicPreferencesUpdated, nil)
+	m.Signaled(rooms.TopicPreferencesUpdated, errors.New("livekit down"))
+	m.Signaled(rooms.TopicPreferencesUpdated, nil)
 	m.SweepObserved(500*time.Millisecond, 1, 1, 0)
 
 	fams := scrape(t, m.Handler())
@@ -144,6 +151,8 @@ func TestHandlerExposesEverything(t *testing.T) {
 		{"roomkeeper_sweep_rooms_total", map[string]string{"kind": "expired"}, 8},
 		{"roomkeeper_sweep_rooms_total", map[string]string{"kind": "delete_commands"}, 6},
 		{"roomkeeper_sweep_rooms_total", map[string]string{"kind": "reconciled"}, 2},
+		{"roomkeeper_participant_signals_total", map[string]string{"topic": rooms.TopicPreferencesUpdated, "outcome": "sent"}, 2},
+		{"roomkeeper_participant_signals_total", map[string]string{"topic": rooms.TopicPreferencesUpdated, "outcome": "failed"}, 1},
 	} {
 		v, ok := value(fams, c.name, c.labels)
 		require.True(t, ok, "%s%v missing", c.name, c.labels)

@@ -56,7 +56,7 @@ func BenchmarkCompleteCommand(b *testing.B) {
 				}
 				if tc.writes {
 					r := storetest.NewRoom(fmt.Sprintf("Bench%06d-hhhhhhhhh", i))
-					c.Writes = []store.Write{{InsertRoom: r}, {PutArchived: &store.ArchivedRoom{RoomID: r.RoomID, RoomName: r.RoomName}}}
+					c.Writes = []store.Write{store.InsertRoom(r), store.PutArchived(&store.ArchivedRoom{RoomID: r.RoomID, RoomName: r.RoomName})}
 				}
 				before := log.len()
 				b.StartTimer()

@@ -64,18 +64,17 @@ type record struct {
 func newCompletion(c store.Completion) *completion {
 	pc := &completion{Status: c.Status, Result: c.Result, Outbox: c.Outbox}
 	for _, w := range c.Writes {
-		var id string
-		switch {
-		case w.InsertRoom != nil:
-			id = w.InsertRoom.RoomID
-		case w.DeleteRoom != "":
-			id = w.DeleteRoom
-		case w.PutArchived != nil:
-			id = w.PutArchived.RoomID
+		id := w.RoomID()
+		switch w.Op() {
+		case store.WriteInsertRoom:
+			pc.Writes = append(pc.Writes, storedWrite{InsertRoom: w.Room()})
+		case store.WriteDeleteRoom:
+			pc.Writes = append(pc.Writes, storedWrite{DeleteRoom: id})
+		case store.WritePutArchived:
+			pc.Writes = append(pc.Writes, storedWrite{PutArchived: w.Archived()})
 		default:
 			continue
 		}
-		pc.Writes = append(pc.Writes, storedWrite{InsertRoom: w.InsertRoom, DeleteRoom: w.DeleteRoom, PutArchived: w.PutArchived})
 		if !slices.Contains(pc.Rooms, id) {
 			pc.Rooms = append(pc.Rooms, id)
 		}

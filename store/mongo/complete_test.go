@@ -89,9 +89,9 @@ func TestGuardedCrashRollsForward(t *testing.T) {
 					Result: json.RawMessage(`{"first":true}`),
 					Outbox: []store.OutMsg{{Subject: "rooms.results.c1", MsgID: "result:c1", Data: json.RawMessage(`{"first":true}`)}},
 					Writes: []store.Write{
-						{InsertRoom: fresh},
-						{DeleteRoom: old.RoomID},
-						{PutArchived: &store.ArchivedRoom{RoomID: fresh.RoomID, RoomName: "first"}},
+						store.InsertRoom(fresh),
+						store.DeleteRoom(old.RoomID),
+						store.PutArchived(&store.ArchivedRoom{RoomID: fresh.RoomID, RoomName: "first"}),
 					},
 				}
 				started := time.Now() // the lease starts after this
@@ -123,7 +123,7 @@ func TestGuardedCrashRollsForward(t *testing.T) {
 						return s.CompleteCommand(ctx, "c1", store.Completion{
 							Status: store.StatusDone,
 							Result: json.RawMessage(`{"second":true}`),
-							Writes: []store.Write{{InsertRoom: other}, {PutArchived: &store.ArchivedRoom{RoomID: fresh.RoomID, RoomName: "second"}}},
+							Writes: []store.Write{store.InsertRoom(other), store.PutArchived(&store.ArchivedRoom{RoomID: fresh.RoomID, RoomName: "second"})},
 						})
 					})
 					require.GreaterOrEqual(t, time.Since(started), testLease, "taken over only once the lease ended")
@@ -150,7 +150,7 @@ func TestGuardedCrashRollsForward(t *testing.T) {
 				require.ErrorIs(t, err, store.ErrNotFound, "the redelivery's writes are not applied")
 
 				// The record is finished for good.
-				again, err := s.CompleteCommand(ctx, "c1", store.Completion{Status: store.StatusDead, Writes: []store.Write{{InsertRoom: other}}})
+				again, err := s.CompleteCommand(ctx, "c1", store.Completion{Status: store.StatusDead, Writes: []store.Write{store.InsertRoom(other)}})
 				require.NoError(t, err)
 				require.Equal(t, store.StatusDone, again.Status)
 				_, err = s.GetRoom(ctx, other.RoomID)
@@ -188,7 +188,7 @@ func TestGuardedNoResurrection(t *testing.T) {
 	create := store.Completion{
 		Status: store.StatusDone,
 		Result: json.RawMessage(`{"ok":true}`),
-		Writes: []store.Write{{InsertRoom: r}, {PutArchived: &store.ArchivedRoom{RoomID: r.RoomID, RoomName: "at create"}}},
+		Writes: []store.Write{store.InsertRoom(r), store.PutArchived(&store.ArchivedRoom{RoomID: r.RoomID, RoomName: "at create"})},
 	}
 	_, err := s.ClaimCommand(ctx, &store.Command{ID: "create-r", Type: "rooms.cmd.create"})
 	require.NoError(t, err)
@@ -207,7 +207,7 @@ func TestGuardedNoResurrection(t *testing.T) {
 		c, err := s.CompleteCommand(ctx, "delete-r", store.Completion{
 			Status: store.StatusDone,
 			Result: json.RawMessage(`{"ok":true}`),
-			Writes: []store.Write{{PutArchived: &store.ArchivedRoom{RoomID: r.RoomID, RoomName: "at delete"}}, {DeleteRoom: r.RoomID}},
+			Writes: []store.Write{store.PutArchived(&store.ArchivedRoom{RoomID: r.RoomID, RoomName: "at delete"}), store.DeleteRoom(r.RoomID)},
 		})
 		if errors.Is(err, store.ErrUnavailable) {
 			// Nothing of the delete was applied.
@@ -252,7 +252,7 @@ func TestGuardedConcurrentCompletions(t *testing.T) {
 				results[i], errs[i] = s.CompleteCommand(ctx, id, store.Completion{
 					Status: store.StatusDone,
 					Result: json.RawMessage(fmt.Sprintf(`{"room":%q}`, room.RoomID)),
-					Writes: []store.Write{{InsertRoom: room}},
+					Writes: []store.Write{store.InsertRoom(room)},
 				})
 			})
 		}

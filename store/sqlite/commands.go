@@ -214,10 +214,10 @@ func (s *Store) MarkPublished(ctx context.Context, id string) error {
 func (s *Store) prepareWrites(writes []store.Write) (func(ctx context.Context, tx binder) error, error) {
 	steps := make([]func(ctx context.Context, tx binder) error, 0, len(writes))
 	for _, w := range writes {
-		switch {
-		case w.InsertRoom != nil:
-			id := w.InsertRoom.RoomID
-			args, err := roomArgs(w.InsertRoom, w.InsertRoom.Version)
+		id := w.RoomID()
+		switch w.Op() {
+		case store.WriteInsertRoom:
+			args, err := roomArgs(w.Room(), w.Room().Version)
 			if err != nil {
 				return nil, fmt.Errorf("room %s: %w", id, err)
 			}
@@ -227,16 +227,15 @@ func (s *Store) prepareWrites(writes []store.Write) (func(ctx context.Context, t
 				}
 				return nil
 			})
-		case w.DeleteRoom != "":
-			id := w.DeleteRoom
+		case store.WriteDeleteRoom:
 			steps = append(steps, func(ctx context.Context, tx binder) error {
 				if err := s.deleteRoom(ctx, tx, id); !errors.Is(err, store.ErrNotFound) {
 					return err
 				}
 				return nil
 			})
-		case w.PutArchived != nil:
-			args := archivedArgs(w.PutArchived)
+		case store.WritePutArchived:
+			args := archivedArgs(w.Archived())
 			steps = append(steps, func(ctx context.Context, tx binder) error {
 				_, err := tx(ctx, s.wPutArchived).ExecContext(ctx, args...)
 				return err

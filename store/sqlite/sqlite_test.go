@@ -275,11 +275,11 @@ func TestCompletionWritesAtomic(t *testing.T) {
 	_, err := s.ClaimCommand(ctx, &store.Command{ID: "race-1", Type: "rooms.cmd.create"})
 	require.NoError(t, err)
 	winner := storetest.NewRoom("Winner-aaaaaaaaaaaaaaa")
-	_, err = s.CompleteCommand(ctx, "race-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Writes: []store.Write{{InsertRoom: winner}}})
+	_, err = s.CompleteCommand(ctx, "race-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Writes: []store.Write{store.InsertRoom(winner)}})
 	require.NoError(t, err)
 
 	loser := storetest.NewRoom("Loser-aaaaaaaaaaaaaaa")
-	done, err := s.CompleteCommand(ctx, "race-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":false}`), Writes: []store.Write{{InsertRoom: loser}, {DeleteRoom: winner.RoomID}}})
+	done, err := s.CompleteCommand(ctx, "race-1", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":false}`), Writes: []store.Write{store.InsertRoom(loser), store.DeleteRoom(winner.RoomID)}})
 	require.NoError(t, err)
 	require.JSONEq(t, `{"ok":true}`, string(done.Result), "the first completion's result stays")
 	_, err = s.GetRoom(ctx, loser.RoomID)

@@ -65,10 +65,10 @@ func testCompleteCommandDoneAppliesNothing(t *testing.T, s store.Store) {
 			Status: store.StatusDone,
 			Result: json.RawMessage(`{"second":true}`),
 			Writes: []store.Write{
-				{InsertRoom: fresh},
-				{DeleteRoom: keep.RoomID},
-				{PutArchived: archiveOf(keep, "second")},
-				{PutArchived: archiveOf(fresh, "second")},
+				store.InsertRoom(fresh),
+				store.DeleteRoom(keep.RoomID),
+				store.PutArchived(archiveOf(keep, "second")),
+				store.PutArchived(archiveOf(fresh, "second")),
 			},
 		})
 		require.NoError(t, err, "a repeat of a finished completion is no error")
@@ -99,9 +99,9 @@ func testCompleteCommandFailedAppliesNothing(t *testing.T, s store.Store) {
 	insertRooms(t, s, keep)
 	fresh := NewRoom("Fresh-ccccccccccccccc")
 	writes := []store.Write{
-		{InsertRoom: fresh},
-		{DeleteRoom: keep.RoomID},
-		{PutArchived: archiveOf(fresh, "x")},
+		store.InsertRoom(fresh),
+		store.DeleteRoom(keep.RoomID),
+		store.PutArchived(archiveOf(fresh, "x")),
 	}
 	check := func(what string) {
 		t.Helper()
@@ -145,7 +145,7 @@ func testCompleteCommandDeletedStaysDeleted(t *testing.T, s store.Store) {
 	createCompletion := store.Completion{
 		Status: store.StatusDone,
 		Result: json.RawMessage(`{"ok":true,"data":{"roomId":"Gone-ddddddddddddddd"}}`),
-		Writes: []store.Write{{InsertRoom: r}, {PutArchived: archiveOf(r, "at create")}},
+		Writes: []store.Write{store.InsertRoom(r), store.PutArchived(archiveOf(r, "at create"))},
 	}
 	_, err := s.ClaimCommand(ctx, &store.Command{ID: "create-gone", Type: "rooms.cmd.create"})
 	require.NoError(t, err)
@@ -160,7 +160,7 @@ func testCompleteCommandDeletedStaysDeleted(t *testing.T, s store.Store) {
 	_, err = s.CompleteCommand(ctx, "delete-gone", store.Completion{
 		Status: store.StatusDone,
 		Result: json.RawMessage(`{"ok":true}`),
-		Writes: []store.Write{{PutArchived: atDelete}, {DeleteRoom: r.RoomID}},
+		Writes: []store.Write{store.PutArchived(atDelete), store.DeleteRoom(r.RoomID)},
 	})
 	require.NoError(t, err)
 	roomGone(t, s, r.RoomID, "the delete deleted the room")

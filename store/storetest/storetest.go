@@ -882,11 +882,11 @@ func testCompleteCommandWrites(t *testing.T, s store.Store) {
 	arch := &store.ArchivedRoom{RoomID: fresh.RoomID, RoomName: fresh.RoomName, Preferences: fresh.Preferences, ModeratorSecret: "m"}
 	result := json.RawMessage(`{"ok":true}`)
 	done, err := s.CompleteCommand(ctx, "cw-1", store.Completion{Status: store.StatusDone, Result: result, Writes: []store.Write{
-		{InsertRoom: fresh},
-		{PutArchived: arch},
-		{DeleteRoom: old.RoomID},
-		{InsertRoom: clash},                 // exists: left as is, no error
-		{DeleteRoom: "Gone-aaaaaaaaaaaaaa"}, // missing: no error
+		store.InsertRoom(fresh),
+		store.PutArchived(arch),
+		store.DeleteRoom(old.RoomID),
+		store.InsertRoom(clash),                 // exists: left as is, no error
+		store.DeleteRoom("Gone-aaaaaaaaaaaaaa"), // missing: no error
 	}})
 	require.NoError(t, err)
 	require.Equal(t, store.StatusDone, done.Status)
@@ -918,7 +918,7 @@ func testCompleteCommandWritesConcurrent(t *testing.T, s store.Store) {
 				errs <- err
 				return
 			}
-			_, err := s.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Writes: []store.Write{{InsertRoom: NewRoom(fmt.Sprintf("Conc%02d-aaaaaaaaaaaaaaa", i))}}})
+			_, err := s.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Writes: []store.Write{store.InsertRoom(NewRoom(fmt.Sprintf("Conc%02d-aaaaaaaaaaaaaaa", i)))}})
 			errs <- err
 		})
 	}

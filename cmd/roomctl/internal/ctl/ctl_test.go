@@ -16,7 +16,10 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/cmd/roomctl/internal/ctl"
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/queries"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
@@ -33,9 +36,9 @@ func embedded(t *testing.T) string {
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)
 
-	reg := workers.NewRegistry()
-	rooms := &workers.Rooms{Store: st, BaseURL: "http://localhost:8080", MinAutoDeletionDelay: time.Hour}
-	require.NoError(t, rooms.Register(reg))
+	reg := handler.NewRegistry()
+	domain := &rooms.Rooms{Store: st, BaseURL: "http://localhost:8080", MinAutoDeletionDelay: time.Hour}
+	require.NoError(t, domain.Register(reg))
 	w, err := workers.New(workers.Config{}, js, st, reg, log, nil)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
@@ -44,7 +47,7 @@ func embedded(t *testing.T) string {
 	go func() { defer wg.Done(); _ = w.Run(ctx) }()
 	t.Cleanup(func() { cancel(); wg.Wait() })
 
-	q, err := workers.NewQueries(workers.QueriesConfig{Store: st, Log: log})
+	q, err := queries.New(queries.Config{Store: st, Log: log})
 	require.NoError(t, err)
 	_, err = q.Start(nc)
 	require.NoError(t, err)

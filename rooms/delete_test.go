@@ -1,4 +1,4 @@
-package workers_test
+package rooms_test
 
 import (
 	"context"
@@ -11,6 +11,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -19,19 +20,19 @@ import (
 // room is gone, and marked_for_deletion and deleted are out once each.
 func (b *bundle) requireMarkedThenDeleted(t *testing.T, cmd, room string) {
 	t.Helper()
-	res := b.result(t, cmd)
+	res := b.Result(t, cmd)
 	require.True(t, res.OK, "%+v", res.Error)
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(res.Data, &dr))
 	require.Equal(t, []string{room}, dr.MarkedForDeletion)
 	require.Empty(t, dr.Deleted)
-	require.Eventually(t, settled(t, b.js), 30*time.Second, 20*time.Millisecond)
-	require.False(t, b.exists(t, room), "not stranded as marked")
+	require.Eventually(t, workertest.Settled(t, b.JS), 30*time.Second, 20*time.Millisecond)
+	require.False(t, b.Exists(t, room), "not stranded as marked")
 	require.Equal(t, []string{events.EventID(cmd, events.EventMarkedForDeletion, room)},
 		b.eventIDs(t, events.EventSubject(events.EventMarkedForDeletion)))
 	require.Equal(t, []string{events.EventID(cmd, events.EventDeleted, room)},
 		b.eventIDs(t, events.EventSubject(events.EventDeleted)))
-	require.Len(t, b.streamMsgs(t, events.StreamResults, events.ResultSubject(cmd)), 1)
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, events.ResultSubject(cmd)), 1)
 }
 
 // The meeting ends between a delete's check and its mark, and the worker
@@ -44,16 +45,16 @@ func TestDeleteMeetingEndedWhileMarkingCrashBetweenSteps(t *testing.T) {
 	for _, step := range []string{"claimed", "applied", "completed", "published"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+			b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
 			const room = "Ending-aaaaaaaaaaaaaaa"
 			b.insertRoom(t, room, nil, nil)
 			// Active at the check, gone from LiveKit right after it.
-			b.rooms.Meetings = meetings{active: map[string]bool{room: true}, gone: map[string]bool{room: true}}
+			b.Rooms.Meetings = workertest.Meetings{Active: map[string]bool{room: true}, Gone: map[string]bool{room: true}}
 			var crashed atomic.Bool
-			b.start(t, workerOpts{fault: func(s, id string) bool {
+			b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 				return s == step && id == "del-ending" && crashed.CompareAndSwap(false, true)
 			}})
-			b.send(t, "del-ending", events.DeleteRooms{RoomIDs: []string{room}})
+			b.Send(t, "del-ending", events.DeleteRooms{RoomIDs: []string{room}})
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 			b.requireMarkedThenDeleted(t, "del-ending", room)
 		})
@@ -68,15 +69,15 @@ func TestDeleteMeetingEndedWhileMarkingCrashBetweenSteps(t *testing.T) {
 func TestDeleteMeetingEndedWhileMarkingCrashAfterApplyLiveKit(t *testing.T) {
 	t.Parallel()
 	srv, lk := startQuickLiveKit(t)
-	b := setup(t, setupOpts{})
-	b.rooms.Meetings = lk
+	b := setup(t, workertest.SetupOpts{})
+	b.Rooms.Meetings = lk
 	const room = "Leaving-aaaaaaaaaaaaaaa"
 	b.insertRoom(t, room, nil, nil)
 	p := lktest.Join(t, srv, room, "alice")
 
 	claimed, ended := make(chan struct{}), make(chan struct{})
 	var held, crashed atomic.Bool
-	b.start(t, workerOpts{fault: func(s, id string) bool {
+	b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 		if id != "del-leaving" {
 			return false
 		}
@@ -90,13 +91,13 @@ func TestDeleteMeetingEndedWhileMarkingCrashAfterApplyLiveKit(t *testing.T) {
 		}
 		return s == "applied" && crashed.CompareAndSwap(false, true)
 	}})
-	b.send(t, "del-leaving", events.DeleteRooms{RoomIDs: []string{room}})
+	b.Send(t, "del-leaving", events.DeleteRooms{RoomIDs: []string{room}})
 	select {
 	case <-claimed:
 	case <-time.After(30 * time.Second):
 		t.Fatal("the delete was not claimed")
 	}
-	rec, err := b.store.GetCommand(ctxT(t, 5*time.Second), "del-leaving")
+	rec, err := b.Store.GetCommand(ctxT(t, 5*time.Second), "del-leaving")
 	require.NoError(t, err)
 	require.JSONEq(t, `{"delete":null,"mark":["`+room+`"]}`, string(rec.Plan), "decided to mark: a meeting was on")
 	p.Leave()
@@ -108,6 +109,6 @@ func TestDeleteMeetingEndedWhileMarkingCrashAfterApplyLiveKit(t *testing.T) {
 
 	require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 	b.requireMarkedThenDeleted(t, "del-leaving", room)
-	_, err = b.store.GetRoom(ctxT(t, 5*time.Second), room)
+	_, err = b.Store.GetRoom(ctxT(t, 5*time.Second), room)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }

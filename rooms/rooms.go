@@ -1,4 +1,4 @@
-package workers
+package rooms
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -51,8 +52,13 @@ type Rooms struct {
 	BaseURL string
 	// MinAutoDeletionDelay is how far ahead autoDeletionDate must be.
 	MinAutoDeletionDelay time.Duration
+	// Sweep bounds the work of one expiry sweep; zero fields take their
+	// defaults.
+	Sweep SweepConfig
 	// Sweeps, when set, receives the figures of every sweep that ran.
 	Sweeps SweepObserver
+	// Signals, when set, learns the outcome of every participant signal.
+	Signals SignalObserver
 }
 
 // SweepObserver receives the figures of a sweep (internal/metrics
@@ -62,15 +68,15 @@ type SweepObserver interface {
 }
 
 // Register adds the handlers of every room command to reg.
-func (r *Rooms) Register(reg *Registry) error {
+func (r *Rooms) Register(reg *handler.Registry) error {
 	if r.Meetings == nil {
 		r.Meetings = Detached{}
 	}
 	return errors.Join(
-		Register(reg, createHandler{r}, Options[events.CreateRoom]{}),
-		Register(reg, deleteHandler{r}, Options[events.DeleteRooms]{Decode: decodeDelete}),
-		Register(reg, updateHandler{r}, Options[events.UpdatePreferences]{}),
-		Register(reg, newSweepHandler(r), Options[events.Sweep]{}),
+		handler.Register(reg, createHandler{r}, handler.Options[events.CreateRoom]{}),
+		handler.Register(reg, deleteHandler{r}, handler.Options[events.DeleteRooms]{Decode: decodeDelete}),
+		handler.Register(reg, updateHandler{r}, handler.Options[events.UpdatePreferences]{}),
+		handler.Register(reg, newSweepHandler(r), handler.Options[events.Sweep]{}),
 		r.registerMeetings(reg),
 	)
 }
@@ -126,9 +132,6 @@ func newSecret() string { return rand.Text() }
 func (r *Rooms) roomURL(roomID, secret string) string {
 	return fmt.Sprintf("%s/room/%s?secret=%s", strings.TrimRight(r.BaseURL, "/"), roomID, secret)
 }
-
-// errGone: the room disappeared while it was being updated.
-var errGone = errors.New("room gone")
 
 // updateRoom applies change to room id with compare-and-set, retrying on a
 // concurrent write, and records command cmdID in the same write. change

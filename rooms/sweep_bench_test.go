@@ -1,4 +1,4 @@
-package workers_test
+package rooms_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/storetest"
 )
@@ -35,22 +36,22 @@ const benchExpired = 1000
 func BenchmarkSweep(b *testing.B) {
 	for _, n := range []int{10_000, 100_000} {
 		b.Run(fmt.Sprintf("rooms=%d/expired=%d", n, benchExpired), func(b *testing.B) {
-			bb := setup(b, setupOpts{})
-			bb.start(b, workerOpts{conc: 32})
-			seedRooms(b, bb.store, n-benchExpired)
+			bb := setup(b, workertest.SetupOpts{})
+			bb.Start(b, workertest.WorkerOpts{Conc: 32})
+			seedRooms(b, bb.Store, n-benchExpired)
 			b.ResetTimer()
 			var sweepT, foundT, seedT, scanT time.Duration
 			for i := range b.N {
 				b.StopTimer()
-				seedExpired(b, bb.store, fmt.Sprintf("S%d", i))
+				seedExpired(b, bb.Store, fmt.Sprintf("S%d", i))
 				b.StartTimer()
 				took, found := sweepOnce(b, bb, fmt.Sprintf("bench-sweep-%d", i), int64(n-benchExpired))
 				sweepT, foundT = sweepT+took, foundT+found
 
 				b.StopTimer()
-				seedExpired(b, bb.store, fmt.Sprintf("G%d", i))
+				seedExpired(b, bb.Store, fmt.Sprintf("G%d", i))
 				b.StartTimer()
-				took, scan := seedGC(b, bb.store, int64(n-benchExpired))
+				took, scan := seedGC(b, bb.Store, int64(n-benchExpired))
 				seedT, scanT = seedT+took, scanT+scan
 			}
 			ms := func(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 / float64(b.N) }
@@ -77,7 +78,7 @@ func sweepOnce(b *testing.B, bb *bundle, id string, left int64) (took, found tim
 	seen := map[string]bool{}
 	all := make(chan struct{})
 	var mu sync.Mutex
-	sub, err := bb.nc.Subscribe(events.EventSubject(events.EventDeleted), func(m *nats.Msg) {
+	sub, err := bb.NC.Subscribe(events.EventSubject(events.EventDeleted), func(m *nats.Msg) {
 		mu.Lock()
 		defer mu.Unlock()
 		seen[m.Header.Get(nats.MsgIdHdr)] = true
@@ -88,13 +89,13 @@ func sweepOnce(b *testing.B, bb *bundle, id string, left int64) (took, found tim
 	require.NoError(b, err)
 	defer func() { _ = sub.Unsubscribe() }()
 	result := make(chan time.Time, 1)
-	rsub, err := bb.nc.Subscribe(events.ResultSubject(id), func(*nats.Msg) { result <- time.Now() })
+	rsub, err := bb.NC.Subscribe(events.ResultSubject(id), func(*nats.Msg) { result <- time.Now() })
 	require.NoError(b, err)
 	defer func() { _ = rsub.Unsubscribe() }()
-	require.NoError(b, bb.nc.Flush())
+	require.NoError(b, bb.NC.Flush())
 
 	start := time.Now()
-	require.NoError(b, bb.client.Send(ctx, id, events.Sweep{}))
+	require.NoError(b, bb.Client.Send(ctx, id, events.Sweep{}))
 	select {
 	case <-all:
 	case <-ctx.Done():
@@ -102,7 +103,7 @@ func sweepOnce(b *testing.B, bb *bundle, id string, left int64) (took, found tim
 	}
 	took = time.Since(start)
 	found = (<-result).Sub(start)
-	n, err := bb.store.CountRooms(ctx)
+	n, err := bb.Store.CountRooms(ctx)
 	require.NoError(b, err)
 	require.Equal(b, left, n)
 	return took, found

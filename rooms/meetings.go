@@ -1,4 +1,4 @@
-package workers
+package rooms
 
 import (
 	"context"
@@ -9,6 +9,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -28,7 +29,7 @@ var webhookJSON = protojson.UnmarshalOptions{DiscardUnknown: true, AllowPartial:
 
 // decodeWebhook decodes a LiveKit webhook event body (protojson, as the
 // receiver stored it unchanged).
-func decodeWebhook[M any](wrap func(*lkproto.WebhookEvent) M) Decoder[M] {
+func decodeWebhook[M any](wrap func(*lkproto.WebhookEvent) M) handler.Decoder[M] {
 	return func(_ string, body []byte) (M, error) {
 		ev := &lkproto.WebhookEvent{}
 		if err := webhookJSON.Unmarshal(body, ev); err != nil {
@@ -44,13 +45,13 @@ func decodeWebhook[M any](wrap func(*lkproto.WebhookEvent) M) Decoder[M] {
 }
 
 // registerMeetings adds the handlers of LiveKit's room webhooks.
-func (r *Rooms) registerMeetings(reg *Registry) error {
+func (r *Rooms) registerMeetings(reg *handler.Registry) error {
 	return errors.Join(
-		Register(reg, HandlerFunc[RoomStarted](r.roomStarted), Options[RoomStarted]{
+		handler.Register(reg, handler.Func[RoomStarted](r.roomStarted), handler.Options[RoomStarted]{
 			NoResult: true,
 			Decode:   decodeWebhook(func(e *lkproto.WebhookEvent) RoomStarted { return RoomStarted{e} }),
 		}),
-		Register(reg, roomFinishedHandler{r}, Options[RoomFinished]{
+		handler.Register(reg, roomFinishedHandler{r}, handler.Options[RoomFinished]{
 			NoResult: true,
 			Decode:   decodeWebhook(func(e *lkproto.WebhookEvent) RoomFinished { return RoomFinished{e} }),
 		}),
@@ -58,7 +59,7 @@ func (r *Rooms) registerMeetings(reg *Registry) error {
 }
 
 // roomStarted records that the room's meeting is live.
-func (r *Rooms) roomStarted(ctx context.Context, job *Job[RoomStarted]) (*Outcome, error) {
+func (r *Rooms) roomStarted(ctx context.Context, job *handler.Job[RoomStarted]) (*handler.Outcome, error) {
 	id := job.Msg.Event.GetRoom().GetName()
 	job.Log = job.Log.WithField("room_id", id)
 	room, err := r.updateRoom(ctx, id, job.ID, func(room *store.Room) bool {
@@ -70,12 +71,12 @@ func (r *Rooms) roomStarted(ctx context.Context, job *Job[RoomStarted]) (*Outcom
 	})
 	if errors.Is(err, errGone) {
 		job.Log.Debug("room_started for a room roomkeeper does not know; ignored")
-		return &Outcome{}, nil
+		return &handler.Outcome{}, nil
 	}
 	if err != nil {
 		return nil, err
 	}
-	out := &Outcome{Data: map[string]string{"roomId": room.RoomID}}
+	out := &handler.Outcome{Data: map[string]string{"roomId": room.RoomID}}
 	return out, out.Event(job.ID, events.EventMeetingStarted, id, eventTime(job.Msg.Event, job.Now), map[string]string{"roomId": id})
 }
 
@@ -123,22 +124,22 @@ func (h roomFinishedHandler) decide(ctx context.Context, id string) (finishPlan,
 	}
 }
 
-func (h roomFinishedHandler) Handle(ctx context.Context, job *Job[RoomFinished]) (*Outcome, error) {
+func (h roomFinishedHandler) Handle(ctx context.Context, job *handler.Job[RoomFinished]) (*handler.Outcome, error) {
 	id := job.Msg.Event.GetRoom().GetName()
 	job.Log = job.Log.WithField("room_id", id)
-	plan, err := Plan(ctx, job, func() (finishPlan, error) { return h.decide(ctx, id) })
+	plan, err := handler.Plan(ctx, job, func() (finishPlan, error) { return h.decide(ctx, id) })
 	if err != nil {
 		return nil, err
 	}
 	at := eventTime(job.Msg.Event, job.Now)
-	out := &Outcome{Data: map[string]string{"roomId": id}}
+	out := &handler.Outcome{Data: map[string]string{"roomId": id}}
 	switch plan.Action {
 	case finishIgnore:
 		job.Log.Debug("room_finished for a room roomkeeper does not know; ignored")
-		return &Outcome{}, nil
+		return &handler.Outcome{}, nil
 	case finishDelete:
 		// Deleted with the completion.
-		out.Writes = append(out.Writes, store.Write{DeleteRoom: id})
+		out.Writes = append(out.Writes, store.DeleteRoom(id))
 		job.Log.Info("meeting ended; room marked for deletion deleted")
 		return out, errors.Join(
 			out.Event(job.ID, events.EventMeetingEnded, id, at, map[string]string{"roomId": id}),

@@ -1,4 +1,4 @@
-package workers_test
+package rooms_test
 
 import (
 	"context"
@@ -14,43 +14,34 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
-	"github.com/roomkeeper/roomkeeper/workers"
 )
-
-// ledgerHas reports whether the command ledger holds a record of id.
-func (b *bundle) ledgerHas(t *testing.T, id string) bool {
-	t.Helper()
-	_, err := b.store.GetCommand(ctxT(t, 5*time.Second), id)
-	if err != nil {
-		require.ErrorIs(t, err, store.ErrNotFound)
-		return false
-	}
-	return true
-}
 
 // A sweep prunes the done ledger records older than LedgerRetention, keeps
 // the recent ones, and reports the same result as ever.
 func TestSweepPrunesOldLedgerRecords(t *testing.T) {
 	t.Parallel()
 	const retention = 2 * time.Second
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{registry: func(reg *workers.Registry) {
-		workers.SetSweepConfig(reg, b.rooms, workers.SweepConfig{LedgerRetention: retention})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{Registry: func(reg *handler.Registry) {
+		rooms.SetSweepConfig(reg, b.Rooms, rooms.SweepConfig{LedgerRetention: retention})
 	}})
 
-	b.send(t, "p-old", events.CreateRoom{RoomName: ptr("old")})
-	require.True(t, b.result(t, "p-old").OK)
+	b.Send(t, "p-old", events.CreateRoom{RoomName: ptr("old")})
+	require.True(t, b.Result(t, "p-old").OK)
 	time.Sleep(retention + 200*time.Millisecond)
-	b.send(t, "p-new", events.CreateRoom{RoomName: ptr("new")})
-	require.True(t, b.result(t, "p-new").OK)
+	b.Send(t, "p-new", events.CreateRoom{RoomName: ptr("new")})
+	require.True(t, b.Result(t, "p-new").OK)
 
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-p1"))
-	require.False(t, b.ledgerHas(t, "p-old"), "done longer ago than the retention")
-	require.True(t, b.ledgerHas(t, "p-new"), "done within the retention")
-	require.True(t, b.ledgerHas(t, "sweep-p1"), "the sweep's own record stays")
-	require.EqualValues(t, 2, b.countRooms(t), "pruning the ledger touches no room")
+	require.False(t, b.LedgerHas(t, "p-old"), "done longer ago than the retention")
+	require.True(t, b.LedgerHas(t, "p-new"), "done within the retention")
+	require.True(t, b.LedgerHas(t, "sweep-p1"), "the sweep's own record stays")
+	require.EqualValues(t, 2, b.CountRooms(t), "pruning the ledger touches no room")
 }
 
 // With the default retention (7 days), records older than that go, at
@@ -61,20 +52,20 @@ func TestSweepPruneBoundAndDefaultRetention(t *testing.T) {
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: path})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	b := setup(t, setupOpts{store: st})
-	b.start(t, workerOpts{registry: func(reg *workers.Registry) {
-		workers.SetSweepConfig(reg, b.rooms, workers.SweepConfig{MaxPrune: 3})
+	b := setup(t, workertest.SetupOpts{Store: st})
+	b.Start(t, workertest.WorkerOpts{Registry: func(reg *handler.Registry) {
+		rooms.SetSweepConfig(reg, b.Rooms, rooms.SweepConfig{MaxPrune: 3})
 	}})
 
 	var ids []string
 	for i := range 5 {
 		id := fmt.Sprintf("aged-%d", i)
-		b.send(t, id, events.CreateRoom{RoomName: ptr(id)})
-		require.True(t, b.result(t, id).OK)
+		b.Send(t, id, events.CreateRoom{RoomName: ptr(id)})
+		require.True(t, b.Result(t, id).OK)
 		ids = append(ids, id)
 	}
-	b.send(t, "week-old", events.CreateRoom{RoomName: ptr("week-old")})
-	require.True(t, b.result(t, "week-old").OK)
+	b.Send(t, "week-old", events.CreateRoom{RoomName: ptr("week-old")})
+	require.True(t, b.Result(t, "week-old").OK)
 
 	// Age the records in the file (CompleteCommand stamps the present).
 	raw, err := sql.Open("sqlite", path+"?_busy_timeout=10000")
@@ -85,24 +76,24 @@ func TestSweepPruneBoundAndDefaultRetention(t *testing.T) {
 		require.NoError(t, err)
 	}
 	for _, id := range ids {
-		age(id, workers.DefaultLedgerRetention+time.Hour)
+		age(id, rooms.DefaultLedgerRetention+time.Hour)
 	}
-	age("week-old", workers.DefaultLedgerRetention-time.Hour)
+	age("week-old", rooms.DefaultLedgerRetention-time.Hour)
 
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-q1"))
 	left := 0
 	for _, id := range ids {
-		if b.ledgerHas(t, id) {
+		if b.LedgerHas(t, id) {
 			left++
 		}
 	}
 	require.Equal(t, 2, left, "one sweep prunes at most MaxPrune records")
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-q2"))
 	for _, id := range ids {
-		require.False(t, b.ledgerHas(t, id), id)
+		require.False(t, b.LedgerHas(t, id), id)
 	}
-	require.True(t, b.ledgerHas(t, "week-old"), "younger than the default retention")
-	require.True(t, b.ledgerHas(t, "sweep-q1"))
+	require.True(t, b.LedgerHas(t, "week-old"), "younger than the default retention")
+	require.True(t, b.LedgerHas(t, "sweep-q1"))
 }
 
 // failingPrune is a store whose PruneCommands fails.
@@ -122,14 +113,14 @@ func TestSweepPruneFailureDoesNotFailTheSweep(t *testing.T) {
 	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), sqlite.DefaultFileName)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = st.Close() })
-	b := setup(t, setupOpts{store: failingPrune{st}})
-	hook := logtest.NewLocal(b.log)
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{Store: failingPrune{st}})
+	hook := logtest.NewLocal(b.Log)
+	b.Start(t, workertest.WorkerOpts{})
 
 	b.insertRoom(t, "Expired-aaaaaaaaaaaaaaa", past(), nil)
 	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-f1"))
 	b.settle(t)
-	require.False(t, b.exists(t, "Expired-aaaaaaaaaaaaaaa"))
+	require.False(t, b.Exists(t, "Expired-aaaaaaaaaaaaaaa"))
 	found := false
 	for _, e := range hook.AllEntries() {
 		if strings.Contains(e.Message, "pruning the command ledger failed") {

@@ -1,4 +1,4 @@
-package workers
+package handler
 
 import (
 	"bytes"
@@ -16,7 +16,7 @@ import (
 
 // DecodeJSON validates body against the JSON Schema of subject and
 // unmarshals it into M, matching property names exactly as the schema does
-// (see [decodeExact]). Bad input comes back as an *events.Error with code
+// (see [DecodeExact]). Bad input comes back as an *events.Error with code
 // invalid_argument naming the field.
 func DecodeJSON[M any](subject string, body []byte) (M, error) {
 	var m M
@@ -26,20 +26,20 @@ func DecodeJSON[M any](subject string, body []byte) (M, error) {
 		}
 		return m, events.Invalid(err.Error())
 	}
-	if err := decodeExact(body, &m); err != nil {
+	if err := DecodeExact(body, &m); err != nil {
 		return m, events.Invalid("malformed JSON", events.FieldError{Field: schemas.BodyField, Message: err.Error()})
 	}
 	return m, nil
 }
 
-// decodeExact unmarshals body into v (a pointer) as json.Unmarshal does,
+// DecodeExact unmarshals body into v (a pointer) as json.Unmarshal does,
 // except that an object property sets a struct field only when its name is
 // the field's JSON name exactly. encoding/json also takes a name that
 // differs in letter case ("ROOMNAME" for "roomName"), which JSON Schema
 // takes for an unknown property and does not check: so a body the schema
 // accepted could set fields to values it never validated. Such properties
 // are dropped, as the schemas say unknown properties are.
-func decodeExact(body []byte, v any) error {
+func DecodeExact(body []byte, v any) error {
 	dec := json.NewDecoder(bytes.NewReader(body))
 	dec.UseNumber() // numbers are written back as they came
 	var tree any

@@ -1,4 +1,4 @@
-package workers_test
+package rooms_test
 
 import (
 	"context"
@@ -16,10 +16,11 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/livekit"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
-	"github.com/roomkeeper/roomkeeper/workers"
 )
 
 // Preferences that differ from the defaults in every field.
@@ -99,20 +100,20 @@ func (m *signalMeetings) sentTo(id string) []sentData {
 // createRoom creates a room through a command and returns it.
 func (b *bundle) createRoom(t *testing.T, id string, c events.CreateRoom) events.Room {
 	t.Helper()
-	b.send(t, id, c)
-	return roomOf(t, b.result(t, id))
+	b.Send(t, id, c)
+	return roomOf(t, b.Result(t, id))
 }
 
 func (b *bundle) storedRoom(t *testing.T, id string) *store.Room {
 	t.Helper()
-	r, err := b.store.GetRoom(ctxT(t, 5*time.Second), id)
+	r, err := b.Store.GetRoom(ctxT(t, 5*time.Second), id)
 	require.NoError(t, err)
 	return r
 }
 
 func (b *bundle) archived(t *testing.T, id string) *store.ArchivedRoom {
 	t.Helper()
-	a, err := b.store.GetArchivedRoom(ctxT(t, 5*time.Second), id)
+	a, err := b.Store.GetArchivedRoom(ctxT(t, 5*time.Second), id)
 	require.NoError(t, err, "archived metadata of %s", id)
 	return a
 }
@@ -121,7 +122,7 @@ func (b *bundle) archived(t *testing.T, id string) *store.ArchivedRoom {
 func (b *bundle) eventsFor(t *testing.T, eventType string) map[string][]events.Event {
 	t.Helper()
 	out := map[string][]events.Event{}
-	for _, m := range b.streamMsgs(t, events.StreamEvents, events.EventSubject(eventType)) {
+	for _, m := range b.StreamMsgs(t, events.StreamEvents, events.EventSubject(eventType)) {
 		var ev events.Event
 		require.NoError(t, json.Unmarshal(m.Data(), &ev))
 		require.Equal(t, ev.ID, m.Headers().Get(nats.MsgIdHdr))
@@ -132,13 +133,13 @@ func (b *bundle) eventsFor(t *testing.T, eventType string) map[string][]events.E
 
 func TestUpdatePreferencesReplacesAll(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
 	room := b.createRoom(t, "c1", events.CreateRoom{RoomName: ptr("prefs")})
 	require.Equal(t, events.DefaultPreferences(), b.archived(t, room.RoomID).Preferences, "created with recording: archived")
 
-	b.send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsOff})
-	res := b.result(t, "u1")
+	b.Send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsOff})
+	res := b.Result(t, "u1")
 	require.Equal(t, events.SubjectUpdatePreferences, res.Type)
 	got := roomOf(t, res)
 	require.Equal(t, prefsOff, got.Preferences, "the whole object replaced, allowAccessTo included")
@@ -167,8 +168,8 @@ func TestUpdatePreferencesReplacesAll(t *testing.T) {
 	require.JSONEq(t, string(res.Data), string(ev.Data))
 
 	// A room ID is sanitised as in a delete.
-	b.send(t, "u2", events.UpdatePreferences{RoomID: " " + room.RoomID + "$", Preferences: prefsAdmin})
-	require.Equal(t, prefsAdmin, roomOf(t, b.result(t, "u2")).Preferences)
+	b.Send(t, "u2", events.UpdatePreferences{RoomID: " " + room.RoomID + "$", Preferences: prefsAdmin})
+	require.Equal(t, prefsAdmin, roomOf(t, b.Result(t, "u2")).Preferences)
 	require.Equal(t, prefsAdmin, b.archived(t, room.RoomID).Preferences)
 }
 
@@ -176,21 +177,21 @@ func TestUpdatePreferencesReplacesAll(t *testing.T) {
 // update writes it (see refreshArchive), another update refreshes it.
 func TestUpdatePreferencesArchivesWhenRecordingGetsEnabled(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
 	room := b.createRoom(t, "c1", events.CreateRoom{Preferences: &prefsOff})
-	_, err := b.store.GetArchivedRoom(ctxT(t, 5*time.Second), room.RoomID)
+	_, err := b.Store.GetArchivedRoom(ctxT(t, 5*time.Second), room.RoomID)
 	require.ErrorIs(t, err, store.ErrNotFound)
 
 	noRec := prefsOff
 	noRec.ChatPreferences.Enabled = true
-	b.send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: noRec})
-	roomOf(t, b.result(t, "u1"))
-	_, err = b.store.GetArchivedRoom(ctxT(t, 5*time.Second), room.RoomID)
+	b.Send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: noRec})
+	roomOf(t, b.Result(t, "u1"))
+	_, err = b.Store.GetArchivedRoom(ctxT(t, 5*time.Second), room.RoomID)
 	require.ErrorIs(t, err, store.ErrNotFound, "recording still disabled: no archive")
 
-	b.send(t, "u2", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
-	roomOf(t, b.result(t, "u2"))
+	b.Send(t, "u2", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+	roomOf(t, b.Result(t, "u2"))
 	arch := b.archived(t, room.RoomID)
 	require.Equal(t, prefsAdmin, arch.Preferences)
 	require.Equal(t, room.PublisherRoomURL, arch.PublisherRoomURL)
@@ -201,24 +202,24 @@ func TestUpdatePreferencesArchivesWhenRecordingGetsEnabled(t *testing.T) {
 
 func TestUpdatePreferencesUnknownRoomIsNotFound(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	run := b.start(t, workerOpts{})
-	b.send(t, "u-missing", events.UpdatePreferences{RoomID: "NoSuchRoom-aaaaaaaaaaaaaaa", Preferences: prefsOff})
-	res := b.result(t, "u-missing")
+	b := setup(t, workertest.SetupOpts{})
+	run := b.Start(t, workertest.WorkerOpts{})
+	b.Send(t, "u-missing", events.UpdatePreferences{RoomID: "NoSuchRoom-aaaaaaaaaaaaaaa", Preferences: prefsOff})
+	res := b.Result(t, "u-missing")
 	require.False(t, res.OK)
 	require.Equal(t, events.CodeNotFound, res.Error.Code)
 	require.Contains(t, res.Error.Message, "NoSuchRoom-aaaaaaaaaaaaaaa")
-	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
-	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"), "an ordinary error, no dead letter")
-	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.>"))
-	require.Equal(t, 1, run.metrics.get("error"))
-	require.Zero(t, b.countRooms(t), "nothing created")
+	require.Eventually(t, workertest.Settled(t, b.JS), 10*time.Second, 20*time.Millisecond)
+	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"), "an ordinary error, no dead letter")
+	require.Empty(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.>"))
+	require.Equal(t, 1, run.Metrics.Get("error"))
+	require.Zero(t, b.CountRooms(t), "nothing created")
 }
 
 func TestUpdatePreferencesInvalidIsRejectedAndDeadLettered(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
 	room := b.createRoom(t, "c1", events.CreateRoom{})
 	const valid = `{"chatPreferences":{"enabled":true},"recordingPreferences":{"enabled":false},"virtualBackgroundPreferences":{"enabled":true}}`
 	id := fmt.Sprintf("%q", room.RoomID)
@@ -239,10 +240,10 @@ func TestUpdatePreferencesInvalidIsRejectedAndDeadLettered(t *testing.T) {
 		{"bad-json", `{"roomId":` + id, "body"},
 	}
 	for _, c := range cases {
-		b.sendRaw(t, c.id, events.SubjectUpdatePreferences, c.body)
+		b.SendRaw(t, c.id, events.SubjectUpdatePreferences, c.body)
 	}
 	for _, c := range cases {
-		res := b.result(t, c.id)
+		res := b.Result(t, c.id)
 		require.False(t, res.OK, c.id)
 		require.Equal(t, events.CodeInvalidArgument, res.Error.Code, c.id)
 		require.NotEmpty(t, res.Error.Details, c.id)
@@ -252,15 +253,15 @@ func TestUpdatePreferencesInvalidIsRejectedAndDeadLettered(t *testing.T) {
 		}
 		require.Contains(t, fields, c.field, c.id)
 	}
-	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
-	dead := b.streamMsgs(t, events.StreamDead, "rooms.dead.update_preferences")
+	require.Eventually(t, workertest.Settled(t, b.JS), 10*time.Second, 20*time.Millisecond)
+	dead := b.StreamMsgs(t, events.StreamDead, "rooms.dead.update_preferences")
 	require.Len(t, dead, len(cases), "one dead letter per bad command")
 	for _, m := range dead {
 		require.Equal(t, "1", m.Headers().Get(events.HeaderDeadDeliveries), "never redelivered")
 	}
 	stored := b.storedRoom(t, room.RoomID)
 	require.Equal(t, events.DefaultPreferences(), stored.Preferences, "untouched")
-	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.preferences_updated"))
+	require.Empty(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.preferences_updated"))
 }
 
 // A crash after any step: the redelivery has no second effect (one write,
@@ -270,21 +271,21 @@ func TestUpdatePreferencesCrashBetweenStepsHasOneEffect(t *testing.T) {
 	for _, step := range []string{"claimed", "applied", "completed", "published"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+			b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
 			meet := &signalMeetings{allLive: true}
-			b.rooms.Meetings = meet
+			b.Rooms.Meetings = meet
 			var crashed atomic.Bool
-			b.start(t, workerOpts{fault: func(s, id string) bool {
+			b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 				return s == step && id == "crash" && crashed.CompareAndSwap(false, true)
 			}})
 			room := b.createRoom(t, "c1", events.CreateRoom{})
 			before := b.storedRoom(t, room.RoomID)
 
-			b.send(t, "crash", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
-			require.Equal(t, prefsAdmin, roomOf(t, b.result(t, "crash")).Preferences)
+			b.Send(t, "crash", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+			require.Equal(t, prefsAdmin, roomOf(t, b.Result(t, "crash")).Preferences)
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 			require.Eventually(t, func() bool {
-				info := commandsInfo(b.js)
+				info := commandsInfo(b.JS)
 				return info != nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0 && info.Delivered.Consumer >= 3
 			}, 20*time.Second, 50*time.Millisecond)
 
@@ -293,8 +294,8 @@ func TestUpdatePreferencesCrashBetweenStepsHasOneEffect(t *testing.T) {
 			require.Equal(t, before.Version+1, after.Version, "written once")
 			require.Equal(t, prefsAdmin, b.archived(t, room.RoomID).Preferences)
 			require.Len(t, b.eventsFor(t, events.EventPreferencesUpdated)[room.RoomID], 1)
-			require.Len(t, b.streamMsgs(t, events.StreamResults, events.ResultSubject("crash")), 1)
-			require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+			require.Len(t, b.StreamMsgs(t, events.StreamResults, events.ResultSubject("crash")), 1)
+			require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
 			// Signals are at least once: a re-run may send another.
 			require.NotEmpty(t, meet.sentTo(room.RoomID))
 		})
@@ -312,7 +313,7 @@ func (b *bundle) sendAll(t *testing.T, cmds map[string]events.Command) {
 	for id, cmd := range cmds {
 		wg.Go(func() {
 			<-start
-			errs <- b.client.Send(ctx, id, cmd)
+			errs <- b.Client.Send(ctx, id, cmd)
 		})
 	}
 	close(start)
@@ -328,10 +329,10 @@ func (b *bundle) sendAll(t *testing.T, cmds map[string]events.Command) {
 func (b *bundle) twoWorkers(t *testing.T) {
 	t.Helper()
 	for range 2 {
-		nc, err := nats.Connect(b.nats.URL)
+		nc, err := nats.Connect(b.NATS.URL)
 		require.NoError(t, err)
 		t.Cleanup(nc.Close)
-		b.start(t, workerOpts{conn: nc})
+		b.Start(t, workertest.WorkerOpts{Conn: nc})
 	}
 }
 
@@ -340,10 +341,10 @@ func (b *bundle) createRooms(t *testing.T, prefix string, n int) []string {
 	t.Helper()
 	ids := make([]string, n)
 	for i := range n {
-		b.send(t, fmt.Sprintf("%s-c%d", prefix, i), events.CreateRoom{RoomName: ptr(fmt.Sprintf("%s %d", prefix, i))})
+		b.Send(t, fmt.Sprintf("%s-c%d", prefix, i), events.CreateRoom{RoomName: ptr(fmt.Sprintf("%s %d", prefix, i))})
 	}
 	for i := range n {
-		ids[i] = roomOf(t, b.result(t, fmt.Sprintf("%s-c%d", prefix, i))).RoomID
+		ids[i] = roomOf(t, b.Result(t, fmt.Sprintf("%s-c%d", prefix, i))).RoomID
 	}
 	return ids
 }
@@ -354,7 +355,7 @@ func (b *bundle) createRooms(t *testing.T, prefix string, n int) []string {
 // preferences exactly when the update succeeded.
 func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	b.twoWorkers(t)
 	const n = 60
 	ids := b.createRooms(t, "race", n)
@@ -368,13 +369,13 @@ func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
 	var updated, notFound int
 	okRooms := map[string]bool{}
 	for i, id := range ids {
-		del := b.result(t, fmt.Sprintf("del-%d", i))
+		del := b.Result(t, fmt.Sprintf("del-%d", i))
 		require.True(t, del.OK, "%+v", del.Error)
 		var dr events.DeleteResult
 		require.NoError(t, json.Unmarshal(del.Data, &dr))
 		require.Equal(t, []string{id}, dr.Deleted)
 
-		upd := b.result(t, fmt.Sprintf("upd-%d", i))
+		upd := b.Result(t, fmt.Sprintf("upd-%d", i))
 		arch := b.archived(t, id)
 		if upd.OK {
 			updated++
@@ -386,12 +387,12 @@ func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
 			require.Equal(t, events.CodeNotFound, upd.Error.Code, "%+v", upd.Error)
 			require.Equal(t, events.DefaultPreferences(), arch.Preferences, "a failed update changed nothing")
 		}
-		_, err := b.store.GetRoom(ctxT(t, 5*time.Second), id)
+		_, err := b.Store.GetRoom(ctxT(t, 5*time.Second), id)
 		require.ErrorIs(t, err, store.ErrNotFound, "room %s resurrected", id)
 	}
 	t.Logf("update first: %d, delete first: %d", updated, notFound)
-	require.Eventually(t, settled(t, b.js), 20*time.Second, 50*time.Millisecond)
-	require.Zero(t, b.countRooms(t))
+	require.Eventually(t, workertest.Settled(t, b.JS), 20*time.Second, 50*time.Millisecond)
+	require.Zero(t, b.CountRooms(t))
 	evs := b.eventsFor(t, events.EventPreferencesUpdated)
 	require.Len(t, evs, updated)
 	for id, list := range evs {
@@ -399,16 +400,16 @@ func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
 		require.Len(t, list, 1)
 	}
 	require.Len(t, b.eventsFor(t, events.EventDeleted), n)
-	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
 }
 
 // An update racing a mark (graceful delete of a room in a meeting), on two
 // workers: neither write is lost.
 func TestUpdatePreferencesRaceWithMark(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	meet := &signalMeetings{allLive: true}
-	b.rooms.Meetings = meet
+	b.Rooms.Meetings = meet
 	b.twoWorkers(t)
 	const n = 60
 	ids := b.createRooms(t, "mark", n)
@@ -424,13 +425,13 @@ func TestUpdatePreferencesRaceWithMark(t *testing.T) {
 	b.sendAll(t, cmds)
 
 	for i, id := range ids {
-		del := b.result(t, fmt.Sprintf("del-%d", i))
+		del := b.Result(t, fmt.Sprintf("del-%d", i))
 		require.True(t, del.OK, "%+v", del.Error)
 		var dr events.DeleteResult
 		require.NoError(t, json.Unmarshal(del.Data, &dr))
 		require.Equal(t, []string{id}, dr.MarkedForDeletion)
 		require.Empty(t, dr.Deleted)
-		upd := b.result(t, fmt.Sprintf("upd-%d", i))
+		upd := b.Result(t, fmt.Sprintf("upd-%d", i))
 		require.Equal(t, prefsAdmin, roomOf(t, upd).Preferences)
 
 		r := b.storedRoom(t, id)
@@ -442,17 +443,17 @@ func TestUpdatePreferencesRaceWithMark(t *testing.T) {
 		require.Equal(t, prefsAdmin, b.archived(t, id).Preferences)
 		require.NotEmpty(t, meet.sentTo(id), "participants told")
 	}
-	require.Eventually(t, settled(t, b.js), 20*time.Second, 50*time.Millisecond)
+	require.Eventually(t, workertest.Settled(t, b.JS), 20*time.Second, 50*time.Millisecond)
 	require.Len(t, b.eventsFor(t, events.EventPreferencesUpdated), n)
 	require.Len(t, b.eventsFor(t, events.EventMarkedForDeletion), n)
-	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
 }
 
 // Two updates of one room racing on two workers: the archive ends with the
 // preferences the room ends with.
 func TestUpdatePreferencesRaceArchiveFollowsRoom(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	b.twoWorkers(t)
 	const n = 30
 	ids := b.createRooms(t, "arch", n)
@@ -465,10 +466,10 @@ func TestUpdatePreferencesRaceArchiveFollowsRoom(t *testing.T) {
 	}
 	b.sendAll(t, cmds)
 	for i := range ids {
-		roomOf(t, b.result(t, fmt.Sprintf("a-%d", i)))
-		roomOf(t, b.result(t, fmt.Sprintf("b-%d", i)))
+		roomOf(t, b.Result(t, fmt.Sprintf("a-%d", i)))
+		roomOf(t, b.Result(t, fmt.Sprintf("b-%d", i)))
 	}
-	require.Eventually(t, settled(t, b.js), 20*time.Second, 50*time.Millisecond)
+	require.Eventually(t, workertest.Settled(t, b.JS), 20*time.Second, 50*time.Millisecond)
 	for _, id := range ids {
 		r := b.storedRoom(t, id)
 		require.Contains(t, []events.Preferences{prefsAdmin, alt}, r.Preferences)
@@ -510,11 +511,11 @@ func TestUpdatePreferencesRaceDeleteBetweenReadAndWrite(t *testing.T) {
 	st := newInterleaveStore(t, "upd", func(ctx context.Context, inner store.Store, id string) error {
 		return inner.DeleteRoom(ctx, id)
 	})
-	b := setup(t, setupOpts{store: st})
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{Store: st})
+	b.Start(t, workertest.WorkerOpts{})
 	room := b.createRoom(t, "c1", events.CreateRoom{})
-	b.send(t, "upd", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
-	res := b.result(t, "upd")
+	b.Send(t, "upd", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+	res := b.Result(t, "upd")
 	require.True(t, st.ran.Load(), "the delete ran between read and write")
 	require.NoError(t, st.err)
 	require.False(t, res.OK)
@@ -522,9 +523,9 @@ func TestUpdatePreferencesRaceDeleteBetweenReadAndWrite(t *testing.T) {
 	_, err := st.GetRoom(ctxT(t, 5*time.Second), room.RoomID)
 	require.ErrorIs(t, err, store.ErrNotFound, "resurrected")
 	require.Equal(t, events.DefaultPreferences(), b.archived(t, room.RoomID).Preferences)
-	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
-	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.preferences_updated"))
-	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
+	require.Eventually(t, workertest.Settled(t, b.JS), 10*time.Second, 20*time.Millisecond)
+	require.Empty(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.preferences_updated"))
+	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
 }
 
 // The room is marked after the update read it and before it wrote: the
@@ -540,12 +541,12 @@ func TestUpdatePreferencesRaceMarkBetweenReadAndWrite(t *testing.T) {
 		r.MarkApplied("mark")
 		return inner.UpdateRoom(ctx, r, r.Version)
 	})
-	b := setup(t, setupOpts{store: st})
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{Store: st})
+	b.Start(t, workertest.WorkerOpts{})
 	room := b.createRoom(t, "c1", events.CreateRoom{})
 	before := b.storedRoom(t, room.RoomID)
-	b.send(t, "upd", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
-	got := roomOf(t, b.result(t, "upd"))
+	b.Send(t, "upd", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+	got := roomOf(t, b.Result(t, "upd"))
 	require.True(t, st.ran.Load(), "the mark ran between read and write")
 	require.NoError(t, st.err)
 	require.True(t, got.MarkedForDeletion, "the result shows the mark")
@@ -558,22 +559,22 @@ func TestUpdatePreferencesRaceMarkBetweenReadAndWrite(t *testing.T) {
 
 func TestUpdatePreferencesSignalsLiveMeetingsOnly(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	meet := &signalMeetings{active: map[string]bool{}}
-	b.rooms.Meetings = meet
-	b.start(t, workerOpts{})
+	b.Rooms.Meetings = meet
+	b.Start(t, workertest.WorkerOpts{})
 	live := b.createRoom(t, "c-live", events.CreateRoom{RoomName: ptr("live")})
 	idle := b.createRoom(t, "c-idle", events.CreateRoom{RoomName: ptr("idle")})
 	meet.set(func(m *signalMeetings) { m.active[live.RoomID] = true })
 
-	b.send(t, "u-live", events.UpdatePreferences{RoomID: live.RoomID, Preferences: prefsOff})
-	b.send(t, "u-idle", events.UpdatePreferences{RoomID: idle.RoomID, Preferences: prefsOff})
-	roomOf(t, b.result(t, "u-live"))
-	roomOf(t, b.result(t, "u-idle"))
+	b.Send(t, "u-live", events.UpdatePreferences{RoomID: live.RoomID, Preferences: prefsOff})
+	b.Send(t, "u-idle", events.UpdatePreferences{RoomID: idle.RoomID, Preferences: prefsOff})
+	roomOf(t, b.Result(t, "u-live"))
+	roomOf(t, b.Result(t, "u-idle"))
 
 	sent := meet.sentTo(live.RoomID)
 	require.Len(t, sent, 1)
-	require.Equal(t, workers.TopicPreferencesUpdated, sent[0].topic)
+	require.Equal(t, rooms.TopicPreferencesUpdated, sent[0].topic)
 	var payload struct {
 		RoomID      string             `json:"roomId"`
 		Preferences events.Preferences `json:"preferences"`
@@ -584,11 +585,11 @@ func TestUpdatePreferencesSignalsLiveMeetingsOnly(t *testing.T) {
 	require.Empty(t, meet.sentTo(idle.RoomID), "no meeting, no signal")
 
 	// The mark signal (signalMarkedLog, used by the delete handler).
-	b.rooms.SignalMarked(ctxT(t, 5*time.Second), live.RoomID)
-	b.rooms.SignalMarked(ctxT(t, 5*time.Second), idle.RoomID)
+	b.Rooms.SignalMarked(ctxT(t, 5*time.Second), live.RoomID)
+	b.Rooms.SignalMarked(ctxT(t, 5*time.Second), idle.RoomID)
 	sent = meet.sentTo(live.RoomID)
 	require.Len(t, sent, 2)
-	require.Equal(t, workers.TopicMarkedForDeletion, sent[1].topic)
+	require.Equal(t, rooms.TopicMarkedForDeletion, sent[1].topic)
 	require.JSONEq(t, fmt.Sprintf(`{"roomId":%q}`, live.RoomID), string(sent[1].payload))
 	require.Empty(t, meet.sentTo(idle.RoomID))
 }
@@ -596,30 +597,28 @@ func TestUpdatePreferencesSignalsLiveMeetingsOnly(t *testing.T) {
 // A failed signal is counted and never fails the command.
 func TestUpdatePreferencesSignalFailureDoesNotFailTheCommand(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	meet := &signalMeetings{allLive: true}
-	b.rooms.Meetings = meet
-	run := b.start(t, workerOpts{})
+	b.Rooms.Meetings = meet
+	seen := &signalOutcomes{failed: map[string]int{}}
+	b.Rooms.Signals = seen
+	run := b.Start(t, workertest.WorkerOpts{})
 	room := b.createRoom(t, "c1", events.CreateRoom{})
 
-	_, failed0 := workers.SignalStats(workers.TopicPreferencesUpdated)
 	meet.set(func(m *signalMeetings) { m.sendErr = errors.New("livekit down") })
-	b.send(t, "u-send-fails", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsOff})
-	require.Equal(t, prefsOff, roomOf(t, b.result(t, "u-send-fails")).Preferences)
+	b.Send(t, "u-send-fails", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsOff})
+	require.Equal(t, prefsOff, roomOf(t, b.Result(t, "u-send-fails")).Preferences)
 
 	meet.set(func(m *signalMeetings) { m.sendErr, m.checkErr = nil, errors.New("livekit down") })
-	b.send(t, "u-check-fails", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
-	require.Equal(t, prefsAdmin, roomOf(t, b.result(t, "u-check-fails")).Preferences)
+	b.Send(t, "u-check-fails", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
+	require.Equal(t, prefsAdmin, roomOf(t, b.Result(t, "u-check-fails")).Preferences)
 
-	_, failed := workers.SignalStats(workers.TopicPreferencesUpdated)
-	require.GreaterOrEqual(t, failed-failed0, int64(2))
-	_, markedFailed0 := workers.SignalStats(workers.TopicMarkedForDeletion)
-	b.rooms.SignalMarked(ctxT(t, 5*time.Second), room.RoomID)
-	_, markedFailed := workers.SignalStats(workers.TopicMarkedForDeletion)
-	require.GreaterOrEqual(t, markedFailed-markedFailed0, int64(1))
+	require.Equal(t, 2, seen.failures(rooms.TopicPreferencesUpdated), "both failures reported")
+	b.Rooms.SignalMarked(ctxT(t, 5*time.Second), room.RoomID)
+	require.Equal(t, 1, seen.failures(rooms.TopicMarkedForDeletion))
 
-	require.Eventually(t, settled(t, b.js), 10*time.Second, 20*time.Millisecond)
-	require.Zero(t, run.metrics.get("retry"), "never retried for a signal")
+	require.Eventually(t, workertest.Settled(t, b.JS), 10*time.Second, 20*time.Millisecond)
+	require.Zero(t, run.Metrics.Get("retry"), "never retried for a signal")
 	require.Empty(t, meet.sentTo(room.RoomID))
 	require.Len(t, b.eventsFor(t, events.EventPreferencesUpdated)[room.RoomID], 2)
 }
@@ -631,19 +630,19 @@ func TestUpdatePreferencesSignalsLiveKitParticipant(t *testing.T) {
 	srv := lktest.Start(t, lktest.Options{})
 	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret})
 	require.NoError(t, err)
-	b := setup(t, setupOpts{})
-	b.rooms.Meetings = lk
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Rooms.Meetings = lk
+	b.Start(t, workertest.WorkerOpts{})
 
 	room := b.createRoom(t, "c1", events.CreateRoom{RoomName: ptr("live meeting")})
 	alice := lktest.Join(t, srv, room.RoomID, "alice")
 
 	prefs := prefsAdmin
 	prefs.VirtualBackgroundPreferences.Enabled = true
-	b.send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefs})
-	roomOf(t, b.result(t, "u1"))
+	b.Send(t, "u1", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefs})
+	roomOf(t, b.Result(t, "u1"))
 
-	msg := alice.WaitData(t, workers.TopicPreferencesUpdated, 20*time.Second)
+	msg := alice.WaitData(t, rooms.TopicPreferencesUpdated, 20*time.Second)
 	require.Empty(t, msg.From, "sent by the server API")
 	var payload struct {
 		RoomID      string             `json:"roomId"`
@@ -653,12 +652,32 @@ func TestUpdatePreferencesSignalsLiveKitParticipant(t *testing.T) {
 	require.Equal(t, room.RoomID, payload.RoomID)
 	require.Equal(t, prefs, payload.Preferences)
 
-	b.rooms.SignalMarked(ctxT(t, 15*time.Second), room.RoomID)
-	msg = alice.WaitData(t, workers.TopicMarkedForDeletion, 20*time.Second)
+	b.Rooms.SignalMarked(ctxT(t, 15*time.Second), room.RoomID)
+	msg = alice.WaitData(t, rooms.TopicMarkedForDeletion, 20*time.Second)
 	require.JSONEq(t, fmt.Sprintf(`{"roomId":%q}`, room.RoomID), string(msg.Payload))
 
 	// A room nobody joined gets no signal, and the update still succeeds.
 	other := b.createRoom(t, "c2", events.CreateRoom{RoomName: ptr("empty")})
-	b.send(t, "u2", events.UpdatePreferences{RoomID: other.RoomID, Preferences: prefs})
-	require.Equal(t, prefs, roomOf(t, b.result(t, "u2")).Preferences)
+	b.Send(t, "u2", events.UpdatePreferences{RoomID: other.RoomID, Preferences: prefs})
+	require.Equal(t, prefs, roomOf(t, b.Result(t, "u2")).Preferences)
+}
+
+// signalOutcomes is a rooms.SignalObserver that counts failures by topic.
+type signalOutcomes struct {
+	mu     sync.Mutex
+	failed map[string]int
+}
+
+func (s *signalOutcomes) Signaled(topic string, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err != nil {
+		s.failed[topic]++
+	}
+}
+
+func (s *signalOutcomes) failures(topic string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.failed[topic]
 }

@@ -1,4 +1,4 @@
-package workers_test
+package queries_test
 
 import (
 	"bytes"
@@ -22,19 +22,21 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/testenv/ferret"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/livekit"
+	"github.com/roomkeeper/roomkeeper/queries"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/schemas"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
-	"github.com/roomkeeper/roomkeeper/workers"
 )
 
 // ---------------------------------------------------------------- helpers
 
 type queryOpts struct {
 	store    store.Store
-	tokens   workers.Tokens
-	meetings workers.Meetings
+	tokens   queries.Tokens
+	meetings rooms.Meetings
 	// worker also runs the command worker (for rooms created by commands).
 	worker bool
 }
@@ -42,18 +44,18 @@ type queryOpts struct {
 // setupQueries is setup plus a started query service.
 func setupQueries(t *testing.T, o queryOpts) *bundle {
 	t.Helper()
-	b := setup(t, setupOpts{store: o.store})
-	startQueries(t, b, b.nc, o.tokens)
+	b := setup(t, workertest.SetupOpts{Store: o.store})
+	startQueries(t, b, b.NC, o.tokens)
 	if o.worker {
-		b.rooms.Meetings = o.meetings
-		b.start(t, workerOpts{})
+		b.Rooms.Meetings = o.meetings
+		b.Start(t, workertest.WorkerOpts{})
 	}
 	return b
 }
 
-func startQueries(t *testing.T, b *bundle, nc *nats.Conn, tokens workers.Tokens) *workers.Queries {
+func startQueries(t *testing.T, b *bundle, nc *nats.Conn, tokens queries.Tokens) *queries.Service {
 	t.Helper()
-	q, err := workers.NewQueries(workers.QueriesConfig{Store: b.store, Tokens: tokens, Log: b.log})
+	q, err := queries.New(queries.Config{Store: b.Store, Tokens: tokens, Log: b.Log})
 	require.NoError(t, err)
 	_, err = q.Start(nc)
 	require.NoError(t, err)
@@ -64,7 +66,7 @@ func startQueries(t *testing.T, b *bundle, nc *nats.Conn, tokens workers.Tokens)
 // request sends a raw query and returns the reply message.
 func (b *bundle) request(t *testing.T, subject, body string) *nats.Msg {
 	t.Helper()
-	msg, err := b.nc.Request(subject, []byte(body), 10*time.Second)
+	msg, err := b.NC.Request(subject, []byte(body), 10*time.Second)
 	require.NoError(t, err)
 	return msg
 }
@@ -141,7 +143,7 @@ func secretOf(t *testing.T, link string) string {
 // create creates a room through the command worker.
 func (b *bundle) create(t *testing.T, id string, cmd events.CreateRoom) events.Room {
 	t.Helper()
-	room, err := b.client.CreateRoom(ctxT(t, 30*time.Second), id, cmd)
+	room, err := b.Client.CreateRoom(ctxT(t, 30*time.Second), id, cmd)
 	require.NoError(t, err)
 	return *room
 }
@@ -168,7 +170,7 @@ func TestMaxItemsCoercion(t *testing.T) {
 		{f(101), 100, true}, {f(1e300), 100, true}, {f(math.Inf(1)), 100, true},
 		{f(0), 0, false}, {f(0.99), 0, false}, {f(-1), 0, false}, {f(math.NaN()), 0, false}, {f(math.Inf(-1)), 0, false},
 	} {
-		got, err := workers.MaxItems(tc.in)
+		got, err := queries.MaxItems(tc.in)
 		if !tc.ok {
 			requireCode(t, err, events.CodeInvalidArgument)
 			continue
@@ -190,11 +192,11 @@ func TestRoleOf(t *testing.T) {
 		{"mod-secret ", "", false},
 		{"", "", false},
 	} {
-		role, ok := workers.RoleOf(tc.secret, "mod-secret", "pub-secret")
+		role, ok := queries.RoleOf(tc.secret, "mod-secret", "pub-secret")
 		require.Equal(t, tc.ok, ok, tc.secret)
 		require.Equal(t, tc.role, role, tc.secret)
 	}
-	_, ok := workers.RoleOf("", "", "")
+	_, ok := queries.RoleOf("", "", "")
 	require.False(t, ok, "an empty stored secret never matches")
 }
 
@@ -211,7 +213,7 @@ func TestRecordingPermissionsMatrix(t *testing.T) {
 		{events.RolePublisher, events.AccessAdminModerator, false, false},
 		{events.RolePublisher, events.AccessAdminModeratorPublisher, true, false},
 	} {
-		r, d := workers.RecordingPermissions(tc.role, tc.access)
+		r, d := queries.RecordingPermissions(tc.role, tc.access)
 		require.Equal(t, tc.retrieve, r, "%s/%s retrieve", tc.role, tc.access)
 		require.Equal(t, tc.canDelete, d, "%s/%s delete", tc.role, tc.access)
 	}
@@ -219,10 +221,10 @@ func TestRecordingPermissionsMatrix(t *testing.T) {
 
 func TestQueriesConfig(t *testing.T) {
 	t.Parallel()
-	_, err := workers.NewQueries(workers.QueriesConfig{})
-	require.ErrorIs(t, err, workers.ErrConfig)
-	_, err = workers.NewQueries(workers.QueriesConfig{Store: nopStore{}, Concurrency: -1})
-	require.ErrorIs(t, err, workers.ErrConfig)
+	_, err := queries.New(queries.Config{})
+	require.ErrorIs(t, err, queries.ErrConfig)
+	_, err = queries.New(queries.Config{Store: nopStore{}, Concurrency: -1})
+	require.ErrorIs(t, err, queries.ErrConfig)
 }
 
 type nopStore struct{ store.Store }
@@ -248,7 +250,7 @@ func TestQueryGet(t *testing.T) {
 		require.NoError(t, json.Unmarshal(msg.Data, &keys))
 		require.Len(t, keys, 8, "the contract's room and nothing else: %s", msg.Data)
 
-		viaClient, err := b.client.GetRoom(ctx, room.RoomID)
+		viaClient, err := b.Client.GetRoom(ctx, room.RoomID)
 		require.NoError(t, err)
 		require.Equal(t, got, *viaClient)
 	})
@@ -258,7 +260,7 @@ func TestQueryGet(t *testing.T) {
 		requireReply(t, events.APIGet, msg, nil)
 		require.Equal(t, `{"roomId":"`+room.RoomID+`","roomName":"My Room"}`, string(msg.Data), "contract order, unknown dropped")
 
-		got, err := b.client.GetRoom(ctx, room.RoomID, "preferences")
+		got, err := b.Client.GetRoom(ctx, room.RoomID, "preferences")
 		require.NoError(t, err)
 		require.Equal(t, events.Room{Preferences: events.DefaultPreferences()}, *got)
 
@@ -276,7 +278,7 @@ func TestQueryGet(t *testing.T) {
 		_ = requireQueryError(t, b.request(t, events.APIGet, `{"roomId":`), events.CodeInvalidArgument)
 		_ = requireQueryError(t, b.request(t, events.APIGet, ``), events.CodeInvalidArgument)
 
-		_, err := b.client.GetRoom(ctx, "Nope-000000000000000")
+		_, err := b.Client.GetRoom(ctx, "Nope-000000000000000")
 		requireCode(t, err, events.CodeNotFound)
 	})
 }
@@ -293,7 +295,7 @@ func list(t *testing.T, b *bundle, body string) events.ListReply {
 func TestQueryListPages(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{})
-	rooms := insertRooms(t, b.store, "Page", 12)
+	rooms := insertRooms(t, b.Store, "Page", 12)
 	ctx := ctxT(t, 30*time.Second)
 
 	t.Run("default 10", func(t *testing.T) {
@@ -309,7 +311,7 @@ func TestQueryListPages(t *testing.T) {
 		// The first 6 rooms, read as two pages of 3: page 1 is truncated
 		// with a token, and page 2 (the last 3 of 6) ends the listing.
 		b6 := setupQueries(t, queryOpts{})
-		six := insertRooms(t, b6.store, "Six", 6)
+		six := insertRooms(t, b6.Store, "Six", 6)
 		p1 := list(t, b6, `{"maxItems":3}`)
 		require.Equal(t, storedIDs(six[:3]), ids(p1.Rooms))
 		require.True(t, p1.Pagination.IsTruncated)
@@ -343,13 +345,13 @@ func TestQueryListPages(t *testing.T) {
 		for _, body := range []string{
 			`{"maxItems":0}`, `{"maxItems":-1}`, `{"maxItems":0.5}`, `{"maxItems":"NaN"}`,
 			`{"maxItems":NaN}`, `{"maxItems":"10"}`, `{"maxItems":null}`, `[]`,
-			`{"nextPageToken":"garbage!"}`, `{"nextPageToken":"` + workers.PageToken("") + `"}`,
+			`{"nextPageToken":"garbage!"}`, `{"nextPageToken":"` + queries.PageToken("") + `"}`,
 			`{"nextPageToken":"aGVsbG8"}`, `{"fields":3}`,
 		} {
 			e := requireQueryError(t, b.request(t, events.APIList, body), events.CodeInvalidArgument)
 			require.NotEmpty(t, e.Details, body)
 		}
-		_, err := b.client.ListRooms(ctx, events.ListRequest{MaxItems: -1})
+		_, err := b.Client.ListRooms(ctx, events.ListRequest{MaxItems: -1})
 		requireCode(t, err, events.CodeInvalidArgument)
 	})
 
@@ -357,7 +359,7 @@ func TestQueryListPages(t *testing.T) {
 		var got []string
 		req := events.ListRequest{MaxItems: 5}
 		for {
-			page, err := b.client.ListRooms(ctx, req)
+			page, err := b.Client.ListRooms(ctx, req)
 			require.NoError(t, err)
 			got = append(got, ids(page.Rooms)...)
 			if !page.Pagination.IsTruncated {
@@ -372,7 +374,7 @@ func TestQueryListPages(t *testing.T) {
 func TestQueryListCapsAt100(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{})
-	rooms := insertRooms(t, b.store, "Many", 101)
+	rooms := insertRooms(t, b.Store, "Many", 101)
 	r := list(t, b, `{"maxItems":101}`)
 	require.Equal(t, 100, r.Pagination.MaxItems)
 	require.Equal(t, storedIDs(rooms[:100]), ids(r.Rooms))
@@ -391,13 +393,13 @@ func TestQueryListStableWhileRoomsChange(t *testing.T) {
 	// IDs B-000…, B-002…, B-004…: even numbers, so new rooms can go between.
 	var initial []store.Room
 	for i := 0; i < 60; i += 2 {
-		initial = append(initial, insertRoom(t, ctx, b.store, fmt.Sprintf("B-%015d", i), events.DefaultPreferences()))
+		initial = append(initial, insertRoom(t, ctx, b.Store, fmt.Sprintf("B-%015d", i), events.DefaultPreferences()))
 	}
 	deleted, createdBehind, createdAhead := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	seen := map[string]int{}
 	req := events.ListRequest{MaxItems: 4}
 	for page := 0; ; page++ {
-		r, err := b.client.ListRooms(ctx, req)
+		r, err := b.Client.ListRooms(ctx, req)
 		require.NoError(t, err)
 		for _, room := range r.Rooms {
 			seen[room.RoomID]++
@@ -414,7 +416,7 @@ func TestQueryListStableWhileRoomsChange(t *testing.T) {
 		require.NoError(t, err)
 		for _, victim := range []int{cursor - cursor%2 - 2, cursor - cursor%2 + 4} {
 			id := fmt.Sprintf("B-%015d", victim)
-			if err := b.store.DeleteRoom(ctx, id); err == nil {
+			if err := b.Store.DeleteRoom(ctx, id); err == nil {
 				deleted[id] = true
 			}
 		}
@@ -423,10 +425,10 @@ func TestQueryListStableWhileRoomsChange(t *testing.T) {
 			behind, ahead = cursor-2, cursor+2
 		}
 		for id, dst := range map[string]map[string]bool{fmt.Sprintf("B-%015d", behind): createdBehind, fmt.Sprintf("B-%015d", ahead): createdAhead} {
-			if _, err := b.store.GetRoom(ctx, id); err == nil {
+			if _, err := b.Store.GetRoom(ctx, id); err == nil {
 				continue
 			}
-			insertRoom(t, ctx, b.store, id, events.DefaultPreferences())
+			insertRoom(t, ctx, b.Store, id, events.DefaultPreferences())
 			dst[id] = true
 		}
 	}
@@ -460,7 +462,7 @@ func TestQueryRole(t *testing.T) {
 		var reply events.RoleReply
 		requireReply(t, events.APIRole, b.request(t, events.APIRole, `{"roomId":"`+room.RoomID+`","secret":"`+secret+`"}`), &reply)
 		require.Equal(t, want, reply.Role)
-		role, err := b.client.Role(ctx, room.RoomID, secret)
+		role, err := b.Client.Role(ctx, room.RoomID, secret)
 		require.NoError(t, err)
 		require.Equal(t, want, role)
 	}
@@ -474,9 +476,9 @@ func TestQueryRole(t *testing.T) {
 			require.NotContains(t, strings.Join(v, " "), s, "header %s", k)
 		}
 	}
-	_, err := b.client.Role(ctx, room.RoomID, pub+"x")
+	_, err := b.Client.Role(ctx, room.RoomID, pub+"x")
 	requireCode(t, err, events.CodeInvalidSecret)
-	_, err = b.client.Role(ctx, "Nope-000000000000000", mod)
+	_, err = b.Client.Role(ctx, "Nope-000000000000000", mod)
 	requireCode(t, err, events.CodeNotFound)
 	_ = requireQueryError(t, b.request(t, events.APIRole, `{"roomId":"`+room.RoomID+`"}`), events.CodeInvalidArgument)
 	_ = requireQueryError(t, b.request(t, events.APIRole, `{"roomId":"`+room.RoomID+`","secret":""}`), events.CodeInvalidArgument)
@@ -539,26 +541,26 @@ func TestQueryRecordingToken(t *testing.T) {
 				require.Equal(t, w.retrieve, md.RecordingPermissions.CanRetrieveRecordings, "%s/%s retrieve", access, role)
 				require.Equal(t, w.canDelete, md.RecordingPermissions.CanDeleteRecordings, "%s/%s delete", access, role)
 			}
-			_, err := b.client.RecordingToken(ctx, room.RoomID, "not-"+secrets[events.RoleModerator])
+			_, err := b.Client.RecordingToken(ctx, room.RoomID, "not-"+secrets[events.RoleModerator])
 			requireCode(t, err, events.CodeInvalidSecret)
 		}
 		t.Run(access, check)
 		// The room goes; its recordings' metadata stays, and so do tokens.
-		res, err := b.client.DeleteRooms(ctx, "rec-del-"+access, events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+		res, err := b.Client.DeleteRooms(ctx, "rec-del-"+access, events.DeleteRooms{RoomIDs: []string{room.RoomID}})
 		require.NoError(t, err)
 		require.Equal(t, []string{room.RoomID}, res.Deleted)
-		_, err = b.client.GetRoom(ctx, room.RoomID)
+		_, err = b.Client.GetRoom(ctx, room.RoomID)
 		requireCode(t, err, events.CodeNotFound)
 		t.Run(access+" after delete", check)
 	}
 
 	t.Run("no recording metadata", func(t *testing.T) {
-		_, err := b.client.RecordingToken(ctx, "Nope-000000000000000", "whatever")
+		_, err := b.Client.RecordingToken(ctx, "Nope-000000000000000", "whatever")
 		requireCode(t, err, events.CodeNotFound)
 		prefs := events.DefaultPreferences()
 		prefs.RecordingPreferences = events.RecordingPreferences{Enabled: false}
 		room := b.create(t, "rec-off", events.CreateRoom{Preferences: &prefs})
-		_, err = b.client.RecordingToken(ctx, room.RoomID, secretOf(t, room.ModeratorRoomURL))
+		_, err = b.Client.RecordingToken(ctx, room.RoomID, secretOf(t, room.ModeratorRoomURL))
 		requireCode(t, err, events.CodeNotFound)
 	})
 }
@@ -612,25 +614,25 @@ func TestQueryParticipantTokenJoinsLiveKit(t *testing.T) {
 	var md livekit.RoomMetadata
 	require.NoError(t, json.Unmarshal([]byte(rooms[0].Metadata), &md))
 	require.Equal(t, livekit.DefaultCreatedBy, md.CreatedBy)
-	var opts workers.RoomOptions
+	var opts queries.RoomOptions
 	require.NoError(t, json.Unmarshal(md.RoomOptions, &opts))
-	require.Equal(t, workers.RoomOptions{RoomName: "Live Room", Preferences: prefs}, opts)
+	require.Equal(t, queries.RoomOptions{RoomName: "Live Room", Preferences: prefs}, opts)
 
 	// The client; a wrong secret; an unknown room.
-	got, err := b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: secretOf(t, room.PublisherRoomURL), ParticipantName: "carol"})
+	got, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: secretOf(t, room.PublisherRoomURL), ParticipantName: "carol"})
 	require.NoError(t, err)
 	require.Equal(t, events.RolePublisher, got.Role)
-	_, err = b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: "nope", ParticipantName: "eve"})
+	_, err = b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: "nope", ParticipantName: "eve"})
 	requireCode(t, err, events.CodeInvalidSecret)
-	_, err = b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: "Nope-000000000000000", Secret: "nope", ParticipantName: "eve"})
+	_, err = b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: "Nope-000000000000000", Secret: "nope", ParticipantName: "eve"})
 	requireCode(t, err, events.CodeNotFound)
 	_ = requireQueryError(t, b.request(t, events.APIParticipantToken, `{"roomId":"`+room.RoomID+`","secret":"x"}`), events.CodeInvalidArgument)
 
 	// Marked for deletion (a meeting is going on): no more tokens.
-	res, err := b.client.DeleteRooms(ctx, "pt-del", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+	res, err := b.Client.DeleteRooms(ctx, "pt-del", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
 	require.NoError(t, err)
 	require.Equal(t, []string{room.RoomID}, res.MarkedForDeletion)
-	_, err = b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: secretOf(t, room.ModeratorRoomURL), ParticipantName: "dave"})
+	_, err = b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: secretOf(t, room.ModeratorRoomURL), ParticipantName: "dave"})
 	requireCode(t, err, events.CodeForbidden)
 }
 
@@ -664,14 +666,14 @@ func TestQueryParticipantTokenForMarkedRoomIsForbidden(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{tokens: tokenSigner(t)})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.store, "Marked-000000000000001", events.DefaultPreferences())
-	markForDeletion(t, b.store, room.RoomID)
+	room := insertRoom(t, ctx, b.Store, "Marked-000000000000001", events.DefaultPreferences())
+	markForDeletion(t, b.Store, room.RoomID)
 	for _, s := range []string{room.ModeratorSecret, room.PublisherSecret} {
-		_, err := b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: s, ParticipantName: "x"})
+		_, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: s, ParticipantName: "x"})
 		requireCode(t, err, events.CodeForbidden)
 	}
 	// The secret is checked first: a wrong one learns nothing of the mark.
-	_, err := b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: "wrong", ParticipantName: "x"})
+	_, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: "wrong", ParticipantName: "x"})
 	requireCode(t, err, events.CodeInvalidSecret)
 }
 
@@ -681,13 +683,13 @@ func TestQueryTokensWhenLiveKitIsDetachedOrDown(t *testing.T) {
 	require.NoError(t, err)
 	down, err := livekit.New(livekit.Config{URL: "http://127.0.0.1:9", APIKey: tokenKey, APISecret: tokenSecret, RequestTimeout: 2 * time.Second})
 	require.NoError(t, err)
-	for name, tokens := range map[string]workers.Tokens{"detached": detached, "none": nil, "unreachable": down} {
+	for name, tokens := range map[string]queries.Tokens{"detached": detached, "none": nil, "unreachable": down} {
 		t.Run(name, func(t *testing.T) {
 			t.Parallel()
 			b := setupQueries(t, queryOpts{tokens: tokens})
 			ctx := ctxT(t, 30*time.Second)
-			room := insertRoom(t, ctx, b.store, "Lk-000000000000001", events.DefaultPreferences())
-			require.NoError(t, b.store.PutArchivedRoom(ctx, &store.ArchivedRoom{
+			room := insertRoom(t, ctx, b.Store, "Lk-000000000000001", events.DefaultPreferences())
+			require.NoError(t, b.Store.PutArchivedRoom(ctx, &store.ArchivedRoom{
 				RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences,
 				ModeratorSecret: room.ModeratorSecret, PublisherSecret: room.PublisherSecret,
 			}))
@@ -695,11 +697,11 @@ func TestQueryTokensWhenLiveKitIsDetachedOrDown(t *testing.T) {
 			e := requireQueryError(t, msg, events.CodeUnavailable)
 			require.NotContains(t, e.Message, "127.0.0.1", "no internals in the reply")
 			if name != "unreachable" {
-				_, err := b.client.RecordingToken(ctx, room.RoomID, room.PublisherSecret)
+				_, err := b.Client.RecordingToken(ctx, room.RoomID, room.PublisherSecret)
 				requireCode(t, err, events.CodeUnavailable)
 			}
 			// Role needs no LiveKit.
-			role, err := b.client.Role(ctx, room.RoomID, room.PublisherSecret)
+			role, err := b.Client.Role(ctx, room.RoomID, room.PublisherSecret)
 			require.NoError(t, err)
 			require.Equal(t, events.RolePublisher, role)
 		})
@@ -710,19 +712,19 @@ func TestQueryTokensWhenLiveKitIsDetachedOrDown(t *testing.T) {
 
 func TestQueryServiceInfoAndQueueGroup(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	second, err := nats.Connect(b.nats.URL)
+	b := setup(t, workertest.SetupOpts{})
+	second, err := nats.Connect(b.NATS.URL)
 	require.NoError(t, err)
 	t.Cleanup(second.Close)
-	startQueries(t, b, b.nc, nil)
+	startQueries(t, b, b.NC, nil)
 	startQueries(t, b, second, nil)
-	insertRooms(t, b.store, "Info", 1)
+	insertRooms(t, b.Store, "Info", 1)
 
 	msg := b.request(t, "$SRV.INFO."+events.ServiceName, "")
 	var info micro.Info
 	require.NoError(t, json.Unmarshal(msg.Data, &info))
 	require.Equal(t, events.ServiceName, info.Name)
-	require.Equal(t, workers.ServiceVersion, info.Version)
+	require.Equal(t, queries.ServiceVersion, info.Version)
 	got := map[string]micro.EndpointInfo{}
 	for _, e := range info.Endpoints {
 		got[e.Subject] = e
@@ -750,9 +752,9 @@ func TestQueryServiceInfoAndQueueGroup(t *testing.T) {
 	}
 	_ = requireQueryError(t, b.request(t, events.APIGet, `{"roomId":"Nope-000000000000000"}`), events.CodeNotFound)
 	inbox := nats.NewInbox()
-	sub, err := b.nc.SubscribeSync(inbox)
+	sub, err := b.NC.SubscribeSync(inbox)
 	require.NoError(t, err)
-	require.NoError(t, b.nc.PublishRequest("$SRV.STATS."+events.ServiceName, inbox, nil))
+	require.NoError(t, b.NC.PublishRequest("$SRV.STATS."+events.ServiceName, inbox, nil))
 	var lists, notFound []int64
 	for range 2 {
 		m, err := sub.NextMsg(5 * time.Second)
@@ -760,7 +762,7 @@ func TestQueryServiceInfoAndQueueGroup(t *testing.T) {
 		var stats micro.Stats
 		require.NoError(t, json.Unmarshal(m.Data, &stats))
 		for _, e := range stats.Endpoints {
-			var data workers.EndpointStats
+			var data queries.EndpointStats
 			if len(e.Data) > 0 {
 				require.NoError(t, json.Unmarshal(e.Data, &data))
 			}
@@ -786,15 +788,15 @@ func TestQueryRequestsRunConcurrently(t *testing.T) {
 	slow := &slowTokens{release: make(chan struct{})}
 	b := setupQueries(t, queryOpts{tokens: slow})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.store, "Slow-000000000000001", events.DefaultPreferences())
+	room := insertRoom(t, ctx, b.Store, "Slow-000000000000001", events.DefaultPreferences())
 	done := make(chan error, 1)
 	go func() {
-		_, err := b.client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: room.ModeratorSecret, ParticipantName: "x"})
+		_, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: room.ModeratorSecret, ParticipantName: "x"})
 		done <- err
 	}()
 	require.Eventually(t, func() bool { return slow.waiting() }, 10*time.Second, 5*time.Millisecond)
 	// A read goes through meanwhile.
-	_, err := b.client.GetRoom(ctx, room.RoomID)
+	_, err := b.Client.GetRoom(ctx, room.RoomID)
 	require.NoError(t, err)
 	close(slow.release)
 	require.NoError(t, <-done)
@@ -834,20 +836,20 @@ func TestQueryGetAndListOnMongo(t *testing.T) {
 	b := setupQueries(t, queryOpts{store: st})
 	rooms := insertRooms(t, st, "Mongo", 5)
 
-	got, err := b.client.GetRoom(ctx, rooms[2].RoomID)
+	got, err := b.Client.GetRoom(ctx, rooms[2].RoomID)
 	require.NoError(t, err)
 	require.Equal(t, rooms[2].RoomID, got.RoomID)
 	require.Equal(t, rooms[2].ModeratorRoomURL, got.ModeratorRoomURL)
 	msg := b.request(t, events.APIGet, `{"roomId":"`+rooms[2].RoomID+`","fields":"roomName"}`)
 	require.Equal(t, `{"roomName":"Mongo"}`, string(msg.Data))
-	_, err = b.client.GetRoom(ctx, "Nope-000000000000000")
+	_, err = b.Client.GetRoom(ctx, "Nope-000000000000000")
 	requireCode(t, err, events.CodeNotFound)
 
-	p1, err := b.client.ListRooms(ctx, events.ListRequest{MaxItems: 3})
+	p1, err := b.Client.ListRooms(ctx, events.ListRequest{MaxItems: 3})
 	require.NoError(t, err)
 	require.Equal(t, storedIDs(rooms[:3]), ids(p1.Rooms))
 	require.True(t, p1.Pagination.IsTruncated)
-	p2, err := b.client.ListRooms(ctx, events.ListRequest{MaxItems: 3, NextPageToken: p1.Pagination.NextPageToken})
+	p2, err := b.Client.ListRooms(ctx, events.ListRequest{MaxItems: 3, NextPageToken: p1.Pagination.NextPageToken})
 	require.NoError(t, err)
 	require.Equal(t, storedIDs(rooms[3:]), ids(p2.Rooms))
 	require.False(t, p2.Pagination.IsTruncated)
@@ -859,4 +861,18 @@ func storedIDs(rooms []store.Room) []string {
 		out[i] = r.RoomID
 	}
 	return out
+}
+
+// Queries decode their requests the same way: the room asked for is the
+// one under "roomId".
+func TestQueryIgnoresNamesInOtherLetterCase(t *testing.T) {
+	t.Parallel()
+	b := setupQueries(t, queryOpts{worker: true})
+	asked := b.create(t, "case-q-1", events.CreateRoom{RoomName: ptr("Asked")})
+	other := b.create(t, "case-q-2", events.CreateRoom{RoomName: ptr("Other")})
+
+	msg := b.request(t, events.APIGet, `{"roomId":"`+asked.RoomID+`","ROOMID":"`+other.RoomID+`"}`)
+	var got events.Room
+	requireReply(t, events.APIGet, msg, &got)
+	require.Equal(t, asked.RoomID, got.RoomID)
 }

@@ -1,9 +1,8 @@
-package workers
+package rooms
 
 import (
 	"context"
 	"encoding/json"
-	"sync/atomic"
 	"time"
 
 	"github.com/sirupsen/logrus"
@@ -34,26 +33,13 @@ type markedSignal struct {
 	RoomID string `json:"roomId"`
 }
 
-// signalCounts counts the signals of one topic in this process.
-type signalCounts struct{ sent, failed atomic.Int64 }
-
-// signalStats holds the counters per topic; the map itself is never
-// written after init, so reading it needs no lock.
-var signalStats = map[string]*signalCounts{
-	TopicPreferencesUpdated: {},
-	TopicMarkedForDeletion:  {},
-}
-
-// SignalStats returns how many participant signals of topic this process
-// sent and how many failed (since it started). A failed signal never fails
-// the command that caused it; it is logged and counted here, for metrics.
-// An unknown topic gives zeros.
-func SignalStats(topic string) (sent, failed int64) {
-	c, ok := signalStats[topic]
-	if !ok {
-		return 0, 0
-	}
-	return c.sent.Load(), c.failed.Load()
+// SignalObserver learns the outcome of every participant signal (a failed
+// signal never fails the command that caused it; it is logged and
+// reported here). internal/metrics implements it.
+type SignalObserver interface {
+	// Signaled reports one signal of topic that was sent (err nil) or
+	// failed. A room without a live meeting gets no signal and no call.
+	Signaled(topic string, err error)
 }
 
 // signal tells the participants of room roomID's live meeting, if it has
@@ -66,11 +52,8 @@ func (r *Rooms) signal(ctx context.Context, log logrus.FieldLogger, roomID, topi
 	if r.Meetings == nil {
 		return
 	}
-	counts := signalStats[topic]
 	fail := func(err error, msg string) {
-		if counts != nil {
-			counts.failed.Add(1)
-		}
+		r.signaled(topic, err)
 		log.WithError(err).WithFields(logrus.Fields{"room_id": roomID, "topic": topic}).Warn(msg)
 	}
 	ctx, cancel := context.WithTimeout(ctx, signalTimeout)
@@ -92,8 +75,12 @@ func (r *Rooms) signal(ctx context.Context, log logrus.FieldLogger, roomID, topi
 		fail(err, "participant signal failed")
 		return
 	}
-	if counts != nil {
-		counts.sent.Add(1)
+	r.signaled(topic, nil)
+}
+
+func (r *Rooms) signaled(topic string, err error) {
+	if r.Signals != nil {
+		r.Signals.Signaled(topic, err)
 	}
 }
 

@@ -1,4 +1,4 @@
-package workers
+package rooms
 
 import (
 	"context"
@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -33,7 +34,7 @@ func (h updateHandler) Validate(c events.UpdatePreferences, _ time.Time) error {
 	return nil
 }
 
-func (h updateHandler) Handle(ctx context.Context, job *Job[events.UpdatePreferences]) (*Outcome, error) {
+func (h updateHandler) Handle(ctx context.Context, job *handler.Job[events.UpdatePreferences]) (*handler.Outcome, error) {
 	id := SanitizeRoomID(job.Msg.RoomID)
 	prefs := job.Msg.Preferences
 	job.Log = job.Log.WithField("room_id", id)
@@ -54,7 +55,7 @@ func (h updateHandler) Handle(ctx context.Context, job *Job[events.UpdatePrefere
 		return nil, err
 	}
 	h.signalPreferences(ctx, job.Log, room)
-	out := &Outcome{Data: room.View()}
+	out := &handler.Outcome{Data: room.View()}
 	if err := out.Event(job.ID, events.EventPreferencesUpdated, room.RoomID, job.Now, room.View()); err != nil {
 		return nil, err
 	}

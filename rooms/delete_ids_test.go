@@ -1,4 +1,4 @@
-package workers_test
+package rooms_test
 
 import (
 	"encoding/json"
@@ -9,7 +9,9 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
-	"github.com/roomkeeper/roomkeeper/workers"
+	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/rooms"
 )
 
 func distinctIDs(n int) []string {
@@ -23,12 +25,12 @@ func distinctIDs(n int) []string {
 func TestDeleteRoomIDsSanitisedOnceInOrder(t *testing.T) {
 	t.Parallel()
 	require.Equal(t, []string{"a", "Bc", "d-e"},
-		workers.RoomIDs([]string{"a", "$$", "B c", "a", "  ", "d--e", "Bc", "d-e!"}))
-	require.Empty(t, workers.RoomIDs([]string{"$", " "}))
+		rooms.RoomIDs([]string{"a", "$$", "B c", "a", "  ", "d--e", "Bc", "d-e!"}))
+	require.Empty(t, rooms.RoomIDs([]string{"$", " "}))
 
-	reg := workers.NewRegistry()
-	require.NoError(t, (&workers.Rooms{MinAutoDeletionDelay: time.Hour}).Register(reg))
-	msg, _, err := reg.DecodeForTest(events.SubjectDelete, []byte(`{"roomIds":["x","x ","$x$","y"]}`), time.Now())
+	reg := handler.NewRegistry()
+	require.NoError(t, (&rooms.Rooms{MinAutoDeletionDelay: time.Hour}).Register(reg))
+	msg, _, err := workertest.Decode(reg, events.SubjectDelete, []byte(`{"roomIds":["x","x ","$x$","y"]}`), time.Now())
 	require.NoError(t, err)
 	require.Equal(t, []string{"x", "y"}, msg.(events.DeleteRooms).RoomIDs, "the handler gets the list made once at decoding")
 }
@@ -41,7 +43,7 @@ func TestDeleteRoomIDsLinear(t *testing.T) {
 	cost := func(ids []string) float64 {
 		r := testing.Benchmark(func(b *testing.B) {
 			for b.Loop() {
-				workers.RoomIDs(ids)
+				rooms.RoomIDs(ids)
 			}
 		})
 		return float64(r.NsPerOp())
@@ -54,20 +56,20 @@ func TestDeleteRoomIDsLinear(t *testing.T) {
 // A delete lists at most events.MaxDeleteRoomIDs room IDs.
 func TestDeleteRoomIDsCapped(t *testing.T) {
 	t.Parallel()
-	reg := workers.NewRegistry()
-	require.NoError(t, (&workers.Rooms{MinAutoDeletionDelay: time.Hour}).Register(reg))
+	reg := handler.NewRegistry()
+	require.NoError(t, (&rooms.Rooms{MinAutoDeletionDelay: time.Hour}).Register(reg))
 	body := func(n int) []byte {
 		raw, err := json.Marshal(events.DeleteRooms{RoomIDs: distinctIDs(n)})
 		require.NoError(t, err)
 		return raw
 	}
 
-	msg, _, err := reg.DecodeForTest(events.SubjectDelete, body(events.MaxDeleteRoomIDs), time.Now())
+	msg, _, err := workertest.Decode(reg, events.SubjectDelete, body(events.MaxDeleteRoomIDs), time.Now())
 	require.NoError(t, err)
 	require.Len(t, msg.(events.DeleteRooms).RoomIDs, events.MaxDeleteRoomIDs)
 
 	for _, n := range []int{events.MaxDeleteRoomIDs + 1, 40_000} {
-		_, _, err = reg.DecodeForTest(events.SubjectDelete, body(n), time.Now())
+		_, _, err = workertest.Decode(reg, events.SubjectDelete, body(n), time.Now())
 		e, ok := events.AsError(err)
 		require.True(t, ok, "%d IDs: %v", n, err)
 		require.Equal(t, events.CodeInvalidArgument, e.Code)
@@ -79,14 +81,14 @@ func TestDeleteRoomIDsCapped(t *testing.T) {
 // roomIds, and nothing is deleted.
 func TestDeleteOverTheCapIsInvalid(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{})
-	room := b.create(t, "cap-create", events.CreateRoom{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
+	room := b.createRoom(t, "cap-create", events.CreateRoom{})
 	ids := append(distinctIDs(events.MaxDeleteRoomIDs), room.RoomID)
-	_, err := b.client.DeleteRooms(ctxT(t, 30*time.Second), "cap-delete", events.DeleteRooms{RoomIDs: ids})
+	_, err := b.Client.DeleteRooms(ctxT(t, 30*time.Second), "cap-delete", events.DeleteRooms{RoomIDs: ids})
 	e, ok := events.AsError(err)
 	require.True(t, ok, "%v", err)
 	require.Equal(t, events.CodeInvalidArgument, e.Code)
 	require.Equal(t, "roomIds", e.Details[0].Field)
-	require.EqualValues(t, 1, b.countRooms(t))
+	require.EqualValues(t, 1, b.CountRooms(t))
 }

@@ -1,4 +1,4 @@
-package workers_test
+package rooms_test
 
 import (
 	"context"
@@ -14,47 +14,15 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/livekit"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/scheduler"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/storetest"
-	"github.com/roomkeeper/roomkeeper/workers"
 )
-
-// lkRooms is a LiveKit double for the sweep tests: the rooms LiveKit has
-// and those with a meeting going on, safe to change while a worker runs.
-type lkRooms struct {
-	mu     sync.Mutex
-	exists map[string]bool
-	active map[string]bool
-	calls  atomic.Int64
-}
-
-func newLKRooms() *lkRooms {
-	return &lkRooms{exists: map[string]bool{}, active: map[string]bool{}}
-}
-
-func (m *lkRooms) set(id string, exists, active bool) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.exists[id], m.active[id] = exists, active
-}
-
-func (m *lkRooms) HasActiveMeeting(_ context.Context, id string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.active[id], nil
-}
-
-func (m *lkRooms) RoomExists(_ context.Context, id string) (bool, error) {
-	m.calls.Add(1)
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.exists[id], nil
-}
-func (m *lkRooms) DeleteRoom(context.Context, string) error               { return nil }
-func (m *lkRooms) SendData(context.Context, string, string, []byte) error { return nil }
 
 // insertRoom puts a room straight into the store: date nil means no
 // autoDeletionDate; change, when set, adjusts the room first.
@@ -65,7 +33,7 @@ func (b *bundle) insertRoom(t *testing.T, id string, date *int64, change func(*s
 	if change != nil {
 		change(r)
 	}
-	require.NoError(t, b.store.InsertRoom(ctxT(t, 5*time.Second), r))
+	require.NoError(t, b.Store.InsertRoom(ctxT(t, 5*time.Second), r))
 	return r
 }
 
@@ -73,29 +41,18 @@ func (b *bundle) insertRoom(t *testing.T, id string, date *int64, change func(*s
 // returns its result.
 func (b *bundle) sweep(t *testing.T, id string) events.SweepResult {
 	t.Helper()
-	b.sendSystem(t, id, events.SubjectSweep, `{}`)
-	res := b.result(t, id)
+	b.SendSystem(t, id, events.SubjectSweep, `{}`)
+	res := b.Result(t, id)
 	require.True(t, res.OK, "sweep %s: %+v", id, res.Error)
 	var sr events.SweepResult
 	require.NoError(t, json.Unmarshal(res.Data, &sr))
 	return sr
 }
 
-// exists reports whether the store holds room id.
-func (b *bundle) exists(t *testing.T, id string) bool {
-	t.Helper()
-	_, err := b.store.GetRoom(ctxT(t, 5*time.Second), id)
-	if err != nil {
-		require.ErrorIs(t, err, store.ErrNotFound)
-		return false
-	}
-	return true
-}
-
 // settle waits until every command published so far has been handled.
 func (b *bundle) settle(t *testing.T) {
 	t.Helper()
-	require.Eventually(t, settled(t, b.js), 60*time.Second, 20*time.Millisecond)
+	require.Eventually(t, workertest.Settled(t, b.JS), 60*time.Second, 20*time.Millisecond)
 }
 
 func past() *int64   { return ptr(time.Now().Add(-time.Minute).UnixMilli()) }
@@ -103,35 +60,35 @@ func future() *int64 { return ptr(time.Now().Add(time.Hour).UnixMilli()) }
 
 func TestSweepDeletesExpiredEmptyRoom(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.rooms.MinAutoDeletionDelay = 0
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Rooms.MinAutoDeletionDelay = 0
+	b.Start(t, workertest.WorkerOpts{})
 
 	date := time.Now().Add(time.Second).UnixMilli()
-	b.send(t, "c1", events.CreateRoom{RoomName: ptr("soon"), AutoDeletionDate: &date})
-	room := roomOf(t, b.result(t, "c1"))
+	b.Send(t, "c1", events.CreateRoom{RoomName: ptr("soon"), AutoDeletionDate: &date})
+	room := roomOf(t, b.Result(t, "c1"))
 
 	// Before the date: nothing to do.
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-early"))
-	require.True(t, b.exists(t, room.RoomID))
+	require.True(t, b.Exists(t, room.RoomID))
 
 	time.Sleep(time.Until(time.UnixMilli(date)) + 50*time.Millisecond)
 	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-late"))
-	del := b.result(t, workers.ExpirePrefix+room.RoomID)
+	del := b.Result(t, rooms.ExpirePrefix+room.RoomID)
 	require.True(t, del.OK, "%+v", del.Error)
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(del.Data, &dr))
 	require.Equal(t, []string{room.RoomID}, dr.Deleted)
-	require.False(t, b.exists(t, room.RoomID))
-	evs := b.streamMsgs(t, events.StreamEvents, "rooms.events.deleted")
+	require.False(t, b.Exists(t, room.RoomID))
+	evs := b.StreamMsgs(t, events.StreamEvents, "rooms.events.deleted")
 	require.Len(t, evs, 1)
-	require.Equal(t, events.EventID(workers.ExpirePrefix+room.RoomID, events.EventDeleted, room.RoomID), evs[0].Headers().Get(nats.MsgIdHdr))
+	require.Equal(t, events.EventID(rooms.ExpirePrefix+room.RoomID, events.EventDeleted, room.RoomID), evs[0].Headers().Get(nats.MsgIdHdr))
 }
 
 func TestSweepLeavesFutureAndUndatedRoomsAlone(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
 	b.insertRoom(t, "Future-aaaaaaaaaaaaaaa", future(), nil)
 	b.insertRoom(t, "Undated-aaaaaaaaaaaaaaa", nil, nil)
 	b.insertRoom(t, "Far-aaaaaaaaaaaaaaa", ptr(int64(1<<52)), nil)
@@ -139,18 +96,18 @@ func TestSweepLeavesFutureAndUndatedRoomsAlone(t *testing.T) {
 		require.Equal(t, events.SweepResult{}, b.sweep(t, fmt.Sprintf("sweep-%d", i)))
 	}
 	b.settle(t)
-	require.EqualValues(t, 3, b.countRooms(t))
-	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.>"))
+	require.EqualValues(t, 3, b.CountRooms(t))
+	require.Empty(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.>"))
 }
 
 // OpenVidu Meet's garbage-collector check: of ten rooms, exactly the two
 // that are not expired remain.
 func TestSweepMixedTenRoomsLeavesTheRightTwo(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	lk := newLKRooms()
-	b.rooms.Meetings = lk
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	lk := workertest.NewLKRooms()
+	b.Rooms.Meetings = lk
+	b.Start(t, workertest.WorkerOpts{})
 
 	now := time.Now()
 	var gone []string
@@ -170,13 +127,13 @@ func TestSweepMixedTenRoomsLeavesTheRightTwo(t *testing.T) {
 
 	require.Equal(t, events.SweepResult{Expired: 7, DeleteCommands: 8, Reconciled: 1}, b.sweep(t, "sweep-1"))
 	b.settle(t)
-	require.EqualValues(t, 2, b.countRooms(t))
-	require.True(t, b.exists(t, "Future-aaaaaaaaaaaaaaa"))
-	require.True(t, b.exists(t, "Undated-aaaaaaaaaaaaaaa"))
+	require.EqualValues(t, 2, b.CountRooms(t))
+	require.True(t, b.Exists(t, "Future-aaaaaaaaaaaaaaa"))
+	require.True(t, b.Exists(t, "Undated-aaaaaaaaaaaaaaa"))
 	for _, id := range gone {
-		require.False(t, b.exists(t, id), id)
+		require.False(t, b.Exists(t, id), id)
 	}
-	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 8)
+	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 8)
 	// Nothing left: the next sweep finds nothing.
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-2"))
 }
@@ -188,9 +145,9 @@ func TestSweepMixedTenRoomsLeavesTheRightTwo(t *testing.T) {
 func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) {
 	t.Parallel()
 	srv, lk := startQuickLiveKit(t)
-	b := setup(t, setupOpts{})
-	b.rooms.Meetings = lk
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Rooms.Meetings = lk
+	b.Start(t, workertest.WorkerOpts{})
 
 	const busy, idle = "Busy-aaaaaaaaaaaaaaa", "Idle-aaaaaaaaaaaaaaa"
 	b.insertRoom(t, busy, past(), nil)
@@ -199,19 +156,19 @@ func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) 
 
 	require.Equal(t, events.SweepResult{Expired: 2, DeleteCommands: 2}, b.sweep(t, "sweep-1"))
 	b.settle(t)
-	require.False(t, b.exists(t, idle), "expired and empty: deleted")
-	got, err := b.store.GetRoom(ctxT(t, 5*time.Second), busy)
+	require.False(t, b.Exists(t, idle), "expired and empty: deleted")
+	got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), busy)
 	require.NoError(t, err)
 	require.True(t, got.MarkedForDeletion, "expired with a participant in: marked")
 	var dr events.DeleteResult
-	require.NoError(t, json.Unmarshal(b.result(t, workers.ExpirePrefix+busy).Data, &dr))
+	require.NoError(t, json.Unmarshal(b.Result(t, rooms.ExpirePrefix+busy).Data, &dr))
 	require.Equal(t, []string{busy}, dr.MarkedForDeletion)
 
 	// The meeting goes on: marked rooms are neither re-marked nor deleted.
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-2"))
 	b.settle(t)
-	require.True(t, b.exists(t, busy))
-	require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.marked_for_deletion"), 1)
+	require.True(t, b.Exists(t, busy))
+	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.marked_for_deletion"), 1)
 
 	p.Leave()
 	require.Eventually(t, func() bool {
@@ -221,8 +178,8 @@ func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) 
 
 	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-3"))
 	b.settle(t)
-	require.False(t, b.exists(t, busy))
-	res := b.result(t, workers.ReconcilePrefix+busy+"-sweep-3")
+	require.False(t, b.Exists(t, busy))
+	res := b.Result(t, rooms.ReconcilePrefix+busy+"-sweep-3")
 	require.NoError(t, json.Unmarshal(res.Data, &dr))
 	require.Equal(t, []string{busy}, dr.Deleted)
 }
@@ -232,37 +189,37 @@ func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) 
 // no such room gets meeting_ended; rooms LiveKit still has are left alone.
 func TestSweepReconcilesLostRoomFinished(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	lk := newLKRooms()
-	b.rooms.Meetings = lk
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	lk := workertest.NewLKRooms()
+	b.Rooms.Meetings = lk
+	b.Start(t, workertest.WorkerOpts{})
 
 	marked := func(r *store.Room) { r.MarkedForDeletion = true }
 	active := func(r *store.Room) { r.Meeting = store.MeetingActive }
 	b.insertRoom(t, "MarkedGone-aaaaaaaaaaaaaaa", future(), marked)
 	b.insertRoom(t, "MarkedLive-aaaaaaaaaaaaaaa", nil, marked)
-	lk.set("MarkedLive-aaaaaaaaaaaaaaa", true, true)
+	lk.Set("MarkedLive-aaaaaaaaaaaaaaa", true, true)
 	b.insertRoom(t, "MarkedActiveGone-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { marked(r); active(r) })
 	b.insertRoom(t, "ActiveGone-aaaaaaaaaaaaaaa", nil, active)
 	b.insertRoom(t, "ActiveLive-aaaaaaaaaaaaaaa", nil, active)
-	lk.set("ActiveLive-aaaaaaaaaaaaaaa", true, true)
+	lk.Set("ActiveLive-aaaaaaaaaaaaaaa", true, true)
 	b.insertRoom(t, "Plain-aaaaaaaaaaaaaaa", future(), nil) // LiveKit has no room: nothing to do
 
 	require.Equal(t, events.SweepResult{DeleteCommands: 2, Reconciled: 3}, b.sweep(t, "sweep-r1"))
 	b.settle(t)
-	require.False(t, b.exists(t, "MarkedGone-aaaaaaaaaaaaaaa"))
-	require.False(t, b.exists(t, "MarkedActiveGone-aaaaaaaaaaaaaaa"))
-	require.True(t, b.exists(t, "MarkedLive-aaaaaaaaaaaaaaa"))
-	require.True(t, b.exists(t, "Plain-aaaaaaaaaaaaaaa"))
-	got, err := b.store.GetRoom(ctxT(t, 5*time.Second), "ActiveGone-aaaaaaaaaaaaaaa")
+	require.False(t, b.Exists(t, "MarkedGone-aaaaaaaaaaaaaaa"))
+	require.False(t, b.Exists(t, "MarkedActiveGone-aaaaaaaaaaaaaaa"))
+	require.True(t, b.Exists(t, "MarkedLive-aaaaaaaaaaaaaaa"))
+	require.True(t, b.Exists(t, "Plain-aaaaaaaaaaaaaaa"))
+	got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), "ActiveGone-aaaaaaaaaaaaaaa")
 	require.NoError(t, err)
 	require.Equal(t, store.MeetingEnded, got.Meeting)
 	require.False(t, got.MarkedForDeletion)
-	got, err = b.store.GetRoom(ctxT(t, 5*time.Second), "ActiveLive-aaaaaaaaaaaaaaa")
+	got, err = b.Store.GetRoom(ctxT(t, 5*time.Second), "ActiveLive-aaaaaaaaaaaaaaa")
 	require.NoError(t, err)
 	require.Equal(t, store.MeetingActive, got.Meeting)
 
-	ended := b.streamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended")
+	ended := b.StreamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended")
 	require.Len(t, ended, 2)
 	var subjects []string
 	for _, m := range ended {
@@ -275,11 +232,11 @@ func TestSweepReconcilesLostRoomFinished(t *testing.T) {
 	require.ElementsMatch(t, []string{"ActiveGone-aaaaaaaaaaaaaaa", "MarkedActiveGone-aaaaaaaaaaaaaaa"}, subjects)
 
 	// The live meeting ends and its room_finished is lost too.
-	lk.set("MarkedLive-aaaaaaaaaaaaaaa", false, false)
+	lk.Set("MarkedLive-aaaaaaaaaaaaaaa", false, false)
 	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-r2"))
 	b.settle(t)
-	require.False(t, b.exists(t, "MarkedLive-aaaaaaaaaaaaaaa"))
-	require.EqualValues(t, 3, b.countRooms(t))
+	require.False(t, b.Exists(t, "MarkedLive-aaaaaaaaaaaaaaa"))
+	require.EqualValues(t, 3, b.CountRooms(t))
 }
 
 // Detached (no LiveKit): RoomExists is always false. Marked rooms are
@@ -287,9 +244,9 @@ func TestSweepReconcilesLostRoomFinished(t *testing.T) {
 // that.
 func TestSweepReconcileDetachedDeletesOnlyMarkedRooms(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.rooms.Meetings = workers.Detached{}
-	b.start(t, workerOpts{})
+	b := setup(t, workertest.SetupOpts{})
+	b.Rooms.Meetings = rooms.Detached{}
+	b.Start(t, workertest.WorkerOpts{})
 	for i := range 5 {
 		b.insertRoom(t, fmt.Sprintf("Kept%d-aaaaaaaaaaaaaaa", i), future(), nil)
 		b.insertRoom(t, fmt.Sprintf("Undated%d-aaaaaaaaaaaaaaa", i), nil, nil)
@@ -297,8 +254,8 @@ func TestSweepReconcileDetachedDeletesOnlyMarkedRooms(t *testing.T) {
 	b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { r.MarkedForDeletion = true })
 	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-d1"))
 	b.settle(t)
-	require.EqualValues(t, 10, b.countRooms(t))
-	require.False(t, b.exists(t, "Marked-aaaaaaaaaaaaaaa"))
+	require.EqualValues(t, 10, b.CountRooms(t))
+	require.False(t, b.Exists(t, "Marked-aaaaaaaaaaaaaaa"))
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-d2"))
 }
 
@@ -306,9 +263,9 @@ func TestSweepReconcileDetachedDeletesOnlyMarkedRooms(t *testing.T) {
 // expired first; the next sweep takes the rest.
 func TestSweepBoundsItsWorkPerSweep(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{registry: func(reg *workers.Registry) {
-		workers.SetSweepConfig(reg, b.rooms, workers.SweepConfig{PageSize: 2, MaxDeleteCommands: 3})
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{Registry: func(reg *handler.Registry) {
+		rooms.SetSweepConfig(reg, b.Rooms, rooms.SweepConfig{PageSize: 2, MaxDeleteCommands: 3})
 	}})
 	// Expired4 expired first, Expired0 last; Expired2 and Expired3 at the
 	// same time, so a page boundary falls inside one date.
@@ -319,25 +276,25 @@ func TestSweepBoundsItsWorkPerSweep(t *testing.T) {
 	b.insertRoom(t, "Future-aaaaaaaaaaaaaaa", future(), nil)
 	require.Equal(t, events.SweepResult{Expired: 3, DeleteCommands: 3}, b.sweep(t, "sweep-b1"))
 	b.settle(t)
-	require.EqualValues(t, 3, b.countRooms(t))
+	require.EqualValues(t, 3, b.CountRooms(t))
 	for i := range 5 { // the three that expired first
-		require.Equal(t, i < 2, b.exists(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i)), "Expired%d", i)
+		require.Equal(t, i < 2, b.Exists(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i)), "Expired%d", i)
 	}
 	require.Equal(t, events.SweepResult{Expired: 2, DeleteCommands: 2}, b.sweep(t, "sweep-b2"))
 	b.settle(t)
-	require.EqualValues(t, 1, b.countRooms(t))
-	require.True(t, b.exists(t, "Future-aaaaaaaaaaaaaaa"))
+	require.EqualValues(t, 1, b.CountRooms(t))
+	require.True(t, b.Exists(t, "Future-aaaaaaaaaaaaaaa"))
 }
 
 // Reconciliation past MaxReconcile starts somewhere else in every sweep and
 // wraps around, so every marked room is reached over a few sweeps.
 func TestSweepReconcileBoundWrapsAround(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	lk := newLKRooms()
-	b.rooms.Meetings = lk
-	b.start(t, workerOpts{registry: func(reg *workers.Registry) {
-		workers.SetSweepConfig(reg, b.rooms, workers.SweepConfig{PageSize: 3, MaxReconcile: 4})
+	b := setup(t, workertest.SetupOpts{})
+	lk := workertest.NewLKRooms()
+	b.Rooms.Meetings = lk
+	b.Start(t, workertest.WorkerOpts{Registry: func(reg *handler.Registry) {
+		rooms.SetSweepConfig(reg, b.Rooms, rooms.SweepConfig{PageSize: 3, MaxReconcile: 4})
 	}})
 	const n = 12
 	// Names over the whole alphabet (room IDs start with a letter or digit)
@@ -348,11 +305,11 @@ func TestSweepReconcileBoundWrapsAround(t *testing.T) {
 		b.insertRoom(t, fmt.Sprintf("%cmarked-aaaaaaaaaaaaaaa", c), nil, func(r *store.Room) { r.MarkedForDeletion = true })
 	}
 	total := 0
-	for i := 0; b.countRooms(t) > 0; i++ {
+	for i := 0; b.CountRooms(t) > 0; i++ {
 		require.Less(t, i, 60, "marked rooms left after 60 bounded sweeps")
-		before := lk.calls.Load()
+		before := lk.Calls.Load()
 		res := b.sweep(t, fmt.Sprintf("sweep-w%d", i))
-		require.LessOrEqual(t, lk.calls.Load()-before, int64(4), "at most MaxReconcile LiveKit checks")
+		require.LessOrEqual(t, lk.Calls.Load()-before, int64(4), "at most MaxReconcile LiveKit checks")
 		require.LessOrEqual(t, res.Reconciled, 4)
 		total += res.Reconciled
 		b.settle(t)
@@ -367,9 +324,9 @@ func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
 	for _, step := range []string{"claimed", "applied", "completed", "published"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+			b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
 			var crashed atomic.Bool
-			w := b.start(t, workerOpts{fault: func(s, id string) bool {
+			w := b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 				return s == step && id == "sweep-crash" && crashed.CompareAndSwap(false, true)
 			}})
 			for i := range 3 {
@@ -381,24 +338,24 @@ func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
 			require.Equal(t, events.SweepResult{Expired: 3, DeleteCommands: 4, Reconciled: 2}, b.sweep(t, "sweep-crash"))
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 			require.Eventually(t, func() bool {
-				info := commandsInfo(b.js)
+				info := commandsInfo(b.JS)
 				return info != nil && info.NumAckPending == 0 && info.NumPending == 0 && info.NumRedelivered == 0
 			}, 30*time.Second, 20*time.Millisecond)
-			require.EqualValues(t, 1, b.countRooms(t))
-			got, err := b.store.GetRoom(ctxT(t, 5*time.Second), "Active-aaaaaaaaaaaaaaa")
+			require.EqualValues(t, 1, b.CountRooms(t))
+			got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), "Active-aaaaaaaaaaaaaaa")
 			require.NoError(t, err)
 			require.Equal(t, store.MeetingEnded, got.Meeting)
-			require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended"), 1)
-			require.Len(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 4)
+			require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended"), 1)
+			require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 4)
 			// Each delete ran once: no copy reached a worker. The sweep
 			// itself, redelivered after its completion, is a duplicate.
 			dup := 0
 			if step == "completed" || step == "published" {
 				dup = 1
 			}
-			require.Equal(t, 5-dup, w.metrics.get("ok"), "the sweep and its four deletes")
-			require.Equal(t, dup, w.metrics.get("duplicate"))
-			require.Zero(t, w.metrics.get("error"))
+			require.Equal(t, 5-dup, w.Metrics.Get("ok"), "the sweep and its four deletes")
+			require.Equal(t, dup, w.Metrics.Get("duplicate"))
+			require.Zero(t, w.Metrics.Get("error"))
 		})
 	}
 }
@@ -408,15 +365,15 @@ func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
 // them).
 func TestSchedulerReplicasPublishOneSweepPerInterval(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	// Start just after a boundary: the first sweep is the next one.
 	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 100*time.Millisecond)))
 	first := time.Now().Truncate(time.Second).Add(time.Second)
 	ctx, cancel := context.WithCancel(context.Background())
 	var wg sync.WaitGroup
 	for range 3 {
-		_, js := b.nats.Connect(t) // a connection of its own, as a replica has
-		s, err := scheduler.New(scheduler.Config{Interval: time.Second}, js, b.log)
+		_, js := b.NATS.Connect(t) // a connection of its own, as a replica has
+		s, err := scheduler.New(scheduler.Config{Interval: time.Second}, js, b.Log)
 		require.NoError(t, err)
 		wg.Go(func() {
 			if err := s.Run(ctx); err != nil {
@@ -429,7 +386,7 @@ func TestSchedulerReplicasPublishOneSweepPerInterval(t *testing.T) {
 	cancel()
 	wg.Wait()
 
-	s, err := b.js.Stream(ctxT(t, 5*time.Second), events.StreamCommands)
+	s, err := b.JS.Stream(ctxT(t, 5*time.Second), events.StreamCommands)
 	require.NoError(t, err)
 	info, err := s.Info(ctxT(t, 5*time.Second))
 	require.NoError(t, err)
@@ -464,9 +421,9 @@ func startQuickLiveKit(t *testing.T) (*lktest.Server, *livekit.Client) {
 // by the workers.
 func TestSchedulerSweepIsApplied(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.start(t, workerOpts{})
-	s, err := scheduler.New(scheduler.Config{Interval: time.Second}, b.js, b.log)
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
+	s, err := scheduler.New(scheduler.Config{Interval: time.Second}, b.JS, b.Log)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
@@ -476,7 +433,7 @@ func TestSchedulerSweepIsApplied(t *testing.T) {
 	}()
 	t.Cleanup(func() { cancel(); <-done })
 	next := scheduler.SweepID(time.Now().Truncate(time.Second).Add(time.Second))
-	res := b.result(t, next)
+	res := b.Result(t, next)
 	require.True(t, res.OK, "%+v", res.Error)
 }
 
@@ -484,16 +441,16 @@ func TestSchedulerSweepIsApplied(t *testing.T) {
 // expired, and none that expired is left after the next sweep.
 func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
-	b.rooms.MinAutoDeletionDelay = 0
+	b := setup(t, workertest.SetupOpts{})
+	b.Rooms.MinAutoDeletionDelay = 0
 	conn := func() *nats.Conn {
-		nc, err := nats.Connect(b.nats.URL)
+		nc, err := nats.Connect(b.NATS.URL)
 		require.NoError(t, err)
 		t.Cleanup(nc.Close)
 		return nc
 	}
-	b.start(t, workerOpts{conn: conn()})
-	b.start(t, workerOpts{conn: conn()})
+	b.Start(t, workertest.WorkerOpts{Conn: conn()})
+	b.Start(t, workertest.WorkerOpts{Conn: conn()})
 
 	type created struct {
 		id          string
@@ -513,7 +470,7 @@ func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
 				return
 			case <-time.After(300 * time.Millisecond):
 			}
-			if err := b.client.Send(context.Background(), fmt.Sprintf("flow-sweep-%d", i), events.Sweep{}); err != nil {
+			if err := b.Client.Send(context.Background(), fmt.Sprintf("flow-sweep-%d", i), events.Sweep{}); err != nil {
 				t.Error(err)
 				return
 			}
@@ -529,7 +486,7 @@ func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
 		case 2:
 			date = future()
 		}
-		res, err := b.client.Do(ctx, fmt.Sprintf("flow-create-%d", i), events.CreateRoom{AutoDeletionDate: date})
+		res, err := b.Client.Do(ctx, fmt.Sprintf("flow-create-%d", i), events.CreateRoom{AutoDeletionDate: date})
 		require.NoError(t, err)
 		if !res.OK {
 			require.Equal(t, events.CodeInvalidArgument, res.Error.Code, "only a date already past is refused")
@@ -540,7 +497,7 @@ func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
 		c := &created{id: r.RoomID, date: date}
 		if i%5 == 0 {
 			c.userDeleted = true
-			require.NoError(t, b.client.Send(ctx, fmt.Sprintf("flow-delete-%d", i), events.DeleteRooms{RoomIDs: []string{r.RoomID}}))
+			require.NoError(t, b.Client.Send(ctx, fmt.Sprintf("flow-delete-%d", i), events.DeleteRooms{RoomIDs: []string{r.RoomID}}))
 		}
 		mu.Lock()
 		rooms = append(rooms, c)
@@ -554,7 +511,7 @@ func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
 	now := time.Now().UnixMilli()
 	for _, c := range rooms {
 		if !c.userDeleted && (c.date == nil || *c.date > now+100) {
-			require.True(t, b.exists(t, c.id), "room %s deleted before its date", c.id)
+			require.True(t, b.Exists(t, c.id), "room %s deleted before its date", c.id)
 		}
 	}
 	// The next sweep after every short date: none expired is left.
@@ -571,16 +528,16 @@ func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
 	for _, c := range rooms {
 		switch {
 		case c.userDeleted:
-			require.False(t, b.exists(t, c.id))
+			require.False(t, b.Exists(t, c.id))
 		case c.date != nil && *c.date <= last:
 			expired++
-			require.False(t, b.exists(t, c.id), "expired room %s left behind", c.id)
+			require.False(t, b.Exists(t, c.id), "expired room %s left behind", c.id)
 		default:
 			kept++
-			require.True(t, b.exists(t, c.id), "room %s deleted before its date", c.id)
+			require.True(t, b.Exists(t, c.id), "room %s deleted before its date", c.id)
 		}
 	}
-	require.EqualValues(t, kept, b.countRooms(t))
+	require.EqualValues(t, kept, b.CountRooms(t))
 	require.Positive(t, expired)
 	require.Positive(t, kept)
 	t.Logf("%d rooms created: %d expired and deleted by sweeps, %d kept", len(rooms), expired, kept)
@@ -588,15 +545,15 @@ func TestSweepWhileCreatesAndDeletesFlow(t *testing.T) {
 
 func TestSweepFanoutIDs(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "expire-Room-abc", workers.FanoutID("expire-Room-abc", ""))
-	require.Equal(t, "reconcile-Room-abc-sweep-1", workers.FanoutID("reconcile-Room-abc-", "sweep-1"))
-	long := workers.FanoutID("reconcile-Room-abc-", strings.Repeat("x", 128))
+	require.Equal(t, "expire-Room-abc", rooms.FanoutID("expire-Room-abc", ""))
+	require.Equal(t, "reconcile-Room-abc-sweep-1", rooms.FanoutID("reconcile-Room-abc-", "sweep-1"))
+	long := rooms.FanoutID("reconcile-Room-abc-", strings.Repeat("x", 128))
 	require.True(t, events.ValidCommandID(long))
 	require.True(t, strings.HasPrefix(long, "reconcile-Room-abc-"))
-	require.Equal(t, long, workers.FanoutID("reconcile-Room-abc-", strings.Repeat("x", 128)), "stable")
-	require.NotEqual(t, long, workers.FanoutID("reconcile-Room-abc-", strings.Repeat("y", 128)))
-	require.Len(t, workers.ScanStart("sweep-1"), 2)
-	require.Equal(t, workers.ScanStart("sweep-1"), workers.ScanStart("sweep-1"))
+	require.Equal(t, long, rooms.FanoutID("reconcile-Room-abc-", strings.Repeat("x", 128)), "stable")
+	require.NotEqual(t, long, rooms.FanoutID("reconcile-Room-abc-", strings.Repeat("y", 128)))
+	require.Len(t, rooms.ScanStart("sweep-1"), 2)
+	require.Equal(t, rooms.ScanStart("sweep-1"), rooms.ScanStart("sweep-1"))
 }
 
 // outage is LiveKit down until up is set: a real client of a loopback port
@@ -607,14 +564,14 @@ type outage struct {
 }
 
 func newOutage(t *testing.T) *outage {
-	down, err := livekit.New(livekit.Config{URL: "http://127.0.0.1:9", APIKey: tokenKey, APISecret: tokenSecret, RequestTimeout: 2 * time.Second})
+	down, err := livekit.New(livekit.Config{URL: "http://127.0.0.1:9", APIKey: workertest.TokenKey, APISecret: workertest.TokenSecret, RequestTimeout: 2 * time.Second})
 	require.NoError(t, err)
 	return &outage{down: down}
 }
 
-func (o *outage) now() workers.Meetings {
+func (o *outage) now() rooms.Meetings {
 	if o.up.Load() {
-		return workers.Detached{}
+		return rooms.Detached{}
 	}
 	return o.down
 }
@@ -635,7 +592,7 @@ func (o *outage) SendData(ctx context.Context, id, topic string, p []byte) error
 // ledger record's outbox).
 func (b *bundle) published(t *testing.T, id string) []string {
 	t.Helper()
-	rec, err := b.store.GetCommand(ctxT(t, 5*time.Second), id)
+	rec, err := b.Store.GetCommand(ctxT(t, 5*time.Second), id)
 	require.NoError(t, err)
 	var ids []string
 	for _, m := range rec.Outbox {
@@ -653,31 +610,31 @@ func (b *bundle) published(t *testing.T, id string) []string {
 // the ledger answered, and the room stayed for the ledger's retention.)
 func TestSweepRetriesAnExpiryDeleteThatFailed(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	lk := newOutage(t)
-	b.rooms.Meetings = lk
-	b.start(t, workerOpts{})
+	b.Rooms.Meetings = lk
+	b.Start(t, workertest.WorkerOpts{})
 	const room = "Expired-aaaaaaaaaaaaaaa"
 	b.insertRoom(t, room, past(), nil)
 
 	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-down"))
 	require.Equal(t, []string{"expire-" + room}, b.published(t, "sweep-down"))
-	first := b.result(t, "expire-"+room)
+	first := b.Result(t, "expire-"+room)
 	require.False(t, first.OK)
 	require.Equal(t, events.CodeUnavailable, first.Error.Code)
 	b.settle(t)
-	require.True(t, b.exists(t, room))
+	require.True(t, b.Exists(t, room))
 
 	lk.up.Store(true)
 	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-up"))
 	require.Equal(t, []string{"expire-" + room + ":1"}, b.published(t, "sweep-up"))
-	retry := b.result(t, "expire-"+room+":1")
+	retry := b.Result(t, "expire-"+room+":1")
 	require.True(t, retry.OK, "%+v", retry.Error)
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(retry.Data, &dr))
 	require.Equal(t, []string{room}, dr.Deleted)
 	b.settle(t)
-	require.False(t, b.exists(t, room))
+	require.False(t, b.Exists(t, room))
 	require.Equal(t, []string{events.EventID("expire-"+room+":1", events.EventDeleted, room)},
 		b.eventIDs(t, events.EventSubject(events.EventDeleted)))
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-after"))
@@ -688,11 +645,11 @@ func TestSweepRetriesAnExpiryDeleteThatFailed(t *testing.T) {
 // one.
 func TestSweepDoesNotRepeatAnExpiryDeleteInProgress(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	const room = "Expired-aaaaaaaaaaaaaaa"
 	held, release := make(chan struct{}), make(chan struct{})
 	var once atomic.Bool
-	b.start(t, workerOpts{fault: func(s, id string) bool {
+	b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 		if s == "claimed" && id == "expire-"+room && once.CompareAndSwap(false, true) {
 			close(held)
 			select {
@@ -712,11 +669,11 @@ func TestSweepDoesNotRepeatAnExpiryDeleteInProgress(t *testing.T) {
 	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-2"))
 	require.Equal(t, []string{"expire-" + room}, b.published(t, "sweep-2"), "the pending attempt, not a new one")
 	close(release)
-	require.True(t, b.result(t, "expire-"+room).OK)
+	require.True(t, b.Result(t, "expire-"+room).OK)
 	b.settle(t)
-	require.False(t, b.exists(t, room))
+	require.False(t, b.Exists(t, room))
 	// The two sweeps' and the one delete's.
-	require.Len(t, b.streamMsgs(t, events.StreamResults, "rooms.results.>"), 3)
+	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), 3)
 	require.Len(t, b.eventIDs(t, events.EventSubject(events.EventDeleted)), 1)
 }
 
@@ -726,12 +683,12 @@ func (b *bundle) failAttempts(t *testing.T, room string, n int) {
 	t.Helper()
 	ctx := ctxT(t, 10*time.Second)
 	for i := range n {
-		id := workers.ExpireID(room, i)
-		_, err := b.store.ClaimCommand(ctx, &store.Command{ID: id, Type: events.SubjectDelete, Status: store.StatusPending})
+		id := rooms.ExpireID(room, i)
+		_, err := b.Store.ClaimCommand(ctx, &store.Command{ID: id, Type: events.SubjectDelete, Status: store.StatusPending})
 		require.NoError(t, err)
 		res, err := json.Marshal(events.Result{CommandID: id, Type: events.SubjectDelete, Error: events.Errorf(events.CodeUnavailable, "gave up")})
 		require.NoError(t, err)
-		_, err = b.store.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: res})
+		_, err = b.Store.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: res})
 		require.NoError(t, err)
 	}
 }
@@ -741,48 +698,48 @@ func (b *bundle) failAttempts(t *testing.T, room string, n int) {
 // still pending is published again rather than followed by another.
 func TestSweepExpiryAttemptFollowsTheLedger(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	want := map[string]string{}
-	var rooms []string
+	var expiring []string
 	for _, n := range []int{0, 1, 2, 3, 4, 5, 7, 8, 13} {
 		room := fmt.Sprintf("Failed%02d-aaaaaaaaaaaaaaa", n)
 		b.insertRoom(t, room, past(), nil)
 		b.failAttempts(t, room, n)
-		want[room] = workers.ExpireID(room, n)
-		rooms = append(rooms, room)
+		want[room] = rooms.ExpireID(room, n)
+		expiring = append(expiring, room)
 	}
 	const pending = "Pending-aaaaaaaaaaaaaaa"
 	b.insertRoom(t, pending, past(), nil)
 	b.failAttempts(t, pending, 2)
-	_, err := b.store.ClaimCommand(ctxT(t, 5*time.Second), &store.Command{ID: workers.ExpireID(pending, 2), Type: events.SubjectDelete, Status: store.StatusPending})
+	_, err := b.Store.ClaimCommand(ctxT(t, 5*time.Second), &store.Command{ID: rooms.ExpireID(pending, 2), Type: events.SubjectDelete, Status: store.StatusPending})
 	require.NoError(t, err)
-	want[pending] = workers.ExpireID(pending, 2)
-	rooms = append(rooms, pending)
+	want[pending] = rooms.ExpireID(pending, 2)
+	expiring = append(expiring, pending)
 
-	b.start(t, workerOpts{})
-	require.Equal(t, events.SweepResult{Expired: len(rooms), DeleteCommands: len(rooms)}, b.sweep(t, "sweep-ledger"))
+	b.Start(t, workertest.WorkerOpts{})
+	require.Equal(t, events.SweepResult{Expired: len(expiring), DeleteCommands: len(expiring)}, b.sweep(t, "sweep-ledger"))
 	var ids []string
-	for _, r := range rooms {
+	for _, r := range expiring {
 		ids = append(ids, want[r])
 	}
 	require.ElementsMatch(t, ids, b.published(t, "sweep-ledger"))
 	b.settle(t)
-	for _, r := range rooms {
-		require.False(t, b.exists(t, r), r)
-		require.True(t, b.result(t, want[r]).OK, r)
+	for _, r := range expiring {
+		require.False(t, b.Exists(t, r), r)
+		require.True(t, b.Result(t, want[r]).OK, r)
 	}
 	require.Equal(t, "expire-Failed13-aaaaaaaaaaaaaaa:13", want["Failed13-aaaaaaaaaaaaaaa"])
 }
 
 func TestSweepExpireIDs(t *testing.T) {
 	t.Parallel()
-	require.Equal(t, "expire-Room-abc", workers.ExpireID("Room-abc", 0))
-	require.Equal(t, "expire-Room-abc:1", workers.ExpireID("Room-abc", 1))
-	require.NotEqual(t, workers.ExpireID("Room-abc", 1), workers.ExpireID("Room-abc-1", 0))
+	require.Equal(t, "expire-Room-abc", rooms.ExpireID("Room-abc", 0))
+	require.Equal(t, "expire-Room-abc:1", rooms.ExpireID("Room-abc", 1))
+	require.NotEqual(t, rooms.ExpireID("Room-abc", 1), rooms.ExpireID("Room-abc-1", 0))
 	long := strings.Repeat("r", 125)
 	seen := map[string]bool{}
 	for n := range 3 {
-		id := workers.ExpireID(long, n)
+		id := rooms.ExpireID(long, n)
 		require.True(t, events.ValidCommandID(id), id)
 		require.True(t, strings.HasPrefix(id, "expire-rrr"), id)
 		require.False(t, seen[id], "attempts of one room have distinct IDs")

@@ -1,4 +1,4 @@
-package workers
+package rooms
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -49,7 +50,7 @@ func roomIDs(raw []string) []string {
 // IDs) and replaces its room IDs with the sanitised, deduplicated ones, once
 // per delivery: Validate, Plan and Handle take them as they are.
 func decodeDelete(subject string, body []byte) (events.DeleteRooms, error) {
-	c, err := DecodeJSON[events.DeleteRooms](subject, body)
+	c, err := handler.DecodeJSON[events.DeleteRooms](subject, body)
 	if err != nil {
 		return c, err
 	}
@@ -70,18 +71,18 @@ func (h deleteHandler) Plan(ctx context.Context, c events.DeleteRooms, _ time.Ti
 	return h.classify(ctx, c.RoomIDs, c.Force)
 }
 
-func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms]) (*Outcome, error) {
+func (h deleteHandler) Handle(ctx context.Context, job *handler.Job[events.DeleteRooms]) (*handler.Outcome, error) {
 	ids := job.Msg.RoomIDs
 	// The plan came with the claim; a record claimed without one (by an
 	// older worker) gets it now.
-	plan, err := Plan(ctx, job, func() (deletePlan, error) { return h.classify(ctx, ids, job.Msg.Force) })
+	plan, err := handler.Plan(ctx, job, func() (deletePlan, error) { return h.classify(ctx, ids, job.Msg.Force) })
 	if err != nil {
 		return nil, err
 	}
 	if len(plan.Delete) == 0 && len(plan.Mark) == 0 {
 		return nil, events.Errorf(events.CodeNotFound, "no such room: %s", strings.Join(plan.Missing, ", "))
 	}
-	out := &Outcome{Data: events.DeleteResult{Deleted: nonNil(plan.Delete), MarkedForDeletion: nonNil(plan.Mark)}}
+	out := &handler.Outcome{Data: events.DeleteResult{Deleted: nonNil(plan.Delete), MarkedForDeletion: nonNil(plan.Mark)}}
 	for _, id := range plan.EndMeeting {
 		if err := h.Meetings.DeleteRoom(ctx, id); err != nil {
 			return nil, err
@@ -89,51 +90,57 @@ func (h deleteHandler) Handle(ctx context.Context, job *Job[events.DeleteRooms])
 	}
 	for _, id := range plan.Delete {
 		// Deleted with the completion.
-		out.Writes = append(out.Writes, store.Write{DeleteRoom: id})
+		out.Writes = append(out.Writes, store.DeleteRoom(id))
 		if err := out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id}); err != nil {
 			return nil, err
 		}
 	}
 	for _, id := range plan.Mark {
-		room, err := h.updateRoom(ctx, id, job.ID, func(r *store.Room) bool {
-			if r.MarkedForDeletion {
-				return false
-			}
-			r.MarkedForDeletion = true
-			return true
-		})
-		if errors.Is(err, errGone) {
-			continue // deleted meanwhile (its meeting ended): nothing to mark
-		}
-		if err != nil {
-			return nil, err
-		}
-		if err := out.Event(job.ID, events.EventMarkedForDeletion, id, job.Now, room.View()); err != nil {
-			return nil, err
-		}
-		// The meeting may have ended between the check and the mark: its
-		// room_finished then found the room unmarked. LiveKit still having
-		// the room means room_finished is yet to come; otherwise delete now.
-		exists, err := h.Meetings.RoomExists(ctx, id)
-		if err != nil {
-			return nil, err
-		}
-		if exists {
-			h.signalMarkedLog(ctx, job.Log, id)
-			continue
-		}
-		// Deleted with the completion, not now: a delivery after a crash
-		// then still finds the room, marked by this command, and publishes
-		// both events. (It asks LiveKit again; should the room be back
-		// there, the room stays marked and its room_finished deletes it.)
-		out.Writes = append(out.Writes, store.Write{DeleteRoom: id})
-		job.Log.WithField("room_id", id).Info("meeting ended while marking; room deleted")
-		if err := out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id}); err != nil {
+		if err := h.mark(ctx, job, id, out); err != nil {
 			return nil, err
 		}
 	}
 	job.Log.WithField("deleted", len(plan.Delete)).WithField("marked", len(plan.Mark)).Info("rooms deleted")
 	return out, nil
+}
+
+// mark marks room id for deletion (its meeting is live): it goes when
+// LiveKit's room_finished arrives, or now if the meeting ended meanwhile.
+func (h deleteHandler) mark(ctx context.Context, job *handler.Job[events.DeleteRooms], id string, out *handler.Outcome) error {
+	room, err := h.updateRoom(ctx, id, job.ID, func(r *store.Room) bool {
+		if r.MarkedForDeletion {
+			return false
+		}
+		r.MarkedForDeletion = true
+		return true
+	})
+	if errors.Is(err, errGone) {
+		return nil // deleted meanwhile (its meeting ended): nothing to mark
+	}
+	if err != nil {
+		return err
+	}
+	if err := out.Event(job.ID, events.EventMarkedForDeletion, id, job.Now, room.View()); err != nil {
+		return err
+	}
+	// The meeting may have ended between the check and the mark: its
+	// room_finished then found the room unmarked. LiveKit still having
+	// the room means room_finished is yet to come; otherwise delete now.
+	exists, err := h.Meetings.RoomExists(ctx, id)
+	if err != nil {
+		return err
+	}
+	if exists {
+		h.signalMarkedLog(ctx, job.Log, id)
+		return nil
+	}
+	// Deleted with the completion, not now: a delivery after a crash
+	// then still finds the room, marked by this command, and publishes
+	// both events. (It asks LiveKit again; should the room be back
+	// there, the room stays marked and its room_finished deletes it.)
+	out.Writes = append(out.Writes, store.DeleteRoom(id))
+	job.Log.WithField("room_id", id).Info("meeting ended while marking; room deleted")
+	return out.Event(job.ID, events.EventDeleted, id, job.Now, map[string]string{"roomId": id})
 }
 
 // classify decides, per room, delete or mark.

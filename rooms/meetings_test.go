@@ -1,4 +1,4 @@
-package workers_test
+package rooms_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -26,13 +27,13 @@ func (b *bundle) webhook(t *testing.T, id, event, room string) {
 		Id: id, Event: event, Room: &lkproto.Room{Name: room}, CreatedAt: time.Now().Unix(),
 	})
 	require.NoError(t, err)
-	_, err = b.js.Publish(ctxT(t, 5*time.Second), events.WebhookPrefix+event, body, jetstream.WithMsgID(id))
+	_, err = b.JS.Publish(ctxT(t, 5*time.Second), events.WebhookPrefix+event, body, jetstream.WithMsgID(id))
 	require.NoError(t, err)
 }
 
 // webhooksSettled: every webhook event published so far was handled.
 func (b *bundle) webhooksSettled() bool {
-	c, err := b.js.Consumer(context.Background(), events.StreamWebhooks, events.ConsumerWorkers)
+	c, err := b.JS.Consumer(context.Background(), events.StreamWebhooks, events.ConsumerWorkers)
 	if err != nil {
 		return false
 	}
@@ -44,7 +45,7 @@ func (b *bundle) webhooksSettled() bool {
 func (b *bundle) eventIDs(t *testing.T, subject string) []string {
 	t.Helper()
 	var ids []string
-	for _, m := range b.streamMsgs(t, events.StreamEvents, subject) {
+	for _, m := range b.StreamMsgs(t, events.StreamEvents, subject) {
 		var ev events.Event
 		require.NoError(t, json.Unmarshal(m.Data(), &ev))
 		require.Equal(t, ev.ID, m.Headers().Get(nats.MsgIdHdr))
@@ -69,7 +70,7 @@ func TestRoomFinishedCrashBetweenStepsPublishesItsEventsOnce(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				b := setup(t, setupOpts{topology: func(top *events.Topology) { top.AckWait = time.Second }})
+				b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
 				const room, evID = "Ending-aaaaaaaaaaaaaaa", "EV_finished1"
 				const ledgerID = "lk:" + evID
 				b.insertRoom(t, room, nil, func(r *store.Room) {
@@ -77,25 +78,25 @@ func TestRoomFinishedCrashBetweenStepsPublishesItsEventsOnce(t *testing.T) {
 					r.MarkedForDeletion = marked
 				})
 				var crashed atomic.Bool
-				b.start(t, workerOpts{fault: func(s, id string) bool {
+				b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 					return s == step && id == ledgerID && crashed.CompareAndSwap(false, true)
 				}})
 				b.webhook(t, evID, "room_finished", room)
 				require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 				require.Eventually(t, func() bool {
-					rec, err := b.store.GetCommand(context.Background(), ledgerID)
+					rec, err := b.Store.GetCommand(context.Background(), ledgerID)
 					return err == nil && rec.Status == store.StatusDone && b.webhooksSettled()
 				}, 30*time.Second, 20*time.Millisecond, "the redelivery completes the event")
 
 				require.Equal(t, []string{events.EventID(ledgerID, events.EventMeetingEnded, room)},
 					b.eventIDs(t, events.EventSubject(events.EventMeetingEnded)))
 				if marked {
-					require.False(t, b.exists(t, room))
+					require.False(t, b.Exists(t, room))
 					require.Equal(t, []string{events.EventID(ledgerID, events.EventDeleted, room)},
 						b.eventIDs(t, events.EventSubject(events.EventDeleted)))
 					return
 				}
-				got, err := b.store.GetRoom(ctxT(t, 5*time.Second), room)
+				got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), room)
 				require.NoError(t, err)
 				require.Equal(t, store.MeetingEnded, got.Meeting)
 				require.Empty(t, b.eventIDs(t, events.EventSubject(events.EventDeleted)))
@@ -108,15 +109,15 @@ func TestRoomFinishedCrashBetweenStepsPublishesItsEventsOnce(t *testing.T) {
 // publishes nothing.
 func TestRoomFinishedForAnUnknownRoomIsIgnored(t *testing.T) {
 	t.Parallel()
-	b := setup(t, setupOpts{})
+	b := setup(t, workertest.SetupOpts{})
 	b.insertRoom(t, "Other-aaaaaaaaaaaaaaa", nil, nil)
-	b.start(t, workerOpts{})
+	b.Start(t, workertest.WorkerOpts{})
 	b.webhook(t, "EV_unknown", "room_finished", "Unknown-aaaaaaaaaaaaaaa")
 	require.Eventually(t, func() bool {
-		rec, err := b.store.GetCommand(context.Background(), "lk:EV_unknown")
+		rec, err := b.Store.GetCommand(context.Background(), "lk:EV_unknown")
 		return err == nil && rec.Status == store.StatusDone && b.webhooksSettled()
 	}, 30*time.Second, 20*time.Millisecond)
-	require.Empty(t, b.streamMsgs(t, events.StreamEvents, "rooms.events.>"))
-	require.Empty(t, b.streamMsgs(t, events.StreamDead, "rooms.dead.>"))
-	require.EqualValues(t, 1, b.countRooms(t))
+	require.Empty(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.>"))
+	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
+	require.EqualValues(t, 1, b.CountRooms(t))
 }

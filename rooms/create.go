@@ -1,4 +1,4 @@
-package workers
+package rooms
 
 import (
 	"context"
@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -52,8 +53,8 @@ func newCreatePlan(now time.Time) (createPlan, error) {
 	return createPlan{Suffix: suffix, ModeratorSecret: newSecret(), PublisherSecret: newSecret(), CreationDate: now.UnixMilli()}, nil
 }
 
-func (h createHandler) Handle(ctx context.Context, job *Job[events.CreateRoom]) (*Outcome, error) {
-	plan, err := Plan(ctx, job, func() (createPlan, error) { return newCreatePlan(job.Now) })
+func (h createHandler) Handle(ctx context.Context, job *handler.Job[events.CreateRoom]) (*handler.Outcome, error) {
+	plan, err := handler.Plan(ctx, job, func() (createPlan, error) { return newCreatePlan(job.Now) })
 	if err != nil {
 		return nil, err
 	}
@@ -61,9 +62,9 @@ func (h createHandler) Handle(ctx context.Context, job *Job[events.CreateRoom]) 
 	room.MarkApplied(job.ID)
 	job.Log = job.Log.WithField("room_id", room.RoomID)
 	// The room goes in with the completion.
-	out := &Outcome{Data: room.View(), Writes: []store.Write{{InsertRoom: room}}}
+	out := &handler.Outcome{Data: room.View(), Writes: []store.Write{store.InsertRoom(room)}}
 	if room.Preferences.RecordingPreferences.Enabled {
-		out.Writes = append(out.Writes, store.Write{PutArchived: archive(room)})
+		out.Writes = append(out.Writes, store.PutArchived(archive(room)))
 	}
 	if err := out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, room.View()); err != nil {
 		return nil, err
