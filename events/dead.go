@@ -127,6 +127,12 @@ func NewReplayID(seq uint64) string {
 // ReplayDead publishes the body of dead letter seq again on its original
 // subject (a command, or a webhook event) with the command ID newID
 // (NewReplayID when empty), and returns the ID. The dead letter stays.
+//
+// It publishes its one message with a synchronous PublishMsg, which awaits
+// the acknowledgement within ctx, rather than through the module's
+// publisher (internal/publish): events is the package other services
+// import and imports nothing of this module, and a single message needs
+// no batch.
 func ReplayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID string) (string, error) {
 	d, err := GetDead(ctx, js, seq)
 	if err != nil {

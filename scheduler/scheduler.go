@@ -12,11 +12,11 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/publish"
 )
 
 // ErrConfig: a setting is out of range.
@@ -27,7 +27,8 @@ type Config struct {
 	// Interval between sweeps; sweeps are aligned to multiples of it since
 	// the Unix epoch.
 	Interval time.Duration
-	// PublishTimeout bounds one publish attempt.
+	// PublishTimeout bounds one publish attempt (sending the sweep and
+	// awaiting JetStream's acknowledgement).
 	PublishTimeout time.Duration
 	// RetryDelay is the pause between attempts while NATS is unreachable.
 	RetryDelay time.Duration
@@ -61,7 +62,7 @@ func (c Config) Validate() error {
 // Scheduler publishes one sweep per interval.
 type Scheduler struct {
 	cfg Config
-	js  jetstream.JetStream
+	pub *publish.Publisher
 	log logrus.FieldLogger
 	now func() time.Time
 }
@@ -72,10 +73,14 @@ func New(cfg Config, js jetstream.JetStream, log logrus.FieldLogger) (*Scheduler
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
+	pub, err := publish.New(publish.Config{Timeout: cfg.PublishTimeout}, js)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	return &Scheduler{cfg: cfg, js: js, log: log.WithField("role", "scheduler"), now: time.Now}, nil
+	return &Scheduler{cfg: cfg, pub: pub, log: log.WithField("role", "scheduler"), now: time.Now}, nil
 }
 
 // SweepID is the command ID of the sweep of the interval starting at start.
@@ -103,20 +108,21 @@ func (s *Scheduler) publish(ctx context.Context, start time.Time) {
 	id := SweepID(start)
 	log := s.log.WithField("command_id", id)
 	deadline := start.Add(s.cfg.Interval)
-	for {
-		pctx, cancel := context.WithTimeout(ctx, s.cfg.PublishTimeout)
-		m := nats.NewMsg(events.SubjectSweep)
-		m.Data = []byte(`{}`)
+	m := publish.Msg{
+		Subject: events.SubjectSweep,
+		MsgID:   id,
 		// roomkeeper's own: only it may use the sweep- prefix.
-		m.Header.Set(events.HeaderOrigin, events.OriginScheduler)
-		ack, err := s.js.PublishMsg(pctx, m, jetstream.WithMsgID(id))
-		cancel()
+		Headers: map[string]string{events.HeaderOrigin: events.OriginScheduler},
+		Data:    []byte(`{}`),
+	}
+	for {
+		acks, err := s.pub.Publish(ctx, m)
 		switch {
-		case err == nil && ack.Duplicate:
+		case err == nil && acks[0].Duplicate:
 			log.Info("sweep already published by another scheduler; dropped as a duplicate")
 			return
 		case err == nil:
-			log.WithField("seq", ack.Sequence).Info("sweep published")
+			log.WithField("seq", acks[0].Sequence).Info("sweep published")
 			return
 		}
 		if ctx.Err() != nil {

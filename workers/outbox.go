@@ -7,13 +7,12 @@ import (
 	"fmt"
 	"maps"
 	"strconv"
-	"time"
 
 	"github.com/nats-io/nats.go"
-	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/publish"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -153,41 +152,21 @@ func giveUpError(cause error, deliveries uint64) *events.Error {
 	return events.Errorf(events.CodeUnavailable, "gave up after %d deliveries", deliveries)
 }
 
-// publisher publishes messages asynchronously with their message IDs and
-// waits until JetStream stored them all, or the timeout passed.
+// publisher publishes outboxes with the module's one publisher.
 type publisher struct {
-	js      jetstream.JetStream
-	timeout time.Duration
+	p *publish.Publisher
 }
 
-// publish sends msgs and waits for every acknowledgement.
+// publish sends msgs and waits until JetStream stored them all, or the
+// publish timeout passed.
 func (p publisher) publish(ctx context.Context, msgs []store.OutMsg) error {
 	if len(msgs) == 0 {
 		return nil
 	}
-	ctx, cancel := context.WithTimeout(ctx, p.timeout)
-	defer cancel()
-	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
-	for _, m := range msgs {
-		nm := nats.NewMsg(m.Subject)
-		nm.Data = m.Data
-		for k, v := range m.Headers {
-			nm.Header.Set(k, v)
-		}
-		f, err := p.js.PublishMsgAsync(nm, jetstream.WithMsgID(m.MsgID))
-		if err != nil {
-			return fmt.Errorf("publish %s: %w", m.Subject, err)
-		}
-		futures = append(futures, f)
+	out := make([]publish.Msg, len(msgs))
+	for i, m := range msgs {
+		out[i] = publish.Msg{Subject: m.Subject, MsgID: m.MsgID, Headers: m.Headers, Data: m.Data}
 	}
-	for _, f := range futures {
-		select {
-		case <-f.Ok():
-		case err := <-f.Err():
-			return fmt.Errorf("publish %s: %w", f.Msg().Subject, err)
-		case <-ctx.Done():
-			return fmt.Errorf("publish %s: %w", f.Msg().Subject, ctx.Err())
-		}
-	}
-	return nil
+	_, err := p.p.Publish(ctx, out...)
+	return err
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/publish"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -133,8 +134,12 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, reg *handler.Regist
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
+	pub, err := publish.New(publish.Config{Timeout: cfg.PublishTimeout}, js)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
+	}
 	w := &Worker{cfg: cfg, js: js, store: st, reg: reg, log: log, metrics: metrics, now: cfg.Clock, fault: cfg.Fault,
-		pub: publisher{js: js, timeout: cfg.PublishTimeout}}
+		pub: publisher{p: pub}}
 	if nc := js.Conn(); nc != nil {
 		w.outbox.maxPayload = int(nc.MaxPayload())
 	}
