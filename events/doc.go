@@ -1,7 +1,9 @@
-// Package events is roomkeeper's message contract: the subjects, streams and
-// consumers on NATS JetStream, the command result and domain event formats,
-// the message IDs that make every publish idempotent, and the Go client other
-// services import to talk to roomkeeper.
+// Package events is roomkeeper's message contract, as Go types: the
+// subjects, stream and consumer names, the commands and their results, the
+// room as other services see it, the query requests and replies, the domain
+// events, the error codes and the message IDs that make every publish
+// idempotent. It imports nothing of the module and nothing of NATS: the
+// client that speaks this contract over NATS is package natsapi.
 //
 // Commands are published on rooms.cmd.<type> with a Nats-Msg-Id header that
 // is the command's ID; every command gets exactly one [Result] on

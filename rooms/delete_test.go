@@ -12,6 +12,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -45,7 +46,7 @@ func TestDeleteMeetingEndedWhileMarkingCrashBetweenSteps(t *testing.T) {
 	for _, step := range []string{"claimed", "applied", "completed", "published"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
+			b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
 			const room = "Ending-aaaaaaaaaaaaaaa"
 			b.insertRoom(t, room, nil, nil)
 			// Active at the check, gone from LiveKit right after it.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -70,7 +71,7 @@ func TestRoomFinishedCrashBetweenStepsPublishesItsEventsOnce(t *testing.T) {
 			}
 			t.Run(name, func(t *testing.T) {
 				t.Parallel()
-				b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
+				b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
 				const room, evID = "Ending-aaaaaaaaaaaaaaa", "EV_finished1"
 				const ledgerID = "lk:" + evID
 				b.insertRoom(t, room, nil, func(r *store.Room) {

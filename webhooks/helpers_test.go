@@ -20,6 +20,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 const (
@@ -155,5 +156,5 @@ func (b *testBundle) rebootstrap(t testing.TB) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	require.NoError(t, events.Bootstrap(ctx, b.js, events.DefaultTopology()))
+	require.NoError(t, natsapi.Bootstrap(ctx, b.js, natsapi.DefaultTopology()))
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
@@ -44,7 +45,7 @@ func (b *bundle) streamState(t *testing.T, name string) jetstream.StreamState {
 // unavailable and removes it from the work queue. Other commands go on.
 func TestMaxDeliveriesAdvisoryDeadLettersUnsettledMessage(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
@@ -92,7 +93,7 @@ func TestMaxDeliveriesAdvisoryDeadLettersUnsettledMessage(t *testing.T) {
 // adds no second dead letter and no second result.
 func TestPipelineDeadLetterIsNotDoubledByListener(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})

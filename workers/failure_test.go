@@ -20,6 +20,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/workers"
@@ -31,7 +32,7 @@ import (
 // then stops at once. It used to loop on its last delivery forever.
 func TestOversizeInvalidCommandEndsOnce(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
@@ -66,7 +67,7 @@ func TestOversizeInvalidCommandEndsOnce(t *testing.T) {
 // left without its events. It used to loop on its last delivery forever.
 func TestOutcomeTooLargeToPublishHasNoEffect(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
@@ -132,7 +133,7 @@ func TestStoreAwayOnLastDeliveryStillOneResult(t *testing.T) {
 	t.Cleanup(func() { _ = inner.Close() })
 	st := &outageStore{Store: inner}
 	st.down.Store(true)
-	b := setup(t, workertest.SetupOpts{Store: st, Topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Store: st, Topology: func(top *natsapi.Topology) {
 		top.AckWait = time.Second
 		top.MaxDeliver = 2
 	}})
@@ -155,7 +156,7 @@ func TestStoreAwayOnLastDeliveryStillOneResult(t *testing.T) {
 // end invalid_argument ("autoDeletionDate too soon") on the redelivery.
 func TestRedeliveryValidatesAtFirstDeliveryTime(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) {
 		top.AckWait = time.Second
 	}})
 	var skew atomic.Int64 // added to the clock after the first delivery
@@ -183,7 +184,7 @@ func TestRedeliveryValidatesAtFirstDeliveryTime(t *testing.T) {
 // sweep's delete.
 func TestReservedIDPrefixIsRejectedAndLeftFree(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.Duplicates = 300 * time.Millisecond }})
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.Duplicates = 300 * time.Millisecond }})
 	b.Start(t, workertest.WorkerOpts{})
 	b.Send(t, "c1", events.CreateRoom{RoomName: ptr("keep")})
 	room := roomOf(t, b.Result(t, "c1"))
@@ -224,7 +225,7 @@ func TestAutomaticIDsSurviveStreamRecreation(t *testing.T) {
 	run.Stop(t)
 
 	require.NoError(t, b.JS.DeleteStream(ctx, events.StreamCommands))
-	require.NoError(t, events.Bootstrap(ctx, b.JS, b.Topology))
+	require.NoError(t, natsapi.Bootstrap(ctx, b.JS, b.Topology))
 	b.Start(t, workertest.WorkerOpts{})
 	ack, err := b.JS.Publish(ctx, events.SubjectCreate, []byte(`{"roomName":"second"}`))
 	require.NoError(t, err)
@@ -241,7 +242,7 @@ func TestAutomaticIDsSurviveStreamRecreation(t *testing.T) {
 // the create's result as if it were its own.
 func TestIDReusedForAnotherType(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.Duplicates = 300 * time.Millisecond }})
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.Duplicates = 300 * time.Millisecond }})
 	b.Start(t, workertest.WorkerOpts{})
 	b.Send(t, "shared-id", events.CreateRoom{RoomName: ptr("owner")})
 	room := roomOf(t, b.Result(t, "shared-id"))
@@ -267,7 +268,7 @@ func TestIDReusedForAnotherType(t *testing.T) {
 // lost.
 func TestFinishedCommandPastDuplicatesWindow(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) {
 		top.Duplicates = 500 * time.Millisecond
 		top.AckWait = 2 * time.Second
 	}})
@@ -383,7 +384,7 @@ func TestRunFailingOnOneConsumerStartsNoLoop(t *testing.T) {
 // stay in the queue, unanswered, for good.
 func TestScanSettlesMessageWhoseAdvisoryWasLost(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) {
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) {
 		top.AckWait = 500 * time.Millisecond
 		top.MaxDeliver = 2
 	}})
@@ -428,7 +429,7 @@ func TestRedeliveryAfterFailedClaimValidatesAtStoredTime(t *testing.T) {
 	t.Cleanup(func() { _ = inner.Close() })
 	st := &outageStore{Store: inner}
 	st.down.Store(true)
-	b := setup(t, workertest.SetupOpts{Store: st, Topology: func(top *events.Topology) { top.AckWait = time.Second }})
+	b := setup(t, workertest.SetupOpts{Store: st, Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
 	var skew atomic.Int64
 	run := b.Start(t, workertest.WorkerOpts{Clock: func() time.Time { return time.Now().Add(time.Duration(skew.Load())) }})
 	date := time.Now().Add(time.Hour + 2*time.Minute).UnixMilli()

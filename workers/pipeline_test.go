@@ -16,6 +16,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/storetest"
 )
@@ -87,7 +88,7 @@ func TestSameMsgIDTwiceGivesOneRoomAndOneResult(t *testing.T) {
 
 func TestRepeatAfterDuplicatesWindowAnswersFromLedger(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.Duplicates = 500 * time.Millisecond }})
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.Duplicates = 500 * time.Millisecond }})
 	b.Start(t, workertest.WorkerOpts{})
 	b.Send(t, "late", events.CreateRoom{RoomName: ptr("late")})
 	first := b.Result(t, "late")
@@ -110,7 +111,7 @@ func TestCrashBetweenStepsHasOneEffect(t *testing.T) {
 	for _, step := range []string{"claimed", "applied", "completed", "published"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
-			b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
+			b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
 			var crashed atomic.Bool
 			b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 				return s == step && id == "crash" && crashed.CompareAndSwap(false, true)
@@ -295,7 +296,7 @@ func TestMeetingEndingBetweenCheckAndMarkDoesNotStrandTheRoom(t *testing.T) {
 
 func TestPanicIsRecoveredAndDeadLetteredOnLastDelivery(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.MaxDeliver = 3 }})
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.MaxDeliver = 3 }})
 	var calls atomic.Int64
 	b.Start(t, workertest.WorkerOpts{Registry: func(reg *handler.Registry) {
 		reg.Remove(events.SubjectSweep) // replaced by the panicking one
@@ -321,7 +322,7 @@ func TestPanicIsRecoveredAndDeadLetteredOnLastDelivery(t *testing.T) {
 // sends in-progress heartbeats): it runs once, and is not redelivered.
 func TestLongHandlerIsNotRedelivered(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
 	var calls atomic.Int64
 	run := b.Start(t, workertest.WorkerOpts{Registry: func(reg *handler.Registry) {
 		reg.Remove(events.SubjectSweep)
@@ -345,7 +346,7 @@ func TestLongHandlerIsNotRedelivered(t *testing.T) {
 // every delivery answers the same.
 func TestDeleteActsOnTheFirstDeliverysPlan(t *testing.T) {
 	t.Parallel()
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = time.Second }})
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
 	lk := workertest.NewLKRooms()
 	b.Rooms.Meetings = lk
 	const id = "Planned-aaaaaaaaaaaaaaa"

@@ -16,6 +16,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // poison is a message no worker can apply.
@@ -107,7 +108,7 @@ func TestPoisonMessagesAmongGoodOnes(t *testing.T) {
 	const good, bad = 10000, 1000
 	// The production AckWait: under -race on a loaded machine a message
 	// may wait in a worker's pull buffer longer than the harness's 2s.
-	b := setup(t, workertest.SetupOpts{Topology: func(top *events.Topology) { top.AckWait = 30 * time.Second }})
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = 30 * time.Second }})
 	conn := func() *nats.Conn {
 		nc, err := nats.Connect(b.NATS.URL)
 		require.NoError(t, err)

@@ -21,11 +21,11 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
 
-	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/livekit"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/queries"
 	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/scheduler"
@@ -64,7 +64,7 @@ type App struct {
 	ln      net.Listener
 	// top is the topology the process bootstrapped, with which a worker
 	// process recreates a missing consumer.
-	top events.Topology
+	top natsapi.Topology
 	// seed is the nkey seed file the process connects with ("" for none).
 	seed string
 	// workerDown, when set, is why the worker role is not consuming now
@@ -104,11 +104,11 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	if a.js, err = jetstream.New(a.nc); err != nil {
 		return a, err
 	}
-	a.top = events.DefaultTopology()
+	a.top = natsapi.DefaultTopology()
 	a.top.Replicas = cfg.StreamReplicas
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
-	if err := events.Bootstrap(bctx, a.js, a.top); err != nil {
+	if err := natsapi.Bootstrap(bctx, a.js, a.top); err != nil {
 		return a, err
 	}
 	if roles.Worker {
@@ -214,7 +214,7 @@ func (a *App) ready(w http.ResponseWriter, r *http.Request) {
 	case !a.nc.IsConnected():
 		reason = errors.New("NATS not connected")
 	default:
-		if err := events.CheckTopology(ctx, a.js); err != nil {
+		if err := natsapi.CheckTopology(ctx, a.js); err != nil {
 			reason = err
 		} else if err := a.workerReady(ctx); err != nil {
 			reason = err

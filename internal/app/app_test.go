@@ -16,6 +16,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/app"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // freeAddr returns a loopback address with a port free right now.
@@ -68,12 +69,12 @@ func (p *proc) stop(t *testing.T) {
 	}
 }
 
-func client(t *testing.T, url string, opts ...nats.Option) (*events.Client, jetstream.JetStream) {
+func client(t *testing.T, url string, opts ...nats.Option) (*natsapi.Client, jetstream.JetStream) {
 	t.Helper()
 	nc, err := nats.Connect(url, opts...)
 	require.NoError(t, err)
 	t.Cleanup(nc.Close)
-	c, err := events.NewClient(nc)
+	c, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	js, err := jetstream.New(nc)
 	require.NoError(t, err)
@@ -82,7 +83,7 @@ func client(t *testing.T, url string, opts ...nats.Option) (*events.Client, jets
 
 // appClient connects to the NATS server of a as roomctl would, with the
 // nkey seed of its embedded server (DATA_DIR/nats/client.nk).
-func appClient(t *testing.T, a *app.App) (*events.Client, jetstream.JetStream) {
+func appClient(t *testing.T, a *app.App) (*natsapi.Client, jetstream.JetStream) {
 	t.Helper()
 	var opts []nats.Option
 	if seed := a.SeedFile(); seed != "" {

@@ -23,6 +23,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/app"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // asyncErrs collects the asynchronous errors of a connection: the
@@ -111,7 +112,7 @@ func TestPublisherLimits(t *testing.T) {
 	pnc, err := nats.Connect(p.app.NATSURL(), o, nats.CustomInboxPrefix("_INBOX_billing"), nats.ErrorHandler(errs.handler))
 	require.NoError(t, err)
 	t.Cleanup(pnc.Close)
-	pub, err := events.NewClient(pnc)
+	pub, err := natsapi.NewClient(pnc)
 	require.NoError(t, err)
 	pjs, err := jetstream.New(pnc)
 	require.NoError(t, err)

@@ -10,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // A deleted workers consumer: the worker process says it is not ready
@@ -55,7 +56,7 @@ func TestWorkerRecreatesDeletedConsumer(t *testing.T) {
 			require.NoError(t, err)
 			cfg := now.CachedInfo().Config
 			require.Equal(t, jetstream.AckExplicitPolicy, cfg.AckPolicy)
-			require.Equal(t, events.DefaultTopology().MaxDeliver, cfg.MaxDeliver, "recreated with the topology")
+			require.Equal(t, natsapi.DefaultTopology().MaxDeliver, cfg.MaxDeliver, "recreated with the topology")
 
 			r, err := c.Result(ctxT(t, 30*time.Second), id)
 			require.NoError(t, err)
@@ -67,7 +68,7 @@ func TestWorkerRecreatesDeletedConsumer(t *testing.T) {
 	// Deleted and put back at once by someone else: the worker moves to
 	// the new consumer.
 	t.Run("recreated by another", func(t *testing.T) {
-		top := events.DefaultTopology()
+		top := natsapi.DefaultTopology()
 		require.NoError(t, js.DeleteConsumer(ctxT(t, 10*time.Second), events.StreamCommands, events.ConsumerWorkers))
 		_, err := js.CreateOrUpdateConsumer(ctxT(t, 10*time.Second), events.StreamCommands, top.Consumer(events.StreamCommands))
 		require.NoError(t, err)

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/workers"
 )
 
@@ -24,7 +25,7 @@ func (a *App) workerReady(ctx context.Context) error {
 	if !a.roles.Worker {
 		return nil
 	}
-	if err := events.CheckConsumers(ctx, a.js); err != nil {
+	if err := natsapi.CheckConsumers(ctx, a.js); err != nil {
 		return err
 	}
 	if why := a.workerDown.Load(); why != nil {
@@ -108,7 +109,7 @@ func (a *App) watchConsumers(ctx context.Context, ids map[string]time.Time, done
 			now, err := a.consumerIDs(cctx)
 			cancel()
 			switch {
-			case errors.Is(err, events.ErrMissing):
+			case errors.Is(err, natsapi.ErrMissing):
 				return err.Error(), false
 			case err != nil:
 				// NATS unreachable: the pulls resume with it, and
@@ -130,7 +131,7 @@ func (a *App) watchConsumers(ctx context.Context, ids map[string]time.Time, done
 func (a *App) ensureConsumers(ctx context.Context) (map[string]time.Time, error) {
 	cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	created, err := events.EnsureConsumers(cctx, a.js, a.top)
+	created, err := natsapi.EnsureConsumers(cctx, a.js, a.top)
 	for _, s := range created {
 		a.log.WithField("stream", s).WithField("consumer", events.ConsumerWorkers).Warn("workers consumer was missing: recreated")
 	}
@@ -141,13 +142,13 @@ func (a *App) ensureConsumers(ctx context.Context) (map[string]time.Time, error)
 }
 
 // consumerIDs returns the creation time of the workers consumer of each
-// consumed stream; an error wrapping events.ErrMissing names one missing.
+// consumed stream; an error wrapping natsapi.ErrMissing names one missing.
 func (a *App) consumerIDs(ctx context.Context) (map[string]time.Time, error) {
 	ids := make(map[string]time.Time, len(events.ConsumedStreams))
 	for _, s := range events.ConsumedStreams {
 		c, err := a.js.Consumer(ctx, s, events.ConsumerWorkers)
 		if errors.Is(err, jetstream.ErrConsumerNotFound) {
-			return nil, fmt.Errorf("%w: consumer %s/%s", events.ErrMissing, s, events.ConsumerWorkers)
+			return nil, fmt.Errorf("%w: consumer %s/%s", natsapi.ErrMissing, s, events.ConsumerWorkers)
 		}
 		if err != nil {
 			return nil, err

@@ -83,7 +83,7 @@ func PublisherInboxPrefix(name string) string { return "_INBOX_" + name }
 
 // PublisherPermissions are a publisher's: publish commands on rooms.cmd.>,
 // read results (subscribe rooms.results.>, get them from ROOMS_RESULTS by
-// direct or stream get, as events.Client does), and receive replies on its
+// direct or stream get, as natsapi.Client does), and receive replies on its
 // own inbox prefix. Nothing else: no webhook subject, no query, no
 // consumer, no other stream.
 func PublisherPermissions(name string) *server.Permissions {

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -37,7 +38,7 @@ func connectClient(t *testing.T, url string) *client {
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	require.NoError(t, events.Bootstrap(ctx, js, events.DefaultTopology()))
+	require.NoError(t, natsapi.Bootstrap(ctx, js, natsapi.DefaultTopology()))
 	return &client{nc: nc, js: js}
 }
 

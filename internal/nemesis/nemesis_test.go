@@ -18,6 +18,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // ciSeeds are the seeds TestNemesis always runs (besides a random one)
@@ -252,7 +253,7 @@ func collect(t *testing.T, s *system, l *load) History {
 	}
 
 	var dead []events.DeadLetter
-	err = retry(ctx, func() (err error) { dead, err = events.ListDead(ctx, s.js, 0); return err })
+	err = retry(ctx, func() (err error) { dead, err = natsapi.ListDead(ctx, s.js, 0); return err })
 	require.NoError(t, err, "read %s", events.StreamDead)
 	for _, d := range dead {
 		h.Dead = append(h.Dead, DeadLetter{Seq: d.Seq, Subject: d.Subject, CommandID: d.CommandID, Reason: d.Reason})

@@ -15,6 +15,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
@@ -49,12 +50,12 @@ type system struct {
 	ferret *procs.Ferret
 	nc     *nats.Conn
 	js     jetstream.JetStream
-	client *events.Client
+	client *natsapi.Client
 }
 
 // topology is the streams' topology of the run: R3.
-func topology() events.Topology {
-	top := events.DefaultTopology()
+func topology() natsapi.Topology {
+	top := natsapi.DefaultTopology()
 	top.Replicas = 3
 	return top
 }
@@ -86,11 +87,11 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 	t.Cleanup(s.nc.Close)
 	s.js, err = jetstream.New(s.nc)
 	require.NoError(t, err)
-	s.client, err = events.NewClient(s.nc)
+	s.client, err = natsapi.NewClient(s.nc)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	require.NoError(t, events.Bootstrap(ctx, s.js, topology()))
+	require.NoError(t, natsapi.Bootstrap(ctx, s.js, topology()))
 	_, err = s.js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        auditStream,
 		Description: "every result stored on ROOMS_RESULTS, for the nemesis checker",

@@ -11,6 +11,6 @@
 // that names the message (subject and message ID) and wraps one of the
 // sentinels of errors.go: [ErrNotSent], [ErrRefused] or [ErrNoAck].
 //
-// The public events package publishes on its own (events.ReplayDead, the
+// The public events package publishes on its own (natsapi.ReplayDead, the
 // command client): it must not import anything of this module.
 package publish

@@ -12,8 +12,8 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // NATS is a running NATS server with JetStream.
@@ -61,17 +61,17 @@ func (n *NATS) Connect(t testing.TB) (*nats.Conn, jetstream.JetStream) {
 }
 
 // Bootstrap connects and creates the contract's streams and consumers with
-// topology top (events.DefaultTopology() when nil).
-func (n *NATS) Bootstrap(t testing.TB, top *events.Topology) (*nats.Conn, jetstream.JetStream) {
+// topology top (natsapi.DefaultTopology() when nil).
+func (n *NATS) Bootstrap(t testing.TB, top *natsapi.Topology) (*nats.Conn, jetstream.JetStream) {
 	t.Helper()
 	nc, js := n.Connect(t)
-	tp := events.DefaultTopology()
+	tp := natsapi.DefaultTopology()
 	if top != nil {
 		tp = *top
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := events.Bootstrap(ctx, js, tp); err != nil {
+	if err := natsapi.Bootstrap(ctx, js, tp); err != nil {
 		t.Fatalf("bootstrap: %v", err)
 	}
 	return nc, js

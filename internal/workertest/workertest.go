@@ -23,6 +23,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
@@ -36,8 +37,8 @@ type Bundle struct {
 	NC       *nats.Conn
 	JS       jetstream.JetStream
 	Store    store.Store
-	Client   *events.Client
-	Topology events.Topology
+	Client   *natsapi.Client
+	Topology natsapi.Topology
 	Rooms    *rooms.Rooms
 	Log      *logrus.Logger
 }
@@ -50,7 +51,7 @@ var ErrCrash = errors.New("simulated crash")
 type SetupOpts struct {
 	// Topology, when set, changes the streams' settings (AckWait 2s and
 	// MaxDeliver 5 by default).
-	Topology func(*events.Topology)
+	Topology func(*natsapi.Topology)
 	// Store replaces the SQLite store.
 	Store store.Store
 }
@@ -59,7 +60,7 @@ type SetupOpts struct {
 func Setup(t testing.TB, opts SetupOpts) *Bundle {
 	t.Helper()
 	n := testenv.StartNATS(t)
-	top := events.DefaultTopology()
+	top := natsapi.DefaultTopology()
 	top.AckWait = 2 * time.Second
 	top.MaxDeliver = 5
 	if opts.Topology != nil {
@@ -73,7 +74,7 @@ func Setup(t testing.TB, opts SetupOpts) *Bundle {
 		t.Cleanup(func() { _ = s.Close() })
 		st = s
 	}
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	log := logrus.New()
 	log.SetLevel(logrus.WarnLevel)

@@ -25,6 +25,7 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // Exit codes of roomctl.
@@ -69,12 +70,12 @@ type env struct {
 	errOut  io.Writer
 
 	nc *nats.Conn
-	c  *events.Client
+	c  *natsapi.Client
 }
 
 // client connects on first use, so bad usage is reported before any
 // connection is tried.
-func (e *env) client() (*events.Client, error) {
+func (e *env) client() (*natsapi.Client, error) {
 	if e.c != nil {
 		return e.c, nil
 	}
@@ -82,7 +83,7 @@ func (e *env) client() (*events.Client, error) {
 	if err != nil {
 		return nil, fail(ExitUnreachable, "%w", err)
 	}
-	c, err := events.NewClient(nc)
+	c, err := natsapi.NewClient(nc)
 	if err != nil {
 		nc.Close()
 		return nil, fail(ExitUnreachable, "%w", err)

@@ -9,7 +9,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
-	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // DeadCmd is `roomctl dead`: the dead letters on ROOMS_DEAD.
@@ -47,7 +47,7 @@ func (c *DeadListCmd) Run(e *env) error {
 	}
 	ctx, cancel := e.withTimeout()
 	defer cancel()
-	dead, err := events.ListDead(ctx, js, c.Limit)
+	dead, err := natsapi.ListDead(ctx, js, c.Limit)
 	if err != nil {
 		return fail(ExitUnreachable, "%w", err)
 	}
@@ -90,11 +90,11 @@ func (c *DeadReplayCmd) Run(e *env) error {
 	}
 	ctx, cancel := e.withTimeout()
 	defer cancel()
-	id, err = events.ReplayDead(ctx, js, c.Seq, id)
+	id, err = natsapi.ReplayDead(ctx, js, c.Seq, id)
 	switch {
 	case errors.Is(err, jetstream.ErrMsgNotFound):
 		return fail(ExitErrorResult, "no dead letter with sequence %s", strconv.FormatUint(c.Seq, 10))
-	case errors.Is(err, events.ErrNotReplayable):
+	case errors.Is(err, natsapi.ErrNotReplayable):
 		return fail(ExitErrorResult, "%w", err)
 	case err != nil:
 		return fail(ExitUnreachable, "%w", err)

@@ -1,4 +1,4 @@
-package events
+package natsapi
 
 // SetAfterSubscribe makes Result call f between its subscription and its
 // read of the stored result.

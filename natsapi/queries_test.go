@@ -1,4 +1,4 @@
-package events_test
+package natsapi_test
 
 import (
 	"context"
@@ -14,6 +14,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 func publishEvent(t *testing.T, js jetstream.JetStream, cause, roomID string) {
@@ -30,7 +31,7 @@ func TestWatchDeliversEventsPublishedAfterTheCall(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	nc, js := n.Bootstrap(t, nil)
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	publishEvent(t, js, "before", "Old-000000000000001")
 
@@ -71,14 +72,14 @@ func TestRequestErrors(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	nc, _ := n.Bootstrap(t, nil)
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 
 	// Nobody answers.
 	_, err = client.GetRoom(ctx, "Any-000000000000001")
-	require.ErrorIs(t, err, events.ErrNoService)
+	require.ErrorIs(t, err, natsapi.ErrNoService)
 
 	// A micro error with no {"error"} body keeps its headers' meaning.
 	sub, err := nc.Subscribe(events.APIRole, func(m *nats.Msg) {

@@ -1,4 +1,4 @@
-package events_test
+package natsapi_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 func publishDead(t *testing.T, js jetstream.JetStream, subject, id, reason string, deliveries int, body string) uint64 {
@@ -35,7 +36,7 @@ func TestListAndReplayDead(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 
-	none, err := events.ListDead(ctx, js, 10)
+	none, err := natsapi.ListDead(ctx, js, 10)
 	require.NoError(t, err)
 	require.Empty(t, none)
 
@@ -44,7 +45,7 @@ func TestListAndReplayDead(t *testing.T) {
 	s3 := publishDead(t, js, events.SubjectDelete, "c3", "invalid_argument: bad", 1, `{"roomIds": 5}`)
 	publishDead(t, js, "", "c4", "no origin", 1, `{}`)
 
-	all, err := events.ListDead(ctx, js, 0)
+	all, err := natsapi.ListDead(ctx, js, 0)
 	require.NoError(t, err)
 	require.Len(t, all, 4)
 	require.Equal(t, events.DeadLetter{
@@ -54,16 +55,16 @@ func TestListAndReplayDead(t *testing.T) {
 	require.Equal(t, s2, all[1].Seq)
 	require.Equal(t, "rooms.dead.explode", all[1].Subject)
 
-	last2, err := events.ListDead(ctx, js, 2)
+	last2, err := natsapi.ListDead(ctx, js, 2)
 	require.NoError(t, err)
 	require.Len(t, last2, 2)
 	require.Equal(t, s3, last2[0].Seq, "the last ones, oldest first")
 
-	id, err := events.ReplayDead(ctx, js, s1, "")
+	id, err := natsapi.ReplayDead(ctx, js, s1, "")
 	require.NoError(t, err)
 	require.Regexp(t, `^replay-1-[a-z0-9]+$`, id)
 	require.True(t, events.ValidCommandID(id))
-	id3, err := events.ReplayDead(ctx, js, s3, "again-3")
+	id3, err := natsapi.ReplayDead(ctx, js, s3, "again-3")
 	require.NoError(t, err)
 	require.Equal(t, "again-3", id3)
 
@@ -78,16 +79,16 @@ func TestListAndReplayDead(t *testing.T) {
 	require.Equal(t, "again-3", m.Header.Get(nats.MsgIdHdr))
 
 	// The same replay ID twice inside the duplicates window publishes once.
-	_, err = events.ReplayDead(ctx, js, s3, "again-3")
+	_, err = natsapi.ReplayDead(ctx, js, s3, "again-3")
 	require.NoError(t, err)
 	info, err := cmds.Info(ctx)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, info.State.Msgs)
 
-	_, err = events.ReplayDead(ctx, js, s1, "bad id!")
-	require.ErrorIs(t, err, events.ErrConfig)
-	_, err = events.ReplayDead(ctx, js, all[3].Seq, "")
-	require.ErrorIs(t, err, events.ErrNotReplayable)
-	_, err = events.ReplayDead(ctx, js, 999, "")
+	_, err = natsapi.ReplayDead(ctx, js, s1, "bad id!")
+	require.ErrorIs(t, err, natsapi.ErrConfig)
+	_, err = natsapi.ReplayDead(ctx, js, all[3].Seq, "")
+	require.ErrorIs(t, err, natsapi.ErrNotReplayable)
+	_, err = natsapi.ReplayDead(ctx, js, 999, "")
 	require.ErrorIs(t, err, jetstream.ErrMsgNotFound)
 }

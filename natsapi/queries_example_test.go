@@ -1,4 +1,4 @@
-package events_test
+package natsapi_test
 
 import (
 	"context"
@@ -16,6 +16,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/queries"
 	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
@@ -40,7 +41,7 @@ func roomkeeper() (*nats.Conn, func()) {
 	}
 	js, _ := jetstream.New(nc)
 	ctx, cancel := context.WithCancel(context.Background())
-	if err := events.Bootstrap(ctx, js, events.DefaultTopology()); err != nil {
+	if err := natsapi.Bootstrap(ctx, js, natsapi.DefaultTopology()); err != nil {
 		log.Fatal(err)
 	}
 	st, err := sqlite.Open(ctx, sqlite.Config{Path: filepath.Join(dir, "roomkeeper.db")})
@@ -83,7 +84,7 @@ func roomkeeper() (*nats.Conn, func()) {
 func ExampleClient_GetRoom() {
 	nc, stop := roomkeeper()
 	defer stop()
-	client, _ := events.NewClient(nc)
+	client, _ := natsapi.NewClient(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 
@@ -116,7 +117,7 @@ func ExampleClient_GetRoom() {
 func ExampleClient_ListRooms() {
 	nc, stop := roomkeeper()
 	defer stop()
-	client, _ := events.NewClient(nc)
+	client, _ := natsapi.NewClient(nc)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 

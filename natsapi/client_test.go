@@ -1,4 +1,4 @@
-package events_test
+package natsapi_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // publishResult stores a result for command id as a worker does.
@@ -39,7 +40,7 @@ func TestDoAndResultLeaveNoConsumer(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	nc, js := n.Bootstrap(t, nil)
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	before := consumerCount(t, js, events.StreamResults)
 
@@ -64,7 +65,7 @@ func TestDoAndResultLeaveNoConsumer(t *testing.T) {
 	ctx, cancel := context.WithTimeout(t.Context(), 300*time.Millisecond)
 	defer cancel()
 	_, err = client.Result(ctx, "never-answered")
-	require.ErrorIs(t, err, events.ErrTimeout)
+	require.ErrorIs(t, err, natsapi.ErrTimeout)
 
 	require.Equal(t, before, consumerCount(t, js, events.StreamResults))
 	require.Equal(t, subs, nc.NumSubscriptions(), "subscriptions left on the connection")
@@ -78,10 +79,10 @@ func TestResultPublishedBetweenSubscribeAndReadIsNotMissed(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	nc, js := n.Bootstrap(t, nil)
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	const id = "between-1"
-	events.SetAfterSubscribe(client, func() {
+	natsapi.SetAfterSubscribe(client, func() {
 		publishResult(t, js, id, events.SubjectCreate)
 		s, err := js.Stream(t.Context(), events.StreamResults)
 		require.NoError(t, err)
@@ -100,11 +101,11 @@ func TestResultWaitsForALaterResult(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	nc, js := n.Bootstrap(t, nil)
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	const id = "later-1"
 	subscribed := make(chan struct{})
-	events.SetAfterSubscribe(client, func() { close(subscribed) })
+	natsapi.SetAfterSubscribe(client, func() { close(subscribed) })
 	published := make(chan error, 1)
 	go func() {
 		<-subscribed
@@ -127,13 +128,13 @@ func TestResultRejectsAMalformedCommandID(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	nc, _ := n.Bootstrap(t, nil)
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	// A wildcard would subscribe to every command's result.
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Second)
 	defer cancel()
 	_, err = client.Result(ctx, "*")
-	require.ErrorIs(t, err, events.ErrConfig)
+	require.ErrorIs(t, err, natsapi.ErrConfig)
 }
 
 // The ledger keeps the first command's result for an ID: a command of
@@ -143,7 +144,7 @@ func TestDoWithTheIDOfACommandOfAnotherType(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	nc, js := n.Bootstrap(t, nil)
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	publishResult(t, js, "reused-1", events.SubjectCreate)
 
@@ -165,7 +166,7 @@ func TestResultFoundByALaterReadWhenItsCopyIsLost(t *testing.T) {
 	t.Parallel()
 	n := testenv.StartNATS(t)
 	nc, js := n.Bootstrap(t, nil)
-	client, err := events.NewClient(nc)
+	client, err := natsapi.NewClient(nc)
 	require.NoError(t, err)
 	ctx := t.Context()
 	_, err = js.CreateStream(ctx, jetstream.StreamConfig{Name: "STAGING", Subjects: []string{"staging.results.>"}, Storage: jetstream.MemoryStorage})
@@ -181,7 +182,7 @@ func TestResultFoundByALaterReadWhenItsCopyIsLost(t *testing.T) {
 	require.NoError(t, err)
 
 	const id = "lost-1"
-	events.SetAfterSubscribe(client, func() {
+	natsapi.SetAfterSubscribe(client, func() {
 		raw, err := json.Marshal(events.Result{CommandID: id, Type: events.SubjectCreate, OK: true})
 		require.NoError(t, err)
 		_, err = js.Publish(ctx, "staging.results."+id, raw)

@@ -1,4 +1,4 @@
-package events
+package natsapi
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/roomkeeper/roomkeeper/events"
 )
 
 // Client publishes commands to roomkeeper and waits for their results. It
@@ -38,8 +39,8 @@ func NewClient(nc *nats.Conn) (*Client, error) {
 // Send publishes cmd with command ID id (the Nats-Msg-Id) and returns once
 // JetStream stored it. Sending the same ID again inside the duplicates
 // window is a no-op; after it, the ledger answers with the first result.
-func (c *Client) Send(ctx context.Context, id string, cmd Command) error {
-	if !ValidCommandID(id) {
+func (c *Client) Send(ctx context.Context, id string, cmd events.Command) error {
+	if !events.ValidCommandID(id) {
 		return fmt.Errorf("%w: command ID %q", ErrConfig, id)
 	}
 	body, err := json.Marshal(cmd)
@@ -66,11 +67,11 @@ func (c *Client) SendRaw(ctx context.Context, id, subject string, body []byte) e
 // rooms.results.<id>, then reads the stored result, so a result published
 // between the two is not missed; while it waits it reads the stored result
 // again now and then, in case the published copy was lost (a reconnect).
-func (c *Client) Result(ctx context.Context, id string) (*Result, error) {
-	if !ValidCommandID(id) {
+func (c *Client) Result(ctx context.Context, id string) (*events.Result, error) {
+	if !events.ValidCommandID(id) {
 		return nil, fmt.Errorf("%w: command ID %q", ErrConfig, id)
 	}
-	sub, err := c.nc.SubscribeSync(ResultSubject(id))
+	sub, err := c.nc.SubscribeSync(events.ResultSubject(id))
 	if err != nil {
 		return nil, fmt.Errorf("subscribe to the result of %s: %w", id, err)
 	}
@@ -113,7 +114,7 @@ const (
 
 // storedResult reads the result of id from ROOMS_RESULTS (one message per
 // subject, read from the stream leader); nil, nil when there is none yet.
-func (c *Client) storedResult(ctx context.Context, id string) (*Result, error) {
+func (c *Client) storedResult(ctx context.Context, id string) (*events.Result, error) {
 	s, err := c.resultsStream(ctx)
 	if err != nil {
 		if ctx.Err() != nil {
@@ -121,7 +122,7 @@ func (c *Client) storedResult(ctx context.Context, id string) (*Result, error) {
 		}
 		return nil, err
 	}
-	msg, err := s.GetLastMsgForSubject(ctx, ResultSubject(id))
+	msg, err := s.GetLastMsgForSubject(ctx, events.ResultSubject(id))
 	switch {
 	case err == nil:
 		return decodeResult(id, msg.Data)
@@ -142,12 +143,12 @@ func (c *Client) resultsStream(ctx context.Context) (jetstream.Stream, error) {
 	if s != nil {
 		return s, nil
 	}
-	s, err := c.js.Stream(ctx, StreamResults)
+	s, err := c.js.Stream(ctx, events.StreamResults)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
-		return nil, fmt.Errorf("%w: stream %s", ErrMissing, StreamResults)
+		return nil, fmt.Errorf("%w: stream %s", ErrMissing, events.StreamResults)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("stream %s: %w", StreamResults, err)
+		return nil, fmt.Errorf("stream %s: %w", events.StreamResults, err)
 	}
 	c.mu.Lock()
 	c.results = s
@@ -155,8 +156,8 @@ func (c *Client) resultsStream(ctx context.Context) (jetstream.Stream, error) {
 	return s, nil
 }
 
-func decodeResult(id string, data []byte) (*Result, error) {
-	var r Result
+func decodeResult(id string, data []byte) (*events.Result, error) {
+	var r events.Result
 	if err := json.Unmarshal(data, &r); err != nil {
 		return nil, fmt.Errorf("decode result of %s: %w", id, err)
 	}
@@ -167,7 +168,7 @@ func decodeResult(id string, data []byte) (*Result, error) {
 // returned with its *Error as the error. When id was already used by a
 // command of another type, whose result is the one kept for id, Do returns
 // an invalid_argument *Error saying so, and no result.
-func (c *Client) Do(ctx context.Context, id string, cmd Command) (*Result, error) {
+func (c *Client) Do(ctx context.Context, id string, cmd events.Command) (*events.Result, error) {
 	if err := c.Send(ctx, id, cmd); err != nil {
 		return nil, err
 	}
@@ -176,32 +177,32 @@ func (c *Client) Do(ctx context.Context, id string, cmd Command) (*Result, error
 		return nil, err
 	}
 	if r.Type != cmd.Subject() {
-		other := CommandType(r.Type)
+		other := events.CommandType(r.Type)
 		if other == "" {
 			other = r.Type
 		}
-		return nil, Invalid(fmt.Sprintf("command ID %s belongs to a %s command", id, other),
-			FieldError{Field: "Nats-Msg-Id", Message: "already used by a " + other + " command"})
+		return nil, events.Invalid(fmt.Sprintf("command ID %s belongs to a %s command", id, other),
+			events.FieldError{Field: "Nats-Msg-Id", Message: "already used by a " + other + " command"})
 	}
 	return r, r.Err()
 }
 
 // CreateRoom creates a room and returns it.
-func (c *Client) CreateRoom(ctx context.Context, id string, req CreateRoom) (*Room, error) {
-	return decodeData[Room](c.Do(ctx, id, req))
+func (c *Client) CreateRoom(ctx context.Context, id string, req events.CreateRoom) (*events.Room, error) {
+	return decodeData[events.Room](c.Do(ctx, id, req))
 }
 
 // DeleteRooms deletes (or marks) rooms.
-func (c *Client) DeleteRooms(ctx context.Context, id string, req DeleteRooms) (*DeleteResult, error) {
-	return decodeData[DeleteResult](c.Do(ctx, id, req))
+func (c *Client) DeleteRooms(ctx context.Context, id string, req events.DeleteRooms) (*events.DeleteResult, error) {
+	return decodeData[events.DeleteResult](c.Do(ctx, id, req))
 }
 
 // UpdatePreferences replaces a room's preferences and returns the room.
-func (c *Client) UpdatePreferences(ctx context.Context, id string, req UpdatePreferences) (*Room, error) {
-	return decodeData[Room](c.Do(ctx, id, req))
+func (c *Client) UpdatePreferences(ctx context.Context, id string, req events.UpdatePreferences) (*events.Room, error) {
+	return decodeData[events.Room](c.Do(ctx, id, req))
 }
 
-func decodeData[T any](r *Result, err error) (*T, error) {
+func decodeData[T any](r *events.Result, err error) (*T, error) {
 	if err != nil {
 		return nil, err
 	}
