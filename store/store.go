@@ -37,7 +37,9 @@ func DeleteRoom(id string) Write { return Write{op: WriteDeleteRoom, roomID: id}
 
 // PutArchived is the write that stores (replaces) a room's archived
 // metadata.
-func PutArchived(a *ArchivedRoom) Write { return Write{op: WritePutArchived, roomID: a.RoomID, archived: a} }
+func PutArchived(a *ArchivedRoom) Write {
+	return Write{op: WritePutArchived, roomID: a.RoomID, archived: a}
+}
 
 // Op is what the write does.
 func (w Write) Op() WriteOp { return w.op }
