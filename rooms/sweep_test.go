@@ -20,7 +20,6 @@ import (
 	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/rooms"
-	"github.com/roomkeeper/roomkeeper/scheduler"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/storetest"
 )
@@ -361,52 +360,6 @@ func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
 	}
 }
 
-// Three scheduler replicas over five intervals: five sweeps on the stream,
-// one per interval (run without workers, so the work-queue stream keeps
-// them).
-func TestSchedulerReplicasPublishOneSweepPerInterval(t *testing.T) {
-	t.Parallel()
-	b := setup(t, workertest.SetupOpts{})
-	// Start just after a boundary: the first sweep is the next one.
-	time.Sleep(time.Until(time.Now().Truncate(time.Second).Add(time.Second + 100*time.Millisecond)))
-	first := time.Now().Truncate(time.Second).Add(time.Second)
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for range 3 {
-		_, js := b.NATS.Connect(t) // a connection of its own, as a replica has
-		s, err := scheduler.New(scheduler.Config{Interval: time.Second}, js, b.Log)
-		require.NoError(t, err)
-		wg.Go(func() {
-			if err := s.Run(ctx); err != nil {
-				t.Error(err)
-			}
-		})
-	}
-	// Stop in the middle of the fifth interval.
-	time.Sleep(time.Until(first.Add(4*time.Second + 600*time.Millisecond)))
-	cancel()
-	wg.Wait()
-
-	s, err := b.JS.Stream(ctxT(t, 5*time.Second), events.StreamCommands)
-	require.NoError(t, err)
-	info, err := s.Info(ctxT(t, 5*time.Second))
-	require.NoError(t, err)
-	require.EqualValues(t, 5, info.State.Msgs)
-	var ids []string
-	for seq := info.State.FirstSeq; seq <= info.State.LastSeq; seq++ {
-		m, err := s.GetMsg(ctxT(t, 5*time.Second), seq)
-		require.NoError(t, err)
-		require.Equal(t, events.SubjectSweep, m.Subject)
-		require.Equal(t, events.OriginScheduler, m.Header.Get(events.HeaderOrigin), "published as roomkeeper's own")
-		ids = append(ids, m.Header.Get(nats.MsgIdHdr))
-	}
-	var want []string
-	for i := range 5 {
-		want = append(want, scheduler.SweepID(first.Add(time.Duration(i)*time.Second)))
-	}
-	require.Equal(t, want, ids)
-}
-
 // startQuickLiveKit starts a livekit-server that closes a room a second
 // after it empties, and a client of it with the same timeouts.
 func startQuickLiveKit(t *testing.T) (*lktest.Server, *livekit.Client) {
@@ -416,26 +369,6 @@ func startQuickLiveKit(t *testing.T) (*lktest.Server, *livekit.Client) {
 		EmptyTimeout: time.Second, DepartureTimeout: time.Second})
 	require.NoError(t, err)
 	return srv, lk
-}
-
-// A scheduler's sweep, whose ID has the reserved prefix sweep-, is applied
-// by the workers.
-func TestSchedulerSweepIsApplied(t *testing.T) {
-	t.Parallel()
-	b := setup(t, workertest.SetupOpts{})
-	b.Start(t, workertest.WorkerOpts{})
-	s, err := scheduler.New(scheduler.Config{Interval: time.Second}, b.JS, b.Log)
-	require.NoError(t, err)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		_ = s.Run(ctx)
-	}()
-	t.Cleanup(func() { cancel(); <-done })
-	next := scheduler.SweepID(time.Now().Truncate(time.Second).Add(time.Second))
-	res := b.Result(t, next)
-	require.True(t, res.OK, "%+v", res.Error)
 }
 
 // Sweeps while creates and deletes flow: no room is deleted that has not
