@@ -12,6 +12,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/publish"
 )
 
 func deadLetterOf(seq uint64, subject string, h nats.Header, t time.Time, data []byte) events.DeadLetter {
@@ -106,12 +107,6 @@ func NewReplayID(seq uint64) string {
 // ReplayDead publishes the body of dead letter seq again on its original
 // subject (a command, or a webhook event) with the command ID newID
 // (NewReplayID when empty), and returns the ID. The dead letter stays.
-//
-// It publishes its one message with a synchronous PublishMsg, which awaits
-// the acknowledgement within ctx, rather than through the module's
-// publisher (internal/publish): events is the package other services
-// import and imports nothing of this module, and a single message needs
-// no batch.
 func ReplayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID string) (string, error) {
 	d, err := GetDead(ctx, js, seq)
 	if err != nil {
@@ -127,9 +122,11 @@ func ReplayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID s
 	if !events.ValidCommandID(newID) {
 		return "", fmt.Errorf("%w: command ID %q", ErrConfig, newID)
 	}
-	msg := nats.NewMsg(subj)
-	msg.Data = d.Data
-	if _, err := js.PublishMsg(ctx, msg, jetstream.WithMsgID(newID)); err != nil {
+	pub, err := publish.New(publish.Config{}, js)
+	if err != nil {
+		return "", fmt.Errorf("%w: %w", ErrConfig, err)
+	}
+	if _, err := pub.Publish(ctx, publish.Msg{Subject: subj, MsgID: newID, Data: d.Data}); err != nil {
 		return "", fmt.Errorf("replay %d on %s: %w", seq, subj, err)
 	}
 	return newID, nil
