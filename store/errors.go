@@ -4,6 +4,8 @@ import "errors"
 
 // Sentinel errors every implementation returns (wrapped with %w).
 var (
+	// ErrUnsupported: the store does not implement this (yet).
+	ErrUnsupported = errors.New("not supported by this store")
 	// ErrNotFound: no record with that ID.
 	ErrNotFound = errors.New("not found")
 	// ErrDuplicate: a record with that ID already exists.

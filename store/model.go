@@ -33,6 +33,25 @@ type Room struct {
 	// never logged, never in a reply.
 	ModeratorSecret string `json:"-" bson:"moderatorSecret"`
 	PublisherSecret string `json:"-" bson:"publisherSecret"`
+
+	// The room model of OpenVidu Meet (issue 15), see events.MeetRoom.
+	// SchemaVersion says which shape the record was written in
+	// (RoomSchemaVersion today; 0: before these fields, migrated on read).
+	SchemaVersion      int                        `json:"-" bson:"schemaVersion"`
+	Owner              string                     `json:"-" bson:"owner"`
+	AutoDeletionPolicy *events.AutoDeletionPolicy `json:"-" bson:"autoDeletionPolicy,omitempty"`
+	Config             events.Config              `json:"-" bson:"config"`
+	Roles              events.Roles               `json:"-" bson:"roles"`
+	Access             events.Access              `json:"-" bson:"access"`
+	// Status: open | active_meeting | closed.
+	Status           string `json:"-" bson:"status"`
+	RolesUpdatedAt   int64  `json:"-" bson:"rolesUpdatedAt"`
+	MeetingEndAction string `json:"-" bson:"meetingEndAction"`
+	// SpeakerSecret and RecordingSecret are the secrets of the anonymous
+	// speaker and recording links (the moderator link keeps
+	// ModeratorSecret; the speaker link is the old publisher link).
+	SpeakerSecret   string `json:"-" bson:"speakerSecret"`
+	RecordingSecret string `json:"-" bson:"recordingSecret"`
 	// Meeting is the meeting status (MeetingNone, MeetingActive,
 	// MeetingEnded) as last reported by LiveKit.
 	Meeting string `json:"-" bson:"meeting"`
@@ -52,6 +71,9 @@ func (r *Room) View() events.Room {
 		Preferences: r.Preferences, ModeratorRoomURL: r.ModeratorRoomURL, PublisherRoomURL: r.PublisherRoomURL,
 	}
 }
+
+// RoomSchemaVersion is the shape of the room records this version writes.
+const RoomSchemaVersion = 1
 
 // MaxApplied is how many command IDs a room remembers in Applied.
 const MaxApplied = 16

@@ -53,6 +53,51 @@ func (w Write) Room() *Room { return w.room }
 // Archived is what a PutArchived stores (nil for other writes).
 func (w Write) Archived() *ArchivedRoom { return w.archived }
 
+// Name match modes of RoomQuery (upstream TextMatchMode).
+const (
+	MatchExact   = "exact"
+	MatchPrefix  = "prefix"
+	MatchPartial = "partial"
+	MatchRegex   = "regex"
+)
+
+// Sort fields of RoomQuery (upstream MeetRoomSortField).
+const (
+	SortCreationDate     = "creationDate"
+	SortRoomName         = "roomName"
+	SortAutoDeletionDate = "autoDeletionDate"
+)
+
+// RoomQuery selects and orders rooms (Store.FindRooms, rooms.api.list).
+type RoomQuery struct {
+	// Name, when set, filters on roomName with NameMatch (MatchExact when
+	// empty), case-insensitively when NameCaseInsensitive.
+	Name                string
+	NameMatch           string
+	NameCaseInsensitive bool
+	// Status, when set, keeps rooms of that status.
+	Status string
+	// Sort is the field to order by (SortCreationDate when empty), then
+	// the room ID; Desc reverses both.
+	Sort string
+	Desc bool
+	// After, when set, starts just after this position.
+	After *RoomCursor
+	// Limit bounds the page (at least 1).
+	Limit int
+}
+
+// RoomCursor is a room's position in a RoomQuery's order: its sort value
+// and its ID. A room without an autoDeletionDate sorts as if its date were
+// HasValue false, after every dated room in ascending order.
+type RoomCursor struct {
+	// Int is the value of a date sort; Str of a name sort.
+	Int      int64
+	Str      string
+	HasValue bool
+	RoomID   string
+}
+
 // Completion is how a command ends (Store.CompleteCommand).
 type Completion struct {
 	// Status is StatusDone, or StatusDead when the outbox holds a dead
@@ -97,6 +142,11 @@ type Store interface {
 	// meeting status is active, with an ID greater than after, in
 	// ascending ID order (for reconciliation with LiveKit).
 	MarkedRooms(ctx context.Context, after string, limit int) ([]Room, error)
+	// FindRooms returns up to q.Limit rooms matching q, in q's order,
+	// starting just after q.After (keyset pagination, stable under every
+	// sort and under concurrent deletes: pass the Cursor of the last room
+	// of a page to get the next).
+	FindRooms(ctx context.Context, q RoomQuery) ([]Room, error)
 	// CountRooms counts all rooms.
 	CountRooms(ctx context.Context) (int64, error)
 

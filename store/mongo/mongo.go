@@ -664,3 +664,8 @@ func (s *Store) Close() error {
 	}
 	return wrapErr("close", err)
 }
+
+// FindRooms is not implemented yet (issue 15, storage step).
+func (s *Store) FindRooms(context.Context, store.RoomQuery) ([]store.Room, error) {
+	return nil, store.ErrUnsupported
+}

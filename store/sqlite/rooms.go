@@ -284,3 +284,8 @@ func (s *Store) queryRooms(ctx context.Context, op string, stmt *sql.Stmt, args 
 	}
 	return out, nil
 }
+
+// FindRooms is not implemented yet (issue 15, storage step).
+func (s *Store) FindRooms(context.Context, store.RoomQuery) ([]store.Room, error) {
+	return nil, store.ErrUnsupported
+}
