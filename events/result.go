@@ -14,7 +14,31 @@ const (
 	CodeForbidden       = "forbidden"
 	CodeUnavailable     = "unavailable"
 	CodeInternal        = "internal"
+	// CodeConflict: the room's state forbids the command now (an active
+	// meeting, for instance); REST 409.
+	CodeConflict = "conflict"
 )
+
+// HTTPStatus is the REST status an error code maps to, as OpenVidu Meet's
+// API answers it (validation errors are 422 Unprocessable Entity).
+func HTTPStatus(code string) int {
+	switch code {
+	case CodeInvalidArgument:
+		return 422
+	case CodeInvalidSecret:
+		return 401
+	case CodeForbidden:
+		return 403
+	case CodeNotFound:
+		return 404
+	case CodeConflict:
+		return 409
+	case CodeUnavailable:
+		return 503
+	default:
+		return 500
+	}
+}
 
 // FieldError names one field that failed validation.
 type FieldError struct {
@@ -25,9 +49,24 @@ type FieldError struct {
 // Error is the error of a failed command or query. It is a Go error, so
 // handlers return it and the worker turns it into the result.
 type Error struct {
-	Code    string       `json:"code"`
+	Code string `json:"code"`
+	// Name is the upstream error name (OpenVidu Meet's "error" field, e.g.
+	// "Room Error", or a deletion error code such as
+	// room_has_active_meeting), when it differs from what Code implies.
+	Name    string       `json:"name,omitempty"`
 	Message string       `json:"message"`
 	Details []FieldError `json:"details,omitempty"`
+	// Status, when set, is the REST status of this error instead of
+	// HTTPStatus(Code); it reaches the result's status.
+	Status int `json:"-"`
+}
+
+// HTTPStatus is the REST status of the error.
+func (e *Error) HTTPStatus() int {
+	if e.Status != 0 {
+		return e.Status
+	}
+	return HTTPStatus(e.Code)
 }
 
 func (e *Error) Error() string {
@@ -57,11 +96,15 @@ func AsError(err error) (*Error, bool) {
 // Result is the one result of a command, published on
 // rooms.results.<commandId> and kept in the command ledger.
 type Result struct {
-	CommandID string          `json:"commandId"`
-	Type      string          `json:"type"`
-	OK        bool            `json:"ok"`
-	Data      json.RawMessage `json:"data,omitempty"`
-	Error     *Error          `json:"error,omitempty"`
+	CommandID string `json:"commandId"`
+	Type      string `json:"type"`
+	OK        bool   `json:"ok"`
+	// Status is the REST status the result maps to (200, 201, 202, 400,
+	// 404, 409, 422, ...): what OpenVidu Meet's API answers for the same
+	// request. Results stored before it existed have none (0).
+	Status int             `json:"status,omitempty"`
+	Data   json.RawMessage `json:"data,omitempty"`
+	Error  *Error          `json:"error,omitempty"`
 }
 
 // Err returns the result's error, or nil when it succeeded.

@@ -46,6 +46,9 @@ type PlanStore interface {
 type Outcome struct {
 	// Data is the result's data.
 	Data any
+	// Status is the result's REST status (0: 200 OK): 201 for a create,
+	// 202 for a change scheduled for when the meeting ends.
+	Status int
 	// Events are published on rooms.events.<type> after the result.
 	Events []events.Event
 	// Publish holds further messages (fan-out commands), published with the

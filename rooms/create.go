@@ -62,7 +62,7 @@ func (h createHandler) Handle(ctx context.Context, job *handler.Job[events.Creat
 	room.MarkApplied(job.ID)
 	job.Log = job.Log.WithField("room_id", room.RoomID)
 	// The room goes in with the completion.
-	out := &handler.Outcome{Data: room.View(), Writes: []store.Write{store.InsertRoom(room)}}
+	out := &handler.Outcome{Data: room.View(), Status: 201, Writes: []store.Write{store.InsertRoom(room)}}
 	if room.Preferences.RecordingPreferences.Enabled {
 		out.Writes = append(out.Writes, store.PutArchived(archive(room)))
 	}

@@ -51,7 +51,13 @@ type outboxBuilder struct {
 // tooLarge); a dead letter always fits, its body cut when needed.
 func (b outboxBuilder) build(src source, end ending) (store.Completion, error) {
 	c := store.Completion{Status: store.StatusDone}
-	res := events.Result{CommandID: src.id, Type: src.subject, OK: end.err == nil, Error: end.err}
+	res := events.Result{CommandID: src.id, Type: src.subject, OK: end.err == nil, Error: end.err, Status: 200}
+	switch {
+	case end.err != nil:
+		res.Status = end.err.HTTPStatus()
+	case end.out != nil && end.out.Status != 0:
+		res.Status = end.out.Status
+	}
 	if end.out != nil && end.out.Data != nil {
 		data, err := json.Marshal(end.out.Data)
 		if err != nil {

@@ -373,3 +373,24 @@ func TestDeleteActsOnTheFirstDeliverysPlan(t *testing.T) {
 	_, err = b.Store.GetRoom(ctxT(t, 5*time.Second), id)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// Every result carries the REST status its command maps to: 200 for an
+// ok result unless the handler says otherwise, and the error's status
+// (422 invalid, 404 not found) for a failed one.
+func TestResultCarriesRESTStatus(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{Registry: func(reg *handler.Registry) {
+		reg.Remove(events.SubjectSweep)
+		handler.MustRegister(reg, handler.Func[events.Sweep](func(context.Context, *handler.Job[events.Sweep]) (*handler.Outcome, error) {
+			return &handler.Outcome{Data: events.SweepResult{}, Status: 202}, nil
+		}), handler.Options[events.Sweep]{})
+	}})
+	b.SendRaw(t, "st-invalid", events.SubjectCreate, `{"roomName":7}`)
+	b.Send(t, "st-missing", events.DeleteRooms{RoomIDs: []string{"nope"}})
+	b.Send(t, "st-ok", events.CreateRoom{})
+	b.SendSystem(t, "sweep-st", events.SubjectSweep, `{}`)
+	for id, want := range map[string]int{"st-invalid": 422, "st-missing": 404, "st-ok": 201, "sweep-st": 202} {
+		require.Equal(t, want, b.Result(t, id).Status, id)
+	}
+}
