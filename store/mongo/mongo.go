@@ -50,6 +50,10 @@ var roomIndexes = []index{
 	{IndexExpiry, bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "_id", Value: 1}, {Key: "markedForDeletion", Value: 1}}},
 	{IndexMarked, bson.D{{Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
 	{IndexMeeting, bson.D{{Key: "meeting", Value: 1}, {Key: "_id", Value: 1}}},
+	// FindRooms' sorts by creationDate and by roomName (its sort by
+	// autoDeletionDate walks rooms_expiry).
+	{IndexCreated, bson.D{{Key: "creationDate", Value: 1}, {Key: "_id", Value: 1}}},
+	{IndexName, bson.D{{Key: "roomName", Value: 1}, {Key: "_id", Value: 1}}},
 }
 
 // commandIndexes are the secondary indexes of commands.
@@ -314,8 +318,20 @@ func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
 func (s *Store) InsertRoom(ctx context.Context, r *store.Room) error {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	_, err := s.rooms.InsertOne(ctx, r)
+	_, err := s.rooms.InsertOne(ctx, current(r))
 	return wrapErr(fmt.Sprintf("insert room %q", r.RoomID), err)
+}
+
+// current is r in the current record shape: r itself, or an upgraded copy
+// of a room given in an older one (store.UpgradeRoom), so that every room
+// this version writes has the fields FindRooms filters on.
+func current(r *store.Room) *store.Room {
+	if r.SchemaVersion >= store.RoomSchemaVersion {
+		return r
+	}
+	c := *r
+	store.UpgradeRoom(&c)
+	return &c
 }
 
 // GetRoom implements store.Store.
@@ -326,6 +342,7 @@ func (s *Store) GetRoom(ctx context.Context, id string) (*store.Room, error) {
 	if err := s.rooms.FindOne(ctx, byID(id)).Decode(&r); err != nil {
 		return nil, wrapErr(fmt.Sprintf("get room %q", id), err)
 	}
+	store.UpgradeRoom(&r)
 	return &r, nil
 }
 
@@ -336,7 +353,7 @@ func (s *Store) UpdateRoom(ctx context.Context, r *store.Room, expectedVersion i
 	defer cancel()
 	op := fmt.Sprintf("update room %q at version %d", r.RoomID, expectedVersion)
 	defer s.lock(CollRooms, r.RoomID)()
-	next := *r
+	next := *current(r)
 	next.Version = expectedVersion + 1
 	filter := bson.D{{Key: "_id", Value: r.RoomID}, {Key: "version", Value: expectedVersion}}
 	res, err := s.rooms.ReplaceOne(ctx, filter, &next)
@@ -393,6 +410,9 @@ func (s *Store) findRoomsSorted(ctx context.Context, op string, filter, sort bso
 	}
 	if err := cur.All(ctx, &rooms); err != nil {
 		return nil, wrapErr(op, err)
+	}
+	for i := range rooms {
+		store.UpgradeRoom(&rooms[i])
 	}
 	return rooms, nil
 }
@@ -663,9 +683,4 @@ func (s *Store) Close() error {
 		return nil
 	}
 	return wrapErr("close", err)
-}
-
-// FindRooms is not implemented yet (issue 15, storage step).
-func (s *Store) FindRooms(context.Context, store.RoomQuery) ([]store.Room, error) {
-	return nil, store.ErrUnsupported
 }
