@@ -126,6 +126,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		_ = s.Close()
 		return nil, err
 	}
+	if _, err := s.upgradeRooms(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
 	return s, nil
 }
 
@@ -683,4 +687,91 @@ func (s *Store) Close() error {
 		return nil
 	}
 	return wrapErr("close", err)
+}
+
+// upgradeBatch is how many rooms upgradeRooms reads at a time.
+const upgradeBatch = 500
+
+// oldShape selects the rooms of an older record shape: without a
+// schemaVersion (written before issue 15), or with a lower one.
+func oldShape() bson.D {
+	return bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "schemaVersion", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "schemaVersion", Value: bson.D{{Key: "$lt", Value: store.RoomSchemaVersion}}}},
+	}}}
+}
+
+// upgradeRooms rewrites every room of an older record shape in the current
+// one (store.UpgradeRoom), at Open, and returns how many it rewrote. Reads
+// upgrade such rooms anyway; rewriting them is what lets FindRooms filter
+// them on the new fields (status). Each room is replaced only if it is
+// still the one read (_id, version, old shape), keeping its version: the
+// room says the same. The upgrade is a pure function, so processes opening
+// the store at once write the same rooms. The find has no index to use: it
+// reads the collection once per Open (in batches of upgradeBatch in _id
+// order), which costs little next to the rooms' indexes, and is what lets
+// rooms written by an older version while this one was down be upgraded.
+// Rooms an older version writes while this one runs are upgraded on read
+// and at the next Open; until then a status filter misses them.
+func (s *Store) upgradeRooms(ctx context.Context) (int, error) {
+	const op = "upgrade rooms"
+	n := 0
+	after := ""
+	for {
+		filter := oldShape()
+		if after != "" {
+			filter = bson.D{{Key: "$and", Value: bson.A{filter, bson.D{afterID(after)}}}}
+		}
+		rooms, err := s.findOld(ctx, filter)
+		if err != nil {
+			return n, wrapErr(op, err)
+		}
+		for i := range rooms {
+			r := &rooms[i]
+			done, err := s.replaceOld(ctx, r)
+			if err != nil {
+				return n, wrapErr(fmt.Sprintf("%s: room %q", op, r.RoomID), err)
+			}
+			if done {
+				n++
+			}
+		}
+		if len(rooms) < upgradeBatch {
+			return n, nil
+		}
+		after = rooms[len(rooms)-1].RoomID
+	}
+}
+
+// findOld reads a batch of rooms as stored (not upgraded).
+func (s *Store) findOld(ctx context.Context, filter bson.D) ([]store.Room, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	cur, err := s.rooms.Find(ctx, filter, options.Find().SetSort(byIDAsc).SetLimit(upgradeBatch))
+	if err != nil {
+		return nil, err
+	}
+	var rooms []store.Room
+	if err := cur.All(ctx, &rooms); err != nil {
+		return nil, err
+	}
+	return rooms, nil
+}
+
+// replaceOld replaces room r, as read in an older shape, with its upgrade,
+// unless it changed since it was read (then it reports false).
+func (s *Store) replaceOld(ctx context.Context, r *store.Room) (bool, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	defer s.lock(CollRooms, r.RoomID)()
+	filter := bson.D{{Key: "$and", Value: bson.A{
+		bson.D{{Key: "_id", Value: r.RoomID}, {Key: "version", Value: r.Version}},
+		oldShape(),
+	}}}
+	store.UpgradeRoom(r)
+	res, err := s.rooms.ReplaceOne(ctx, filter, r)
+	if err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
 }
