@@ -97,8 +97,8 @@ func sqlRegexp(_ *sqlite.FunctionContext, args []driver.Value) (driver.Value, er
 	return int64(0), nil
 }
 
-// sortKeys are, per sort field, the expression FindRooms orders by and the
-// index whose entries are in (that expression, id) order.
+// sortKeys are, per sort field, the column FindRooms orders by and the
+// index whose entries are in (that column, id) order.
 var sortKeys = map[string]struct{ expr, index string }{
 	store.SortCreationDate:     {"creation_date", "rooms_created"},
 	store.SortRoomName:         {"room_name", "rooms_name"},

@@ -104,8 +104,8 @@ var roomV4Cols = []string{
 	// auto_deletion_date as FindRooms sorts it: store.NullDate for a room
 	// without one, so it sorts after every dated room. A column of its own
 	// rather than an index on coalesce(auto_deletion_date, ...): SQLite
-	// walks an index on an expression some 300 times slower (it computes
-	// the expression again for each entry it passes).
+	// walked such an index ordered by the expression some 300 times more
+	// slowly (100,000 rooms: 2.6 s, against 7 ms for rooms_created).
 	fmt.Sprintf(`auto_deletion_key    INTEGER NOT NULL DEFAULT %d`, store.NullDate),
 }
 
