@@ -81,9 +81,10 @@ func isIndexNotFound(err error) bool {
 	return errors.As(err, &se) && se.HasErrorCode(27)
 }
 
-// codeBadRegex is MongoDB's error for a $regex its PCRE does not compile
-// (FindRooms checks patterns with Go's syntax first; the two differ at the
-// edges, such as look-around, which PCRE has and RE2 refuses).
+// codeBadRegex is MongoDB's error for a $regex its PCRE does not compile.
+// FindRooms checks patterns with Go's regexp first, so this is a pattern
+// that RE2 accepts and PCRE does not, which the two syntaxes allow at their
+// edges.
 const codeBadRegex = 51091
 
 // isBadRegex reports whether err is the server refusing a regular
