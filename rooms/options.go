@@ -46,6 +46,9 @@ var permissionNames = func() map[string]bool {
 	if err := json.Unmarshal(raw, &m); err != nil {
 		panic(err)
 	}
+	for k := range m {
+		m[k] = true
+	}
 	return m
 }()
 
