@@ -19,15 +19,6 @@ import (
 	"github.com/roomkeeper/roomkeeper/schemas"
 )
 
-// meetRoomOf is the room of an ok create or update_status result.
-func meetRoomOf(t *testing.T, r *events.Result) events.MeetRoom {
-	t.Helper()
-	require.True(t, r.OK, "result not ok: %+v", r.Error)
-	var room events.MeetRoom
-	require.NoError(t, json.Unmarshal(r.Data, &room))
-	return room
-}
-
 // create sends a create and returns its room, checking the result as a
 // client would: 201, valid against the contract.
 func (b *bundle) create(t *testing.T, id string, c events.CreateRoom) events.MeetRoom {
