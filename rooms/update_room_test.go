@@ -69,7 +69,7 @@ func TestUpdateConfigDeepMerges(t *testing.T) {
 	}}, 200)
 	require.JSONEq(t, adv, string(cfg.Recording.Encoding))
 	cfg = okData[events.Config](t, b, "u3", events.UpdateConfig{RoomID: room.RoomID, Config: events.ConfigOptions{
-		Recording: &events.RecordingOptions{Encoding: json.RawMessage(`"H264_720P_30"`), Layout: ptr(events.LayoutSpeaker)},
+		Recording:       &events.RecordingOptions{Encoding: json.RawMessage(`"H264_720P_30"`), Layout: ptr(events.LayoutSpeaker)},
 		MaxParticipants: events.Some(4), MaxDurationMinutes: events.Some(30),
 	}}, 200)
 	require.JSONEq(t, `"H264_720P_30"`, string(cfg.Recording.Encoding))
