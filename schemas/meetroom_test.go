@@ -90,9 +90,7 @@ func TestValidateMeetRoomCommands(t *testing.T) {
 			e, ok := events.AsError(err)
 			require.True(t, ok, "want a validation error, got %v", err)
 			require.Equal(t, events.CodeInvalidArgument, e.Code)
-			var fields []string
 			for _, d := range e.Details {
-				fields = append(fields, d.Field)
 				if d.Field == tt.field && strings.Contains(d.Message, tt.message) {
 					return
 				}
