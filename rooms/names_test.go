@@ -1,6 +1,7 @@
 package rooms_test
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -49,4 +50,14 @@ func TestCleanRoomID(t *testing.T) {
 	require.Equal(t, "my_room-abc", rooms.CleanRoomID(" my_room-abc$ "))
 	require.Equal(t, "a__b--c", rooms.CleanRoomID("a__b--c"), "runs kept: only invalid characters go")
 	require.Equal(t, "", rooms.CleanRoomID("!@#"))
+}
+
+func ExampleRoomIDPrefix() {
+	fmt.Println(rooms.RoomIDPrefix("Reunión de Niños"))
+	fmt.Println(rooms.RoomIDPrefix("--My   Room--2026"))
+	fmt.Println(rooms.RoomIDPrefix("会议室"))
+	// Output:
+	// reunion_de_ninos
+	// my_room_2026
+	// room
 }
