@@ -2,6 +2,9 @@ package rooms
 
 import (
 	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/base32"
 	"fmt"
 	"strings"
 	"time"
@@ -23,9 +26,9 @@ type createPlan struct {
 	// SpeakerSecret keeps the JSON name of the old model's publisher
 	// secret, so a create claimed by the previous version converges too.
 	SpeakerSecret string `json:"publisherSecret"`
-	// RecordingSecret is new: a create claimed by the previous version and
-	// finished by this one gets a fresh one on each run (its other choices
-	// converge).
+	// RecordingSecret is new: a plan stored by the previous version has
+	// none, and the create derives one from the plan (see
+	// derivedRecordingSecret), so its every run converges too.
 	RecordingSecret string `json:"recordingSecret,omitempty"`
 	CreationDate    int64  `json:"creationDate"`
 }
@@ -66,7 +69,7 @@ func (h createHandler) Handle(ctx context.Context, job *handler.Job[events.Creat
 		return nil, err
 	}
 	if plan.RecordingSecret == "" {
-		plan.RecordingSecret = newSecret()
+		plan.RecordingSecret = derivedRecordingSecret(plan)
 	}
 	room := h.build(job.Msg, plan)
 	room.MarkApplied(job.ID)
@@ -136,6 +139,18 @@ func (h createHandler) build(c events.CreateRoom, p createPlan) *store.Room {
 	}
 	r.Preferences = preferencesOf(config, c.Preferences)
 	return r
+}
+
+// derivedRecordingSecret is the recording link's secret of a create
+// planned by the previous version (whose plan has none): 128 bits of an
+// HMAC-SHA256 keyed with the plan's two secrets over its ID suffix, so
+// every run derives the same one. It cannot be guessed without those
+// secrets; a holder of the moderator link, who may see the recordings
+// anyway, could derive it.
+func derivedRecordingSecret(p createPlan) string {
+	mac := hmac.New(sha256.New, []byte(p.ModeratorSecret+"\x00"+p.SpeakerSecret))
+	_, _ = mac.Write([]byte("roomkeeper create recording link v1\x00" + p.Suffix))
+	return strings.ToUpper(base32.StdEncoding.WithPadding(base32.NoPadding).EncodeToString(mac.Sum(nil)[:16]))
 }
 
 // preferencesOf is the old model's preferences of a room with config c
