@@ -3,10 +3,13 @@ package rooms
 import (
 	"encoding/json"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/schemas"
 )
 
 // A plan stored by the previous version (no recording secret, the speaker
@@ -31,4 +34,30 @@ func TestCreateFromAnOldPlanConverges(t *testing.T) {
 	r := h.build(events.CreateRoom{}, p)
 	require.Equal(t, "http://x/room/room-abcdefghijklmno/recordings?secret="+sec, r.Access.Anonymous.Recording.URL)
 	require.Equal(t, sec, r.RecordingSecret)
+}
+
+// FuzzCreateBuildsValidRooms: any body the worker accepts (schema, then
+// Validate) builds a room that matches the contract's room schema.
+func FuzzCreateBuildsValidRooms(f *testing.F) {
+	f.Add([]byte(`{}`))
+	f.Add([]byte(`{"roomName":"  Reunión   de Niños ","autoDeletionDate":4000000000000,"autoDeletionPolicy":{"withMeeting":"force"}}`))
+	f.Add([]byte(`{"config":{"e2ee":{"enabled":true},"recording":{"layout":"speaker","encoding":{"video":{"width":1,"height":1,"framerate":1,"codec":"VP8","bitrate":1,"keyFrameInterval":0,"depth":1},"audio":{"codec":"AAC","bitrate":1,"frequency":1}}},"maxParticipants":30,"maxDurationMinutes":null}}`))
+	f.Add([]byte(`{"roles":{"moderator":{"permissions":{"canRetrieveRecordings":false}},"speaker":{"permissions":{"chatWrite":false}}},"access":{"anonymous":{"moderator":{"enabled":false}},"user":{"enabled":false}}}`))
+	f.Add([]byte(`{"roomName":"🎉","preferences":{"chatPreferences":{"enabled":false},"recordingPreferences":{"enabled":false},"virtualBackgroundPreferences":{"enabled":true}}}`))
+	h := createHandler{&Rooms{BaseURL: "http://localhost:8080", MinAutoDeletionDelay: time.Hour}}
+	now := time.UnixMilli(1_764_000_000_000)
+	plan := createPlan{Suffix: "abcdefghijklmno", ModeratorSecret: "M", SpeakerSecret: "S", RecordingSecret: "R", CreationDate: now.UnixMilli()}
+	f.Fuzz(func(t *testing.T, body []byte) {
+		c, err := handler.DecodeJSON[events.CreateRoom](events.SubjectCreate, body)
+		if err != nil {
+			return
+		}
+		if h.Validate(c, now) != nil {
+			return
+		}
+		r := h.build(c, plan)
+		raw, err := json.Marshal(r.MeetView())
+		require.NoError(t, err)
+		require.NoError(t, schemas.Validate("meetroom", raw), "%s -> %s", body, raw)
+	})
 }
