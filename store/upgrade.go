@@ -37,6 +37,10 @@ import (
 //   - owner admin, rolesUpdatedAt = creationDate, autoDeletionPolicy the
 //     default when the room has an autoDeletionDate.
 //
+// A record of version 0 that already has a status (no record of the old
+// model has one) was built in the current model by a writer that left
+// SchemaVersion unset: it only gets its version, and keeps its fields.
+//
 // The old fields are kept as they are. UpgradeRoom is a pure function of
 // the record, so every reader, process and store derives the same room;
 // that is why the recording link's secret is derived from the room's
@@ -45,6 +49,10 @@ import (
 func UpgradeRoom(r *Room) bool {
 	if r.SchemaVersion >= RoomSchemaVersion {
 		return false
+	}
+	if r.Status != "" {
+		r.SchemaVersion = RoomSchemaVersion
+		return true
 	}
 	p := r.Preferences
 

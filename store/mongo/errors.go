@@ -53,8 +53,9 @@ func isUnavailable(err error) bool {
 
 // wrapErr maps a driver error of operation op to the store's errors:
 // unavailability wraps store.ErrUnavailable, a duplicate key
-// store.ErrDuplicate, no document store.ErrNotFound; the driver's error
-// stays in the chain.
+// store.ErrDuplicate, no document store.ErrNotFound, a regular expression
+// the server refuses store.ErrInvalid; the driver's error stays in the
+// chain.
 func wrapErr(op string, err error) error {
 	switch {
 	case err == nil:
@@ -67,6 +68,8 @@ func wrapErr(op string, err error) error {
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrDuplicate)
 	case errors.Is(err, mongo.ErrNoDocuments):
 		return fmt.Errorf("mongo: %s: %w", op, store.ErrNotFound)
+	case isBadRegex(err):
+		return fmt.Errorf("mongo: %s: %w: %w", op, store.ErrInvalid, err)
 	default:
 		return fmt.Errorf("mongo: %s: %w", op, err)
 	}
@@ -76,4 +79,17 @@ func wrapErr(op string, err error) error {
 func isIndexNotFound(err error) bool {
 	var se mongo.ServerError
 	return errors.As(err, &se) && se.HasErrorCode(27)
+}
+
+// codeBadRegex is MongoDB's error for a $regex its PCRE does not compile.
+// FindRooms checks patterns with Go's regexp first, so this is a pattern
+// that RE2 accepts and PCRE does not, which the two syntaxes allow at their
+// edges.
+const codeBadRegex = 51091
+
+// isBadRegex reports whether err is the server refusing a regular
+// expression.
+func isBadRegex(err error) bool {
+	var se mongo.ServerError
+	return errors.As(err, &se) && se.HasErrorCode(codeBadRegex)
 }

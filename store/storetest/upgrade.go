@@ -177,6 +177,20 @@ func testUpgradeOnRead(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.ElementsMatch(t, []string{olds[1].RoomID, olds[3].RoomID}, ids(found))
 
+	// A room of the current model whose writer left SchemaVersion unset
+	// keeps its fields.
+	unset := NewRoom("Unset-aaaaaaaaaaaaaa")
+	unset.SchemaVersion = 0
+	unset.Config.Chat.Enabled = !unset.Preferences.ChatPreferences.Enabled
+	unset.Status = events.StatusClosed
+	require.NoError(t, s.InsertRoom(ctx, unset))
+	got, err := s.GetRoom(ctx, unset.RoomID)
+	require.NoError(t, err)
+	want := *unset
+	want.SchemaVersion = store.RoomSchemaVersion
+	RequireRoomEqual(t, &want, got)
+	require.NoError(t, s.DeleteRoom(ctx, unset.RoomID))
+
 	// An update stores the current shape, which then reads as written.
 	r, err := s.GetRoom(ctx, olds[0].RoomID)
 	require.NoError(t, err)
@@ -184,7 +198,7 @@ func testUpgradeOnRead(t *testing.T, s store.Store) {
 	r.Config.Chat.Enabled = !r.Config.Chat.Enabled
 	r.Access.Anonymous.Recording.Enabled = false
 	require.NoError(t, s.UpdateRoom(ctx, r, r.Version))
-	got, err := s.GetRoom(ctx, r.RoomID)
+	got, err = s.GetRoom(ctx, r.RoomID)
 	require.NoError(t, err)
 	RequireRoomEqual(t, r, got)
 	require.True(t, strings.HasSuffix(got.Access.Anonymous.Recording.URL, got.RecordingSecret))
