@@ -188,8 +188,30 @@ func (c *Client) Do(ctx context.Context, id string, cmd events.Command) (*events
 }
 
 // CreateRoom creates a room and returns it.
-func (c *Client) CreateRoom(ctx context.Context, id string, req events.CreateRoom) (*events.Room, error) {
-	return decodeData[events.Room](c.Do(ctx, id, req))
+func (c *Client) CreateRoom(ctx context.Context, id string, req events.CreateRoom) (*events.MeetRoom, error) {
+	return decodeData[events.MeetRoom](c.Do(ctx, id, req))
+}
+
+// UpdateConfig merges a partial config into a room's and returns the
+// room's config.
+func (c *Client) UpdateConfig(ctx context.Context, id string, req events.UpdateConfig) (*events.Config, error) {
+	return decodeData[events.Config](c.Do(ctx, id, req))
+}
+
+// UpdateStatus opens or closes a room and returns the room (result status
+// 202 when the closure waits for the meeting's end: see Do for the result).
+func (c *Client) UpdateStatus(ctx context.Context, id string, req events.UpdateStatus) (*events.MeetRoom, error) {
+	return decodeData[events.MeetRoom](c.Do(ctx, id, req))
+}
+
+// UpdateRoles changes a room's role permissions and returns its roles.
+func (c *Client) UpdateRoles(ctx context.Context, id string, req events.UpdateRoles) (*events.Roles, error) {
+	return decodeData[events.Roles](c.Do(ctx, id, req))
+}
+
+// UpdateAccess switches a room's access links and returns its access.
+func (c *Client) UpdateAccess(ctx context.Context, id string, req events.UpdateAccess) (*events.Access, error) {
+	return decodeData[events.Access](c.Do(ctx, id, req))
 }
 
 // DeleteRooms deletes (or marks) rooms.

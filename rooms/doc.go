@@ -5,8 +5,12 @@
 // on them), apply (compare-and-set updates carrying the command ID, or
 // writes left to the completion) and the domain events it causes.
 //
-//   - create.go: rooms.cmd.create
-//   - update.go: rooms.cmd.update_preferences
+//   - create.go: rooms.cmd.create (OpenVidu Meet's room: names.go has the
+//     name and ID rules, options.go the merges of config, roles and access)
+//   - update_config.go, update_status.go, update_roles.go,
+//     update_access.go: the updates of OpenVidu Meet's model (what they
+//     share is in update_room.go)
+//   - update.go: rooms.cmd.update_preferences (the old model)
 //   - delete.go: rooms.cmd.delete (delete, or mark a room whose meeting is
 //     live; forced deletes end the meeting)
 //   - meetings.go: LiveKit's room_started and room_finished (which

@@ -76,6 +76,10 @@ func (r *Rooms) Register(reg *handler.Registry) error {
 		handler.Register(reg, createHandler{r}, handler.Options[events.CreateRoom]{}),
 		handler.Register(reg, deleteHandler{r}, handler.Options[events.DeleteRooms]{Decode: decodeDelete}),
 		handler.Register(reg, updateHandler{r}, handler.Options[events.UpdatePreferences]{}),
+		handler.Register(reg, updateConfigHandler{r}, handler.Options[events.UpdateConfig]{}),
+		handler.Register(reg, updateStatusHandler{r}, handler.Options[events.UpdateStatus]{}),
+		handler.Register(reg, updateRolesHandler{r}, handler.Options[events.UpdateRoles]{}),
+		handler.Register(reg, updateAccessHandler{r}, handler.Options[events.UpdateAccess]{}),
 		handler.Register(reg, newSweepHandler(r), handler.Options[events.Sweep]{}),
 		r.registerMeetings(reg),
 	)

@@ -7,16 +7,23 @@
 // compiled once on first use (github.com/santhosh-tekuri/jsonschema/v6):
 //
 //   - command.create, command.delete, command.update_preferences,
-//     command.sweep: the bodies of rooms.cmd.<type>;
+//     command.update_config, command.update_status, command.update_roles,
+//     command.update_access, command.sweep: the bodies of rooms.cmd.<type>;
+//   - meetroom: a room in OpenVidu Meet's model (its $defs: config, roles,
+//     permissions, access, autoDeletionPolicy, encoding), and
+//     meetroom.options: the partial config, roles, access and policy of a
+//     create or an update;
 //   - result: the result envelope on rooms.results.<commandId>, whose data is
-//     checked by the command type (room, result.delete, result.sweep);
+//     checked by the command type (meetroom for create and update_status, its
+//     config, roles or access for the other updates, room for
+//     update_preferences, result.delete, result.sweep);
 //   - room (and its $defs/fields, every property optional, for replies to
 //     queries with fields), preferences, error;
 //   - query.<name>.request and query.<name>.reply for rooms.api.<name>, and
 //     query.error, the {"error": {...}} reply of a failed query;
 //   - event: the CloudEvents 1.0 envelope of rooms.events.<type>, whose data
-//     is checked by type: the room for created, preferences_updated and
-//     marked_for_deletion; event.deleted ({roomId, roomName?, forced?}) for
+//     is checked by type: meetroom for created; room for
+//     preferences_updated and marked_for_deletion; event.deleted ({roomId, roomName?, forced?}) for
 //     deleted; event.meeting ({roomId}) for meeting_started and
 //     meeting_ended;
 //   - livekit.webhook: the LiveKit webhook events roomkeeper reads;

@@ -54,7 +54,12 @@ func FuzzValidateCommand(f *testing.F) {
 	f.Add(uint8(1), []byte(`{"roomIds":[]}`))
 	f.Add(uint8(2), []byte(`{"roomId":"r","preferences":{}}`))
 	f.Add(uint8(3), []byte(`[]`))
-	subjects := []string{events.SubjectCreate, events.SubjectDelete, events.SubjectUpdatePreferences, events.SubjectSweep}
+	f.Add(uint8(4), []byte(`{"roomId":"r","config":{"maxParticipants":null,"recording":{"encoding":"H264_720P_30"}}}`))
+	f.Add(uint8(5), []byte(`{"roomId":"r","status":"closed"}`))
+	f.Add(uint8(6), []byte(`{"roomId":"r","roles":{"speaker":{"permissions":{"canRecord":true}}}}`))
+	f.Add(uint8(7), []byte(`{"roomId":"r","access":{"anonymous":{"speaker":{"enabled":false}}}}`))
+	subjects := []string{events.SubjectCreate, events.SubjectDelete, events.SubjectUpdatePreferences, events.SubjectSweep,
+		events.SubjectUpdateConfig, events.SubjectUpdateStatus, events.SubjectUpdateRoles, events.SubjectUpdateAccess}
 	f.Fuzz(func(t *testing.T, which uint8, body []byte) {
 		subject := subjects[int(which)%len(subjects)]
 		err := schemas.ValidateCommand(subject, body)

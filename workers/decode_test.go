@@ -70,9 +70,9 @@ func TestCreateIgnoresNamesInOtherLetterCase(t *testing.T) {
 	b.Start(t, workertest.WorkerOpts{})
 	long := strings.Repeat("x", 10_000)
 	b.SendRaw(t, "case-1", events.SubjectCreate, `{"ROOMNAME":"`+long+`","Preferences":`+prefsEveryone+`}`)
-	room := roomOf(t, b.Result(t, "case-1"))
+	room := workertest.MeetRoomOf(t, b.Result(t, "case-1"))
 	require.Equal(t, "Room", room.RoomName)
-	require.Equal(t, events.DefaultPreferences(), room.Preferences)
+	require.Equal(t, events.DefaultConfig(), room.Config)
 
 	stored, err := b.Store.GetRoom(ctxT(t, 10*time.Second), room.RoomID)
 	require.NoError(t, err)

@@ -31,19 +31,19 @@ func TestCreateEndToEnd(t *testing.T) {
 	res := b.Result(t, "create-1")
 	require.Equal(t, "create-1", res.CommandID)
 	require.Equal(t, events.SubjectCreate, res.Type)
-	room := roomOf(t, res)
-	require.Equal(t, "My Room 123", room.RoomName)
-	require.Regexp(t, `^MyRoom123-[a-z0-9]{15}$`, room.RoomID)
+	room := workertest.MeetRoomOf(t, res)
+	require.Equal(t, ".,-------}{¡$#<+My Room *123", room.RoomName, "trimmed, every other character kept")
+	require.Regexp(t, `^my_room_123-[a-z0-9]{15}$`, room.RoomID)
 	require.Equal(t, date, *room.AutoDeletionDate)
-	require.Equal(t, events.DefaultPreferences(), room.Preferences)
-	require.Contains(t, room.ModeratorRoomURL, "http://localhost:8080/room/"+room.RoomID+"?secret=")
-	require.Contains(t, room.PublisherRoomURL, "/room/"+room.RoomID+"?secret=")
-	require.NotEqual(t, room.ModeratorRoomURL, room.PublisherRoomURL)
+	require.Equal(t, events.DefaultConfig(), room.Config)
+	require.Contains(t, room.Access.Anonymous.Moderator.URL, "http://localhost:8080/room/"+room.RoomID+"?secret=")
+	require.Contains(t, room.Access.Anonymous.Speaker.URL, "/room/"+room.RoomID+"?secret=")
+	require.NotEqual(t, room.Access.Anonymous.Moderator.URL, room.Access.Anonymous.Speaker.URL)
 
 	stored, err := b.Store.GetRoom(ctxT(t, 5*time.Second), room.RoomID)
 	require.NoError(t, err)
 	require.Equal(t, room.RoomName, stored.RoomName)
-	require.Equal(t, room.ModeratorRoomURL, stored.ModeratorRoomURL)
+	require.Equal(t, room.Access.Anonymous.Moderator.URL, stored.ModeratorRoomURL)
 	require.GreaterOrEqual(t, len(stored.ModeratorSecret), 26, "secrets carry at least 128 bits")
 
 	evs := b.StreamMsgs(t, events.StreamEvents, "rooms.events.created")
@@ -66,7 +66,7 @@ func TestCreateDefaultsAndRoomIDsAreUnpredictable(t *testing.T) {
 	require.Equal(t, "Room", r1.RoomName)
 	require.Nil(t, r1.AutoDeletionDate)
 	require.NotEqual(t, r1.RoomID, r2.RoomID)
-	require.True(t, strings.HasPrefix(r1.RoomID, "Room-"))
+	require.True(t, strings.HasPrefix(r1.RoomID, "room-"))
 }
 
 func TestSameMsgIDTwiceGivesOneRoomAndOneResult(t *testing.T) {

@@ -95,7 +95,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	name := "secret keeper"
 	room, err := c.CreateRoom(ctxT(t, 30*time.Second), cmdID("create"), events.CreateRoom{RoomName: &name})
 	require.NoError(t, err)
-	modSecret, pubSecret := secretOf(t, room.ModeratorRoomURL), secretOf(t, room.PublisherRoomURL)
+	modSecret, pubSecret := secretOf(t, room.Access.Anonymous.Moderator.URL), secretOf(t, room.Access.Anonymous.Speaker.URL)
 	secrets["moderator secret"], secrets["publisher secret"] = modSecret, pubSecret
 
 	role, err := c.Role(ctxT(t, 10*time.Second), room.RoomID, modSecret)

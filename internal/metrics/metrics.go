@@ -50,6 +50,10 @@ var commandTypes = []string{
 	events.CommandType(events.SubjectCreate),
 	events.CommandType(events.SubjectDelete),
 	events.CommandType(events.SubjectUpdatePreferences),
+	events.CommandType(events.SubjectUpdateConfig),
+	events.CommandType(events.SubjectUpdateStatus),
+	events.CommandType(events.SubjectUpdateRoles),
+	events.CommandType(events.SubjectUpdateAccess),
 	events.CommandType(events.SubjectSweep),
 }
 

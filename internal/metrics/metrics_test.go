@@ -79,6 +79,7 @@ func TestLabelsAreBounded(t *testing.T) {
 		events.SubjectCreate:              {"command", "create"},
 		events.SubjectSweep:               {"command", "sweep"},
 		events.SubjectUpdatePreferences:   {"command", "update_preferences"},
+		events.SubjectUpdateStatus:        {"command", "update_status"},
 		events.SubjectRoomFinished:        {"webhook", "room_finished"},
 		"livekit.webhook.track_published": {"webhook", "track_published"},
 		"rooms.cmd.bogus":                 {"command", "unknown"},

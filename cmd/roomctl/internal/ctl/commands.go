@@ -17,9 +17,14 @@ import (
 // CreateCmd is `roomctl create`.
 type CreateCmd struct {
 	commandFlags
-	Name             string `help:"Room name (sanitised; default Room)."`
-	AutoDeletionDate string `name:"auto-deletion-date" help:"When the room expires: RFC 3339 or epoch milliseconds."`
-	Preferences      string `help:"Preferences as JSON (complete object)."`
+	Name             string `help:"Room name (trimmed, whitespace collapsed; default Room)."`
+	AutoDeletionDate string `name:"auto-deletion-date" help:"When the room expires (at least 1 h ahead): RFC 3339 or epoch milliseconds."`
+	WithMeeting      string `name:"with-meeting" enum:",force,when_meeting_ends" default:"" help:"Auto-deletion policy for a room with a live meeting: force or when_meeting_ends (default)."`
+	WithRecordings   string `name:"with-recordings" enum:",force,close" default:"" help:"Auto-deletion policy for a room with recordings: force or close (default)."`
+	Config           string `help:"Partial config as JSON, merged with the defaults, e.g. {\"recording\":{\"enabled\":false},\"maxParticipants\":10}."`
+	Roles            string `help:"Partial roles as JSON, e.g. {\"speaker\":{\"permissions\":{\"mediaShareScreen\":false}}}."`
+	Access           string `help:"Access switches as JSON, e.g. {\"anonymous\":{\"recording\":{\"enabled\":false}}}."`
+	Preferences      string `help:"Deprecated: the old model's preferences as JSON (complete object)."`
 }
 
 // Run publishes rooms.cmd.create.
@@ -35,14 +40,83 @@ func (c *CreateCmd) Run(e *env) error {
 		}
 		body["autoDeletionDate"] = ms
 	}
-	if c.Preferences != "" {
-		raw, err := rawJSON("preferences", c.Preferences)
+	if c.WithMeeting != "" || c.WithRecordings != "" {
+		body["autoDeletionPolicy"] = events.AutoDeletionPolicyOptions{WithMeeting: c.WithMeeting, WithRecordings: c.WithRecordings}
+	}
+	for _, o := range []struct{ flag, key, value string }{
+		{"config", "config", c.Config}, {"roles", "roles", c.Roles}, {"access", "access", c.Access},
+		{"preferences", "preferences", c.Preferences},
+	} {
+		if o.value == "" {
+			continue
+		}
+		raw, err := rawJSON(o.flag, o.value)
 		if err != nil {
 			return err
 		}
-		body["preferences"] = raw
+		body[o.key] = raw
 	}
 	return e.do(c.commandFlags, events.SubjectCreate, body)
+}
+
+// UpdateConfigCmd is `roomctl update-config`.
+type UpdateConfigCmd struct {
+	commandFlags
+	RoomID string `arg:"" name:"roomId"`
+	Config string `required:"" help:"Partial config as JSON, deep-merged into the room's; null removes a limit, e.g. {\"maxParticipants\":null}."`
+}
+
+// Run publishes rooms.cmd.update_config.
+func (c *UpdateConfigCmd) Run(e *env) error {
+	raw, err := rawJSON("config", c.Config)
+	if err != nil {
+		return err
+	}
+	return e.do(c.commandFlags, events.SubjectUpdateConfig, map[string]any{"roomId": c.RoomID, "config": raw})
+}
+
+// UpdateStatusCmd is `roomctl update-status`.
+type UpdateStatusCmd struct {
+	commandFlags
+	RoomID string `arg:"" name:"roomId"`
+	Status string `arg:"" name:"status" enum:"open,closed" help:"open or closed (closing a room with a live meeting closes it when the meeting ends)."`
+}
+
+// Run publishes rooms.cmd.update_status.
+func (c *UpdateStatusCmd) Run(e *env) error {
+	return e.do(c.commandFlags, events.SubjectUpdateStatus, events.UpdateStatus{RoomID: c.RoomID, Status: c.Status})
+}
+
+// UpdateRolesCmd is `roomctl update-roles`.
+type UpdateRolesCmd struct {
+	commandFlags
+	RoomID string `arg:"" name:"roomId"`
+	Roles  string `required:"" help:"The permissions to change, as JSON, e.g. {\"speaker\":{\"permissions\":{\"chatWrite\":false}}}."`
+}
+
+// Run publishes rooms.cmd.update_roles.
+func (c *UpdateRolesCmd) Run(e *env) error {
+	raw, err := rawJSON("roles", c.Roles)
+	if err != nil {
+		return err
+	}
+	return e.do(c.commandFlags, events.SubjectUpdateRoles, map[string]any{"roomId": c.RoomID, "roles": raw})
+}
+
+// UpdateAccessCmd is `roomctl update-access`.
+type UpdateAccessCmd struct {
+	commandFlags
+	RoomID string `arg:"" name:"roomId"`
+	Access string `required:"" help:"The access switches to set, as JSON, e.g. {\"anonymous\":{\"speaker\":{\"enabled\":false}}}."`
+}
+
+// Run publishes rooms.cmd.update_access.
+func (c *UpdateAccessCmd) Run(e *env) error {
+	raw, err := rawJSON("access", c.Access)
+	if err != nil {
+		return err
+	}
+	return e.do(c.commandFlags, events.SubjectUpdateAccess, map[string]any{"roomId": c.RoomID, "access": raw})
 }
 
 // ParseDate reads an RFC 3339 time or epoch milliseconds into epoch

@@ -48,6 +48,10 @@ type CLI struct {
 	Create            CreateCmd            `cmd:"" help:"Create a room (rooms.cmd.create) and print the result."`
 	Delete            DeleteCmd            `cmd:"" help:"Delete rooms, or mark those with a meeting (rooms.cmd.delete)."`
 	UpdatePreferences UpdatePreferencesCmd `cmd:"" name:"update-preferences" help:"Replace a room's preferences (rooms.cmd.update_preferences)."`
+	UpdateConfig      UpdateConfigCmd      `cmd:"" name:"update-config" help:"Merge a partial config into a room's (rooms.cmd.update_config)."`
+	UpdateStatus      UpdateStatusCmd      `cmd:"" name:"update-status" help:"Open or close a room (rooms.cmd.update_status)."`
+	UpdateRoles       UpdateRolesCmd       `cmd:"" name:"update-roles" help:"Change a room's role permissions (rooms.cmd.update_roles)."`
+	UpdateAccess      UpdateAccessCmd      `cmd:"" name:"update-access" help:"Switch a room's access links on or off (rooms.cmd.update_access)."`
 	Sweep             SweepCmd             `cmd:"" help:"Run an expiry sweep now (rooms.cmd.sweep)."`
 	Result            ResultCmd            `cmd:"" help:"Wait for and print the result of a command by its ID."`
 	Get               GetCmd               `cmd:"" help:"Print a room."`

@@ -89,10 +89,10 @@ func TestCreateGetListDelete(t *testing.T) {
 	require.True(t, res.OK)
 	require.Contains(t, r.errOut, "command "+res.CommandID+" published on rooms.cmd.create")
 	require.True(t, strings.HasPrefix(res.CommandID, "roomctl-"))
-	var room events.Room
+	var room events.MeetRoom
 	require.NoError(t, json.Unmarshal(res.Data, &room))
-	require.Equal(t, "My Room", room.RoomName)
-	require.False(t, room.Preferences.ChatPreferences.Enabled)
+	require.Equal(t, "My Room!", room.RoomName)
+	require.False(t, room.Config.Chat.Enabled)
 
 	// A second room with a chosen ID; repeating the ID gives the same result.
 	r = roomctl(t, url, "create", "--id", "second-room")
@@ -108,9 +108,9 @@ func TestCreateGetListDelete(t *testing.T) {
 	var got events.Room
 	require.NoError(t, json.Unmarshal([]byte(r.out), &got))
 	require.Equal(t, room.RoomID, got.RoomID)
-	require.Equal(t, room.PublisherRoomURL, got.PublisherRoomURL)
+	require.Equal(t, room.Access.Anonymous.Speaker.URL, got.PublisherRoomURL)
 	r = roomctl(t, url, "get", room.RoomID, "--fields", "roomName,markedForDeletion")
-	require.JSONEq(t, `{"roomName":"My Room","markedForDeletion":false}`, r.out)
+	require.JSONEq(t, `{"roomName":"My Room!","markedForDeletion":false}`, r.out)
 	r = roomctl(t, url, "get", "Nope-000000000000000")
 	require.Equal(t, ctl.ExitErrorResult, r.code)
 	require.Contains(t, r.errOut, "not_found")
@@ -122,7 +122,7 @@ func TestCreateGetListDelete(t *testing.T) {
 	require.Len(t, lines, 3, r.out)
 	require.Regexp(t, `^ROOM ID\s+ROOM NAME\s+CREATION DATE\s+AUTO DELETION DATE\s+MARKED FOR DELETION$`, lines[0])
 	require.Contains(t, r.out, room.RoomID)
-	require.Contains(t, r.out, "My Room")
+	require.Contains(t, r.out, "My Room!")
 	require.Contains(t, r.out, time.UnixMilli(*room.AutoDeletionDate).UTC().Format(time.RFC3339))
 	r = roomctl(t, url, "list", "--json", "--fields", "roomId", "--max-items", "1")
 	require.Equal(t, ctl.ExitOK, r.code, r.errOut)
@@ -132,7 +132,7 @@ func TestCreateGetListDelete(t *testing.T) {
 	require.Contains(t, listed, map[string]string{"roomId": room.RoomID})
 
 	// role: the secret is the input, never printed back.
-	secret := secretOf(t, room.ModeratorRoomURL)
+	secret := secretOf(t, room.Access.Anonymous.Moderator.URL)
 	r = roomctl(t, url, "role", room.RoomID, "--secret", secret)
 	require.Equal(t, ctl.ExitOK, r.code, r.errOut)
 	require.JSONEq(t, `{"role":"moderator"}`, r.out)
@@ -197,6 +197,11 @@ func TestUsageAndUnreachable(t *testing.T) {
 	for _, args := range [][]string{
 		{"create", "--auto-deletion-date", "tomorrow"},
 		{"create", "--preferences", "{"},
+		{"create", "--config", "{"},
+		{"create", "--with-meeting", "fail"},
+		{"update-status", "r-aaaaaaaaaaaaaaa", "active_meeting"},
+		{"update-config", "r-aaaaaaaaaaaaaaa"},
+		{"update-roles", "r-aaaaaaaaaaaaaaa", "--roles", "["},
 		{"create", "--id", "bad id"},
 		{"delete"},
 		{"nope"},
