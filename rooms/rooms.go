@@ -78,6 +78,7 @@ func (r *Rooms) Register(reg *handler.Registry) error {
 		handler.Register(reg, updateHandler{r}, handler.Options[events.UpdatePreferences]{}),
 		handler.Register(reg, newSweepHandler(r), handler.Options[events.Sweep]{}),
 		r.registerMeetings(reg),
+		r.registerRecordings(reg),
 	)
 }
 
