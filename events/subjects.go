@@ -18,6 +18,12 @@ const (
 	SubjectUpdatePreferences = CommandPrefix + "update_preferences"
 	SubjectSweep             = CommandPrefix + "sweep"
 
+	// The room updates of OpenVidu Meet's model (issue 15).
+	SubjectUpdateConfig = CommandPrefix + "update_config"
+	SubjectUpdateStatus = CommandPrefix + "update_status"
+	SubjectUpdateRoles  = CommandPrefix + "update_roles"
+	SubjectUpdateAccess = CommandPrefix + "update_access"
+
 	SubjectRoomStarted  = WebhookPrefix + "room_started"
 	SubjectRoomFinished = WebhookPrefix + "room_finished"
 

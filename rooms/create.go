@@ -11,7 +11,8 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-// createHandler applies rooms.cmd.create.
+// createHandler applies rooms.cmd.create (upstream POST /rooms): a room in
+// OpenVidu Meet's current model, answered with 201 and the room.
 type createHandler struct{ *Rooms }
 
 // createPlan holds the random choices of a create, stored with the claim so
@@ -19,22 +20,25 @@ type createHandler struct{ *Rooms }
 type createPlan struct {
 	Suffix          string `json:"suffix"`
 	ModeratorSecret string `json:"moderatorSecret"`
-	PublisherSecret string `json:"publisherSecret"`
+	// SpeakerSecret keeps the JSON name of the old model's publisher
+	// secret, so a create claimed by the previous version converges too.
+	SpeakerSecret string `json:"publisherSecret"`
+	// RecordingSecret is new: a create claimed by the previous version and
+	// finished by this one gets a fresh one on each run (its other choices
+	// converge).
+	RecordingSecret string `json:"recordingSecret,omitempty"`
 	CreationDate    int64  `json:"creationDate"`
 }
 
-// DefaultRoomName is the name of a room created without one.
-const DefaultRoomName = "Room"
-
+// Validate checks what the JSON Schema cannot: the autoDeletionDate's
+// distance from now, the permission names of the roles, user access.
 func (h createHandler) Validate(c events.CreateRoom, now time.Time) error {
-	if c.AutoDeletionDate != nil {
-		min := now.Add(h.MinAutoDeletionDelay).UnixMilli()
-		if *c.AutoDeletionDate < min {
-			return events.Invalid("autoDeletionDate too soon", events.FieldError{
-				Field:   "autoDeletionDate",
-				Message: fmt.Sprintf("must be at least %s in the future (epoch milliseconds)", h.MinAutoDeletionDelay),
-			})
-		}
+	var errs []events.FieldError
+	errs = append(errs, checkAutoDeletion(c.AutoDeletionDate, now, h.MinAutoDeletionDelay)...)
+	errs = append(errs, checkRoles("roles", c.Roles)...)
+	errs = append(errs, checkAccess("access", c.Access)...)
+	if len(errs) > 0 {
+		return events.Invalid("invalid "+events.SubjectCreate+" body", sortDetails(errs)...)
 	}
 	return nil
 }
@@ -46,11 +50,14 @@ func (h createHandler) Plan(_ context.Context, _ events.CreateRoom, now time.Tim
 }
 
 func newCreatePlan(now time.Time) (createPlan, error) {
-	suffix, err := randomSuffix(15)
+	suffix, err := randomSuffix(idSuffixLen)
 	if err != nil {
 		return createPlan{}, err
 	}
-	return createPlan{Suffix: suffix, ModeratorSecret: newSecret(), PublisherSecret: newSecret(), CreationDate: now.UnixMilli()}, nil
+	return createPlan{
+		Suffix: suffix, ModeratorSecret: newSecret(), SpeakerSecret: newSecret(), RecordingSecret: newSecret(),
+		CreationDate: now.UnixMilli(),
+	}, nil
 }
 
 func (h createHandler) Handle(ctx context.Context, job *handler.Job[events.CreateRoom]) (*handler.Outcome, error) {
@@ -58,15 +65,19 @@ func (h createHandler) Handle(ctx context.Context, job *handler.Job[events.Creat
 	if err != nil {
 		return nil, err
 	}
+	if plan.RecordingSecret == "" {
+		plan.RecordingSecret = newSecret()
+	}
 	room := h.build(job.Msg, plan)
 	room.MarkApplied(job.ID)
 	job.Log = job.Log.WithField("room_id", room.RoomID)
+	view := room.MeetView()
 	// The room goes in with the completion.
-	out := &handler.Outcome{Data: room.View(), Status: 201, Writes: []store.Write{store.InsertRoom(room)}}
+	out := &handler.Outcome{Data: view, Status: 201, Writes: []store.Write{store.InsertRoom(room)}}
 	if room.Preferences.RecordingPreferences.Enabled {
 		out.Writes = append(out.Writes, store.PutArchived(archive(room)))
 	}
-	if err := out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, room.View()); err != nil {
+	if err := out.Event(job.ID, events.EventCreated, room.RoomID, job.Now, view); err != nil {
 		return nil, err
 	}
 	job.Log.Info("room created")
@@ -78,26 +89,76 @@ func (h createHandler) Handle(ctx context.Context, job *handler.Job[events.Creat
 func (h createHandler) build(c events.CreateRoom, p createPlan) *store.Room {
 	name := DefaultRoomName
 	if c.RoomName != nil {
-		if s := SanitizeName(*c.RoomName); s != "" {
+		if s := CleanRoomName(*c.RoomName); s != "" {
 			name = s
 		}
 	}
-	prefs := events.DefaultPreferences()
+	id := RoomIDPrefix(name) + "-" + p.Suffix
+	config := events.DefaultConfig()
 	if c.Preferences != nil {
-		prefs = *c.Preferences
+		config.Chat.Enabled = c.Preferences.ChatPreferences.Enabled
+		config.Recording.Enabled = c.Preferences.RecordingPreferences.Enabled
+		config.VirtualBackground.Enabled = c.Preferences.VirtualBackgroundPreferences.Enabled
 	}
-	id := strings.ReplaceAll(name, " ", "") + "-" + p.Suffix
-	return &store.Room{
+	config = mergeConfig(config, c.Config)
+	access := mergeAccess(events.Access{
+		Anonymous: events.AnonymousAccess{
+			Moderator: events.Link{Enabled: true, URL: h.roomURL(id, p.ModeratorSecret)},
+			Speaker:   events.Link{Enabled: true, URL: h.roomURL(id, p.SpeakerSecret)},
+			Recording: events.Link{Enabled: true, URL: h.recordingsURL(id, p.RecordingSecret)},
+		},
+		User: events.Link{Enabled: false, URL: h.userURL(id)},
+	}, c.Access)
+	r := &store.Room{
 		RoomID:           id,
 		RoomName:         name,
 		CreationDate:     p.CreationDate,
 		AutoDeletionDate: c.AutoDeletionDate,
-		Preferences:      prefs,
-		ModeratorRoomURL: h.roomURL(id, p.ModeratorSecret),
-		PublisherRoomURL: h.roomURL(id, p.PublisherSecret),
+		SchemaVersion:    store.RoomSchemaVersion,
+		Owner:            events.OwnerAdmin,
+		Config:           config,
+		Roles:            mergeRoles(events.DefaultRoles(), c.Roles),
+		Access:           access,
+		Status:           events.StatusOpen,
+		RolesUpdatedAt:   p.CreationDate,
+		MeetingEndAction: events.EndActionNone,
 		ModeratorSecret:  p.ModeratorSecret,
-		PublisherSecret:  p.PublisherSecret,
+		SpeakerSecret:    p.SpeakerSecret,
+		RecordingSecret:  p.RecordingSecret,
+		// The old model's fields, until it goes: the speaker link is the
+		// old publisher link.
+		ModeratorRoomURL: access.Anonymous.Moderator.URL,
+		PublisherRoomURL: access.Anonymous.Speaker.URL,
+		PublisherSecret:  p.SpeakerSecret,
 	}
+	if c.AutoDeletionDate != nil {
+		r.AutoDeletionPolicy = autoDeletionPolicy(c.AutoDeletionPolicy)
+	}
+	r.Preferences = preferencesOf(config, c.Preferences)
+	return r
+}
+
+// preferencesOf is the old model's preferences of a room with config c
+// (the allowAccessTo of prefs, when given, or the default).
+func preferencesOf(c events.Config, prefs *events.Preferences) events.Preferences {
+	p := events.DefaultPreferences()
+	if prefs != nil {
+		p.RecordingPreferences.AllowAccessTo = prefs.RecordingPreferences.AllowAccessTo
+	}
+	p.ChatPreferences.Enabled = c.Chat.Enabled
+	p.RecordingPreferences.Enabled = c.Recording.Enabled
+	p.VirtualBackgroundPreferences.Enabled = c.VirtualBackground.Enabled
+	return p
+}
+
+// recordingsURL is the anonymous link to a room's recordings.
+func (r *Rooms) recordingsURL(roomID, secret string) string {
+	return fmt.Sprintf("%s/room/%s/recordings?secret=%s", strings.TrimRight(r.BaseURL, "/"), roomID, secret)
+}
+
+// userURL is the link of a room for Meet users (no secret).
+func (r *Rooms) userURL(roomID string) string {
+	return fmt.Sprintf("%s/room/%s", strings.TrimRight(r.BaseURL, "/"), roomID)
 }
 
 // archive is the metadata kept for a room's recordings.

@@ -98,11 +98,13 @@ func (m *signalMeetings) sentTo(id string) []sentData {
 	return out
 }
 
-// createRoom creates a room through a command and returns it.
+// createRoom creates a room through a command and returns it in the old
+// model's view (the create's result carries the new model's).
 func (b *bundle) createRoom(t *testing.T, id string, c events.CreateRoom) events.Room {
 	t.Helper()
 	b.Send(t, id, c)
-	return roomOf(t, b.Result(t, id))
+	created := meetRoomOf(t, b.Result(t, id))
+	return b.storedRoom(t, created.RoomID).View()
 }
 
 func (b *bundle) storedRoom(t *testing.T, id string) *store.Room {

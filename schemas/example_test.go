@@ -25,7 +25,7 @@ func ExampleValidateCommand() {
 	// Output:
 	// invalid_argument - invalid rooms.cmd.create body
 	//   preferences.recordingPreferences.allowAccessTo: is required
-	//   roomName: must be a string
+	//   roomName: must be null or a string
 	// true
 }
 

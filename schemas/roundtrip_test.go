@@ -84,6 +84,13 @@ func TestRoundTripCommands(t *testing.T) {
 		events.DeleteRooms{RoomIDs: []string{"a", "b"}, Force: true},
 		events.UpdatePreferences{RoomID: "MyRoom-3kq9x2m4p7a1b8c", Preferences: prefs},
 		events.Sweep{},
+		events.UpdateConfig{RoomID: "r", Config: events.ConfigOptions{MaxParticipants: events.Null[int](), MaxDurationMinutes: events.Some(60)}},
+		events.UpdateConfig{RoomID: "r"},
+		events.UpdateStatus{RoomID: "r", Status: events.StatusClosed},
+		events.UpdateRoles{RoomID: "r", Roles: events.RolesOptions{Speaker: &events.RoleOptions{Permissions: map[string]bool{"canRecord": true}}}},
+		events.UpdateRoles{RoomID: "r"},
+		events.UpdateAccess{RoomID: "r", Access: events.AccessOptions{User: &events.SwitchOptions{}}},
+		events.UpdateAccess{RoomID: "r"},
 	} {
 		require.NoError(t, schemas.ValidateCommand(cmd.Subject(), mustJSON(t, cmd)), "%#v", cmd)
 	}
@@ -99,7 +106,7 @@ func TestRoundTripResults(t *testing.T) {
 	stored := sampleRoom()
 	room := stored.View()
 	valid := map[string]events.Result{
-		"create":             ok(events.SubjectCreate, room),
+		"create":             ok(events.SubjectCreate, sampleMeetView()),
 		"update_preferences": ok(events.SubjectUpdatePreferences, room),
 		"delete":             ok(events.SubjectDelete, events.DeleteResult{Deleted: []string{"a-123456789012345"}, MarkedForDeletion: []string{}}),
 		"sweep":              ok(events.SubjectSweep, events.SweepResult{Expired: 3, DeleteCommands: 3, Reconciled: 1}),
@@ -144,7 +151,7 @@ func TestRoundTripEvents(t *testing.T) {
 	room := stored.View()
 	at := time.Date(2026, 11, 25, 17, 20, 0, 123456789, time.FixedZone("CET", 3600))
 	data := map[string]any{
-		events.EventCreated:            room,
+		events.EventCreated:            sampleMeetView(),
 		events.EventPreferencesUpdated: room,
 		events.EventMarkedForDeletion:  room,
 		events.EventDeleted:            map[string]any{"roomId": room.RoomID, "roomName": room.RoomName, "forced": true},
@@ -210,7 +217,7 @@ func TestNamesAndSubjects(t *testing.T) {
 		require.True(t, ok, s)
 		switch {
 		case strings.HasPrefix(s, events.CommandPrefix):
-			require.NoError(t, schemas.ValidateCommand(s, []byte(`{"roomIds":["a"],"roomId":"a","preferences":`+validPrefs+`}`)), s)
+			require.NoError(t, schemas.ValidateCommand(s, []byte(`{"roomIds":["a"],"roomId":"a","preferences":`+validPrefs+`,"config":{},"status":"open","roles":{},"access":{}}`)), s)
 		case strings.HasPrefix(s, "rooms.api."):
 			require.NoError(t, schemas.ValidateQuery(s, []byte(`{"roomId":"a","secret":"s","participantName":"n"}`)), s)
 			_, ok := schemas.ReplySchemaFor(s)

@@ -28,6 +28,10 @@ var commandSchemas = map[string]string{
 	events.SubjectDelete:            "command.delete",
 	events.SubjectUpdatePreferences: "command.update_preferences",
 	events.SubjectSweep:             "command.sweep",
+	events.SubjectUpdateConfig:      "command.update_config",
+	events.SubjectUpdateStatus:      "command.update_status",
+	events.SubjectUpdateRoles:       "command.update_roles",
+	events.SubjectUpdateAccess:      "command.update_access",
 }
 
 // Schema names of the query requests and replies, by subject.
