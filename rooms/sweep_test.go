@@ -553,19 +553,19 @@ func (b *bundle) published(t *testing.T, id string) []string {
 	return ids
 }
 
-// LiveKit is unreachable through every delivery of an expired room's
-// delete, which ends "unavailable"; once LiveKit is back, the next sweep
-// retries with the next attempt's ID and the room is deleted. (Before,
-// every sweep published expire-<roomId> again, which JetStream dropped or
-// the ledger answered, and the room stayed for the ledger's retention.)
-func TestSweepRetriesAnExpiryDeleteThatFailed(t *testing.T) {
+// An expiry delete of a room in a meeting that fails because LiveKit
+// cannot be asked whether the meeting still runs: the room stays, its
+// deletion scheduled (meetingEndAction delete), and no later expiry
+// delete is needed: once LiveKit answers again, the sweep's status GC
+// finds the meeting gone and applies the end action.
+func TestSweepExpiryDeleteFailingOnLiveKitIsFinishedByTheStatusGC(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
 	lk := newOutage(t)
 	b.Rooms.Meetings = lk
 	b.Start(t, workertest.WorkerOpts{})
 	const room = "Expired-aaaaaaaaaaaaaaa"
-	b.insertRoom(t, room, past(), nil)
+	b.insertRoom(t, room, past(), activeRoom)
 
 	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-down"))
 	require.Equal(t, []string{"expire-" + room}, b.published(t, "sweep-down"))
@@ -574,18 +574,13 @@ func TestSweepRetriesAnExpiryDeleteThatFailed(t *testing.T) {
 	require.Equal(t, events.CodeUnavailable, first.Error.Code)
 	b.settle(t)
 	require.True(t, b.Exists(t, room))
+	require.Equal(t, events.EndActionDelete, b.storedRoom(t, room).MeetingEndAction)
 
 	lk.up.Store(true)
-	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-up"))
-	require.Equal(t, []string{"expire-" + room + ":1"}, b.published(t, "sweep-up"))
-	retry := b.Result(t, "expire-"+room+":1")
-	require.True(t, retry.OK, "%+v", retry.Error)
-	var dr events.DeleteResult
-	require.NoError(t, json.Unmarshal(retry.Data, &dr))
-	require.Equal(t, []string{room}, dr.Deleted)
+	require.Equal(t, events.SweepResult{Reconciled: 1}, b.sweep(t, "sweep-up"))
 	b.settle(t)
 	require.False(t, b.Exists(t, room))
-	require.Equal(t, []string{events.EventID("expire-"+room+":1", events.EventDeleted, room)},
+	require.Equal(t, []string{events.EventID("sweep-up", events.EventDeleted, room)},
 		b.eventIDs(t, events.EventSubject(events.EventDeleted)))
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-after"))
 }
