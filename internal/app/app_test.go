@@ -119,7 +119,8 @@ func TestServeRestartKeepsRooms(t *testing.T) {
 	c2, _ := appClient(t, p2.app)
 	res, err := c2.DeleteRooms(ctxT(t, 30*time.Second), cmdID("delete"), events.DeleteRooms{RoomIDs: []string{room.RoomID}})
 	require.NoError(t, err)
-	require.Equal(t, []string{room.RoomID}, res.Deleted)
+	require.Len(t, res.Deleted, 1)
+	require.Equal(t, room.RoomID, res.Deleted[0].RoomID)
 }
 
 // waitEvent waits for a domain event of type typ about roomID.
