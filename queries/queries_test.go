@@ -549,7 +549,7 @@ func TestQueryRecordingToken(t *testing.T) {
 		res, err := b.Client.DeleteRooms(ctx, "rec-del-"+access, events.DeleteRooms{RoomIDs: []string{room.RoomID}})
 		require.NoError(t, err)
 		require.Len(t, res.Deleted, 1)
-	require.Equal(t, room.RoomID, res.Deleted[0].RoomID)
+		require.Equal(t, room.RoomID, res.Deleted[0].RoomID)
 		_, err = b.Client.GetRoom(ctx, room.RoomID)
 		requireCode(t, err, events.CodeNotFound)
 		t.Run(access+" after delete", check)
