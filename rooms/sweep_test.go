@@ -160,6 +160,7 @@ func TestSweepExpiredRoomInAMeetingIsScheduledThenDeletedAfterItEnds(t *testing.
 
 	require.Equal(t, events.SweepResult{Expired: 2, DeleteCommands: 2}, b.sweep(t, "sweep-1"))
 	b.settle(t)
+	require.True(t, b.Result(t, rooms.ExpirePrefix+idle).OK) // the sweep's deletes are published after its result
 	require.False(t, b.Exists(t, idle), "expired and empty: deleted")
 	got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), busy)
 	require.NoError(t, err)
