@@ -148,11 +148,33 @@ type AccessOptions struct {
 // more rooms with several commands.
 const MaxDeleteRoomIDs = 1000
 
-// DeleteRooms is the body of rooms.cmd.delete: 1 to [MaxDeleteRoomIDs] room
-// IDs.
+// DeleteRooms is the body of rooms.cmd.delete (upstream DELETE /rooms and
+// DELETE /rooms/{roomId}): 1 to [MaxDeleteRoomIDs] room IDs, and the
+// policies for a room with an active meeting (WithMeeting: force |
+// when_meeting_ends | fail) and for a room with recordings
+// (WithRecordings: force | close | fail). Both default to fail.
 type DeleteRooms struct {
-	RoomIDs []string `json:"roomIds"`
-	Force   bool     `json:"force,omitempty"`
+	RoomIDs        []string `json:"roomIds"`
+	WithMeeting    string   `json:"withMeeting,omitempty"`
+	WithRecordings string   `json:"withRecordings,omitempty"`
+	// Force is the old way of saying withMeeting force (deprecated, kept
+	// for old clients): it applies only when WithMeeting is empty.
+	Force bool `json:"force,omitempty"`
+}
+
+// Policies returns the command's policies with their defaults applied.
+func (c DeleteRooms) Policies() (withMeeting, withRecordings string) {
+	withMeeting, withRecordings = c.WithMeeting, c.WithRecordings
+	if withMeeting == "" {
+		withMeeting = PolicyFail
+		if c.Force {
+			withMeeting = PolicyForce
+		}
+	}
+	if withRecordings == "" {
+		withRecordings = PolicyFail
+	}
+	return withMeeting, withRecordings
 }
 
 // Subject of the command.

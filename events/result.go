@@ -115,11 +115,70 @@ func (r *Result) Err() error {
 	return r.Error
 }
 
-// DeleteResult is the data of a rooms.cmd.delete result.
+// DeleteResult is the data of a rooms.cmd.delete result: upstream's bulk
+// delete body. Every requested room is in Deleted (processed: deleted,
+// closed, or scheduled for when its meeting ends) or in Failed.
+//
+// The result is ok whenever the command was processed, with status 200
+// when Failed is empty and 400 otherwise (upstream's bulk answer); a
+// command naming exactly one room answers like upstream's single delete
+// on success: 200, or 202 when the deletion or closure waits for the
+// meeting to end. ok stays true with status 400 because rooms in Deleted
+// did change (and their events were published): an ok false result means
+// the command had no effect at all. A gateway serving DELETE
+// /rooms/{roomId} answers Failed[0] with 404 when its error is
+// [DeleteErrorRoom] and 409 otherwise.
 type DeleteResult struct {
-	Deleted           []string `json:"deleted"`
-	MarkedForDeletion []string `json:"markedForDeletion"`
+	// Message: "Bulk deletion request processed successfully", or
+	// "<n> room(s) failed to process while deleting".
+	Message string        `json:"message,omitempty"`
+	Deleted []DeletedRoom `json:"deleted"`
+	Failed  []FailedRoom  `json:"failed"`
 }
+
+// DeletedRoom is a room a delete processed.
+type DeletedRoom struct {
+	RoomID string `json:"roomId"`
+	// SuccessCode is one of the DeleteSuccess* codes.
+	SuccessCode string `json:"successCode"`
+	Message     string `json:"message"`
+	// Room is the room as it is after the command, for a room that still
+	// exists (closed, or scheduled for deletion or closure).
+	Room *MeetRoom `json:"room,omitempty"`
+}
+
+// FailedRoom is a room a delete could not process.
+type FailedRoom struct {
+	RoomID string `json:"roomId"`
+	// Error is one of the DeleteError* codes, or DeleteErrorRoom for a
+	// room that does not exist.
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// Success codes of a room delete (upstream MeetRoomDeletionSuccessCode).
+const (
+	DeleteSuccessRoomDeleted                                 = "room_deleted"
+	DeleteSuccessRoomWithActiveMeetingDeleted                = "room_with_active_meeting_deleted"
+	DeleteSuccessRoomWithActiveMeetingScheduledToBeDeleted   = "room_with_active_meeting_scheduled_to_be_deleted"
+	DeleteSuccessRoomAndRecordingsDeleted                    = "room_and_recordings_deleted"
+	DeleteSuccessRoomClosed                                  = "room_closed"
+	DeleteSuccessRoomWithActiveMeetingAndRecordingsDeleted   = "room_with_active_meeting_and_recordings_deleted"
+	DeleteSuccessRoomWithActiveMeetingClosed                 = "room_with_active_meeting_closed"
+	DeleteSuccessRoomWithActiveMeetingAndRecordingsScheduled = "room_with_active_meeting_and_recordings_scheduled_to_be_deleted"
+	DeleteSuccessRoomWithActiveMeetingScheduledToBeClosed    = "room_with_active_meeting_scheduled_to_be_closed"
+)
+
+// Error codes of a room delete (upstream MeetRoomDeletionErrorCode), and
+// DeleteErrorRoom, upstream's error name of a room that does not exist.
+const (
+	DeleteErrorRoomHasActiveMeeting                        = "room_has_active_meeting"
+	DeleteErrorRoomHasRecordings                           = "room_has_recordings"
+	DeleteErrorRoomWithActiveMeetingHasRecordings          = "room_with_active_meeting_has_recordings"
+	DeleteErrorRoomWithActiveMeetingCannotScheduleDeletion = "room_with_active_meeting_has_recordings_cannot_schedule_deletion"
+	DeleteErrorRoomWithRecordingsHasActiveMeeting          = "room_with_recordings_has_active_meeting"
+	DeleteErrorRoom                                        = "Room Error"
+)
 
 // SweepResult is the data of a rooms.cmd.sweep result.
 type SweepResult struct {

@@ -49,6 +49,27 @@ const (
 	HeaderDeadCommandID      = "Roomkeeper-Dead-Command-Id"
 )
 
+// LiveKit's egress webhooks, kept as recording metadata (rooms/recordings.go).
+const (
+	SubjectEgressStarted = WebhookPrefix + "egress_started"
+	SubjectEgressUpdated = WebhookPrefix + "egress_updated"
+	SubjectEgressEnded   = WebhookPrefix + "egress_ended"
+)
+
+// Domain events of deletion policies and meeting ends (issue 15).
+const (
+	// EventDeletionScheduled: the room is deleted or closed when its
+	// meeting ends (data: the room, with its meetingEndAction).
+	EventDeletionScheduled = "deletion_scheduled"
+	// EventClosed: the room was closed, instead of deleted because it has
+	// recordings, or when its meeting ended (data: the room).
+	EventClosed = "closed"
+	// EventRecordingDeleted: a deletion policy removed a recording's
+	// metadata; whoever keeps the files deletes them (data: the
+	// recording).
+	EventRecordingDeleted = "recording_deleted"
+)
+
 var commandIDPattern = regexp.MustCompile(`^[A-Za-z0-9_:-]{1,128}$`)
 
 // ValidCommandID reports whether id is a well-formed command ID: 1 to 128

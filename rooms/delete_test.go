@@ -1,115 +1,344 @@
 package rooms_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
+	lkproto "github.com/livekit/protocol/livekit"
 	"github.com/stretchr/testify/require"
+	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/roomkeeper/roomkeeper/events"
-	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/natsapi"
+	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/store/storetest"
+	"github.com/roomkeeper/roomkeeper/webhooks"
 )
 
-// requireMarkedThenDeleted checks the end of a delete command cmd of room
-// whose meeting ended while it was marking: the result says marked, the
-// room is gone, and marked_for_deletion and deleted are out once each.
-func (b *bundle) requireMarkedThenDeleted(t *testing.T, cmd, room string) {
+// lkDouble is a LiveKit double that also records the rooms it was asked
+// to delete; deleting a room removes it (LiveKit then sends room_finished).
+type lkDouble struct {
+	*workertest.LKRooms
+	mu      sync.Mutex
+	deleted []string
+}
+
+func newLKDouble() *lkDouble { return &lkDouble{LKRooms: workertest.NewLKRooms()} }
+
+func (l *lkDouble) DeleteRoom(_ context.Context, id string) error {
+	l.mu.Lock()
+	l.deleted = append(l.deleted, id)
+	l.mu.Unlock()
+	l.Set(id, false, false)
+	return nil
+}
+
+func (l *lkDouble) deletedRooms() []string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return append([]string(nil), l.deleted...)
+}
+
+// activeRoom marks a stored room as in a meeting (room_started came).
+func activeRoom(r *store.Room) {
+	r.Status, r.Meeting = events.StatusActiveMeeting, store.MeetingActive
+}
+
+// putRecordings stores n complete recordings of room.
+func (b *bundle) putRecordings(t *testing.T, room string, n int) []string {
 	t.Helper()
-	res := b.Result(t, cmd)
+	var ids []string
+	for i := range n {
+		id := fmt.Sprintf("EG_%s_%d", room, i)
+		_, err := b.Store.PutRecording(ctxT(t, 5*time.Second), storetest.NewRecording(id, room, store.RecordingComplete, 1))
+		require.NoError(t, err)
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// recordingsOf are the egress IDs of room's stored recordings.
+func (b *bundle) recordingsOf(t *testing.T, room string) []string {
+	t.Helper()
+	recs, err := b.Store.RoomRecordings(ctxT(t, 5*time.Second), room, 0)
+	require.NoError(t, err)
+	ids := []string{}
+	for _, r := range recs {
+		ids = append(ids, r.EgressID)
+	}
+	return ids
+}
+
+// deleteResult sends a delete and returns its result and data.
+func (b *bundle) deleteResult(t *testing.T, id string, c events.DeleteRooms) (*events.Result, events.DeleteResult) {
+	t.Helper()
+	b.Send(t, id, c)
+	res := b.Result(t, id)
 	require.True(t, res.OK, "%+v", res.Error)
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(res.Data, &dr))
-	require.Equal(t, []string{room}, dr.MarkedForDeletion)
-	require.Empty(t, dr.Deleted)
-	require.Eventually(t, workertest.Settled(t, b.JS), 30*time.Second, 20*time.Millisecond)
-	require.False(t, b.Exists(t, room), "not stranded as marked")
-	require.Equal(t, []string{events.EventID(cmd, events.EventMarkedForDeletion, room)},
-		b.eventIDs(t, events.EventSubject(events.EventMarkedForDeletion)))
-	require.Equal(t, []string{events.EventID(cmd, events.EventDeleted, room)},
-		b.eventIDs(t, events.EventSubject(events.EventDeleted)))
-	require.Len(t, b.StreamMsgs(t, events.StreamResults, events.ResultSubject(cmd)), 1)
+	return res, dr
 }
 
-// The meeting ends between a delete's check and its mark, and the worker
-// crashes after a step: the redelivery still deletes the room and publishes
-// marked_for_deletion and deleted, once each. (Before, a crash after
-// "applied" left the room deleted and the redelivery, finding no room to
-// mark, published neither event.)
-func TestDeleteMeetingEndedWhileMarkingCrashBetweenSteps(t *testing.T) {
+// eventsOfRoom are the events of type about room.
+func (b *bundle) eventsOfRoom(t *testing.T, eventType, room string) []events.Event {
+	t.Helper()
+	return b.eventsFor(t, eventType)[room]
+}
+
+// TestDeleteMatrix runs every cell of upstream's deletion matrix through
+// the worker and the store (delete-room.test.ts): each room state (active
+// meeting or not, recordings or not) with each policy pair, one room per
+// command. It checks the answer (status, code, message, room), what
+// happened to the room and its recordings, and the events.
+func TestDeleteMatrix(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	lk := newLKDouble()
+	b.Rooms.Meetings = lk
+	b.Start(t, workertest.WorkerOpts{})
+
+	policies := [][2]string{}
+	for _, wm := range []string{events.PolicyForce, events.PolicyWhenMeetingEnds, events.PolicyFail} {
+		for _, wr := range []string{events.PolicyForce, events.PolicyClose, events.PolicyFail} {
+			policies = append(policies, [2]string{wm, wr})
+		}
+	}
+	n := 0
+	for _, active := range []bool{false, true} {
+		for _, withRecs := range []bool{false, true} {
+			for _, p := range policies {
+				n++
+				room := fmt.Sprintf("m%02d-aaaaaaaaaaaaaaa", n)
+				cmd := fmt.Sprintf("del-%02d", n)
+				t.Run(fmt.Sprintf("meeting=%t/recordings=%t/%s/%s", active, withRecs, p[0], p[1]), func(t *testing.T) {
+					t.Parallel()
+					b.insertRoom(t, room, nil, func(r *store.Room) {
+						if active {
+							activeRoom(r)
+						}
+					})
+					lk.Set(room, active, active)
+					var recs []string
+					if withRecs {
+						recs = b.putRecordings(t, room, 2)
+					}
+					want := roomsDecide(room, active, withRecs, p[0], p[1])
+					res, dr := b.deleteResult(t, cmd, events.DeleteRooms{RoomIDs: []string{room}, WithMeeting: p[0], WithRecordings: p[1]})
+
+					if want.Action == "fail" {
+						require.Equal(t, 400, res.Status)
+						require.Empty(t, dr.Deleted)
+						require.Equal(t, []events.FailedRoom{{RoomID: room, Error: want.Error, Message: want.Message}}, dr.Failed)
+						require.Equal(t, "1 room(s) failed to process while deleting", dr.Message)
+						got := b.storedRoom(t, room)
+						require.Equal(t, events.EndActionNone, orNone(got.MeetingEndAction), "untouched")
+						require.NotEqual(t, events.StatusClosed, got.Status)
+						require.Equal(t, nonNilStrings(recs), b.recordingsOf(t, room))
+						return
+					}
+					wantStatus := 200
+					if want.Scheduled {
+						wantStatus = 202
+					}
+					require.Equal(t, wantStatus, res.Status)
+					require.Empty(t, dr.Failed)
+					require.Len(t, dr.Deleted, 1)
+					d := dr.Deleted[0]
+					require.Equal(t, room, d.RoomID)
+					require.Equal(t, want.SuccessCode, d.SuccessCode)
+					require.Equal(t, want.Message, d.Message)
+					require.Equal(t, want.ReturnsRoom, d.Room != nil, "room in the answer")
+					require.Equal(t, "Bulk deletion request processed successfully", dr.Message)
+
+					switch want.Action {
+					case "delete":
+						require.False(t, b.Exists(t, room))
+						require.Empty(t, b.recordingsOf(t, room))
+						require.Len(t, b.eventsOfRoom(t, events.EventDeleted, room), 1)
+						require.Len(t, b.eventsOfRoom(t, events.EventRecordingDeleted, room), len(recs))
+					case "close":
+						got := b.storedRoom(t, room)
+						require.Equal(t, events.StatusClosed, got.Status)
+						require.Equal(t, events.StatusClosed, d.Room.Status)
+						require.Equal(t, recs, b.recordingsOf(t, room), "a closed room keeps its recordings")
+						require.Len(t, b.eventsOfRoom(t, events.EventClosed, room), 1)
+					case "schedule":
+						got := b.storedRoom(t, room)
+						require.Equal(t, want.EndAction, got.MeetingEndAction)
+						require.Equal(t, events.StatusActiveMeeting, got.Status)
+						if d.Room != nil {
+							require.Equal(t, want.EndAction, d.Room.MeetingEndAction)
+							require.Equal(t, events.StatusActiveMeeting, d.Room.Status)
+						}
+						require.Equal(t, nonNilStrings(recs), b.recordingsOf(t, room), "recordings go when the meeting ends")
+						require.Len(t, b.eventsOfRoom(t, events.EventDeletionScheduled, room), 1)
+						require.Equal(t, want.EndMeeting, contains(lk.deletedRooms(), room), "force ends the meeting")
+					}
+				})
+			}
+		}
+	}
+}
+
+var roomsDecide = rooms.DecideDeletion
+
+func orNone(s string) string {
+	if s == "" {
+		return events.EndActionNone
+	}
+	return s
+}
+
+func nonNilStrings(s []string) []string {
+	if s == nil {
+		return []string{}
+	}
+	return s
+}
+
+func contains(s []string, v string) bool {
+	for _, x := range s {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+// Bulk deletes (bulk-delete-rooms.test.ts): 200 when every room was
+// processed, 400 with failed[] otherwise (also when none was); repeated
+// and invalid IDs are dropped; no valid ID at all is 422.
+func TestDeleteBulk(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	lk := newLKDouble()
+	b.Rooms.Meetings = lk
+	b.Start(t, workertest.WorkerOpts{})
+	for _, id := range []string{"a-aaaaaaaaaaaaaaa", "b-aaaaaaaaaaaaaaa", "c-aaaaaaaaaaaaaaa"} {
+		b.insertRoom(t, id, nil, nil)
+	}
+	b.insertRoom(t, "busy-aaaaaaaaaaaaaaa", nil, activeRoom)
+	lk.Set("busy-aaaaaaaaaaaaaaa", true, true)
+
+	res, dr := b.deleteResult(t, "bulk-ok", events.DeleteRooms{RoomIDs: []string{"a-aaaaaaaaaaaaaaa", "a-aaaaaaaaaaaaaaa", "!!!", "b-aaaaaaaaaaaaaaa"}})
+	require.Equal(t, 200, res.Status)
+	require.Equal(t, "Bulk deletion request processed successfully", dr.Message)
+	require.Equal(t, []events.DeletedRoom{
+		{RoomID: "a-aaaaaaaaaaaaaaa", SuccessCode: events.DeleteSuccessRoomDeleted, Message: "Room 'a-aaaaaaaaaaaaaaa' deleted successfully"},
+		{RoomID: "b-aaaaaaaaaaaaaaa", SuccessCode: events.DeleteSuccessRoomDeleted, Message: "Room 'b-aaaaaaaaaaaaaaa' deleted successfully"},
+	}, dr.Deleted)
+	require.Empty(t, dr.Failed)
+
+	res, dr = b.deleteResult(t, "bulk-some", events.DeleteRooms{RoomIDs: []string{"c-aaaaaaaaaaaaaaa", "busy-aaaaaaaaaaaaaaa", "gone-aaaaaaaaaaaaaaa"}})
+	require.Equal(t, 400, res.Status)
+	require.Equal(t, "2 room(s) failed to process while deleting", dr.Message)
+	require.Len(t, dr.Deleted, 1)
+	require.Equal(t, []events.FailedRoom{
+		{RoomID: "busy-aaaaaaaaaaaaaaa", Error: events.DeleteErrorRoomHasActiveMeeting, Message: "Room 'busy-aaaaaaaaaaaaaaa' cannot be deleted because it has an active meeting."},
+		{RoomID: "gone-aaaaaaaaaaaaaaa", Error: events.DeleteErrorRoom, Message: "Room 'gone-aaaaaaaaaaaaaaa' does not exist"},
+	}, dr.Failed)
+	require.False(t, b.Exists(t, "c-aaaaaaaaaaaaaaa"))
+	require.True(t, b.Exists(t, "busy-aaaaaaaaaaaaaaa"))
+
+	res, dr = b.deleteResult(t, "bulk-none", events.DeleteRooms{RoomIDs: []string{"gone-aaaaaaaaaaaaaaa"}})
+	require.Equal(t, 400, res.Status)
+	require.Empty(t, dr.Deleted)
+	require.Len(t, dr.Failed, 1)
+
+	// The deprecated force is withMeeting force.
+	res, dr = b.deleteResult(t, "bulk-force", events.DeleteRooms{RoomIDs: []string{"busy-aaaaaaaaaaaaaaa"}, Force: true})
+	require.Equal(t, 200, res.Status)
+	require.Equal(t, events.DeleteSuccessRoomWithActiveMeetingDeleted, dr.Deleted[0].SuccessCode)
+	require.Equal(t, []string{"busy-aaaaaaaaaaaaaaa"}, lk.deletedRooms())
+
+	b.SendRaw(t, "bulk-invalid", events.SubjectDelete, `{"roomIds":["!!!","  "]}`)
+	res = b.Result(t, "bulk-invalid")
+	require.False(t, res.OK)
+	require.Equal(t, 422, res.Status)
+	b.SendRaw(t, "bulk-badpolicy", events.SubjectDelete, `{"roomIds":["x"],"withRecordings":"later"}`)
+	res = b.Result(t, "bulk-badpolicy")
+	require.False(t, res.OK)
+	require.Equal(t, 422, res.Status)
+}
+
+// The meeting ends between a delete's plan (active: schedule) and its
+// update (room_finished already ran, finding no end action), and the
+// worker crashes after a step: the redelivery still applies the end
+// action now, with deletion_scheduled, deleted and the recordings'
+// recording_deleted out once each.
+func TestDeleteMeetingEndedWhileSchedulingCrashBetweenSteps(t *testing.T) {
 	t.Parallel()
 	for _, step := range []string{"claimed", "applied", "completed", "published"} {
 		t.Run(step, func(t *testing.T) {
 			t.Parallel()
 			b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
 			const room = "Ending-aaaaaaaaaaaaaaa"
-			b.insertRoom(t, room, nil, nil)
-			// Active at the check, gone from LiveKit right after it.
-			b.Rooms.Meetings = workertest.Meetings{Active: map[string]bool{room: true}, Gone: map[string]bool{room: true}}
+			b.insertRoom(t, room, nil, activeRoom)
+			recs := b.putRecordings(t, room, 2)
+			// Active in the store, gone from LiveKit.
+			b.Rooms.Meetings = newLKDouble()
 			var crashed atomic.Bool
 			b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 				return s == step && id == "del-ending" && crashed.CompareAndSwap(false, true)
 			}})
-			b.Send(t, "del-ending", events.DeleteRooms{RoomIDs: []string{room}})
+			b.Send(t, "del-ending", events.DeleteRooms{RoomIDs: []string{room}, WithMeeting: events.PolicyWhenMeetingEnds, WithRecordings: events.PolicyForce})
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
-			b.requireMarkedThenDeleted(t, "del-ending", room)
+			res := b.Result(t, "del-ending")
+			require.Equal(t, 202, res.Status)
+			require.Eventually(t, workertest.Settled(t, b.JS), 30*time.Second, 20*time.Millisecond)
+			require.False(t, b.Exists(t, room), "not stranded with its end action")
+			require.Empty(t, b.recordingsOf(t, room))
+			require.Equal(t, []string{events.EventID("del-ending", events.EventDeletionScheduled, room)},
+				b.eventIDs(t, events.EventSubject(events.EventDeletionScheduled)))
+			require.Equal(t, []string{events.EventID("del-ending", events.EventDeleted, room)},
+				b.eventIDs(t, events.EventSubject(events.EventDeleted)))
+			var want []string
+			for _, eg := range recs {
+				want = append(want, events.EventID("del-ending", events.EventRecordingDeleted, room+":"+eg))
+			}
+			require.ElementsMatch(t, want, b.eventIDs(t, events.EventSubject(events.EventRecordingDeleted)))
+			require.Len(t, b.StreamMsgs(t, events.StreamResults, events.ResultSubject("del-ending")), 1)
 		})
 	}
 }
 
-// The same against a real livekit-server: a participant is in the room when
-// the delete decides (so it marks), and leaves before the delete marks
-// (the test holds the worker right after the claim until LiveKit has
-// closed the room); the worker then crashes after applying. The
-// redelivery finishes the delete with both events.
-func TestDeleteMeetingEndedWhileMarkingCrashAfterApplyLiveKit(t *testing.T) {
-	t.Parallel()
-	srv, lk := startQuickLiveKit(t)
-	b := setup(t, workertest.SetupOpts{})
-	b.Rooms.Meetings = lk
-	const room = "Leaving-aaaaaaaaaaaaaaa"
-	b.insertRoom(t, room, nil, nil)
-	p := lktest.Join(t, srv, room, "alice")
-
-	claimed, ended := make(chan struct{}), make(chan struct{})
-	var held, crashed atomic.Bool
-	b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
-		if id != "del-leaving" {
-			return false
-		}
-		if s == "claimed" && held.CompareAndSwap(false, true) {
-			close(claimed)
-			select { // the plan (mark) is stored; let the meeting end
-			case <-ended:
-			case <-time.After(60 * time.Second):
-			}
-			return false
-		}
-		return s == "applied" && crashed.CompareAndSwap(false, true)
-	}})
-	b.Send(t, "del-leaving", events.DeleteRooms{RoomIDs: []string{room}})
-	select {
-	case <-claimed:
-	case <-time.After(30 * time.Second):
-		t.Fatal("the delete was not claimed")
-	}
-	rec, err := b.Store.GetCommand(ctxT(t, 5*time.Second), "del-leaving")
+// receiver serves the webhook receiver on a loopback HTTP server that
+// publishes on the bundle's JetStream, as roomkeeper's does.
+func (b *bundle) receiver(t *testing.T, apiKey, apiSecret string) *httptest.Server {
+	t.Helper()
+	rc, err := webhooks.New(webhooks.Config{APIKey: apiKey, APISecret: apiSecret}, b.JS, nil)
 	require.NoError(t, err)
-	require.JSONEq(t, `{"delete":null,"mark":["`+room+`"]}`, string(rec.Plan), "decided to mark: a meeting was on")
-	p.Leave()
-	require.Eventually(t, func() bool {
-		ok, err := lk.RoomExists(context.Background(), room)
-		return err == nil && !ok
-	}, 30*time.Second, 100*time.Millisecond, "LiveKit closes the room after the departure timeout")
-	close(ended)
+	mux := http.NewServeMux()
+	rc.Routes(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv
+}
 
-	require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
-	b.requireMarkedThenDeleted(t, "del-leaving", room)
-	_, err = b.Store.GetRoom(ctxT(t, 5*time.Second), room)
-	require.ErrorIs(t, err, store.ErrNotFound)
+// postWebhook posts ev to the receiver at url, signed as LiveKit signs.
+func postWebhook(t *testing.T, url, apiKey, apiSecret string, ev *lkproto.WebhookEvent) {
+	t.Helper()
+	body, err := protojson.Marshal(ev)
+	require.NoError(t, err)
+	auth, err := webhooks.Sign(apiKey, apiSecret, body, time.Minute)
+	require.NoError(t, err)
+	req, err := http.NewRequestWithContext(ctxT(t, 10*time.Second), http.MethodPost, url+webhooks.Path, bytes.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", auth)
+	req.Header.Set("Content-Type", "application/webhook+json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
 }

@@ -32,3 +32,16 @@ var (
 	ScanStart = scanStart
 	ExpireID  = expireID
 )
+
+// Deletion is what a delete decides for one room (decideDeletion).
+type Deletion struct {
+	Action, EndAction, SuccessCode, Error, Message string
+	EndMeeting, ReturnsRoom, Scheduled             bool
+}
+
+// DecideDeletion exposes the deletion matrix.
+func DecideDeletion(id string, activeMeeting, hasRecordings bool, withMeeting, withRecordings string) Deletion {
+	d := decideDeletion(id, activeMeeting, hasRecordings, withMeeting, withRecordings)
+	return Deletion{Action: d.Action, EndAction: d.EndAction, SuccessCode: d.SuccessCode, Error: d.Error,
+		Message: d.Message, EndMeeting: d.EndMeeting, ReturnsRoom: d.ReturnsRoom, Scheduled: d.Scheduled()}
+}

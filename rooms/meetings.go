@@ -58,15 +58,17 @@ func (r *Rooms) registerMeetings(reg *handler.Registry) error {
 	)
 }
 
-// roomStarted records that the room's meeting is live.
+// roomStarted records that the room's meeting is live: status
+// active_meeting.
 func (r *Rooms) roomStarted(ctx context.Context, job *handler.Job[RoomStarted]) (*handler.Outcome, error) {
 	id := job.Msg.Event.GetRoom().GetName()
 	job.Log = job.Log.WithField("room_id", id)
 	room, err := r.updateRoom(ctx, id, job.ID, func(room *store.Room) bool {
-		if room.Meeting == store.MeetingActive {
+		if room.Status == events.StatusActiveMeeting && room.Meeting == store.MeetingActive {
 			return false
 		}
-		room.Meeting = store.MeetingActive
+		room.Status = events.StatusActiveMeeting
+		room.Meeting = store.MeetingActive // the old model's field, until it goes
 		return true
 	})
 	if errors.Is(err, errGone) {
@@ -80,84 +82,134 @@ func (r *Rooms) roomStarted(ctx context.Context, job *handler.Job[RoomStarted]) 
 	return out, out.Event(job.ID, events.EventMeetingStarted, id, eventTime(job.Msg.Event, job.Now), map[string]string{"roomId": id})
 }
 
-// roomFinishedHandler applies LiveKit's room_finished: it deletes a room
-// marked for deletion, and records the end of the meeting of any other.
+// roomFinishedHandler applies LiveKit's room_finished: the room's
+// meetingEndAction (upstream handleRoomFinished): delete removes the room
+// and its recordings, close closes it, none opens it; meeting_ended
+// follows in every case.
 //
-// Which of the two it does is its plan, decided from the room as the first
-// delivery found it and stored with the claim; the events follow from the
-// plan alone. So a delivery after a crash, finding the room already gone
-// or already updated, still publishes what the first would have
-// (meeting_ended, and deleted for a marked room), once: the deletion is a
-// write applied with the completion, and the end of the meeting a
-// compare-and-set update carrying the event's ID, which a re-run finds
+// Which it does is its plan, decided from the room as the first delivery
+// found it and stored with the claim; the events follow from the plan
+// alone. So a delivery after a crash, finding the room already gone or
+// already updated, still publishes what the first would have, once: the
+// deletion is a write applied with the completion, and the other updates
+// compare-and-set updates carrying the event's ID, which a re-run finds
 // done.
 type roomFinishedHandler struct{ *Rooms }
 
 // What a room_finished does (finishPlan.Action).
 const (
 	finishIgnore = "ignore" // a room roomkeeper does not know
-	finishEnd    = "end"    // the meeting of a room not marked for deletion ends
-	finishDelete = "delete" // a room marked for deletion is deleted
+	finishOpen   = "open"   // end action none: the room opens
+	finishClose  = "close"  // end action close: the room closes
+	finishDelete = "delete" // end action delete: the room and its recordings go
 )
 
-// finishPlan is the decision of a room_finished.
+// finishPlan is the decision of a meeting's end.
 type finishPlan struct {
 	Action string `json:"action"`
+	// Recordings deleted with the room (finishDelete).
+	Recordings []events.Recording `json:"recordings,omitempty"`
 }
 
 // Plan reads the room before the claim, so the decision is stored with it.
 func (h roomFinishedHandler) Plan(ctx context.Context, msg RoomFinished, _ time.Time) (any, error) {
-	return h.decide(ctx, msg.Event.GetRoom().GetName())
+	return h.decideFinish(ctx, msg.Event.GetRoom().GetName())
 }
 
-func (h roomFinishedHandler) decide(ctx context.Context, id string) (finishPlan, error) {
-	room, err := h.Store.GetRoom(ctx, id)
+// decideFinish decides what the end of room id's meeting does.
+func (r *Rooms) decideFinish(ctx context.Context, id string) (finishPlan, error) {
+	room, err := r.Store.GetRoom(ctx, id)
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		return finishPlan{Action: finishIgnore}, nil
 	case err != nil:
 		return finishPlan{}, err
-	case room.MarkedForDeletion:
-		return finishPlan{Action: finishDelete}, nil
+	}
+	return r.finishPlanOf(ctx, room)
+}
+
+// finishPlanOf decides what the end of room's meeting does, from its end
+// action (a room of the old model marked for deletion is deleted).
+func (r *Rooms) finishPlanOf(ctx context.Context, room *store.Room) (finishPlan, error) {
+	switch {
+	case room.MeetingEndAction == events.EndActionDelete || room.MarkedForDeletion:
+		recs, err := r.Store.RoomRecordings(ctx, room.RoomID, maxRoomRecordings)
+		if err != nil {
+			return finishPlan{}, err
+		}
+		return finishPlan{Action: finishDelete, Recordings: recordingViews(recs)}, nil
+	case room.MeetingEndAction == events.EndActionClose:
+		return finishPlan{Action: finishClose}, nil
 	default:
-		return finishPlan{Action: finishEnd}, nil
+		return finishPlan{Action: finishOpen}, nil
 	}
 }
 
 func (h roomFinishedHandler) Handle(ctx context.Context, job *handler.Job[RoomFinished]) (*handler.Outcome, error) {
 	id := job.Msg.Event.GetRoom().GetName()
 	job.Log = job.Log.WithField("room_id", id)
-	plan, err := handler.Plan(ctx, job, func() (finishPlan, error) { return h.decide(ctx, id) })
+	plan, err := handler.Plan(ctx, job, func() (finishPlan, error) { return h.decideFinish(ctx, id) })
 	if err != nil {
 		return nil, err
 	}
-	at := eventTime(job.Msg.Event, job.Now)
-	out := &handler.Outcome{Data: map[string]string{"roomId": id}}
-	switch plan.Action {
-	case finishIgnore:
+	if plan.Action == finishIgnore {
 		job.Log.Debug("room_finished for a room roomkeeper does not know; ignored")
 		return &handler.Outcome{}, nil
-	case finishDelete:
-		// Deleted with the completion.
-		out.Writes = append(out.Writes, store.DeleteRoom(id))
-		job.Log.Info("meeting ended; room marked for deletion deleted")
-		return out, errors.Join(
-			out.Event(job.ID, events.EventMeetingEnded, id, at, map[string]string{"roomId": id}),
-			out.Event(job.ID, events.EventDeleted, id, at, map[string]string{"roomId": id}),
-		)
 	}
-	// The room may have been marked since the plan: the delete that marked
-	// it finds LiveKit without the room and deletes it (deleteHandler).
-	if _, err := h.updateRoom(ctx, id, job.ID, func(room *store.Room) bool {
-		if room.Meeting == store.MeetingEnded {
-			return false
-		}
-		room.Meeting = store.MeetingEnded
-		return true
-	}); err != nil && !errors.Is(err, errGone) {
+	out := &handler.Outcome{Data: map[string]string{"roomId": id}}
+	if _, err := h.finishMeeting(ctx, job.ID, id, plan, -1, eventTime(job.Msg.Event, job.Now), out); err != nil {
 		return nil, err
 	}
-	return out, out.Event(job.ID, events.EventMeetingEnded, id, at, map[string]string{"roomId": id})
+	job.Log.WithField("action", plan.Action).Info("meeting ended")
+	return out, nil
+}
+
+// finishMeeting applies plan, the end of room id's meeting, for cause
+// (a room_finished event, or the sweep that found LiveKit without the
+// room), and adds meeting_ended and the events of the end action. With
+// version >= 0, the status updates apply only to the room at that version
+// (the sweep's guard against a webhook that came in meanwhile); it
+// reports whether the end was applied.
+func (r *Rooms) finishMeeting(ctx context.Context, cause, id string, plan finishPlan, version int64, at time.Time, out *handler.Outcome) (bool, error) {
+	ended := func() error {
+		return out.Event(cause, events.EventMeetingEnded, id, at, map[string]string{"roomId": id})
+	}
+	if plan.Action == finishDelete {
+		if err := ended(); err != nil {
+			return false, err
+		}
+		return true, r.deleteNow(ctx, cause, id, plan.Recordings, at, out)
+	}
+	room, err := r.updateRoom(ctx, id, cause, func(room *store.Room) bool {
+		if version >= 0 && room.Version != version {
+			return false
+		}
+		room.Meeting = store.MeetingEnded // the old model's field, until it goes
+		if plan.Action == finishClose {
+			room.Status, room.MeetingEndAction = events.StatusClosed, events.EndActionNone
+		} else if room.Status == events.StatusActiveMeeting || room.Status == "" {
+			// A room closed meanwhile (update_status) stays closed.
+			room.Status = events.StatusOpen
+		}
+		return true
+	})
+	if errors.Is(err, errGone) {
+		// Deleted meanwhile: its meeting still ended.
+		return true, ended()
+	}
+	if err != nil {
+		return false, err
+	}
+	if version >= 0 && !room.WasApplied(cause) {
+		return false, nil // changed meanwhile: the next sweep looks again
+	}
+	if err := ended(); err != nil {
+		return false, err
+	}
+	if plan.Action == finishClose {
+		return true, out.Event(cause, events.EventClosed, id, at, room.MeetView())
+	}
+	return true, nil
 }
 
 // eventTime is when LiveKit says the event happened, else now.

@@ -56,28 +56,26 @@ func (b *bundle) eventIDs(t *testing.T, subject string) []string {
 }
 
 // A worker crashes after a step of a room_finished; the redelivery
-// completes it. The room marked for deletion is gone and its meeting_ended
-// and deleted events are out, once each; any other room is kept with its
-// meeting ended and one meeting_ended. (Before the plan, a crash after
-// "applied" left the marked room deleted and the redelivery, finding no
-// room, published neither event.)
+// completes it with the room's meetingEndAction: delete (the room and its
+// recordings go: meeting_ended, deleted and recording_deleted once each),
+// close (closed, end action back to none: meeting_ended and closed) or
+// none (open again: meeting_ended). (Before the plan, a crash after
+// "applied" left the room deleted and the redelivery, finding no room,
+// published no event.)
 func TestRoomFinishedCrashBetweenStepsPublishesItsEventsOnce(t *testing.T) {
 	t.Parallel()
-	for _, marked := range []bool{true, false} {
+	for _, action := range []string{events.EndActionDelete, events.EndActionClose, events.EndActionNone} {
 		for _, step := range []string{"claimed", "applied", "completed", "published"} {
-			name := step + "/unmarked"
-			if marked {
-				name = step + "/marked"
-			}
-			t.Run(name, func(t *testing.T) {
+			t.Run(step+"/"+action, func(t *testing.T) {
 				t.Parallel()
 				b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
 				const room, evID = "Ending-aaaaaaaaaaaaaaa", "EV_finished1"
 				const ledgerID = "lk:" + evID
 				b.insertRoom(t, room, nil, func(r *store.Room) {
-					r.Meeting = store.MeetingActive
-					r.MarkedForDeletion = marked
+					activeRoom(r)
+					r.MeetingEndAction = action
 				})
+				recs := b.putRecordings(t, room, 2)
 				var crashed atomic.Bool
 				b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
 					return s == step && id == ledgerID && crashed.CompareAndSwap(false, true)
@@ -91,19 +89,44 @@ func TestRoomFinishedCrashBetweenStepsPublishesItsEventsOnce(t *testing.T) {
 
 				require.Equal(t, []string{events.EventID(ledgerID, events.EventMeetingEnded, room)},
 					b.eventIDs(t, events.EventSubject(events.EventMeetingEnded)))
-				if marked {
+				switch action {
+				case events.EndActionDelete:
 					require.False(t, b.Exists(t, room))
+					require.Empty(t, b.recordingsOf(t, room))
 					require.Equal(t, []string{events.EventID(ledgerID, events.EventDeleted, room)},
 						b.eventIDs(t, events.EventSubject(events.EventDeleted)))
+					require.Len(t, b.eventIDs(t, events.EventSubject(events.EventRecordingDeleted)), 2)
 					return
+				case events.EndActionClose:
+					got := b.storedRoom(t, room)
+					require.Equal(t, events.StatusClosed, got.Status)
+					require.Equal(t, events.EndActionNone, got.MeetingEndAction)
+					require.Equal(t, []string{events.EventID(ledgerID, events.EventClosed, room)},
+						b.eventIDs(t, events.EventSubject(events.EventClosed)))
+				default:
+					got := b.storedRoom(t, room)
+					require.Equal(t, events.StatusOpen, got.Status)
+					require.Empty(t, b.eventIDs(t, events.EventSubject(events.EventClosed)))
 				}
-				got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), room)
-				require.NoError(t, err)
-				require.Equal(t, store.MeetingEnded, got.Meeting)
+				require.Equal(t, recs, b.recordingsOf(t, room))
 				require.Empty(t, b.eventIDs(t, events.EventSubject(events.EventDeleted)))
 			})
 		}
 	}
+}
+
+// room_started makes the room active_meeting, once per event.
+func TestRoomStartedMakesTheRoomActive(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
+	const room = "Starting-aaaaaaaaaaaaaaa"
+	b.insertRoom(t, room, nil, nil)
+	b.webhook(t, "EV_started1", "room_started", room)
+	b.webhook(t, "EV_started1", "room_started", room)
+	require.Eventually(t, func() bool { return b.storedRoom(t, room).Status == events.StatusActiveMeeting }, 30*time.Second, 20*time.Millisecond)
+	require.Eventually(t, b.webhooksSettled, 30*time.Second, 20*time.Millisecond)
+	require.Len(t, b.eventIDs(t, events.EventSubject(events.EventMeetingStarted)), 1)
 }
 
 // A room_finished for a room roomkeeper does not know changes nothing and

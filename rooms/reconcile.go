@@ -2,7 +2,6 @@ package rooms
 
 import (
 	"context"
-	"errors"
 	"sync"
 
 	"github.com/roomkeeper/roomkeeper/events"
@@ -10,67 +9,45 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-// reconcilePlan is what a sweep decided from LiveKit at its first delivery.
+// reconcilePlan is what a sweep decided from LiveKit at its first delivery
+// (upstream's active rooms status GC).
 type reconcilePlan struct {
-	// Delete: rooms marked for deletion that LiveKit does not have (their
-	// room_finished was lost); a graceful delete removes them.
-	Delete []string `json:"delete,omitempty"`
-	// EndMeeting: rooms whose meeting status is active while LiveKit has no
-	// such room, with the version that was read; the update is skipped if
-	// the room changed since (a webhook came in).
-	EndMeeting []roomVersion `json:"endMeeting,omitempty"`
+	// End: rooms whose status is active_meeting while LiveKit has no such
+	// room (their room_finished was lost), with the version that was read
+	// and what the end of their meeting does (their meetingEndAction).
+	End []roomEnd `json:"end,omitempty"`
 }
 
-type roomVersion struct {
-	RoomID  string `json:"roomId"`
-	Version int64  `json:"version"`
+type roomEnd struct {
+	RoomID  string     `json:"roomId"`
+	Version int64      `json:"version"`
+	Plan    finishPlan `json:"plan"`
 }
 
 // applyReconcile acts on the sweep's plan: the meetings LiveKit no longer
-// has end (compare-and-set on the version the plan saw), and the rooms
-// marked for deletion that LiveKit lost get a graceful delete command. It
-// returns how many rooms were reconciled.
+// has end as room_finished would have ended them. An open or close is a
+// compare-and-set on the version the plan saw, skipped if the room
+// changed since (a webhook came in); a delete is applied with the
+// completion. It returns how many rooms were reconciled.
 func (h sweepHandler) applyReconcile(ctx context.Context, job *handler.Job[events.Sweep], plan reconcilePlan, out *handler.Outcome) (int, error) {
-	reconciled := map[string]bool{}
-	for _, rv := range plan.EndMeeting {
-		room, err := h.updateRoom(ctx, rv.RoomID, job.ID, func(r *store.Room) bool {
-			if r.Version != rv.Version || r.Meeting != store.MeetingActive {
-				return false
-			}
-			r.Meeting = store.MeetingEnded
-			return true
-		})
-		if errors.Is(err, errGone) {
-			continue
-		}
+	n := 0
+	for _, e := range plan.End {
+		done, err := h.finishMeeting(ctx, job.ID, e.RoomID, e.Plan, e.Version, job.Now, out)
 		if err != nil {
 			return 0, err
 		}
-		if !room.WasApplied(job.ID) {
-			continue // changed meanwhile: the next sweep looks again
+		if done {
+			n++
 		}
-		if err := out.Event(job.ID, events.EventMeetingEnded, rv.RoomID, job.Now, map[string]string{"roomId": rv.RoomID}); err != nil {
-			return 0, err
-		}
-		reconciled[rv.RoomID] = true
 	}
-	for _, id := range plan.Delete {
-		m, err := deleteCommand(fanoutID(ReconcilePrefix+id+"-", job.ID), id)
-		if err != nil {
-			return 0, err
-		}
-		out.Publish = append(out.Publish, m)
-		reconciled[id] = true
-	}
-	return len(reconciled), nil
+	return n, nil
 }
 
-// reconcile checks the rooms marked for deletion or with an active meeting
-// against LiveKit and decides what to repair. Only rooms LiveKit does not
-// have are touched: a marked one is deleted, an active one gets its meeting
-// ended. A detached deployment has no LiveKit rooms, so its marked rooms
-// are deleted (no meeting can hold them) and no unmarked room ever is.
-// A room LiveKit cannot be asked about is left for the next sweep.
+// reconcile checks the rooms with an active meeting against LiveKit and
+// decides what to repair: those LiveKit does not have get their meeting
+// ended. A detached deployment has no LiveKit rooms, so every active
+// meeting ends. A room LiveKit cannot be asked about is left for the next
+// sweep.
 func (h sweepHandler) reconcile(ctx context.Context, job *handler.Job[events.Sweep]) (reconcilePlan, error) {
 	var p reconcilePlan
 	start := scanStart(job.ID)
@@ -78,7 +55,8 @@ func (h sweepHandler) reconcile(ctx context.Context, job *handler.Job[events.Swe
 	var firstErr error
 	err := h.scanMarked(ctx, start, func(page []store.Room) error {
 		gone, errs := h.missingInLiveKit(ctx, page)
-		for i, r := range page {
+		for i := range page {
+			r := &page[i]
 			checked++
 			if errs[i] != nil {
 				failed++
@@ -90,12 +68,14 @@ func (h sweepHandler) reconcile(ctx context.Context, job *handler.Job[events.Swe
 			if !gone[i] {
 				continue
 			}
-			if r.MarkedForDeletion {
-				p.Delete = append(p.Delete, r.RoomID)
+			if r.Status != events.StatusActiveMeeting && r.Meeting != store.MeetingActive && !r.MarkedForDeletion {
+				continue
 			}
-			if r.Meeting == store.MeetingActive {
-				p.EndMeeting = append(p.EndMeeting, roomVersion{RoomID: r.RoomID, Version: r.Version})
+			fp, err := h.finishPlanOf(ctx, r)
+			if err != nil {
+				return err
 			}
+			p.End = append(p.End, roomEnd{RoomID: r.RoomID, Version: r.Version, Plan: fp})
 		}
 		return ctx.Err()
 	})

@@ -82,6 +82,7 @@ func (r *Rooms) Register(reg *handler.Registry) error {
 		handler.Register(reg, updateAccessHandler{r}, handler.Options[events.UpdateAccess]{}),
 		handler.Register(reg, newSweepHandler(r), handler.Options[events.Sweep]{}),
 		r.registerMeetings(reg),
+		r.registerRecordings(reg),
 	)
 }
 

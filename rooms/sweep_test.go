@@ -78,7 +78,8 @@ func TestSweepDeletesExpiredEmptyRoom(t *testing.T) {
 	require.True(t, del.OK, "%+v", del.Error)
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(del.Data, &dr))
-	require.Equal(t, []string{room.RoomID}, dr.Deleted)
+	require.Len(t, dr.Deleted, 1)
+	require.Equal(t, events.DeleteSuccessRoomDeleted, dr.Deleted[0].SuccessCode)
 	require.False(t, b.Exists(t, room.RoomID))
 	evs := b.StreamMsgs(t, events.StreamEvents, "rooms.events.deleted")
 	require.Len(t, evs, 1)
@@ -119,13 +120,14 @@ func TestSweepMixedTenRoomsLeavesTheRightTwo(t *testing.T) {
 	// Expired a second ago.
 	b.insertRoom(t, "JustExpired-aaaaaaaaaaaaaaa", ptr(now.Add(-time.Second).UnixMilli()), nil)
 	gone = append(gone, "JustExpired-aaaaaaaaaaaaaaa")
-	// Marked earlier while a meeting ran; its room_finished never came.
-	b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", past(), func(r *store.Room) { r.MarkedForDeletion = true })
+	// Scheduled for deletion earlier while a meeting ran; its
+	// room_finished never came.
+	b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", past(), scheduledDelete)
 	gone = append(gone, "Marked-aaaaaaaaaaaaaaa")
 	b.insertRoom(t, "Future-aaaaaaaaaaaaaaa", ptr(now.Add(time.Hour).UnixMilli()), nil)
 	b.insertRoom(t, "Undated-aaaaaaaaaaaaaaa", nil, nil)
 
-	require.Equal(t, events.SweepResult{Expired: 7, DeleteCommands: 8, Reconciled: 1}, b.sweep(t, "sweep-1"))
+	require.Equal(t, events.SweepResult{Expired: 7, DeleteCommands: 7, Reconciled: 1}, b.sweep(t, "sweep-1"))
 	b.settle(t)
 	require.EqualValues(t, 2, b.CountRooms(t))
 	require.True(t, b.Exists(t, "Future-aaaaaaaaaaaaaaa"))
@@ -138,11 +140,13 @@ func TestSweepMixedTenRoomsLeavesTheRightTwo(t *testing.T) {
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-2"))
 }
 
-// An expired room with a participant in: the sweep marks it (graceful); a
-// sweep while the meeting goes on leaves it; once the participant left and
-// LiveKit closed the room, the next sweep deletes it (its room_finished is
-// not delivered here: no webhook receiver).
-func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) {
+// An expired room with a participant in: the sweep's delete, with the
+// room's default autoDeletionPolicy (when_meeting_ends, close), schedules
+// its deletion; a sweep while the meeting goes on leaves it; once the
+// participant left and LiveKit closed the room, the next sweep ends its
+// meeting with its end action and so deletes it (its room_finished is not
+// delivered here: no webhook receiver).
+func TestSweepExpiredRoomInAMeetingIsScheduledThenDeletedAfterItEnds(t *testing.T) {
 	t.Parallel()
 	srv, lk := startQuickLiveKit(t)
 	b := setup(t, workertest.SetupOpts{})
@@ -150,25 +154,29 @@ func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) 
 	b.Start(t, workertest.WorkerOpts{})
 
 	const busy, idle = "Busy-aaaaaaaaaaaaaaa", "Idle-aaaaaaaaaaaaaaa"
-	b.insertRoom(t, busy, past(), nil)
+	b.insertRoom(t, busy, past(), activeRoom)
 	b.insertRoom(t, idle, past(), nil)
 	p := lktest.Join(t, srv, busy, "alice")
 
 	require.Equal(t, events.SweepResult{Expired: 2, DeleteCommands: 2}, b.sweep(t, "sweep-1"))
 	b.settle(t)
+	require.True(t, b.Result(t, rooms.ExpirePrefix+idle).OK) // the sweep's deletes are published after its result
 	require.False(t, b.Exists(t, idle), "expired and empty: deleted")
 	got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), busy)
 	require.NoError(t, err)
-	require.True(t, got.MarkedForDeletion, "expired with a participant in: marked")
+	require.Equal(t, events.EndActionDelete, got.MeetingEndAction, "expired with a participant in: scheduled")
+	res := b.Result(t, rooms.ExpirePrefix+busy)
+	require.Equal(t, 202, res.Status)
 	var dr events.DeleteResult
-	require.NoError(t, json.Unmarshal(b.Result(t, rooms.ExpirePrefix+busy).Data, &dr))
-	require.Equal(t, []string{busy}, dr.MarkedForDeletion)
+	require.NoError(t, json.Unmarshal(res.Data, &dr))
+	require.Equal(t, events.DeleteSuccessRoomWithActiveMeetingScheduledToBeDeleted, dr.Deleted[0].SuccessCode)
 
-	// The meeting goes on: marked rooms are neither re-marked nor deleted.
+	// The meeting goes on: a scheduled room is neither scheduled again nor
+	// deleted.
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-2"))
 	b.settle(t)
 	require.True(t, b.Exists(t, busy))
-	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.marked_for_deletion"), 1)
+	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.deletion_scheduled"), 1)
 
 	p.Leave()
 	require.Eventually(t, func() bool {
@@ -176,17 +184,22 @@ func TestSweepExpiredRoomInAMeetingIsMarkedThenDeletedAfterItEnds(t *testing.T) 
 		return err == nil && !ok
 	}, 30*time.Second, 100*time.Millisecond, "LiveKit closes the room after the departure timeout")
 
-	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-3"))
+	require.Equal(t, events.SweepResult{Reconciled: 1}, b.sweep(t, "sweep-3"))
 	b.settle(t)
 	require.False(t, b.Exists(t, busy))
-	res := b.Result(t, rooms.ReconcilePrefix+busy+"-sweep-3")
-	require.NoError(t, json.Unmarshal(res.Data, &dr))
-	require.Equal(t, []string{busy}, dr.Deleted)
+	require.Equal(t, []string{events.EventID("sweep-3", events.EventDeleted, busy)}, b.eventIDs(t, "rooms.events.deleted")[1:])
 }
 
-// Reconciliation: a marked room LiveKit no longer has is deleted (a lost
-// room_finished); a room whose meeting status is active while LiveKit has
-// no such room gets meeting_ended; rooms LiveKit still has are left alone.
+// scheduledDelete is a room whose deletion waits for its meeting to end.
+func scheduledDelete(r *store.Room) {
+	activeRoom(r)
+	r.MeetingEndAction = events.EndActionDelete
+}
+
+// Reconciliation (upstream's active rooms status GC): a room whose status
+// is active_meeting while LiveKit has no such room (a lost room_finished)
+// gets its meeting ended with its end action: delete, close or open; rooms
+// LiveKit still has, and rooms not in a meeting, are left alone.
 func TestSweepReconcilesLostRoomFinished(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
@@ -194,33 +207,35 @@ func TestSweepReconcilesLostRoomFinished(t *testing.T) {
 	b.Rooms.Meetings = lk
 	b.Start(t, workertest.WorkerOpts{})
 
-	marked := func(r *store.Room) { r.MarkedForDeletion = true }
-	active := func(r *store.Room) { r.Meeting = store.MeetingActive }
-	b.insertRoom(t, "MarkedGone-aaaaaaaaaaaaaaa", future(), marked)
-	b.insertRoom(t, "MarkedLive-aaaaaaaaaaaaaaa", nil, marked)
-	lk.Set("MarkedLive-aaaaaaaaaaaaaaa", true, true)
-	b.insertRoom(t, "MarkedActiveGone-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { marked(r); active(r) })
-	b.insertRoom(t, "ActiveGone-aaaaaaaaaaaaaaa", nil, active)
-	b.insertRoom(t, "ActiveLive-aaaaaaaaaaaaaaa", nil, active)
+	closing := func(r *store.Room) { activeRoom(r); r.MeetingEndAction = events.EndActionClose }
+	b.insertRoom(t, "DeleteGone-aaaaaaaaaaaaaaa", future(), scheduledDelete)
+	recs := b.putRecordings(t, "DeleteGone-aaaaaaaaaaaaaaa", 1)
+	b.insertRoom(t, "DeleteLive-aaaaaaaaaaaaaaa", nil, scheduledDelete)
+	lk.Set("DeleteLive-aaaaaaaaaaaaaaa", true, true)
+	b.insertRoom(t, "CloseGone-aaaaaaaaaaaaaaa", nil, closing)
+	b.insertRoom(t, "ActiveGone-aaaaaaaaaaaaaaa", nil, activeRoom)
+	b.insertRoom(t, "ActiveLive-aaaaaaaaaaaaaaa", nil, activeRoom)
 	lk.Set("ActiveLive-aaaaaaaaaaaaaaa", true, true)
 	b.insertRoom(t, "Plain-aaaaaaaaaaaaaaa", future(), nil) // LiveKit has no room: nothing to do
 
-	require.Equal(t, events.SweepResult{DeleteCommands: 2, Reconciled: 3}, b.sweep(t, "sweep-r1"))
+	require.Equal(t, events.SweepResult{Reconciled: 3}, b.sweep(t, "sweep-r1"))
 	b.settle(t)
-	require.False(t, b.Exists(t, "MarkedGone-aaaaaaaaaaaaaaa"))
-	require.False(t, b.Exists(t, "MarkedActiveGone-aaaaaaaaaaaaaaa"))
-	require.True(t, b.Exists(t, "MarkedLive-aaaaaaaaaaaaaaa"))
+	require.False(t, b.Exists(t, "DeleteGone-aaaaaaaaaaaaaaa"))
+	require.Empty(t, b.recordingsOf(t, "DeleteGone-aaaaaaaaaaaaaaa"))
+	require.Equal(t, []string{events.EventID("sweep-r1", events.EventRecordingDeleted, "DeleteGone-aaaaaaaaaaaaaaa:"+recs[0])},
+		b.eventIDs(t, "rooms.events.recording_deleted"))
+	require.True(t, b.Exists(t, "DeleteLive-aaaaaaaaaaaaaaa"))
 	require.True(t, b.Exists(t, "Plain-aaaaaaaaaaaaaaa"))
-	got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), "ActiveGone-aaaaaaaaaaaaaaa")
-	require.NoError(t, err)
-	require.Equal(t, store.MeetingEnded, got.Meeting)
-	require.False(t, got.MarkedForDeletion)
-	got, err = b.Store.GetRoom(ctxT(t, 5*time.Second), "ActiveLive-aaaaaaaaaaaaaaa")
-	require.NoError(t, err)
-	require.Equal(t, store.MeetingActive, got.Meeting)
+	got := b.storedRoom(t, "CloseGone-aaaaaaaaaaaaaaa")
+	require.Equal(t, events.StatusClosed, got.Status)
+	require.Equal(t, events.EndActionNone, got.MeetingEndAction)
+	got = b.storedRoom(t, "ActiveGone-aaaaaaaaaaaaaaa")
+	require.Equal(t, events.StatusOpen, got.Status)
+	got = b.storedRoom(t, "ActiveLive-aaaaaaaaaaaaaaa")
+	require.Equal(t, events.StatusActiveMeeting, got.Status)
 
 	ended := b.StreamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended")
-	require.Len(t, ended, 2)
+	require.Len(t, ended, 3)
 	var subjects []string
 	for _, m := range ended {
 		var ev events.Event
@@ -229,20 +244,22 @@ func TestSweepReconcilesLostRoomFinished(t *testing.T) {
 		require.JSONEq(t, fmt.Sprintf(`{"roomId":%q}`, ev.Subject), string(ev.Data))
 		require.Equal(t, events.EventID("sweep-r1", events.EventMeetingEnded, ev.Subject), ev.ID)
 	}
-	require.ElementsMatch(t, []string{"ActiveGone-aaaaaaaaaaaaaaa", "MarkedActiveGone-aaaaaaaaaaaaaaa"}, subjects)
+	require.ElementsMatch(t, []string{"DeleteGone-aaaaaaaaaaaaaaa", "CloseGone-aaaaaaaaaaaaaaa", "ActiveGone-aaaaaaaaaaaaaaa"}, subjects)
 
 	// The live meeting ends and its room_finished is lost too.
-	lk.Set("MarkedLive-aaaaaaaaaaaaaaa", false, false)
-	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-r2"))
+	lk.Set("DeleteLive-aaaaaaaaaaaaaaa", false, false)
+	require.Equal(t, events.SweepResult{Reconciled: 1}, b.sweep(t, "sweep-r2"))
 	b.settle(t)
-	require.False(t, b.Exists(t, "MarkedLive-aaaaaaaaaaaaaaa"))
-	require.EqualValues(t, 3, b.CountRooms(t))
+	require.False(t, b.Exists(t, "DeleteLive-aaaaaaaaaaaaaaa"))
+	require.EqualValues(t, 4, b.CountRooms(t))
+	// Nothing is active any more: the next sweep has nothing to do.
+	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-r3"))
 }
 
-// Detached (no LiveKit): RoomExists is always false. Marked rooms are
-// deleted (no meeting can hold them); no unmarked room is ever deleted for
-// that.
-func TestSweepReconcileDetachedDeletesOnlyMarkedRooms(t *testing.T) {
+// Detached (no LiveKit): RoomExists is always false. Rooms in a meeting
+// get it ended (a scheduled deletion happens); no room outside a meeting
+// is ever touched for that.
+func TestSweepReconcileDetachedEndsOnlyActiveRooms(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
 	b.Rooms.Meetings = rooms.Detached{}
@@ -251,8 +268,8 @@ func TestSweepReconcileDetachedDeletesOnlyMarkedRooms(t *testing.T) {
 		b.insertRoom(t, fmt.Sprintf("Kept%d-aaaaaaaaaaaaaaa", i), future(), nil)
 		b.insertRoom(t, fmt.Sprintf("Undated%d-aaaaaaaaaaaaaaa", i), nil, nil)
 	}
-	b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { r.MarkedForDeletion = true })
-	require.Equal(t, events.SweepResult{DeleteCommands: 1, Reconciled: 1}, b.sweep(t, "sweep-d1"))
+	b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", nil, scheduledDelete)
+	require.Equal(t, events.SweepResult{Reconciled: 1}, b.sweep(t, "sweep-d1"))
 	b.settle(t)
 	require.EqualValues(t, 10, b.CountRooms(t))
 	require.False(t, b.Exists(t, "Marked-aaaaaaaaaaaaaaa"))
@@ -287,7 +304,7 @@ func TestSweepBoundsItsWorkPerSweep(t *testing.T) {
 }
 
 // Reconciliation past MaxReconcile starts somewhere else in every sweep and
-// wraps around, so every marked room is reached over a few sweeps.
+// wraps around, so every active room is reached over a few sweeps.
 func TestSweepReconcileBoundWrapsAround(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
@@ -302,7 +319,7 @@ func TestSweepReconcileBoundWrapsAround(t *testing.T) {
 	alphabet := "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	for i := range n {
 		c := alphabet[i*len(alphabet)/n]
-		b.insertRoom(t, fmt.Sprintf("%cmarked-aaaaaaaaaaaaaaa", c), nil, func(r *store.Room) { r.MarkedForDeletion = true })
+		b.insertRoom(t, fmt.Sprintf("%cmarked-aaaaaaaaaaaaaaa", c), nil, scheduledDelete)
 	}
 	total := 0
 	for i := 0; b.CountRooms(t) > 0; i++ {
@@ -332,10 +349,10 @@ func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
 			for i := range 3 {
 				b.insertRoom(t, fmt.Sprintf("Expired%d-aaaaaaaaaaaaaaa", i), past(), nil)
 			}
-			b.insertRoom(t, "Active-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { r.Meeting = store.MeetingActive })
-			b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", nil, func(r *store.Room) { r.MarkedForDeletion = true })
+			b.insertRoom(t, "Active-aaaaaaaaaaaaaaa", nil, activeRoom)
+			b.insertRoom(t, "Marked-aaaaaaaaaaaaaaa", nil, scheduledDelete)
 
-			require.Equal(t, events.SweepResult{Expired: 3, DeleteCommands: 4, Reconciled: 2}, b.sweep(t, "sweep-crash"))
+			require.Equal(t, events.SweepResult{Expired: 3, DeleteCommands: 3, Reconciled: 2}, b.sweep(t, "sweep-crash"))
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 			require.Eventually(t, func() bool {
 				info := commandsInfo(b.JS)
@@ -344,8 +361,8 @@ func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
 			require.EqualValues(t, 1, b.CountRooms(t))
 			got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), "Active-aaaaaaaaaaaaaaa")
 			require.NoError(t, err)
-			require.Equal(t, store.MeetingEnded, got.Meeting)
-			require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended"), 1)
+			require.Equal(t, events.StatusOpen, got.Status)
+			require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.meeting_ended"), 2)
 			require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 4)
 			// Each delete ran once: no copy reached a worker. The sweep
 			// itself, redelivered after its completion, is a duplicate.
@@ -353,7 +370,7 @@ func TestSweepCrashBetweenStepsHasOneEffect(t *testing.T) {
 			if step == "completed" || step == "published" {
 				dup = 1
 			}
-			require.Equal(t, 5-dup, w.Metrics.Get("ok"), "the sweep and its four deletes")
+			require.Equal(t, 4-dup, w.Metrics.Get("ok"), "the sweep and its three deletes")
 			require.Equal(t, dup, w.Metrics.Get("duplicate"))
 			require.Zero(t, w.Metrics.Get("error"))
 		})
@@ -537,19 +554,19 @@ func (b *bundle) published(t *testing.T, id string) []string {
 	return ids
 }
 
-// LiveKit is unreachable through every delivery of an expired room's
-// delete, which ends "unavailable"; once LiveKit is back, the next sweep
-// retries with the next attempt's ID and the room is deleted. (Before,
-// every sweep published expire-<roomId> again, which JetStream dropped or
-// the ledger answered, and the room stayed for the ledger's retention.)
-func TestSweepRetriesAnExpiryDeleteThatFailed(t *testing.T) {
+// An expiry delete of a room in a meeting that fails because LiveKit
+// cannot be asked whether the meeting still runs: the room stays, its
+// deletion scheduled (meetingEndAction delete), and no later expiry
+// delete is needed: once LiveKit answers again, the sweep's status GC
+// finds the meeting gone and applies the end action.
+func TestSweepExpiryDeleteFailingOnLiveKitIsFinishedByTheStatusGC(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
 	lk := newOutage(t)
 	b.Rooms.Meetings = lk
 	b.Start(t, workertest.WorkerOpts{})
 	const room = "Expired-aaaaaaaaaaaaaaa"
-	b.insertRoom(t, room, past(), nil)
+	b.insertRoom(t, room, past(), activeRoom)
 
 	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-down"))
 	require.Equal(t, []string{"expire-" + room}, b.published(t, "sweep-down"))
@@ -558,18 +575,13 @@ func TestSweepRetriesAnExpiryDeleteThatFailed(t *testing.T) {
 	require.Equal(t, events.CodeUnavailable, first.Error.Code)
 	b.settle(t)
 	require.True(t, b.Exists(t, room))
+	require.Equal(t, events.EndActionDelete, b.storedRoom(t, room).MeetingEndAction)
 
 	lk.up.Store(true)
-	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-up"))
-	require.Equal(t, []string{"expire-" + room + ":1"}, b.published(t, "sweep-up"))
-	retry := b.Result(t, "expire-"+room+":1")
-	require.True(t, retry.OK, "%+v", retry.Error)
-	var dr events.DeleteResult
-	require.NoError(t, json.Unmarshal(retry.Data, &dr))
-	require.Equal(t, []string{room}, dr.Deleted)
+	require.Equal(t, events.SweepResult{Reconciled: 1}, b.sweep(t, "sweep-up"))
 	b.settle(t)
 	require.False(t, b.Exists(t, room))
-	require.Equal(t, []string{events.EventID("expire-"+room+":1", events.EventDeleted, room)},
+	require.Equal(t, []string{events.EventID("sweep-up", events.EventDeleted, room)},
 		b.eventIDs(t, events.EventSubject(events.EventDeleted)))
 	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-after"))
 }

@@ -376,7 +376,8 @@ func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
 		require.True(t, del.OK, "%+v", del.Error)
 		var dr events.DeleteResult
 		require.NoError(t, json.Unmarshal(del.Data, &dr))
-		require.Equal(t, []string{id}, dr.Deleted)
+		require.Len(t, dr.Deleted, 1)
+		require.Equal(t, id, dr.Deleted[0].RoomID)
 
 		upd := b.Result(t, fmt.Sprintf("upd-%d", i))
 		arch := b.archived(t, id)
@@ -406,8 +407,8 @@ func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
 	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
 }
 
-// An update racing a mark (graceful delete of a room in a meeting), on two
-// workers: neither write is lost.
+// An update racing a scheduled deletion (a delete, when_meeting_ends, of a
+// room in a meeting), on two workers: neither write is lost.
 func TestUpdatePreferencesRaceWithMark(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
@@ -418,27 +419,30 @@ func TestUpdatePreferencesRaceWithMark(t *testing.T) {
 	ids := b.createRooms(t, "mark", n)
 	versions := map[string]int64{}
 	for _, id := range ids {
-		versions[id] = b.storedRoom(t, id).Version
+		r := b.storedRoom(t, id)
+		r.Status = events.StatusActiveMeeting
+		require.NoError(t, b.Store.UpdateRoom(ctxT(t, 5*time.Second), r, r.Version))
+		versions[id] = r.Version
 	}
 	cmds := map[string]events.Command{}
 	for i, id := range ids {
 		cmds[fmt.Sprintf("upd-%d", i)] = events.UpdatePreferences{RoomID: id, Preferences: prefsAdmin}
-		cmds[fmt.Sprintf("del-%d", i)] = events.DeleteRooms{RoomIDs: []string{id}}
+		cmds[fmt.Sprintf("del-%d", i)] = events.DeleteRooms{RoomIDs: []string{id}, WithMeeting: events.PolicyWhenMeetingEnds}
 	}
 	b.sendAll(t, cmds)
 
 	for i, id := range ids {
 		del := b.Result(t, fmt.Sprintf("del-%d", i))
 		require.True(t, del.OK, "%+v", del.Error)
+		require.Equal(t, 202, del.Status)
 		var dr events.DeleteResult
 		require.NoError(t, json.Unmarshal(del.Data, &dr))
-		require.Equal(t, []string{id}, dr.MarkedForDeletion)
-		require.Empty(t, dr.Deleted)
+		require.Equal(t, events.DeleteSuccessRoomWithActiveMeetingScheduledToBeDeleted, dr.Deleted[0].SuccessCode)
 		upd := b.Result(t, fmt.Sprintf("upd-%d", i))
 		require.Equal(t, prefsAdmin, roomOf(t, upd).Preferences)
 
 		r := b.storedRoom(t, id)
-		require.True(t, r.MarkedForDeletion, "the mark of %s was lost", id)
+		require.Equal(t, events.EndActionDelete, r.MeetingEndAction, "the scheduling of %s was lost", id)
 		require.Equal(t, prefsAdmin, r.Preferences, "the update of %s was lost", id)
 		require.Equal(t, versions[id]+2, r.Version, "one write each")
 		require.Contains(t, r.Applied, fmt.Sprintf("upd-%d", i))
@@ -448,7 +452,7 @@ func TestUpdatePreferencesRaceWithMark(t *testing.T) {
 	}
 	require.Eventually(t, workertest.Settled(t, b.JS), 20*time.Second, 50*time.Millisecond)
 	require.Len(t, b.eventsFor(t, events.EventPreferencesUpdated), n)
-	require.Len(t, b.eventsFor(t, events.EventMarkedForDeletion), n)
+	require.Len(t, b.eventsFor(t, events.EventDeletionScheduled), n)
 	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
 }
 

@@ -82,6 +82,7 @@ func TestRoundTripCommands(t *testing.T) {
 		events.CreateRoom{RoomName: &name, AutoDeletionDate: &expires, Preferences: &prefs},
 		events.DeleteRooms{RoomIDs: []string{"MyRoom-3kq9x2m4p7a1b8c"}},
 		events.DeleteRooms{RoomIDs: []string{"a", "b"}, Force: true},
+		events.DeleteRooms{RoomIDs: []string{"a"}, WithMeeting: events.PolicyWhenMeetingEnds, WithRecordings: events.PolicyClose},
 		events.UpdatePreferences{RoomID: "MyRoom-3kq9x2m4p7a1b8c", Preferences: prefs},
 		events.Sweep{},
 		events.UpdateConfig{RoomID: "r", Config: events.ConfigOptions{MaxParticipants: events.Null[int](), MaxDurationMinutes: events.Some(60)}},
@@ -108,8 +109,13 @@ func TestRoundTripResults(t *testing.T) {
 	valid := map[string]events.Result{
 		"create":             ok(events.SubjectCreate, sampleMeetView()),
 		"update_preferences": ok(events.SubjectUpdatePreferences, room),
-		"delete":             ok(events.SubjectDelete, events.DeleteResult{Deleted: []string{"a-123456789012345"}, MarkedForDeletion: []string{}}),
-		"sweep":              ok(events.SubjectSweep, events.SweepResult{Expired: 3, DeleteCommands: 3, Reconciled: 1}),
+		"delete":             ok(events.SubjectDelete, events.DeleteResult{Deleted: []events.DeletedRoom{{RoomID: "a-123456789012345", SuccessCode: events.DeleteSuccessRoomDeleted, Message: "Room 'a-123456789012345' deleted successfully"}}, Failed: []events.FailedRoom{}}),
+		"delete with a room and a failure": ok(events.SubjectDelete, events.DeleteResult{
+			Message: "1 room(s) failed to process while deleting",
+			Deleted: []events.DeletedRoom{{RoomID: "a-123456789012345", SuccessCode: events.DeleteSuccessRoomClosed, Message: "m", Room: func() *events.MeetRoom { v := sampleMeetView(); return &v }()}},
+			Failed:  []events.FailedRoom{{RoomID: "b", Error: events.DeleteErrorRoom, Message: "Room 'b' does not exist"}},
+		}),
+		"sweep": ok(events.SubjectSweep, events.SweepResult{Expired: 3, DeleteCommands: 3, Reconciled: 1}),
 		"not found": {CommandID: "seq-42", Type: events.SubjectUpdatePreferences,
 			Error: events.Errorf(events.CodeNotFound, "room %s not found", "x")},
 		"unknown type": {CommandID: "seq-43", Type: "rooms.cmd.frobnicate",
@@ -137,6 +143,7 @@ func TestRoundTripResults(t *testing.T) {
 		"bad command ID":         {events.Result{CommandID: "a b", Type: events.SubjectSweep, Error: events.Errorf(events.CodeInternal, "x")}, "commandId"},
 		// Nil slices marshal as null: build delete results with empty ones.
 		"delete result with nil slices": {ok(events.SubjectDelete, events.DeleteResult{}), "data.deleted"},
+		"delete with an unknown code":   {ok(events.SubjectDelete, events.DeleteResult{Deleted: []events.DeletedRoom{{RoomID: "a", SuccessCode: "room_gone", Message: "m"}}, Failed: []events.FailedRoom{}}), "data.deleted[0].successCode"},
 	}
 	for name, tt := range invalid {
 		t.Run(name, func(t *testing.T) {
@@ -157,6 +164,10 @@ func TestRoundTripEvents(t *testing.T) {
 		events.EventDeleted:            map[string]any{"roomId": room.RoomID, "roomName": room.RoomName, "forced": true},
 		events.EventMeetingStarted:     map[string]string{"roomId": room.RoomID},
 		events.EventMeetingEnded:       map[string]string{"roomId": room.RoomID},
+		events.EventDeletionScheduled:  sampleMeetView(),
+		events.EventClosed:             sampleMeetView(),
+		events.EventRecordingDeleted: (&store.Recording{EgressID: "EG_1", RoomID: room.RoomID, Status: store.RecordingComplete,
+			Filename: "f.mp4", StartDate: 1, EndDate: 2, Duration: 1.5, Size: 10}).View(),
 	}
 	require.ElementsMatch(t, schemas.EventTypes, func() []string {
 		var ks []string

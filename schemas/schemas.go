@@ -61,6 +61,9 @@ var EventTypes = []string{
 	events.EventDeleted,
 	events.EventMeetingStarted,
 	events.EventMeetingEnded,
+	events.EventDeletionScheduled,
+	events.EventClosed,
+	events.EventRecordingDeleted,
 }
 
 // Names of schemas that are not tied to one subject.
@@ -156,7 +159,8 @@ func Subjects() []string {
 	for _, t := range EventTypes {
 		out = append(out, events.EventSubject(t))
 	}
-	out = append(out, events.SubjectRoomStarted, events.SubjectRoomFinished)
+	out = append(out, events.SubjectRoomStarted, events.SubjectRoomFinished,
+		events.SubjectEgressStarted, events.SubjectEgressUpdated, events.SubjectEgressEnded)
 	slices.Sort(out)
 	return out
 }

@@ -199,4 +199,7 @@ type Store interface {
 	Ping(ctx context.Context) error
 	// Close releases the store's resources.
 	Close() error
+
+	// Recording metadata (store/recordings.go).
+	RecordingStore
 }

@@ -41,7 +41,8 @@ func TestCreateAndDeleteOnMongoStore(t *testing.T) {
 	res := b.Result(t, "m-delete")
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(res.Data, &dr))
-	require.Equal(t, []string{room.RoomID}, dr.Deleted)
+	require.Len(t, dr.Deleted, 1)
+	require.Equal(t, room.RoomID, dr.Deleted[0].RoomID)
 	require.EqualValues(t, 0, b.CountRooms(t))
 	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.>"), 2, "one created, one deleted")
 	require.Len(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"), 1)

@@ -225,10 +225,12 @@ func TestDeleteRooms(t *testing.T) {
 	b.Send(t, "del", events.DeleteRooms{RoomIDs: []string{r1.RoomID, r2.RoomID, r1.RoomID, "missing-room"}})
 	res := b.Result(t, "del")
 	require.True(t, res.OK, "%+v", res.Error)
+	require.Equal(t, 400, res.Status, "one room failed")
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(res.Data, &dr))
-	require.ElementsMatch(t, []string{r1.RoomID, r2.RoomID}, dr.Deleted)
-	require.Empty(t, dr.MarkedForDeletion)
+	require.Len(t, dr.Deleted, 2)
+	require.ElementsMatch(t, []string{r1.RoomID, r2.RoomID}, []string{dr.Deleted[0].RoomID, dr.Deleted[1].RoomID})
+	require.Equal(t, []events.FailedRoom{{RoomID: "missing-room", Error: events.DeleteErrorRoom, Message: "Room 'missing-room' does not exist"}}, dr.Failed)
 	require.EqualValues(t, 0, b.CountRooms(t))
 	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 2)
 
@@ -236,62 +238,13 @@ func TestDeleteRooms(t *testing.T) {
 	_, err := b.Store.GetArchivedRoom(ctxT(t, 5*time.Second), r1.RoomID)
 	require.NoError(t, err)
 
-	// Unknown rooms: an ordinary error result, no dead letter.
+	// Unknown rooms only: processed, every room failed (400), no dead
+	// letter.
 	b.Send(t, "del-unknown", events.DeleteRooms{RoomIDs: []string{"nope"}})
 	res = b.Result(t, "del-unknown")
-	require.False(t, res.OK)
-	require.Equal(t, events.CodeNotFound, res.Error.Code)
+	require.True(t, res.OK)
+	require.Equal(t, 400, res.Status)
 	require.Empty(t, b.StreamMsgs(t, events.StreamDead, "rooms.dead.>"))
-}
-
-// meetings reports a live meeting in the rooms it holds.
-// gone lists rooms whose meeting ends right after the check (LiveKit no
-// longer has them).
-
-func TestGracefulDeleteMarksRoomsInAMeeting(t *testing.T) {
-	t.Parallel()
-	b := setup(t, workertest.SetupOpts{})
-	live := map[string]bool{}
-	b.Rooms.Meetings = workertest.Meetings{Active: live}
-	b.Send(t, "c1", events.CreateRoom{RoomName: ptr("busy")})
-	b.Send(t, "c2", events.CreateRoom{RoomName: ptr("idle")})
-	w := b.Start(t, workertest.WorkerOpts{})
-	busy, idle := roomOf(t, b.Result(t, "c1")), roomOf(t, b.Result(t, "c2"))
-	w.Stop(t)
-	live[busy.RoomID] = true
-	b.Start(t, workertest.WorkerOpts{})
-
-	b.Send(t, "del", events.DeleteRooms{RoomIDs: []string{busy.RoomID, idle.RoomID}})
-	res := b.Result(t, "del")
-	var dr events.DeleteResult
-	require.NoError(t, json.Unmarshal(res.Data, &dr))
-	require.Equal(t, []string{idle.RoomID}, dr.Deleted)
-	require.Equal(t, []string{busy.RoomID}, dr.MarkedForDeletion)
-	got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), busy.RoomID)
-	require.NoError(t, err)
-	require.True(t, got.MarkedForDeletion)
-	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.marked_for_deletion"), 1)
-}
-
-// The meeting ends between the delete's check and its mark (room_finished
-// found the room unmarked): the delete must not leave it marked forever.
-func TestMeetingEndingBetweenCheckAndMarkDoesNotStrandTheRoom(t *testing.T) {
-	t.Parallel()
-	b := setup(t, workertest.SetupOpts{})
-	live, gone := map[string]bool{}, map[string]bool{}
-	b.Rooms.Meetings = workertest.Meetings{Active: live, Gone: gone}
-	w := b.Start(t, workertest.WorkerOpts{})
-	b.Send(t, "c1", events.CreateRoom{RoomName: ptr("ending")})
-	room := roomOf(t, b.Result(t, "c1"))
-	w.Stop(t)
-	live[room.RoomID], gone[room.RoomID] = true, true
-	b.Start(t, workertest.WorkerOpts{})
-	b.Send(t, "del", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
-	res := b.Result(t, "del")
-	require.True(t, res.OK, "%+v", res.Error)
-	_, err := b.Store.GetRoom(ctxT(t, 5*time.Second), room.RoomID)
-	require.ErrorIs(t, err, store.ErrNotFound, "not stranded as marked")
-	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.deleted"), 1)
 }
 
 func TestPanicIsRecoveredAndDeadLetteredOnLastDelivery(t *testing.T) {
@@ -342,8 +295,8 @@ func TestLongHandlerIsNotRedelivered(t *testing.T) {
 
 // A delete decides before its claim and stores the decision with it: a
 // worker that crashes right after the claim leaves the plan in the ledger,
-// and the redelivery acts on it even though LiveKit now says otherwise, so
-// every delivery answers the same.
+// and the redelivery acts on it even though the room is now in a meeting,
+// so every delivery answers the same.
 func TestDeleteActsOnTheFirstDeliverysPlan(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
@@ -361,15 +314,19 @@ func TestDeleteActsOnTheFirstDeliverysPlan(t *testing.T) {
 	rec, err := b.Store.GetCommand(ctxT(t, 5*time.Second), "del-plan")
 	require.NoError(t, err)
 	require.Equal(t, store.StatusPending, rec.Status)
-	require.JSONEq(t, `{"delete":["`+id+`"],"mark":null}`, string(rec.Plan), "the claim holds the plan")
+	require.Contains(t, string(rec.Plan), `"successCode":"room_deleted"`, "the claim holds the plan")
 
-	lk.Set(id, true, true) // a meeting starts before the redelivery
+	// A meeting starts before the redelivery.
+	lk.Set(id, true, true)
+	room, err := b.Store.GetRoom(ctxT(t, 5*time.Second), id)
+	require.NoError(t, err)
+	room.Status = events.StatusActiveMeeting
+	require.NoError(t, b.Store.UpdateRoom(ctxT(t, 5*time.Second), room, room.Version))
 	res := b.Result(t, "del-plan")
 	require.True(t, res.OK, "%+v", res.Error)
 	var dr events.DeleteResult
 	require.NoError(t, json.Unmarshal(res.Data, &dr))
-	require.Equal(t, []string{id}, dr.Deleted)
-	require.Empty(t, dr.MarkedForDeletion)
+	require.Equal(t, events.DeleteSuccessRoomDeleted, dr.Deleted[0].SuccessCode)
 	_, err = b.Store.GetRoom(ctxT(t, 5*time.Second), id)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }

@@ -119,7 +119,8 @@ func TestServeRestartKeepsRooms(t *testing.T) {
 	c2, _ := appClient(t, p2.app)
 	res, err := c2.DeleteRooms(ctxT(t, 30*time.Second), cmdID("delete"), events.DeleteRooms{RoomIDs: []string{room.RoomID}})
 	require.NoError(t, err)
-	require.Equal(t, []string{room.RoomID}, res.Deleted)
+	require.Len(t, res.Deleted, 1)
+	require.Equal(t, room.RoomID, res.Deleted[0].RoomID)
 }
 
 // waitEvent waits for a domain event of type typ about roomID.
@@ -162,18 +163,16 @@ func TestMeetingsWithRealLiveKit(t *testing.T) {
 		id := create("graceful")
 		part := lktest.Join(t, lk, id, "alice")
 		waitEvent(t, js, events.EventMeetingStarted, id, 20*time.Second)
-		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
+		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}, WithMeeting: events.PolicyWhenMeetingEnds})
 		require.NoError(t, err)
-		require.Equal(t, []string{id}, res.MarkedForDeletion)
-		require.Empty(t, res.Deleted)
+		require.Equal(t, events.DeleteSuccessRoomWithActiveMeetingScheduledToBeDeleted, res.Deleted[0].SuccessCode)
 		left := time.Now()
 		part.Leave()
 		waitEvent(t, js, events.EventDeleted, id, 20*time.Second)
 		t.Logf("room gone %s after the participant left (departure timeout 2s)", time.Since(left).Round(100*time.Millisecond))
-		_, err = c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
-		e, ok := events.AsError(err)
-		require.True(t, ok, "%v", err)
-		require.Equal(t, events.CodeNotFound, e.Code, "the room is gone")
+		res, err = c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
+		require.NoError(t, err)
+		require.Equal(t, events.DeleteErrorRoom, res.Failed[0].Error, "the room is gone")
 	})
 
 	t.Run("force delete disconnects the participant", func(t *testing.T) {
@@ -182,7 +181,7 @@ func TestMeetingsWithRealLiveKit(t *testing.T) {
 		waitEvent(t, js, events.EventMeetingStarted, id, 20*time.Second)
 		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}, Force: true})
 		require.NoError(t, err)
-		require.Equal(t, []string{id}, res.Deleted)
+		require.Equal(t, events.DeleteSuccessRoomWithActiveMeetingDeleted, res.Deleted[0].SuccessCode)
 		part.WaitDisconnected(t, 10*time.Second)
 		waitEvent(t, js, events.EventDeleted, id, 5*time.Second)
 	})
@@ -191,7 +190,7 @@ func TestMeetingsWithRealLiveKit(t *testing.T) {
 		id := create("idle")
 		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
 		require.NoError(t, err)
-		require.Equal(t, []string{id}, res.Deleted)
+		require.Equal(t, events.DeleteSuccessRoomDeleted, res.Deleted[0].SuccessCode)
 	})
 
 	t.Run("delete right after the last participant left", func(t *testing.T) {
@@ -202,9 +201,9 @@ func TestMeetingsWithRealLiveKit(t *testing.T) {
 		part := lktest.Join(t, lk, id, "carol")
 		waitEvent(t, js, events.EventMeetingStarted, id, 20*time.Second)
 		part.Leave()
-		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}})
+		res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{id}, WithMeeting: events.PolicyWhenMeetingEnds})
 		require.NoError(t, err)
-		require.Len(t, append(res.Deleted, res.MarkedForDeletion...), 1)
+		require.Len(t, res.Deleted, 1)
 		waitEvent(t, js, events.EventDeleted, id, 20*time.Second)
 	})
 }

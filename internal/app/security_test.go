@@ -139,9 +139,9 @@ func TestSecretsNeverLogged(t *testing.T) {
 	prefs.ChatPreferences.Enabled = false
 	_, err = c.UpdatePreferences(ctxT(t, 30*time.Second), cmdID("prefs"), events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefs})
 	require.NoError(t, err)
-	res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+	res, err := c.DeleteRooms(ctxT(t, 30*time.Second), cmdID("del"), events.DeleteRooms{RoomIDs: []string{room.RoomID}, WithMeeting: events.PolicyWhenMeetingEnds})
 	require.NoError(t, err)
-	require.Equal(t, []string{room.RoomID}, res.MarkedForDeletion)
+	require.Equal(t, events.DeleteSuccessRoomWithActiveMeetingScheduledToBeDeleted, res.Deleted[0].SuccessCode)
 	part.Leave()
 	waitEvent(t, js, events.EventDeleted, room.RoomID, 20*time.Second)
 	stop()

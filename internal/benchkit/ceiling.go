@@ -64,7 +64,7 @@ func DeleteWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 	if _, err := st.ClaimCommand(ctx, &store.Command{ID: cmdID, Type: events.SubjectDelete, Status: store.StatusPending, Plan: plan}); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
-	return complete(ctx, st, cmdID, events.DeleteResult{Deleted: []string{roomID}, MarkedForDeletion: []string{}}, store.DeleteRoom(roomID))
+	return complete(ctx, st, cmdID, events.DeleteResult{Deleted: []events.DeletedRoom{{RoomID: roomID, SuccessCode: events.DeleteSuccessRoomDeleted}}, Failed: []events.FailedRoom{}}, store.DeleteRoom(roomID))
 }
 
 func complete(ctx context.Context, st store.Store, cmdID string, data any, writes ...store.Write) error {

@@ -230,12 +230,17 @@ func Check(h History) []Violation {
 				add("result-malformed", r.CommandID, "delete result not a DeleteResult")
 				continue
 			}
-			for _, room := range d.Deleted {
-				deletedBy[room] = append(deletedBy[room], r.CommandID)
-				needEvent(r.CommandID, events.EventDeleted, room)
-			}
-			for _, room := range d.MarkedForDeletion {
-				needEvent(r.CommandID, events.EventMarkedForDeletion, room)
+			for _, del := range d.Deleted {
+				switch del.SuccessCode {
+				case events.DeleteSuccessRoomDeleted, events.DeleteSuccessRoomAndRecordingsDeleted:
+					deletedBy[del.RoomID] = append(deletedBy[del.RoomID], r.CommandID)
+					needEvent(r.CommandID, events.EventDeleted, del.RoomID)
+				case events.DeleteSuccessRoomClosed:
+					needEvent(r.CommandID, events.EventClosed, del.RoomID)
+				default:
+					// An active meeting: deleted or closed when it ends.
+					needEvent(r.CommandID, events.EventDeletionScheduled, del.RoomID)
+				}
 			}
 		case events.SubjectUpdatePreferences:
 			var room struct {

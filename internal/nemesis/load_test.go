@@ -104,9 +104,9 @@ func (l *load) watchResults() (*nats.Subscription, error) {
 		case events.SubjectDelete:
 			var d events.DeleteResult
 			if json.Unmarshal(r.Data, &d) == nil {
-				for _, id := range d.Deleted {
-					if _, ok := l.deletedAt[id]; !ok {
-						l.deletedAt[id] = time.Now()
+				for _, del := range d.Deleted {
+					if _, ok := l.deletedAt[del.RoomID]; !ok {
+						l.deletedAt[del.RoomID] = time.Now()
 					}
 				}
 			}

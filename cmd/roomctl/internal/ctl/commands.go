@@ -135,13 +135,15 @@ func ParseDate(s string) (int64, error) {
 // DeleteCmd is `roomctl delete`.
 type DeleteCmd struct {
 	commandFlags
-	RoomIDs []string `arg:"" name:"roomId" help:"Rooms to delete."`
-	Force   bool     `help:"End their meetings too."`
+	RoomIDs        []string `arg:"" name:"roomId" help:"Rooms to delete."`
+	WithMeeting    string   `help:"A room with an active meeting: force (end it), when_meeting_ends, or fail (default)." enum:"force,when_meeting_ends,fail," default:""`
+	WithRecordings string   `help:"A room with recordings: force (delete them), close (keep the room, closed), or fail (default)." enum:"force,close,fail," default:""`
+	Force          bool     `help:"Deprecated: --with-meeting force."`
 }
 
 // Run publishes rooms.cmd.delete.
 func (c *DeleteCmd) Run(e *env) error {
-	return e.do(c.commandFlags, events.SubjectDelete, events.DeleteRooms{RoomIDs: c.RoomIDs, Force: c.Force})
+	return e.do(c.commandFlags, events.SubjectDelete, events.DeleteRooms{RoomIDs: c.RoomIDs, WithMeeting: c.WithMeeting, WithRecordings: c.WithRecordings, Force: c.Force})
 }
 
 // UpdatePreferencesCmd is `roomctl update-preferences`.

@@ -150,7 +150,8 @@ func TestCreateGetListDelete(t *testing.T) {
 	require.Equal(t, ctl.ExitOK, r.code, r.errOut)
 	var del events.DeleteResult
 	require.NoError(t, json.Unmarshal(r.result(t).Data, &del))
-	require.Equal(t, []string{room.RoomID}, del.Deleted)
+	require.Len(t, del.Deleted, 1)
+	require.Equal(t, room.RoomID, del.Deleted[0].RoomID)
 	r = roomctl(t, url, "list")
 	require.NotContains(t, r.out, room.RoomID)
 	require.Len(t, strings.Split(strings.TrimSpace(r.out), "\n"), 2)
