@@ -50,12 +50,15 @@ func (c *Client) Request(ctx context.Context, subject string, req, reply any) er
 func replyError(msg *nats.Msg) error {
 	var er events.ErrorReply
 	if err := json.Unmarshal(msg.Data, &er); err == nil && er.Error != nil && er.Error.Code != "" {
+		if er.Status != 0 && er.Status != events.HTTPStatus(er.Error.Code) {
+			er.Error.Status = er.Status
+		}
 		return er.Error
 	}
 	desc := msg.Header.Get(events.HeaderServiceError)
 	code := events.CodeInternal
 	switch msg.Header.Get(events.HeaderServiceErrorCode) {
-	case "400":
+	case "400", "422": // 400: workers before the REST statuses
 		code = events.CodeInvalidArgument
 	case "401":
 		code = events.CodeInvalidSecret
@@ -63,6 +66,8 @@ func replyError(msg *nats.Msg) error {
 		code = events.CodeForbidden
 	case "404":
 		code = events.CodeNotFound
+	case "409":
+		code = events.CodeConflict
 	case "503":
 		code = events.CodeUnavailable
 	}

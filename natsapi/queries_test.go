@@ -100,8 +100,8 @@ func TestRequestErrors(t *testing.T) {
 func TestStatusOf(t *testing.T) {
 	t.Parallel()
 	for code, status := range map[string]string{
-		events.CodeInvalidArgument: "400", events.CodeInvalidSecret: "401", events.CodeForbidden: "403",
-		events.CodeNotFound: "404", events.CodeUnavailable: "503", events.CodeInternal: "500", "other": "500",
+		events.CodeInvalidArgument: "422", events.CodeInvalidSecret: "401", events.CodeForbidden: "403",
+		events.CodeNotFound: "404", events.CodeConflict: "409", events.CodeUnavailable: "503", events.CodeInternal: "500", "other": "500",
 	} {
 		require.Equal(t, status, events.StatusOf(code), code)
 	}
