@@ -63,8 +63,9 @@ var schemaV1 = []string{
 }
 
 // TestMigrateV1: a file of schema version 1, with a ledger, opens; it gets
-// the commands_prune index, the published column and version 3 in place,
-// keeps its records, and PruneCommands and MarkPublished work on them.
+// the commands_prune index, the published column, the columns of version
+// 4 and version 4 in place, keeps its records, and PruneCommands and
+// MarkPublished work on them.
 func TestMigrateV1(t *testing.T) {
 	ctx := t.Context()
 	path := filepath.Join(t.TempDir(), sqlite.DefaultFileName)
@@ -109,7 +110,7 @@ func TestMigrateV1(t *testing.T) {
 	defer func() { _ = raw.Close() }()
 	var version int
 	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
-	require.Equal(t, 3, version)
+	require.Equal(t, 4, version)
 	var index string
 	require.NoError(t, raw.QueryRowContext(ctx,
 		`SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'commands_prune'`).Scan(&index))

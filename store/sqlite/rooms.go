@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -16,13 +17,17 @@ const (
 	roomCols = `id, room_name, creation_date, auto_deletion_date, marked_for_deletion,
 		chat_enabled, recording_enabled, recording_access, vbg_enabled,
 		moderator_room_url, publisher_room_url, moderator_secret, publisher_secret,
-		meeting, version, applied`
-	roomNCols = 16
+		meeting, version, applied,
+		schema_version, owner, auto_deletion_policy, config, roles, access,
+		status, roles_updated_at, meeting_end_action, speaker_secret, recording_secret`
+	roomNCols = 27
 	// roomSet assigns every column but id, in the order of roomArgs[1:].
 	roomSet = `room_name = ?, creation_date = ?, auto_deletion_date = ?, marked_for_deletion = ?,
 		chat_enabled = ?, recording_enabled = ?, recording_access = ?, vbg_enabled = ?,
 		moderator_room_url = ?, publisher_room_url = ?, moderator_secret = ?, publisher_secret = ?,
-		meeting = ?, version = ?, applied = ?`
+		meeting = ?, version = ?, applied = ?,
+		schema_version = ?, owner = ?, auto_deletion_policy = ?, config = ?, roles = ?, access = ?,
+		status = ?, roles_updated_at = ?, meeting_end_action = ?, speaker_secret = ?, recording_secret = ?`
 )
 
 // The queries of ExpiredRooms and MarkedRooms. INDEXED BY makes SQLite fail
@@ -57,6 +62,22 @@ func roomArgs(r *store.Room, version int64) ([]any, error) {
 	if r.AutoDeletionDate != nil {
 		date = *r.AutoDeletionDate
 	}
+	var policy any
+	if r.AutoDeletionPolicy != nil {
+		b, err := json.Marshal(r.AutoDeletionPolicy)
+		if err != nil {
+			return nil, err
+		}
+		policy = string(b)
+	}
+	var docs [3]string
+	for i, v := range []any{&r.Config, &r.Roles, &r.Access} {
+		b, err := json.Marshal(v)
+		if err != nil {
+			return nil, err
+		}
+		docs[i] = string(b)
+	}
 	p := &r.Preferences
 	return []any{
 		r.RoomID, r.RoomName, r.CreationDate, date, r.MarkedForDeletion,
@@ -64,16 +85,21 @@ func roomArgs(r *store.Room, version int64) ([]any, error) {
 		p.VirtualBackgroundPreferences.Enabled,
 		r.ModeratorRoomURL, r.PublisherRoomURL, r.ModeratorSecret, r.PublisherSecret,
 		r.Meeting, version, applied,
+		r.SchemaVersion, r.Owner, policy, docs[0], docs[1], docs[2],
+		r.Status, r.RolesUpdatedAt, r.MeetingEndAction, r.SpeakerSecret, r.RecordingSecret,
 	}, nil
 }
 
 type scanner interface{ Scan(dest ...any) error }
 
+// scanRoom reads a row of roomCols into r, in the current record shape:
+// a row of an older shape is upgraded (store.UpgradeRoom).
 func scanRoom(row scanner, r *store.Room) error {
 	var (
-		date    sql.NullInt64
-		applied []byte
-		p       = &r.Preferences
+		date                  sql.NullInt64
+		applied, policy       []byte
+		config, roles, access []byte
+		p                     = &r.Preferences
 	)
 	if err := row.Scan(
 		&r.RoomID, &r.RoomName, &r.CreationDate, &date, &r.MarkedForDeletion,
@@ -81,8 +107,27 @@ func scanRoom(row scanner, r *store.Room) error {
 		&p.VirtualBackgroundPreferences.Enabled,
 		&r.ModeratorRoomURL, &r.PublisherRoomURL, &r.ModeratorSecret, &r.PublisherSecret,
 		&r.Meeting, &r.Version, &applied,
+		&r.SchemaVersion, &r.Owner, &policy, &config, &roles, &access,
+		&r.Status, &r.RolesUpdatedAt, &r.MeetingEndAction, &r.SpeakerSecret, &r.RecordingSecret,
 	); err != nil {
 		return err
+	}
+	r.AutoDeletionPolicy = nil
+	if len(policy) > 0 {
+		r.AutoDeletionPolicy = new(events.AutoDeletionPolicy)
+		if err := json.Unmarshal(policy, r.AutoDeletionPolicy); err != nil {
+			return fmt.Errorf("room %s: auto_deletion_policy: %w", r.RoomID, err)
+		}
+	}
+	r.Config, r.Roles, r.Access = events.Config{}, events.Roles{}, events.Access{}
+	for _, col := range []struct {
+		name string
+		text []byte
+		dst  any
+	}{{"config", config, &r.Config}, {"roles", roles, &r.Roles}, {"access", access, &r.Access}} {
+		if err := json.Unmarshal(col.text, col.dst); err != nil {
+			return fmt.Errorf("room %s: %s: %w", r.RoomID, col.name, err)
+		}
 	}
 	r.AutoDeletionDate = nil
 	if date.Valid {
@@ -94,7 +139,28 @@ func scanRoom(row scanner, r *store.Room) error {
 			return fmt.Errorf("room %s: applied: %w", r.RoomID, err)
 		}
 	}
+	store.UpgradeRoom(r)
 	return nil
+}
+
+// scanRooms runs query stmt with args and scans the rooms it returns.
+func scanRooms(ctx context.Context, stmt *sql.Stmt, args ...any) ([]store.Room, error) {
+	rows, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return nil, err
+	}
+	defer func() { _ = rows.Close() }()
+	out := []store.Room{}
+	for rows.Next() {
+		out = append(out, store.Room{})
+		if err := scanRoom(rows, &out[len(out)-1]); err != nil {
+			return nil, err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	return out, nil
 }
 
 // InsertRoom inserts a new room; store.ErrDuplicate when its ID exists.
@@ -267,25 +333,9 @@ func (s *Store) queryRooms(ctx context.Context, op string, stmt *sql.Stmt, args 
 	if err := s.check(op); err != nil {
 		return nil, err
 	}
-	rows, err := stmt.QueryContext(ctx, args...)
+	out, err := scanRooms(ctx, stmt, args...)
 	if err != nil {
 		return nil, s.wrap(op, err)
 	}
-	defer func() { _ = rows.Close() }()
-	out := []store.Room{}
-	for rows.Next() {
-		out = append(out, store.Room{})
-		if err := scanRoom(rows, &out[len(out)-1]); err != nil {
-			return nil, s.wrap(op, err)
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return nil, s.wrap(op, err)
-	}
 	return out, nil
-}
-
-// FindRooms is not implemented yet (issue 15, storage step).
-func (s *Store) FindRooms(context.Context, store.RoomQuery) ([]store.Room, error) {
-	return nil, store.ErrUnsupported
 }

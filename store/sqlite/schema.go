@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"strings"
 
 	"github.com/roomkeeper/roomkeeper/store"
 )
@@ -16,7 +17,11 @@ import (
 //     every statement of schema is idempotent, so running them all on a
 //     version 1 file creates exactly what it lacks.
 //   - 3: commands.published (MarkPublished), added in place by migrate.
-const schemaVersion = 3
+//   - 4: the room model of OpenVidu Meet (issue 15): the columns of
+//     roomV4Cols, added in place by migrate, which then upgrades every room
+//     to the current record shape (store.UpgradeRoom); the indexes of
+//     FindRooms' sorts (rooms_created, rooms_name, rooms_deletion).
+const schemaVersion = 4
 
 // schema creates every table and index; each statement is idempotent.
 var schema = []string{
@@ -36,13 +41,21 @@ var schema = []string{
 		publisher_secret    TEXT    NOT NULL,
 		meeting             TEXT    NOT NULL DEFAULT '',
 		version             INTEGER NOT NULL,
-		applied             TEXT    NOT NULL DEFAULT '[]' -- JSON array of command IDs
+		applied             TEXT    NOT NULL DEFAULT '[]', -- JSON array of command IDs
+		` + strings.Join(roomV4Cols, ",\n\t\t") + `
 	) WITHOUT ROWID`,
 	// ExpiredRooms: rooms with a date, not yet marked.
 	`CREATE INDEX IF NOT EXISTS rooms_expiry ON rooms (auto_deletion_date)
 		WHERE auto_deletion_date IS NOT NULL AND marked_for_deletion = 0`,
 	// MarkedRooms: the few rooms to reconcile with LiveKit, in ID order.
 	`CREATE INDEX IF NOT EXISTS rooms_marked ON rooms (id) WHERE ` + markedCond,
+	// FindRooms, one per sort (version 4). Each entry ends with the primary
+	// key, so each index is in (sort value, id) order, FindRooms' order;
+	// rooms_deletion is on the expression that sorts a room without a date
+	// after every dated one.
+	`CREATE INDEX IF NOT EXISTS rooms_created ON rooms (creation_date)`,
+	`CREATE INDEX IF NOT EXISTS rooms_name ON rooms (room_name)`,
+	`CREATE INDEX IF NOT EXISTS rooms_deletion ON rooms (` + deletionKey + `)`,
 	`CREATE TABLE IF NOT EXISTS commands (
 		id         TEXT    NOT NULL PRIMARY KEY,
 		type       TEXT    NOT NULL,
@@ -69,6 +82,30 @@ var schema = []string{
 		publisher_secret   TEXT    NOT NULL
 	)`,
 }
+
+// roomV4Cols are the columns of rooms added by version 4: the room model
+// of issue 15. The nested parts (config, roles, access, the deletion
+// policy) are JSON text; the rest are columns of their own. Each has a
+// default, so ALTER TABLE can add it to a file of an older version.
+var roomV4Cols = []string{
+	`schema_version       INTEGER NOT NULL DEFAULT 0`, // store.Room.SchemaVersion
+	`owner                TEXT    NOT NULL DEFAULT ''`,
+	`auto_deletion_policy TEXT`, // JSON, NULL: none
+	`config               TEXT    NOT NULL DEFAULT '{}'`,
+	`roles                TEXT    NOT NULL DEFAULT '{}'`,
+	`access               TEXT    NOT NULL DEFAULT '{}'`,
+	`status               TEXT    NOT NULL DEFAULT ''`,
+	`roles_updated_at     INTEGER NOT NULL DEFAULT 0`, // epoch ms
+	`meeting_end_action   TEXT    NOT NULL DEFAULT ''`,
+	`speaker_secret       TEXT    NOT NULL DEFAULT ''`,
+	`recording_secret     TEXT    NOT NULL DEFAULT ''`,
+}
+
+// deletionKey is a room's autoDeletionDate as FindRooms sorts it: a room
+// without one sorts after every dated room (store.NullDate). The index
+// rooms_deletion and the queries use this same text, which is what lets
+// SQLite match them.
+var deletionKey = fmt.Sprintf(`coalesce(auto_deletion_date, %d)`, store.NullDate)
 
 // indexPrune is the index of PruneCommands, named by its query.
 const indexPrune = "commands_prune"
@@ -97,20 +134,76 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	if v == schemaVersion {
 		return nil
 	}
-	// From 0 (a new file) or any older version: see schemaVersion.
+	// From 0 (a new file) or any older version: see schemaVersion. The
+	// changes CREATE ... IF NOT EXISTS cannot make come first, so that the
+	// indexes of the new columns find them.
+	if v > 0 && v < 3 {
+		if _, err := tx.ExecContext(ctx, `ALTER TABLE commands ADD COLUMN published INTEGER NOT NULL DEFAULT 0`); err != nil {
+			return fmt.Errorf("add commands.published: %w", err)
+		}
+	}
+	if v > 0 && v < 4 {
+		for _, col := range roomV4Cols {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE rooms ADD COLUMN `+col); err != nil {
+				return fmt.Errorf("add rooms column %s: %w", strings.Fields(col)[0], err)
+			}
+		}
+	}
 	for _, stmt := range schema {
 		if _, err := tx.ExecContext(ctx, stmt); err != nil {
 			return fmt.Errorf("create schema: %w", err)
 		}
 	}
-	if v > 0 && v < 3 {
-		// The one change CREATE ... IF NOT EXISTS cannot make.
-		if _, err := tx.ExecContext(ctx, `ALTER TABLE commands ADD COLUMN published INTEGER NOT NULL DEFAULT 0`); err != nil {
-			return fmt.Errorf("add commands.published: %w", err)
+	if v > 0 && v < 4 {
+		if err := upgradeRooms(ctx, tx); err != nil {
+			return fmt.Errorf("upgrade rooms: %w", err)
 		}
 	}
 	if _, err := tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA user_version = %d`, schemaVersion)); err != nil {
 		return err
 	}
 	return tx.Commit()
+}
+
+// upgradeBatch is how many rooms upgradeRooms reads at a time.
+const upgradeBatch = 500
+
+// upgradeRooms rewrites, within the migration's transaction, every room of
+// an older record shape in the current one (store.UpgradeRoom, which
+// scanRoom applies), keeping its version: the room says the same, in the
+// new fields too. It reads the rooms in batches in ID order, so a file of
+// many rooms is upgraded in bounded memory.
+func upgradeRooms(ctx context.Context, tx *sql.Tx) error {
+	sel, err := tx.PrepareContext(ctx, `SELECT `+roomCols+` FROM rooms
+		WHERE schema_version < ? AND id > ? ORDER BY id LIMIT ?`)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = sel.Close() }()
+	upd, err := tx.PrepareContext(ctx, `UPDATE rooms SET `+roomSet+` WHERE id = ?`)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = upd.Close() }()
+	after := ""
+	for {
+		rooms, err := scanRooms(ctx, sel, store.RoomSchemaVersion, after, upgradeBatch)
+		if err != nil {
+			return err
+		}
+		for i := range rooms {
+			r := &rooms[i]
+			args, err := roomArgs(r, r.Version)
+			if err != nil {
+				return err
+			}
+			if _, err := upd.ExecContext(ctx, append(args[1:], r.RoomID)...); err != nil {
+				return fmt.Errorf("room %s: %w", r.RoomID, err)
+			}
+		}
+		if len(rooms) < upgradeBatch {
+			return nil
+		}
+		after = rooms[len(rooms)-1].RoomID
+	}
 }

@@ -51,6 +51,8 @@ type Store struct {
 	wClaim, wSetPlan, wComplete, wPutArchived *sql.Stmt
 	rGetCommand, rGetArchived                 *sql.Stmt
 	wPrune, wPublished                        *sql.Stmt
+	// finds are FindRooms' statements, prepared on first use.
+	finds finds
 }
 
 var _ store.Store = (*Store)(nil)
@@ -62,6 +64,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	cfg = cfg.WithDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
+	}
+	if err := registerRegexp(); err != nil {
+		return nil, fmt.Errorf("sqlite: register %s: %w", regexpFunc, err)
 	}
 	if dir := filepath.Dir(cfg.Path); dir != "" {
 		if err := os.MkdirAll(dir, dirMode); err != nil {

@@ -71,6 +71,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExpiredRoomsPagingUnderChanges", testExpiredRoomsPagingUnderChanges},
 		{"MarkedRooms", testMarkedRooms},
 		{"CountRooms", testCountRooms},
+		{"UpgradeOnRead", testUpgradeOnRead},
+		{"FindRoomsNameFilters", testFindRoomsNameFilters},
+		{"FindRoomsStatus", testFindRoomsStatus},
+		{"FindRoomsSorts", testFindRoomsSorts},
+		{"FindRoomsPagingUnderDeletes", testFindRoomsPagingUnderDeletes},
+		{"FindRoomsInvalid", testFindRoomsInvalid},
 		{"ClaimCommand", testClaimCommand},
 		{"ClaimCommandConcurrent", testClaimCommandConcurrent},
 		{"SetCommandPlan", testSetCommandPlan},
@@ -98,20 +104,41 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 	}
 }
 
-// NewRoom returns a room with every field set to a value that tells it
-// apart from other rooms, as a worker would insert it.
+// NewRoom returns a room in the current record shape with every field set
+// to a value that tells it apart from other rooms, as a worker would insert
+// it.
 func NewRoom(id string) *store.Room {
 	date := int64(1_900_000_000_000) + int64(len(id))
+	policy := events.DefaultAutoDeletionPolicy()
+	base := "https://meet.example"
 	return &store.Room{
-		RoomID:           id,
-		RoomName:         "Room " + id,
-		CreationDate:     1_764_000_000_000,
-		AutoDeletionDate: &date,
-		Preferences:      events.DefaultPreferences(),
-		ModeratorRoomURL: "https://meet.example/room/" + id + "?secret=mod-" + id,
-		PublisherRoomURL: "https://meet.example/room/" + id + "?secret=pub-" + id,
-		ModeratorSecret:  "mod-" + id,
-		PublisherSecret:  "pub-" + id,
+		RoomID:             id,
+		RoomName:           "Room " + id,
+		CreationDate:       1_764_000_000_000,
+		AutoDeletionDate:   &date,
+		Preferences:        events.DefaultPreferences(),
+		ModeratorRoomURL:   base + "/room/" + id + "?secret=mod-" + id,
+		PublisherRoomURL:   base + "/room/" + id + "?secret=pub-" + id,
+		ModeratorSecret:    "mod-" + id,
+		PublisherSecret:    "pub-" + id,
+		SchemaVersion:      store.RoomSchemaVersion,
+		Owner:              events.OwnerAdmin,
+		AutoDeletionPolicy: &policy,
+		Config:             events.DefaultConfig(),
+		Roles:              events.DefaultRoles(),
+		Access: events.Access{
+			Anonymous: events.AnonymousAccess{
+				Moderator: events.Link{Enabled: true, URL: base + "/room/" + id + "?secret=mod-" + id},
+				Speaker:   events.Link{Enabled: true, URL: base + "/room/" + id + "?secret=spk-" + id},
+				Recording: events.Link{Enabled: true, URL: base + "/room/" + id + "/recordings?secret=rec-" + id},
+			},
+			User: events.Link{URL: base + "/room/" + id},
+		},
+		Status:           events.StatusOpen,
+		RolesUpdatedAt:   1_764_000_000_000,
+		MeetingEndAction: events.EndActionNone,
+		SpeakerSecret:    "spk-" + id,
+		RecordingSecret:  "rec-" + id,
 		Meeting:          store.MeetingNone,
 		Applied:          []string{"create-" + id},
 	}
@@ -201,6 +228,39 @@ func testRoomRoundTrip(t *testing.T, s store.Store) {
 		Meeting:          store.MeetingActive,
 		Version:          7,
 		Applied:          []string{"cmd-1", "cmd:2", "cmd_3"},
+
+		SchemaVersion:      store.RoomSchemaVersion,
+		Owner:              "someone-else",
+		AutoDeletionPolicy: &events.AutoDeletionPolicy{WithMeeting: events.PolicyForce, WithRecordings: events.PolicyForce},
+		Config: events.Config{
+			Chat: events.Enabled{Enabled: false},
+			Recording: events.RecordingConfig{
+				Enabled: true, Layout: events.LayoutSingleSpeaker,
+				Encoding: json.RawMessage(`{"video":{"width":1280,"height":720},"audio":{"bitrate":64}}`),
+			},
+			VirtualBackground:  events.Enabled{Enabled: true},
+			E2EE:               events.Enabled{Enabled: true},
+			Captions:           events.Enabled{Enabled: false},
+			MaxParticipants:    ptr(7),
+			MaxDurationMinutes: ptr(1440),
+		},
+		Roles: events.Roles{
+			Moderator: events.Role{Permissions: events.Permissions{RecordingControl: true, MeetingEnd: true, ChatWrite: true}},
+			Speaker:   events.Role{Permissions: events.Permissions{MeetingJoin: true, MediaChangeVirtualBackground: true}},
+		},
+		Access: events.Access{
+			Anonymous: events.AnonymousAccess{
+				Moderator: events.Link{Enabled: false, URL: "https://meet.example/room/Full-abcdefghijklmno?secret=m0d"},
+				Speaker:   events.Link{Enabled: true, URL: "https://meet.example/room/Full-abcdefghijklmno?secret=spk"},
+				Recording: events.Link{Enabled: true, URL: "https://meet.example/room/Full-abcdefghijklmno/recordings?secret=rec"},
+			},
+			User: events.Link{Enabled: true, URL: "https://meet.example/room/Full-abcdefghijklmno"},
+		},
+		Status:           events.StatusClosed,
+		RolesUpdatedAt:   1_764_000_000_999,
+		MeetingEndAction: events.EndActionClose,
+		SpeakerSecret:    "spk-secret-\"q\"",
+		RecordingSecret:  "rec-secret",
 	}
 	bare := &store.Room{
 		RoomID:       "Bare-abcdefghijklmno",
@@ -213,6 +273,9 @@ func testRoomRoundTrip(t *testing.T, s store.Store) {
 		PublisherRoomURL: "u2",
 		ModeratorSecret:  "s1",
 		PublisherSecret:  "s2",
+		// The current shape with nothing set: it stays so (a zero config,
+		// no roles, no access), nothing is filled in on read.
+		SchemaVersion: store.RoomSchemaVersion,
 	}
 	defaults := NewRoom("Defaults-abcdefghijklmno")
 
