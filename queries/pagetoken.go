@@ -80,23 +80,3 @@ func parsePageToken(tok, sort string, desc bool) (*store.RoomCursor, error) {
 	}
 	return &store.RoomCursor{Int: c.Int, Str: c.Str, HasValue: c.HasValue, RoomID: c.RoomID}, nil
 }
-
-// cursorOf is room r's position in the order of sort field sort.
-//
-// TODO(issue 15): use the store's own helper if storage adds one.
-func cursorOf(r *store.Room, sort string) store.RoomCursor {
-	c := store.RoomCursor{RoomID: r.RoomID, HasValue: true}
-	switch sort {
-	case store.SortRoomName:
-		c.Str = r.RoomName
-	case store.SortAutoDeletionDate:
-		if r.AutoDeletionDate == nil {
-			c.HasValue = false
-		} else {
-			c.Int = *r.AutoDeletionDate
-		}
-	default:
-		c.Int = r.CreationDate
-	}
-	return c
-}

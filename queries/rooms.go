@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
 	"regexp"
 
@@ -135,11 +136,12 @@ func roomQuery(req *listRequest) (rq store.RoomQuery, none bool, err error) {
 	// Upstream sorts newest first by default, and its sortOrder defaults
 	// to desc whatever the field.
 	rq.Desc = req.SortOrder != events.SortAsc
-	if rq.Name != "" && rq.NameMatch == store.MatchRegex {
-		if _, err := regexp.Compile(rq.Name); err != nil {
-			return rq, false, events.Invalid("invalid "+events.APIList+" request",
-				events.FieldError{Field: "roomName", Message: "is not a valid regular expression"})
-		}
+	rq.Limit = 1 // set by the caller; Check wants one
+	if err := rq.Check(); err != nil {
+		// The schema holds the modes and sort fields to the store's: only
+		// a regular expression can be refused here.
+		return rq, false, events.Invalid("invalid "+events.APIList+" request",
+			events.FieldError{Field: "roomName", Message: fmt.Sprintf("is not a regular expression of at most %d bytes in RE2 syntax", store.MaxNamePattern)})
 	}
 	// Every room is the admin's, has no members and no user access.
 	none = req.Owner != nil && *req.Owner != events.OwnerAdmin ||
@@ -178,7 +180,7 @@ func (q *Service) list(ctx context.Context, body []byte) (any, error) {
 	if len(rooms) > limit {
 		rooms = rooms[:limit]
 		out.Pagination.IsTruncated = true
-		out.Pagination.NextPageToken = PageToken(rq.Sort, rq.Desc, cursorOf(&rooms[limit-1], rq.Sort))
+		out.Pagination.NextPageToken = PageToken(rq.Sort, rq.Desc, rooms[limit-1].Cursor(rq.Sort))
 	}
 	// API-key callers act as the admin: they see the anonymous links.
 	p := newProjection(req.Fields, req.ExtraFields)
