@@ -62,29 +62,34 @@ func (q *RoomQuery) NameEquals() bool {
 }
 
 // NamePattern is q's name filter as a regular expression (Go syntax, which
-// for these patterns is also PCRE's): the text quoted and anchored for the
-// exact, prefix and partial modes, the pattern itself for MatchRegex,
-// prefixed with (?i) when case-insensitive. Empty when q has no name
-// filter. Call it after Check.
+// for these patterns is also PCRE's): NameRegexp, prefixed with (?i) when
+// case-insensitive. Empty when q has no name filter. Call it after Check.
 func (q *RoomQuery) NamePattern() string {
-	if q.Name == "" {
-		return ""
-	}
-	var p string
-	switch q.NameMatch {
-	case MatchPrefix:
-		p = `^` + regexp.QuoteMeta(q.Name)
-	case MatchPartial:
-		p = regexp.QuoteMeta(q.Name)
-	case MatchRegex:
-		p = q.Name
-	default: // exact
-		p = `^` + regexp.QuoteMeta(q.Name) + `\z`
-	}
-	if q.NameCaseInsensitive {
+	p := q.NameRegexp()
+	if p != "" && q.NameCaseInsensitive {
 		p = `(?i)` + p
 	}
 	return p
+}
+
+// NameRegexp is q's name filter as a regular expression without its case
+// flag: the text quoted and anchored for the exact, prefix and partial
+// modes, the pattern itself for MatchRegex. Empty when q has no name
+// filter. Call it after Check.
+func (q *RoomQuery) NameRegexp() string {
+	if q.Name == "" {
+		return ""
+	}
+	switch q.NameMatch {
+	case MatchPrefix:
+		return `^` + regexp.QuoteMeta(q.Name)
+	case MatchPartial:
+		return regexp.QuoteMeta(q.Name)
+	case MatchRegex:
+		return q.Name
+	default: // exact
+		return `^` + regexp.QuoteMeta(q.Name) + `\z`
+	}
 }
 
 // Cursor is r's position in the order of a RoomQuery sorted by sort

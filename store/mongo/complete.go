@@ -67,7 +67,7 @@ func newCompletion(c store.Completion) *completion {
 		id := w.RoomID()
 		switch w.Op() {
 		case store.WriteInsertRoom:
-			pc.Writes = append(pc.Writes, storedWrite{InsertRoom: w.Room()})
+			pc.Writes = append(pc.Writes, storedWrite{InsertRoom: current(w.Room())})
 		case store.WriteDeleteRoom:
 			pc.Writes = append(pc.Writes, storedWrite{DeleteRoom: id})
 		case store.WritePutArchived:
@@ -417,7 +417,7 @@ func (s *Store) applyWrite(ctx context.Context, w storedWrite, inTxn bool) error
 	upsert := options.UpdateOne().SetUpsert(true)
 	switch {
 	case w.InsertRoom != nil:
-		fields, err := withoutID(w.InsertRoom)
+		fields, err := withoutID(current(w.InsertRoom))
 		if err != nil {
 			return fmt.Errorf("insert room %q: %w", w.InsertRoom.RoomID, err)
 		}

@@ -50,6 +50,10 @@ var roomIndexes = []index{
 	{IndexExpiry, bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "_id", Value: 1}, {Key: "markedForDeletion", Value: 1}}},
 	{IndexMarked, bson.D{{Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
 	{IndexMeeting, bson.D{{Key: "meeting", Value: 1}, {Key: "_id", Value: 1}}},
+	// FindRooms' sorts by creationDate and by roomName (its sort by
+	// autoDeletionDate walks rooms_expiry).
+	{IndexCreated, bson.D{{Key: "creationDate", Value: 1}, {Key: "_id", Value: 1}}},
+	{IndexName, bson.D{{Key: "roomName", Value: 1}, {Key: "_id", Value: 1}}},
 }
 
 // commandIndexes are the secondary indexes of commands.
@@ -119,6 +123,10 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	}
 	s.serial = cfg.SerialUpdates
 	if err := s.init(ctx); err != nil {
+		_ = s.Close()
+		return nil, err
+	}
+	if _, err := s.upgradeRooms(ctx); err != nil {
 		_ = s.Close()
 		return nil, err
 	}
@@ -314,8 +322,20 @@ func byID(id string) bson.D { return bson.D{{Key: "_id", Value: id}} }
 func (s *Store) InsertRoom(ctx context.Context, r *store.Room) error {
 	ctx, cancel := s.opContext(ctx)
 	defer cancel()
-	_, err := s.rooms.InsertOne(ctx, r)
+	_, err := s.rooms.InsertOne(ctx, current(r))
 	return wrapErr(fmt.Sprintf("insert room %q", r.RoomID), err)
+}
+
+// current is r in the current record shape: r itself, or an upgraded copy
+// of a room given in an older one (store.UpgradeRoom), so that every room
+// this version writes has the fields FindRooms filters on.
+func current(r *store.Room) *store.Room {
+	if r.SchemaVersion >= store.RoomSchemaVersion {
+		return r
+	}
+	c := *r
+	store.UpgradeRoom(&c)
+	return &c
 }
 
 // GetRoom implements store.Store.
@@ -326,6 +346,7 @@ func (s *Store) GetRoom(ctx context.Context, id string) (*store.Room, error) {
 	if err := s.rooms.FindOne(ctx, byID(id)).Decode(&r); err != nil {
 		return nil, wrapErr(fmt.Sprintf("get room %q", id), err)
 	}
+	store.UpgradeRoom(&r)
 	return &r, nil
 }
 
@@ -336,7 +357,7 @@ func (s *Store) UpdateRoom(ctx context.Context, r *store.Room, expectedVersion i
 	defer cancel()
 	op := fmt.Sprintf("update room %q at version %d", r.RoomID, expectedVersion)
 	defer s.lock(CollRooms, r.RoomID)()
-	next := *r
+	next := *current(r)
 	next.Version = expectedVersion + 1
 	filter := bson.D{{Key: "_id", Value: r.RoomID}, {Key: "version", Value: expectedVersion}}
 	res, err := s.rooms.ReplaceOne(ctx, filter, &next)
@@ -393,6 +414,9 @@ func (s *Store) findRoomsSorted(ctx context.Context, op string, filter, sort bso
 	}
 	if err := cur.All(ctx, &rooms); err != nil {
 		return nil, wrapErr(op, err)
+	}
+	for i := range rooms {
+		store.UpgradeRoom(&rooms[i])
 	}
 	return rooms, nil
 }
@@ -665,7 +689,89 @@ func (s *Store) Close() error {
 	return wrapErr("close", err)
 }
 
-// FindRooms is not implemented yet (issue 15, storage step).
-func (s *Store) FindRooms(context.Context, store.RoomQuery) ([]store.Room, error) {
-	return nil, store.ErrUnsupported
+// upgradeBatch is how many rooms upgradeRooms reads at a time.
+const upgradeBatch = 500
+
+// oldShape selects the rooms of an older record shape: without a
+// schemaVersion (written before issue 15), or with a lower one.
+func oldShape() bson.D {
+	return bson.D{{Key: "$or", Value: bson.A{
+		bson.D{{Key: "schemaVersion", Value: bson.D{{Key: "$exists", Value: false}}}},
+		bson.D{{Key: "schemaVersion", Value: bson.D{{Key: "$lt", Value: store.RoomSchemaVersion}}}},
+	}}}
+}
+
+// upgradeRooms rewrites every room of an older record shape in the current
+// one (store.UpgradeRoom), at Open, and returns how many it rewrote. Reads
+// upgrade such rooms anyway; rewriting them is what lets FindRooms filter
+// them on the new fields (status). Each room is replaced only if it is
+// still the one read (_id, version, old shape), keeping its version: the
+// room says the same. The upgrade is a pure function, so processes opening
+// the store at once write the same rooms. The find has no index to use: it
+// reads the collection once per Open (in batches of upgradeBatch in _id
+// order), which costs little next to the rooms' indexes, and is what lets
+// rooms written by an older version while this one was down be upgraded.
+// Rooms an older version writes while this one runs are upgraded on read
+// and at the next Open; until then a status filter misses them.
+func (s *Store) upgradeRooms(ctx context.Context) (int, error) {
+	const op = "upgrade rooms"
+	n := 0
+	after := ""
+	for {
+		filter := oldShape()
+		if after != "" {
+			filter = bson.D{{Key: "$and", Value: bson.A{filter, bson.D{afterID(after)}}}}
+		}
+		rooms, err := s.findOld(ctx, filter)
+		if err != nil {
+			return n, wrapErr(op, err)
+		}
+		for i := range rooms {
+			r := &rooms[i]
+			done, err := s.replaceOld(ctx, r)
+			if err != nil {
+				return n, wrapErr(fmt.Sprintf("%s: room %q", op, r.RoomID), err)
+			}
+			if done {
+				n++
+			}
+		}
+		if len(rooms) < upgradeBatch {
+			return n, nil
+		}
+		after = rooms[len(rooms)-1].RoomID
+	}
+}
+
+// findOld reads a batch of rooms as stored (not upgraded).
+func (s *Store) findOld(ctx context.Context, filter bson.D) ([]store.Room, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	cur, err := s.rooms.Find(ctx, filter, options.Find().SetSort(byIDAsc).SetLimit(upgradeBatch))
+	if err != nil {
+		return nil, err
+	}
+	var rooms []store.Room
+	if err := cur.All(ctx, &rooms); err != nil {
+		return nil, err
+	}
+	return rooms, nil
+}
+
+// replaceOld replaces room r, as read in an older shape, with its upgrade,
+// unless it changed since it was read (then it reports false).
+func (s *Store) replaceOld(ctx context.Context, r *store.Room) (bool, error) {
+	ctx, cancel := s.opContext(ctx)
+	defer cancel()
+	defer s.lock(CollRooms, r.RoomID)()
+	filter := bson.D{{Key: "$and", Value: bson.A{
+		bson.D{{Key: "_id", Value: r.RoomID}, {Key: "version", Value: r.Version}},
+		oldShape(),
+	}}}
+	store.UpgradeRoom(r)
+	res, err := s.rooms.ReplaceOne(ctx, filter, r)
+	if err != nil {
+		return false, err
+	}
+	return res.MatchedCount == 1, nil
 }

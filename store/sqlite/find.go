@@ -132,10 +132,14 @@ func findQuery(f findShape) string {
 	if f.desc {
 		cmp, dir = "<", "DESC"
 	}
+	// The keyset (key, id) > (?, ?) spelled so that its first term is a
+	// range of the key, which SQLite seeks to also in an index on an
+	// expression (rooms_deletion); a row value comparison it would only
+	// check on every entry from the start of that index.
 	var b strings.Builder
 	fmt.Fprintf(&b, "SELECT %s FROM rooms INDEXED BY %s WHERE 1", roomCols, index)
 	if f.after {
-		fmt.Fprintf(&b, " AND (%s, id) %s (?, ?)", key.expr, cmp)
+		fmt.Fprintf(&b, " AND %[1]s %[2]s= ? AND (%[1]s %[2]s ? OR id %[2]s ?)", key.expr, cmp)
 	}
 	if f.status {
 		b.WriteString(" AND status = ?")
@@ -192,11 +196,11 @@ func (s *Store) FindRooms(ctx context.Context, q store.RoomQuery) ([]store.Room,
 	if c := q.After; c != nil {
 		switch q.Sort {
 		case store.SortRoomName:
-			args = append(args, c.Str, c.RoomID)
+			args = append(args, c.Str, c.Str, c.RoomID)
 		case store.SortAutoDeletionDate:
-			args = append(args, c.DateKey(), c.RoomID)
+			args = append(args, c.DateKey(), c.DateKey(), c.RoomID)
 		default:
-			args = append(args, c.Int, c.RoomID)
+			args = append(args, c.Int, c.Int, c.RoomID)
 		}
 	}
 	if f.status {

@@ -3,11 +3,14 @@ package sqlite_test
 import (
 	"database/sql"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/store/storetest"
@@ -129,4 +132,83 @@ func TestMigrateV1(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"SEARCH commands USING COVERING INDEX commands_prune (status=? AND updated_at<?)"}, plan)
+}
+
+// schemaV3 is the schema of user_version 3, the last before the room model
+// of issue 15: version 1 with commands.published and commands_prune.
+func schemaV3() []string {
+	stmts := slices.Clone(schemaV1[:len(schemaV1)-1])
+	stmts[3] = strings.Replace(stmts[3], "updated_at INTEGER NOT NULL\n",
+		"updated_at INTEGER NOT NULL,\n\t\tpublished  INTEGER NOT NULL DEFAULT 0\n", 1)
+	return append(stmts,
+		`CREATE INDEX commands_prune ON commands (status, updated_at)`,
+		`PRAGMA user_version = 3`)
+}
+
+// TestMigrateV3Rooms: rooms written by version 3 (raw rows, as it wrote
+// them) are upgraded in place by the migration to version 4: read back in
+// the current record shape through every read, found by their new status,
+// and stored so (the rows themselves hold the new shape).
+func TestMigrateV3Rooms(t *testing.T) {
+	ctx := t.Context()
+	path := filepath.Join(t.TempDir(), sqlite.DefaultFileName)
+	raw, err := sql.Open("sqlite", path)
+	require.NoError(t, err)
+	for _, stmt := range schemaV3() {
+		_, err := raw.ExecContext(ctx, stmt)
+		require.NoError(t, err, stmt)
+	}
+	olds := storetest.OldRooms()
+	for _, r := range olds {
+		p := r.Preferences
+		var date any
+		if r.AutoDeletionDate != nil {
+			date = *r.AutoDeletionDate
+		}
+		_, err := raw.ExecContext(ctx, `INSERT INTO rooms (id, room_name, creation_date, auto_deletion_date,
+			marked_for_deletion, chat_enabled, recording_enabled, recording_access, vbg_enabled,
+			moderator_room_url, publisher_room_url, moderator_secret, publisher_secret, meeting, version, applied)
+			VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+			r.RoomID, r.RoomName, r.CreationDate, date, r.MarkedForDeletion,
+			p.ChatPreferences.Enabled, p.RecordingPreferences.Enabled, p.RecordingPreferences.AllowAccessTo,
+			p.VirtualBackgroundPreferences.Enabled, r.ModeratorRoomURL, r.PublisherRoomURL,
+			r.ModeratorSecret, r.PublisherSecret, r.Meeting, r.Version, `["`+r.Applied[0]+`"]`)
+		require.NoError(t, err)
+	}
+	require.NoError(t, raw.Close())
+
+	s := openAt(t, path)
+	upgraded := map[string]*store.Room{}
+	for _, old := range olds {
+		got, err := s.GetRoom(ctx, old.RoomID)
+		require.NoError(t, err)
+		storetest.RequireUpgraded(t, old, got)
+		upgraded[old.RoomID] = got
+	}
+	found, err := s.FindRooms(ctx, store.RoomQuery{Status: events.StatusActiveMeeting, Sort: store.SortRoomName, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{olds[0].RoomID, olds[2].RoomID}, []string{found[0].RoomID, found[1].RoomID})
+	require.Len(t, found, 2)
+	require.NoError(t, s.Close())
+
+	// The rows hold the new shape: what was read is what is stored.
+	raw, err = sql.Open("sqlite", path)
+	require.NoError(t, err)
+	defer func() { _ = raw.Close() }()
+	var version, old int
+	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
+	require.Equal(t, 4, version)
+	require.NoError(t, raw.QueryRowContext(ctx, "SELECT count(*) FROM rooms WHERE schema_version < 1 OR status = ''").Scan(&old))
+	require.Zero(t, old)
+	var secret, access string
+	require.NoError(t, raw.QueryRowContext(ctx, "SELECT recording_secret, access FROM rooms WHERE id = ?", olds[0].RoomID).Scan(&secret, &access))
+	require.Equal(t, upgraded[olds[0].RoomID].RecordingSecret, secret)
+	require.Contains(t, access, "/recordings?secret="+secret)
+
+	s = openAt(t, path)
+	for _, old := range olds {
+		got, err := s.GetRoom(ctx, old.RoomID)
+		require.NoError(t, err)
+		storetest.RequireRoomEqual(t, upgraded[old.RoomID], got, "reopened")
+	}
 }

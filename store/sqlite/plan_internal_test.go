@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"fmt"
 	"math"
 	"path/filepath"
 	"strings"
@@ -10,6 +11,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/storetest"
 )
 
@@ -79,4 +81,67 @@ func TestWritePanicHandsOver(t *testing.T) {
 	n, err := s.CountRooms(t.Context())
 	require.NoError(t, err)
 	require.EqualValues(t, 1, n)
+}
+
+// TestFindRoomsPlans checks that every shape of FindRooms' statement walks
+// the index of its sort in the order it returns rows (no sort of the
+// matches, no scan of the table), from the cursor on; a name equality goes
+// through rooms_name.
+func TestFindRoomsPlans(t *testing.T) {
+	s, err := Open(t.Context(), Config{Path: filepath.Join(t.TempDir(), DefaultFileName)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+
+	for _, sort := range []string{store.SortCreationDate, store.SortRoomName, store.SortAutoDeletionDate} {
+		for _, desc := range []bool{false, true} {
+			for _, after := range []bool{false, true} {
+				for _, filter := range []string{"none", "status", "match", "equal"} {
+					f := findShape{sort: sort, desc: desc, after: after, status: filter == "status",
+						nameMatch: filter == "match", nameEq: filter == "equal"}
+					name := fmt.Sprintf("%s-desc=%v-after=%v-%s", sort, desc, after, filter)
+					t.Run(name, func(t *testing.T) {
+						var args []any
+						if after {
+							args = append(args, "x", "x", "id")
+						}
+						if f.status || f.nameMatch || f.nameEq {
+							args = append(args, "x")
+						}
+						args = append(args, 10)
+						joined := queryPlan(t, s, findQuery(f), args...)
+						t.Log(joined)
+						if f.nameEq {
+							require.Contains(t, joined, "USING INDEX rooms_name (room_name=?)", joined)
+							if sort == store.SortRoomName {
+								require.NotContains(t, joined, "TEMP B-TREE", "sorts every matching row")
+							}
+							return
+						}
+						require.Contains(t, joined, "USING INDEX "+sortKeys[sort].index, joined)
+						require.NotRegexp(t, `SCAN rooms$`, joined, "full scan of rooms")
+						require.NotContains(t, joined, "TEMP B-TREE", "sorts every matching row")
+						if after {
+							require.Contains(t, joined, "SEARCH", "starts at the cursor")
+						}
+					})
+				}
+			}
+		}
+	}
+}
+
+func queryPlan(t *testing.T, s *Store, query string, args ...any) string {
+	t.Helper()
+	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+query, args...)
+	require.NoError(t, err)
+	defer func() { _ = rows.Close() }()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	return strings.Join(plan, "\n")
 }

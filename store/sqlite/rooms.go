@@ -48,8 +48,16 @@ const (
 		WHERE ` + markedCond + ` AND id > ? ORDER BY id LIMIT ?`
 )
 
-// roomArgs are r's column values, with version as its version.
+// roomArgs are r's column values, with version as its version, in the
+// current record shape: a room given in an older one is stored upgraded
+// (store.UpgradeRoom, on a copy), so that every row this version writes has
+// the columns FindRooms filters on.
 func roomArgs(r *store.Room, version int64) ([]any, error) {
+	if r.SchemaVersion < store.RoomSchemaVersion {
+		c := *r
+		store.UpgradeRoom(&c)
+		r = &c
+	}
 	applied := "[]"
 	if len(r.Applied) > 0 {
 		b, err := json.Marshal(r.Applied)

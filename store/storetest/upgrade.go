@@ -134,9 +134,10 @@ func RequireUpgraded(t testing.TB, old, got *store.Room) {
 	}
 }
 
-// testUpgradeOnRead: rooms written in the old shape (here through
-// InsertRoom with SchemaVersion 0) read back in the current one through
-// every read, the same at every read; once updated, they are stored in it.
+// testUpgradeOnRead: rooms given in the old shape (InsertRoom with
+// SchemaVersion 0, as the code before issue 15 builds them) read back in
+// the current one through every read, the same at every read, and are
+// found by the status they have in it; once updated, they are stored in it.
 func testUpgradeOnRead(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	olds := OldRooms()
@@ -151,7 +152,7 @@ func testUpgradeOnRead(t *testing.T, s store.Store) {
 		RequireRoomEqual(t, got, again, "a second read of %s differs", old.RoomID)
 	}
 	secrets := map[string]bool{}
-	listed, err := s.ListRooms(ctx, "", 0)
+	listed, err := s.ListRooms(ctx, "", 100)
 	require.NoError(t, err)
 	require.Len(t, listed, len(olds))
 	for i := range listed {
@@ -168,6 +169,13 @@ func testUpgradeOnRead(t *testing.T, s store.Store) {
 	for i := range found {
 		RequireUpgraded(t, roomByID(olds, found[i].RoomID), &found[i])
 	}
+	// The status filter sees the upgraded status.
+	found, err = s.FindRooms(ctx, store.RoomQuery{Status: events.StatusActiveMeeting, Limit: 10})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{olds[0].RoomID, olds[2].RoomID}, ids(found))
+	found, err = s.FindRooms(ctx, store.RoomQuery{Status: events.StatusOpen, Limit: 10})
+	require.NoError(t, err)
+	require.ElementsMatch(t, []string{olds[1].RoomID, olds[3].RoomID}, ids(found))
 
 	// An update stores the current shape, which then reads as written.
 	r, err := s.GetRoom(ctx, olds[0].RoomID)
