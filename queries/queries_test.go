@@ -38,7 +38,7 @@ type queryOpts struct {
 }
 
 // setupQueries is setup plus a started query service.
-func setupQueries(t *testing.T, o queryOpts) *bundle {
+func setupQueries(t testing.TB, o queryOpts) *bundle {
 	t.Helper()
 	b := setup(t, workertest.SetupOpts{Store: o.store})
 	startQueries(t, b, b.NC, o.tokens)
@@ -49,7 +49,7 @@ func setupQueries(t *testing.T, o queryOpts) *bundle {
 	return b
 }
 
-func startQueries(t *testing.T, b *bundle, nc *nats.Conn, tokens queries.Tokens) *queries.Service {
+func startQueries(t testing.TB, b *bundle, nc *nats.Conn, tokens queries.Tokens) *queries.Service {
 	t.Helper()
 	q, err := queries.New(queries.Config{Store: b.Store, Tokens: tokens, Log: b.Log})
 	require.NoError(t, err)
@@ -60,7 +60,7 @@ func startQueries(t *testing.T, b *bundle, nc *nats.Conn, tokens queries.Tokens)
 }
 
 // request sends a raw query and returns the reply message.
-func (b *bundle) request(t *testing.T, subject, body string) *nats.Msg {
+func (b *bundle) request(t testing.TB, subject, body string) *nats.Msg {
 	t.Helper()
 	msg, err := b.NC.Request(subject, []byte(body), 10*time.Second)
 	require.NoError(t, err)
@@ -121,7 +121,7 @@ func insertRooms(t *testing.T, st store.Store, prefix string, n int) []store.Roo
 // insertRoom puts a room of the new model straight into the store: default
 // config and roles, the three anonymous links enabled, open; edits change
 // it before the insert.
-func insertRoom(t *testing.T, ctx context.Context, st store.Store, id string, edits ...func(*store.Room)) store.Room {
+func insertRoom(t testing.TB, ctx context.Context, st store.Store, id string, edits ...func(*store.Room)) store.Room {
 	t.Helper()
 	mod, spk, rec := rand.Text(), rand.Text(), rand.Text()
 	base := "http://localhost:8080/room/" + id
