@@ -76,3 +76,18 @@ func ptrTrue() *bool {
 	t := true
 	return &t
 }
+
+// ParticipantLimit is implemented by room options (EnsureRoom) that limit
+// how many participants the LiveKit room admits.
+type ParticipantLimit interface {
+	// MaxParticipants is the limit; 0 means none.
+	MaxParticipants() uint32
+}
+
+// maxParticipantsOf is the limit roomOptions sets, 0 when none.
+func maxParticipantsOf(roomOptions any) uint32 {
+	if l, ok := roomOptions.(ParticipantLimit); ok {
+		return l.MaxParticipants()
+	}
+	return 0
+}

@@ -176,6 +176,16 @@ type RoomOptions struct {
 	Access             accessView                 `json:"access"`
 }
 
+// MaxParticipants is the room's config.maxParticipants (0: unlimited): the
+// LiveKit room is created with it, so LiveKit refuses the participant over
+// the limit.
+func (o RoomOptions) MaxParticipants() uint32 {
+	if n := o.Config.MaxParticipants; n != nil && *n > 0 {
+		return uint32(*n)
+	}
+	return 0
+}
+
 func roomOptions(v *events.MeetRoom) RoomOptions {
 	o := RoomOptions{
 		RoomName: v.RoomName, AutoDeletionDate: v.AutoDeletionDate, AutoDeletionPolicy: v.AutoDeletionPolicy,

@@ -244,3 +244,29 @@ func canAdminister(t *testing.T, srv *lktest.Server, roomID, token string) bool 
 type signerOnly struct{ *livekit.Client }
 
 func (signerOnly) EnsureRoom(context.Context, string, any) error { return nil }
+
+// config.maxParticipants is set on the LiveKit room the first token
+// creates: LiveKit admits that many participants and refuses the next.
+func TestQueryParticipantTokenRoomKeepsMaxParticipants(t *testing.T) {
+	t.Parallel()
+	srv := lktest.Start(t, lktest.Options{})
+	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret})
+	require.NoError(t, err)
+	b := setupQueries(t, queryOpts{tokens: lk})
+	ctx := ctxT(t, 60*time.Second)
+	limited := insertRoom(t, ctx, b.Store, "limited-000000000000001", func(r *store.Room) { r.Config.MaxParticipants = ptr(2) })
+	open := insertRoom(t, ctx, b.Store, "unlimited-000000000000001")
+
+	join := func(room store.Room, name string) error {
+		reply, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: room.SpeakerSecret, ParticipantName: name})
+		require.NoError(t, err)
+		_, err = lktest.Connect(t, srv, reply.Token)
+		return err
+	}
+	require.NoError(t, join(limited, "one"))
+	require.NoError(t, join(limited, "two"))
+	require.Error(t, join(limited, "three"), "LiveKit refuses the third")
+	for i := range 3 {
+		require.NoError(t, join(open, fmt.Sprint("p", i)), "no limit")
+	}
+}
