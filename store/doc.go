@@ -11,4 +11,13 @@
 // and applies the command's room writes only if it is the one that
 // finishes the record: in one transaction where the database has them,
 // else in the MongoDB store's guarded sequence.
+//
+// A room record carries the version of its shape (Room.SchemaVersion,
+// [RoomSchemaVersion] today). Both stores write every room in the current
+// shape and read every room in it: [UpgradeRoom] derives the fields of the
+// current model from a record of an older one (the preferences, publisher
+// link and deletion mark of the model before OpenVidu Meet's config,
+// roles and access), on read and in each store's one-off migration.
+// [Store.FindRooms] filters, sorts and pages rooms for rooms.api.list
+// ([RoomQuery], [RoomCursor]).
 package store

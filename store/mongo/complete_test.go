@@ -338,6 +338,20 @@ func (l *commandLog) last(t *testing.T, name, coll string) bson.Raw {
 	return nil
 }
 
+// since returns the commands named name sent on collection coll after the
+// first n commands.
+func (l *commandLog) since(n int, name, coll string) []bson.Raw {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	var out []bson.Raw
+	for _, c := range l.cmds[n:] {
+		if v, ok := c.Lookup(name).StringValueOK(); ok && v == coll {
+			out = append(out, c)
+		}
+	}
+	return out
+}
+
 func (l *commandLog) len() int {
 	l.mu.Lock()
 	defer l.mu.Unlock()

@@ -38,10 +38,33 @@
 //   - rooms_marked {markedForDeletion: 1, _id: 1} and rooms_meeting
 //     {meeting: 1, _id: 1}: each branch of MarkedRooms' $or is an equality
 //     plus an _id range on one of them, already in _id order;
+//   - rooms_created {creationDate: 1, _id: 1, status: 1, roomName: 1},
+//     rooms_name {roomName: 1, _id: 1, status: 1} and rooms_deletion
+//     {autoDeletionDate: 1, _id: 1, status: 1, roomName: 1}, one per sort of
+//     FindRooms: each of its finds is one range of the sort's index read in
+//     order (either direction, named with a hint), whose filters (status, a
+//     name equality or $regex) MongoDB checks on the index keys, so only
+//     the page's rooms are fetched. A page is at most three finds (the rest
+//     of the cursor's value past its _id, the values beyond, and for the
+//     deletion date the rooms without one, which sort after every dated
+//     room: their own range, {autoDeletionDate: null} in _id order);
 //   - commands_prune {status: 1, updatedAt: 1, _id: 1} on commands:
 //     PruneCommands reads the IDs of the oldest done records from the index
 //     alone (a covered query, named with a hint), without fetching the
 //     records, which can be hundreds of KB each.
+//
+// # Record shape
+//
+// A room document's fields are store.Room's (the nested config, roles,
+// access and autoDeletionPolicy under their JSON names; config.recording.
+// encoding, a JSON value, as BSON binary), with a schemaVersion. A room
+// given in an older shape is written upgraded ([store.UpgradeRoom]); one
+// read in an older shape (no schemaVersion: written before issue 15) is
+// upgraded on read; and [Open] rewrites every room of an older shape in
+// the current one (a find of them, with no index to use, then a replace of
+// each filtered on {_id, version, old shape}), so that FindRooms' filters
+// on the new fields (status) see them. Rooms an older version writes while
+// this one runs read upgraded, and are rewritten at the next Open.
 //
 // # Atomicity
 //

@@ -10,11 +10,11 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-// Index names of FindRooms' sorts on rooms (a sort by autoDeletionDate
-// walks IndexExpiry, whose leading fields are {autoDeletionDate, _id}).
+// Index names of FindRooms' sorts on rooms.
 const (
-	IndexCreated = "rooms_created"
-	IndexName    = "rooms_name"
+	IndexCreated  = "rooms_created"
+	IndexName     = "rooms_name"
+	IndexDeletion = "rooms_deletion"
 )
 
 // sortFields are the stored field of each sort of FindRooms, and the index
@@ -22,7 +22,7 @@ const (
 var sortFields = map[string]struct{ field, index string }{
 	store.SortCreationDate:     {"creationDate", IndexCreated},
 	store.SortRoomName:         {"roomName", IndexName},
-	store.SortAutoDeletionDate: {"autoDeletionDate", IndexExpiry},
+	store.SortAutoDeletionDate: {"autoDeletionDate", IndexDeletion},
 }
 
 // FindRooms implements store.Store. MongoDB has no row-value comparison
@@ -31,7 +31,9 @@ var sortFields = map[string]struct{ field, index string }{
 // ExpiredRooms, a page is a short sequence of finds (segments), each one
 // range of the sort's index read in its order (named with a hint; FerretDB
 // ignores hints) and stopped at what the page still lacks: the rest of the
-// cursor's value past the cursor's ID, then the values beyond. A sort by
+// cursor's value past the cursor's ID, then the values beyond. Each index
+// holds status and roomName after (field, _id), so the filters are checked
+// on the index keys and only the page's rooms are fetched. A sort by
 // autoDeletionDate puts the rooms without one (a missing field, which
 // MongoDB would sort first) after every dated room, ascending, and before
 // them descending: their own segment, {autoDeletionDate: null} in _id

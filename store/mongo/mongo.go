@@ -50,10 +50,12 @@ var roomIndexes = []index{
 	{IndexExpiry, bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "_id", Value: 1}, {Key: "markedForDeletion", Value: 1}}},
 	{IndexMarked, bson.D{{Key: "markedForDeletion", Value: 1}, {Key: "_id", Value: 1}}},
 	{IndexMeeting, bson.D{{Key: "meeting", Value: 1}, {Key: "_id", Value: 1}}},
-	// FindRooms' sorts by creationDate and by roomName (its sort by
-	// autoDeletionDate walks rooms_expiry).
-	{IndexCreated, bson.D{{Key: "creationDate", Value: 1}, {Key: "_id", Value: 1}}},
-	{IndexName, bson.D{{Key: "roomName", Value: 1}, {Key: "_id", Value: 1}}},
+	// FindRooms, one per sort: in (sort field, _id) order, then the fields
+	// it filters on, so that its filters are checked on the index keys and
+	// only the rooms of the page are fetched.
+	{IndexCreated, bson.D{{Key: "creationDate", Value: 1}, {Key: "_id", Value: 1}, {Key: "status", Value: 1}, {Key: "roomName", Value: 1}}},
+	{IndexName, bson.D{{Key: "roomName", Value: 1}, {Key: "_id", Value: 1}, {Key: "status", Value: 1}}},
+	{IndexDeletion, bson.D{{Key: "autoDeletionDate", Value: 1}, {Key: "_id", Value: 1}, {Key: "status", Value: 1}, {Key: "roomName", Value: 1}}},
 }
 
 // commandIndexes are the secondary indexes of commands.

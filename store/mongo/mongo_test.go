@@ -83,9 +83,10 @@ func TestIndexes(t *testing.T) {
 		"the sweep's index is in the order of ExpiredRooms")
 	require.Equal(t, []string{"markedForDeletion", "_id"}, keys[mongo.IndexMarked])
 	require.Equal(t, []string{"meeting", "_id"}, keys[mongo.IndexMeeting])
-	require.Equal(t, []string{"creationDate", "_id"}, keys[mongo.IndexCreated], "FindRooms by creationDate")
-	require.Equal(t, []string{"roomName", "_id"}, keys[mongo.IndexName], "FindRooms by roomName")
-	require.Len(t, keys, 6, "rooms has _id and the five indexes: %v", keys)
+	require.Equal(t, []string{"creationDate", "_id", "status", "roomName"}, keys[mongo.IndexCreated], "FindRooms by creationDate")
+	require.Equal(t, []string{"roomName", "_id", "status"}, keys[mongo.IndexName], "FindRooms by roomName")
+	require.Equal(t, []string{"autoDeletionDate", "_id", "status", "roomName"}, keys[mongo.IndexDeletion], "FindRooms by autoDeletionDate")
+	require.Len(t, keys, 7, "rooms has _id and the six indexes: %v", keys)
 
 	keys = indexFields(t, s.Database().Collection(mongo.CollCommands))
 	require.Equal(t, []string{"status", "updatedAt", "_id"}, keys[mongo.IndexPrune])

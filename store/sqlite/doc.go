@@ -5,9 +5,11 @@
 // # Tables
 //
 // The records live in real tables with typed columns, named like the MongoDB
-// collections: rooms, commands (the ledger) and archived_rooms. Preferences
+// collections: rooms, commands (the ledger) and archived_rooms. Preferences,
+// a room's status, owner, meeting end action, secrets and schema version
 // are columns of their own; the lists and JSON documents (a room's applied
-// command IDs, a command's plan and result) are JSON text; a command's
+// command IDs, its config, roles, access and auto-deletion policy, a
+// command's plan and result) are JSON text; a command's
 // outbox is a compact binary list of messages in which the result message's
 // body refers to the result column (records written by earlier versions
 // keep a JSON outbox, still read). Indexes:
@@ -21,14 +23,54 @@
 //     an active meeting), used by [Store.MarkedRooms];
 //   - commands_prune on commands(status, updated_at), used by
 //     [Store.PruneCommands]: one DELETE of the rows (by rowid) that a
-//     covered, bounded range scan of the index picks.
+//     covered, bounded range scan of the index picks;
+//   - rooms_created (creation_date, id, status, room_name), rooms_name
+//     (room_name, id, status) and rooms_deletion (auto_deletion_key, id,
+//     status, room_name), one per sort of [Store.FindRooms]: each is in
+//     (sort value, id) order and holds the columns FindRooms filters on,
+//     so a page walks it from the cursor (a range seek, either direction),
+//     checks the filters on its entries alone (covering), stops after the
+//     page's limit and only then reads the page's rooms by ID. The rooms
+//     are never sorted, and the rooms the filters reject are never read.
+//     auto_deletion_key is auto_deletion_date with store.NullDate for a
+//     room without one, so those sort after every dated room (a column,
+//     since SQLite walks an index on an expression hundreds of times more
+//     slowly).
+//
+// # Name filters
+//
+// FindRooms' name filters other than a case-sensitive equality are one
+// regular expression ([store.RoomQuery.NamePattern]: the text quoted for
+// exact, prefix and partial, the pattern for regex, (?i) when
+// case-insensitive), evaluated by a REGEXP function backed by Go's regexp
+// that [Open] registers with the driver, in the statement that walks the
+// index. Filtering in Go over an index walk instead would ship every
+// rejected row to Go and query again until a page is full; in SQL the
+// rejected entries never leave SQLite and a page is one statement. Go's
+// regexp runs in time linear in the name (no catastrophic backtracking);
+// patterns are bounded ([store.MaxNamePattern]) and compiled before the
+// query, an invalid one being [store.ErrInvalid]; compiled patterns are
+// cached. One expression for every mode makes exact, prefix and partial
+// fold case as a regex with (?i) does (Unicode simple folding).
+//
+// # Record shape
+//
+// Every room row has a schema_version (store.Room.SchemaVersion). A room
+// given in an older shape is written upgraded ([store.UpgradeRoom]), and
+// one read in an older shape is upgraded on read. Schema version 4 (the
+// room model of issue 15) adds the new columns to a file of an older
+// version and rewrites every room in the current shape, in the migration's
+// transaction, in batches of 500 by ID.
 //
 // [Open] creates the schema idempotently (CREATE ... IF NOT EXISTS) inside a
 // BEGIN IMMEDIATE transaction and records its version in PRAGMA
 // user_version; it refuses a file written by a newer schema
 // ([ErrSchemaTooNew]). An older file is migrated in place by the same
-// statements (version 1 lacks only commands_prune, whose creation reads the
-// whole ledger once).
+// statements, after the columns CREATE ... IF NOT EXISTS cannot add
+// (commands.published for versions 1 and 2, the room columns of version 4)
+// are added with ALTER TABLE; version 1 lacks commands_prune, whose creation
+// reads the whole ledger once, and version 3 and older get their rooms
+// rewritten (see Record shape).
 //
 // # Concurrency
 //

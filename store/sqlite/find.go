@@ -116,12 +116,19 @@ type findShape struct {
 	nameMatch bool
 }
 
-// findQuery is the statement of shape f. It walks the index of the sort
-// from the cursor in the query's order and stops after LIMIT rows, with no
-// sort: a page costs the rows it returns plus those the filters skip.
-// INDEXED BY makes SQLite fail the statement rather than read every room
-// should the index stop matching. A name equality goes through rooms_name
-// instead (the few rooms of that name, then sorted).
+// findQuery is the statement of shape f, in two steps. The subquery page
+// walks the index of the sort from the cursor in the query's order, checks
+// the filters on the index entries (every sort's index holds status and
+// room_name) and stops after LIMIT entries, with no sort: a page costs the
+// entries it passes, not the rooms. Only then are the page's rooms read,
+// by ID. The two steps matter: rooms is WITHOUT ROWID, for which SQLite
+// reads each table row before checking a filter whenever the statement
+// returns columns beyond the index's, some 20 µs a room (a walk past 30,000
+// non-matching rooms took 3 s instead of 10 ms). The outer ORDER BY sorts
+// the page's rows (at most LIMIT). INDEXED BY makes SQLite fail the
+// statement rather than read every room should the index stop matching. A
+// name equality goes through rooms_name instead (the few rooms of that
+// name, then sorted).
 func findQuery(f findShape) string {
 	key := sortKeys[f.sort]
 	index := key.index
@@ -133,11 +140,10 @@ func findQuery(f findShape) string {
 		cmp, dir = "<", "DESC"
 	}
 	// The keyset (key, id) > (?, ?) spelled so that its first term is a
-	// range of the key, which SQLite seeks to also in an index on an
-	// expression (rooms_deletion); a row value comparison it would only
-	// check on every entry from the start of that index.
+	// range of the key, which SQLite seeks to whatever the index.
 	var b strings.Builder
-	fmt.Fprintf(&b, "SELECT %s FROM rooms INDEXED BY %s WHERE 1", roomCols, index)
+	fmt.Fprintf(&b, "SELECT %s FROM (SELECT id AS page_id, %s AS page_key FROM rooms INDEXED BY %s WHERE 1",
+		roomCols, key.expr, index)
 	if f.after {
 		fmt.Fprintf(&b, " AND %[1]s %[2]s= ? AND (%[1]s %[2]s ? OR id %[2]s ?)", key.expr, cmp)
 	}
@@ -150,7 +156,8 @@ func findQuery(f findShape) string {
 	if f.nameMatch {
 		b.WriteString(" AND room_name " + regexpFunc + " ?")
 	}
-	fmt.Fprintf(&b, " ORDER BY %s %s, id %s LIMIT ?", key.expr, dir, dir)
+	fmt.Fprintf(&b, " ORDER BY %[1]s %[2]s, id %[2]s LIMIT ?) AS page CROSS JOIN rooms ON rooms.id = page.page_id", key.expr, dir)
+	fmt.Fprintf(&b, " ORDER BY page.page_key %[1]s, page.page_id %[1]s", dir)
 	return b.String()
 }
 

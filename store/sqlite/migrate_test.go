@@ -189,6 +189,11 @@ func TestMigrateV3Rooms(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []string{olds[0].RoomID, olds[2].RoomID}, []string{found[0].RoomID, found[1].RoomID})
 	require.Len(t, found, 2)
+	// Sorted by autoDeletionDate, the rooms without one come last.
+	found, err = s.FindRooms(ctx, store.RoomQuery{Sort: store.SortAutoDeletionDate, Limit: 10})
+	require.NoError(t, err)
+	require.Equal(t, []string{olds[0].RoomID, olds[2].RoomID, olds[1].RoomID, olds[3].RoomID},
+		[]string{found[0].RoomID, found[1].RoomID, found[2].RoomID, found[3].RoomID})
 	require.NoError(t, s.Close())
 
 	// The rows hold the new shape: what was read is what is stored.

@@ -85,8 +85,9 @@ func TestWritePanicHandsOver(t *testing.T) {
 
 // TestFindRoomsPlans checks that every shape of FindRooms' statement walks
 // the index of its sort in the order it returns rows (no sort of the
-// matches, no scan of the table), from the cursor on; a name equality goes
-// through rooms_name.
+// matches, no scan of the table), from the cursor on, checking its filters
+// on the index alone (covering), and reads only the page's rooms by ID; a
+// name equality goes through rooms_name.
 func TestFindRoomsPlans(t *testing.T) {
 	s, err := Open(t.Context(), Config{Path: filepath.Join(t.TempDir(), DefaultFileName)})
 	require.NoError(t, err)
@@ -111,17 +112,18 @@ func TestFindRoomsPlans(t *testing.T) {
 						joined := queryPlan(t, s, findQuery(f), args...)
 						t.Log(joined)
 						if f.nameEq {
-							require.Contains(t, joined, "USING INDEX rooms_name (room_name=?)", joined)
+							require.Regexp(t, `USING (COVERING )?INDEX rooms_name \(room_name=\?`, joined)
 							if sort == store.SortRoomName {
 								require.NotContains(t, joined, "TEMP B-TREE", "sorts every matching row")
 							}
 							return
 						}
-						require.Contains(t, joined, "USING INDEX "+sortKeys[sort].index, joined)
+						require.Contains(t, joined, "USING COVERING INDEX "+sortKeys[sort].index, joined)
+						require.Contains(t, joined, "SEARCH rooms USING PRIMARY KEY (id=?)", "reads the page's rooms by ID")
 						require.NotRegexp(t, `SCAN rooms$`, joined, "full scan of rooms")
 						require.NotContains(t, joined, "TEMP B-TREE", "sorts every matching row")
 						if after {
-							require.Contains(t, joined, "SEARCH", "starts at the cursor")
+							require.Contains(t, joined, "SEARCH rooms USING COVERING INDEX", "starts at the cursor")
 						}
 					})
 				}

@@ -19,15 +19,17 @@ const (
 		moderator_room_url, publisher_room_url, moderator_secret, publisher_secret,
 		meeting, version, applied,
 		schema_version, owner, auto_deletion_policy, config, roles, access,
-		status, roles_updated_at, meeting_end_action, speaker_secret, recording_secret`
-	roomNCols = 27
+		status, roles_updated_at, meeting_end_action, speaker_secret, recording_secret,
+		auto_deletion_key`
+	roomNCols = 28
 	// roomSet assigns every column but id, in the order of roomArgs[1:].
 	roomSet = `room_name = ?, creation_date = ?, auto_deletion_date = ?, marked_for_deletion = ?,
 		chat_enabled = ?, recording_enabled = ?, recording_access = ?, vbg_enabled = ?,
 		moderator_room_url = ?, publisher_room_url = ?, moderator_secret = ?, publisher_secret = ?,
 		meeting = ?, version = ?, applied = ?,
 		schema_version = ?, owner = ?, auto_deletion_policy = ?, config = ?, roles = ?, access = ?,
-		status = ?, roles_updated_at = ?, meeting_end_action = ?, speaker_secret = ?, recording_secret = ?`
+		status = ?, roles_updated_at = ?, meeting_end_action = ?, speaker_secret = ?, recording_secret = ?,
+		auto_deletion_key = ?`
 )
 
 // The queries of ExpiredRooms and MarkedRooms. INDEXED BY makes SQLite fail
@@ -67,8 +69,10 @@ func roomArgs(r *store.Room, version int64) ([]any, error) {
 		applied = string(b)
 	}
 	var date any
+	key := store.NullDate
 	if r.AutoDeletionDate != nil {
 		date = *r.AutoDeletionDate
+		key = *r.AutoDeletionDate
 	}
 	var policy any
 	if r.AutoDeletionPolicy != nil {
@@ -95,6 +99,7 @@ func roomArgs(r *store.Room, version int64) ([]any, error) {
 		r.Meeting, version, applied,
 		r.SchemaVersion, r.Owner, policy, docs[0], docs[1], docs[2],
 		r.Status, r.RolesUpdatedAt, r.MeetingEndAction, r.SpeakerSecret, r.RecordingSecret,
+		key,
 	}, nil
 }
 
@@ -117,6 +122,7 @@ func scanRoom(row scanner, r *store.Room) error {
 		&r.Meeting, &r.Version, &applied,
 		&r.SchemaVersion, &r.Owner, &policy, &config, &roles, &access,
 		&r.Status, &r.RolesUpdatedAt, &r.MeetingEndAction, &r.SpeakerSecret, &r.RecordingSecret,
+		new(int64), // auto_deletion_key: auto_deletion_date's sort key
 	); err != nil {
 		return err
 	}
