@@ -1,5 +1,7 @@
 package events
 
+import "strconv"
+
 // ServiceName is the name of the NATS micro service that answers the
 // rooms.api.* queries ($SRV.INFO.roomkeeper).
 const ServiceName = "roomkeeper"
@@ -17,42 +19,104 @@ const (
 )
 
 // StatusOf is the Nats-Service-Error-Code a query reply carries for an
-// error code (HTTP-like status numbers, as NATS micro services use).
+// error code: the REST status OpenVidu Meet answers for it
+// (HTTPStatus: 422 for invalid_argument, 404, 409, ...), as a string.
+// A reply for an *Error with its own Status carries that instead
+// (Error.HTTPStatus).
 func StatusOf(code string) string {
-	switch code {
-	case CodeInvalidArgument:
-		return "400"
-	case CodeInvalidSecret:
-		return "401"
-	case CodeForbidden:
-		return "403"
-	case CodeNotFound:
-		return "404"
-	case CodeUnavailable:
-		return "503"
-	default:
-		return "500"
-	}
+	return strconv.Itoa(HTTPStatus(code))
 }
 
-// GetRequest is the request of rooms.api.get.
+// APIConfig is the subject of rooms.api.config (upstream GET
+// /rooms/{roomId}/config).
+const APIConfig = "rooms.api.config"
+
+// RoleSpeaker is the role the speaker link's secret gives (upstream
+// MeetRoomMemberRole speaker; the old model called it publisher).
+const RoleSpeaker = "speaker"
+
+// Extra fields of a room (upstream MEET_ROOM_EXTRA_FIELDS): left out of
+// get and list replies unless asked for in extraFields; every reply lists
+// them in _extraFields.
+const (
+	ExtraFieldConfig = "config"
+	ExtraFieldRoles  = "roles"
+)
+
+// RoomExtraFields are the extra fields of a room, in upstream's order.
+func RoomExtraFields() []string { return []string{ExtraFieldConfig, ExtraFieldRoles} }
+
+// GetRequest is the request of rooms.api.get (upstream GET /rooms/{roomId}).
 type GetRequest struct {
 	RoomID string `json:"roomId"`
 	// Fields, a comma-separated list of room properties, restricts the
-	// reply to them; unknown ones are dropped. Empty: the whole room.
+	// reply to them (and ExtraFields); unknown ones are dropped. Empty: every
+	// property but the extra fields not asked for.
 	Fields string `json:"fields,omitempty"`
+	// ExtraFields, a comma-separated list of config and roles, adds them;
+	// unknown ones are dropped.
+	ExtraFields string `json:"extraFields,omitempty"`
+	// Secret, when set, reads the room as the anonymous member that secret
+	// admits (upstream's room member token): the anonymous links' URLs are
+	// left out when that role lacks roomShareAccessLinks. Empty: the caller
+	// holds the API key and acts as the admin.
+	Secret string `json:"secret,omitempty"`
 }
 
-// ListRequest is the request of rooms.api.list.
+// RoomReply is the reply of rooms.api.get: the room (only the requested
+// properties with fields) and the extra fields it may hold.
+type RoomReply struct {
+	MeetRoom
+	ExtraFields []string `json:"_extraFields"`
+}
+
+// ConfigRequest is the request of rooms.api.config (upstream GET
+// /rooms/{roomId}/config); its reply is the room's Config.
+type ConfigRequest struct {
+	RoomID string `json:"roomId"`
+}
+
+// Name match modes and sort orders of ListRequest.
+const (
+	MatchExact   = "exact"
+	MatchPrefix  = "prefix"
+	MatchPartial = "partial"
+	MatchRegex   = "regex"
+	SortAsc      = "asc"
+	SortDesc     = "desc"
+)
+
+// ListRequest is the request of rooms.api.list (upstream GET /rooms, its
+// query parameters as fields).
 type ListRequest struct {
+	// RoomName filters on the room's name with RoomNameMatchMode (exact |
+	// prefix | partial | regex; default exact), case-insensitively with
+	// RoomNameCaseInsensitive.
+	RoomName                string `json:"roomName,omitempty"`
+	RoomNameMatchMode       string `json:"roomNameMatchMode,omitempty"`
+	RoomNameCaseInsensitive bool   `json:"roomNameCaseInsensitive,omitempty"`
+	// Status keeps the rooms of one status (open | active_meeting | closed).
+	Status string `json:"status,omitempty"`
+	// Owner, Member and UserAccess are upstream's filters on Meet user
+	// accounts, which roomkeeper does not have: every room is owned by
+	// "admin" and has no members nor user access, so any other owner, any
+	// member, or userAccess true selects no room.
+	Owner      string `json:"owner,omitempty"`
+	Member     string `json:"member,omitempty"`
+	UserAccess *bool  `json:"userAccess,omitempty"`
+	// Fields and ExtraFields shape every room (see GetRequest).
+	Fields      string `json:"fields,omitempty"`
+	ExtraFields string `json:"extraFields,omitempty"`
 	// MaxItems is the page size, 1..100 (larger is capped at 100); 0 means
 	// the default, 10.
 	MaxItems int `json:"maxItems,omitempty"`
 	// NextPageToken is the previous page's Pagination.NextPageToken; empty
-	// for the first page.
+	// for the first page. It is only valid with the same sort.
 	NextPageToken string `json:"nextPageToken,omitempty"`
-	// Fields restricts every room to these properties (see GetRequest).
-	Fields string `json:"fields,omitempty"`
+	// SortField is creationDate (default) | roomName | autoDeletionDate;
+	// SortOrder asc | desc (default desc). Ties go by room ID.
+	SortField string `json:"sortField,omitempty"`
+	SortOrder string `json:"sortOrder,omitempty"`
 }
 
 // Pagination describes a page of rooms.api.list.
@@ -65,8 +129,9 @@ type Pagination struct {
 // ListReply is the reply of rooms.api.list. With Fields, the rooms hold
 // only those properties (the others are zero).
 type ListReply struct {
-	Rooms      []Room     `json:"rooms"`
-	Pagination Pagination `json:"pagination"`
+	Rooms       []MeetRoom `json:"rooms"`
+	ExtraFields []string   `json:"_extraFields"`
+	Pagination  Pagination `json:"pagination"`
 }
 
 // SecretRequest is the request of rooms.api.role and
@@ -97,10 +162,29 @@ type ParticipantTokenRequest struct {
 type ParticipantTokenReply struct {
 	Token      string `json:"token"`
 	LiveKitURL string `json:"livekitUrl"`
-	Role       string `json:"role"`
+	// Role is moderator or speaker.
+	Role string `json:"role"`
+	// ParticipantIdentity is the LiveKit identity of this join: the name
+	// made safe plus a random suffix, unique per token, so two people of
+	// one name do not collide.
+	ParticipantIdentity string `json:"participantIdentity"`
+	// Permissions are the role's permissions in the room when the token
+	// was signed (also in the token's metadata).
+	Permissions Permissions `json:"permissions"`
+}
+
+// ParticipantTokenMetadata is the metadata of a participant token (the
+// LiveKit participant's metadata).
+type ParticipantTokenMetadata struct {
+	RoomID      string      `json:"roomId"`
+	Role        string      `json:"role"`
+	Permissions Permissions `json:"permissions"`
 }
 
 // ErrorReply is the body of a failed query reply.
 type ErrorReply struct {
-	Error *Error `json:"error"`
+	// Status is the REST status of the error (Error.HTTPStatus), also in
+	// the Nats-Service-Error-Code header.
+	Status int    `json:"status,omitempty"`
+	Error  *Error `json:"error"`
 }

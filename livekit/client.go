@@ -207,6 +207,7 @@ func (c *Client) EnsureRoom(ctx context.Context, roomID string, roomOptions any)
 			Metadata:         string(metadata),
 			EmptyTimeout:     uint32(seconds(c.cfg.EmptyTimeout)),
 			DepartureTimeout: uint32(seconds(c.cfg.DepartureTimeout)),
+			MaxParticipants:  maxParticipantsOf(roomOptions),
 		})
 		return err
 	})

@@ -50,12 +50,15 @@ func (c *Client) Request(ctx context.Context, subject string, req, reply any) er
 func replyError(msg *nats.Msg) error {
 	var er events.ErrorReply
 	if err := json.Unmarshal(msg.Data, &er); err == nil && er.Error != nil && er.Error.Code != "" {
+		if er.Status != 0 && er.Status != events.HTTPStatus(er.Error.Code) {
+			er.Error.Status = er.Status
+		}
 		return er.Error
 	}
 	desc := msg.Header.Get(events.HeaderServiceError)
 	code := events.CodeInternal
 	switch msg.Header.Get(events.HeaderServiceErrorCode) {
-	case "400":
+	case "400", "422": // 400: workers before the REST statuses
 		code = events.CodeInvalidArgument
 	case "401":
 		code = events.CodeInvalidSecret
@@ -63,22 +66,45 @@ func replyError(msg *nats.Msg) error {
 		code = events.CodeForbidden
 	case "404":
 		code = events.CodeNotFound
+	case "409":
+		code = events.CodeConflict
 	case "503":
 		code = events.CodeUnavailable
 	}
 	return &events.Error{Code: code, Message: desc}
 }
 
-// GetRoom reads a room. With fields, only those properties are filled in.
-func (c *Client) GetRoom(ctx context.Context, roomID string, fields ...string) (*events.Room, error) {
-	var room events.Room
-	if err := c.Request(ctx, events.APIGet, events.GetRequest{RoomID: roomID, Fields: strings.Join(fields, ",")}, &room); err != nil {
+// GetRoom reads a room as the admin sees it, without its config and roles
+// (see GetRoomWith). With fields, only those properties are filled in.
+func (c *Client) GetRoom(ctx context.Context, roomID string, fields ...string) (*events.MeetRoom, error) {
+	reply, err := c.GetRoomWith(ctx, events.GetRequest{RoomID: roomID, Fields: strings.Join(fields, ",")})
+	if err != nil {
 		return nil, err
 	}
-	return &room, nil
+	return &reply.MeetRoom, nil
 }
 
-// ListRooms reads one page of rooms, in ascending room ID order.
+// GetRoomWith reads a room as req says (fields, extraFields, a member's
+// secret).
+func (c *Client) GetRoomWith(ctx context.Context, req events.GetRequest) (*events.RoomReply, error) {
+	var reply events.RoomReply
+	if err := c.Request(ctx, events.APIGet, req, &reply); err != nil {
+		return nil, err
+	}
+	return &reply, nil
+}
+
+// RoomConfig reads a room's config.
+func (c *Client) RoomConfig(ctx context.Context, roomID string) (*events.Config, error) {
+	var cfg events.Config
+	if err := c.Request(ctx, events.APIConfig, events.ConfigRequest{RoomID: roomID}, &cfg); err != nil {
+		return nil, err
+	}
+	return &cfg, nil
+}
+
+// ListRooms reads one page of rooms, in the request's order (newest first
+// by default).
 func (c *Client) ListRooms(ctx context.Context, req events.ListRequest) (*events.ListReply, error) {
 	var reply events.ListReply
 	if err := c.Request(ctx, events.APIList, req, &reply); err != nil {
@@ -87,7 +113,7 @@ func (c *Client) ListRooms(ctx context.Context, req events.ListRequest) (*events
 	return &reply, nil
 }
 
-// Role returns the role ("moderator" or "publisher") a secret gives in a
+// Role returns the role ("moderator" or "speaker") a secret gives in a
 // room; an *Error with code invalid_secret when it is neither secret.
 func (c *Client) Role(ctx context.Context, roomID, secret string) (string, error) {
 	var reply events.RoleReply

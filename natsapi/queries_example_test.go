@@ -98,18 +98,22 @@ func ExampleClient_GetRoom() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Println(room.RoomName, room.Preferences.ChatPreferences.Enabled, room.MarkedForDeletion)
+	fmt.Println(room.RoomName, room.Owner, room.Status)
 
 	only, _ := client.GetRoom(ctx, created.RoomID, "roomName")
-	fmt.Printf("%q %q\n", only.RoomName, only.ModeratorRoomURL)
+	fmt.Printf("%q %q\n", only.RoomName, only.Status)
+
+	withConfig, _ := client.GetRoomWith(ctx, events.GetRequest{RoomID: created.RoomID, Fields: "roomId", ExtraFields: "config"})
+	fmt.Println(withConfig.Config.Chat.Enabled, withConfig.ExtraFields)
 
 	_, err = client.GetRoom(ctx, "NoSuchRoom-000000000000000")
 	if e, ok := events.AsError(err); ok {
 		fmt.Println(e.Code)
 	}
 	// Output:
-	// Weekly sync true false
+	// Weekly sync admin open
 	// "Weekly sync" ""
+	// true [config roles]
 	// not_found
 }
 
@@ -128,7 +132,7 @@ func ExampleClient_ListRooms() {
 		}
 	}
 
-	req := events.ListRequest{MaxItems: 2, Fields: "roomName"}
+	req := events.ListRequest{MaxItems: 2, Fields: "roomName", SortField: "roomName", SortOrder: events.SortAsc}
 	for {
 		page, err := client.ListRooms(ctx, req)
 		if err != nil {

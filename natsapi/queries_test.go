@@ -100,9 +100,56 @@ func TestRequestErrors(t *testing.T) {
 func TestStatusOf(t *testing.T) {
 	t.Parallel()
 	for code, status := range map[string]string{
-		events.CodeInvalidArgument: "400", events.CodeInvalidSecret: "401", events.CodeForbidden: "403",
-		events.CodeNotFound: "404", events.CodeUnavailable: "503", events.CodeInternal: "500", "other": "500",
+		events.CodeInvalidArgument: "422", events.CodeInvalidSecret: "401", events.CodeForbidden: "403",
+		events.CodeNotFound: "404", events.CodeConflict: "409", events.CodeUnavailable: "503", events.CodeInternal: "500", "other": "500",
 	} {
 		require.Equal(t, status, events.StatusOf(code), code)
+	}
+}
+
+// A failed reply's REST status reaches the caller's *Error: from the body,
+// or from the header alone when there is no body (422 and 409 included).
+func TestRequestErrorStatuses(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	nc, _ := n.Bootstrap(t, nil)
+	client, err := natsapi.NewClient(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	defer cancel()
+
+	var (
+		mu           sync.Mutex
+		body, header string
+	)
+	sub, err := nc.Subscribe(events.APIConfig, func(m *nats.Msg) {
+		mu.Lock()
+		defer mu.Unlock()
+		reply := nats.NewMsg(m.Reply)
+		reply.Header.Set(events.HeaderServiceError, "no")
+		reply.Header.Set(events.HeaderServiceErrorCode, header)
+		reply.Data = []byte(body)
+		_ = m.RespondMsg(reply)
+	})
+	require.NoError(t, err)
+	defer func() { _ = sub.Unsubscribe() }()
+	for _, tc := range []struct {
+		body, header, code string
+		status             int
+	}{
+		{`{"status":400,"error":{"code":"invalid_secret","message":"no"}}`, "400", events.CodeInvalidSecret, 400},
+		{`{"status":404,"error":{"code":"not_found","message":"no"}}`, "404", events.CodeNotFound, 404},
+		{``, "422", events.CodeInvalidArgument, 422},
+		{``, "400", events.CodeInvalidArgument, 422},
+		{``, "409", events.CodeConflict, 409},
+	} {
+		mu.Lock()
+		body, header = tc.body, tc.header
+		mu.Unlock()
+		_, err := client.RoomConfig(ctx, "any")
+		e, ok := events.AsError(err)
+		require.True(t, ok, "%v", err)
+		require.Equal(t, tc.code, e.Code, "%+v", tc)
+		require.Equal(t, tc.status, e.HTTPStatus(), "%+v", tc)
 	}
 }

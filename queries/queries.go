@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"sync"
 	"time"
 
@@ -22,8 +23,9 @@ import (
 // Tokens is what the queries need from LiveKit (*livekit.Client satisfies
 // it). Errors wrapping livekit.ErrUnavailable answer "unavailable".
 type Tokens interface {
-	// ParticipantToken signs a token to join roomID as identity with role.
-	ParticipantToken(roomID, identity, name, role, metadata string) (string, error)
+	// GrantToken signs a token to join roomID as identity (display name
+	// name) with grant and the participant metadata.
+	GrantToken(roomID, identity, name string, grant livekit.Grant, metadata string) (string, error)
 	// RecordingToken signs a token for the room's recordings.
 	RecordingToken(roomID, role string, canRetrieve, canDelete bool) (string, error)
 	// EnsureRoom creates the LiveKit room, with metadata and the meeting
@@ -143,6 +145,7 @@ func (q *Service) endpoints() []endpoint {
 	return []endpoint{
 		{"get", events.APIGet, q.get},
 		{"list", events.APIList, q.list},
+		{"config", events.APIConfig, q.config},
 		{"role", events.APIRole, q.role},
 		{"recording_token", events.APIRecordingToken, q.recordingToken},
 		{"participant_token", events.APIParticipantToken, q.participantToken},
@@ -267,10 +270,11 @@ func (q *Service) respond(e endpoint, reply string, v any, err error, took time.
 	}
 	if err != nil {
 		qerr = q.publicError(e, err)
-		msg.Data, _ = json.Marshal(events.ErrorReply{Error: qerr})
+		status := qerr.HTTPStatus()
+		msg.Data, _ = json.Marshal(events.ErrorReply{Status: status, Error: qerr})
 		msg.Header = nats.Header{}
 		msg.Header.Set(micro.ErrorHeader, qerr.Message)
-		msg.Header.Set(micro.ErrorCodeHeader, events.StatusOf(qerr.Code))
+		msg.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(status))
 	}
 	if s := q.stats[e.name]; s != nil {
 		s.record(qerr, took)

@@ -1,21 +1,27 @@
 package queries
 
 import (
-	"bytes"
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
-	"strings"
-	"unicode/utf8"
+	"regexp"
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
+// getRequest is rooms.api.get as received.
+type getRequest struct {
+	RoomID      string `json:"roomId"`
+	Fields      string `json:"fields"`
+	ExtraFields string `json:"extraFields"`
+	Secret      string `json:"secret"`
+}
+
 func (q *Service) get(ctx context.Context, body []byte) (any, error) {
-	var req events.GetRequest
+	var req getRequest
 	if err := decodeQuery(body, &req); err != nil {
 		return nil, err
 	}
@@ -23,80 +29,79 @@ func (q *Service) get(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return roomJSON(room, parseFields(req.Fields))
+	p := newProjection(req.Fields, req.ExtraFields)
+	if req.Secret != "" {
+		// A room member (upstream's room member token) sees the anonymous
+		// links only when its role may share them.
+		role, err := roleFor(room, req.Secret)
+		if err != nil {
+			return nil, err
+		}
+		p.hideLinks = !permissionsOf(room, role).RoomShareAccessLinks
+	}
+	return p.roomJSON(room, true)
 }
 
-// room reads a room; not_found when there is none.
-func (q *Service) room(ctx context.Context, id string) (*store.Room, error) {
+func (q *Service) config(ctx context.Context, body []byte) (any, error) {
+	var req events.ConfigRequest
+	if err := decodeQuery(body, &req); err != nil {
+		return nil, err
+	}
+	room, err := q.room(ctx, req.RoomID)
+	if err != nil {
+		return nil, err
+	}
+	return meetView(room).Config, nil
+}
+
+// unsafeIDChars are what upstream strips from a room ID in a request
+// (its sanitizeRoomId keeps letters, digits, '-' and '_').
+var unsafeIDChars = regexp.MustCompile(`[^a-zA-Z0-9_-]`)
+
+// room reads the room a request names, its ID sanitised as upstream does
+// (invalid_argument when nothing is left); not_found, with upstream's
+// message, when there is none.
+func (q *Service) room(ctx context.Context, rawID string) (*store.Room, error) {
+	id := unsafeIDChars.ReplaceAllString(rawID, "")
+	if id == "" {
+		return nil, events.Invalid("invalid request",
+			events.FieldError{Field: "roomId", Message: "is empty after removing characters other than letters, digits, '-' and '_'"})
+	}
 	room, err := q.cfg.Store.GetRoom(ctx, id)
 	if errors.Is(err, store.ErrNotFound) {
-		return nil, events.Errorf(events.CodeNotFound, "room %s not found", id)
+		return nil, roomError(events.CodeNotFound, "Room '%s' does not exist", id)
 	}
 	return room, err
 }
 
-// roomFields are the properties of a room, in the contract's order.
-var roomFields = []string{
-	"roomId", "roomName", "creationDate", "autoDeletionDate", "markedForDeletion",
-	"preferences", "moderatorRoomUrl", "publisherRoomUrl",
-}
-
-// parseFields reads a comma-separated fields list; nil means every field
-// (no list, or one naming nothing at all).
-func parseFields(s string) map[string]bool {
-	var out map[string]bool
-	for f := range strings.SplitSeq(s, ",") {
-		if f = strings.TrimSpace(f); f == "" {
-			continue
-		}
-		if out == nil {
-			out = map[string]bool{}
-		}
-		out[f] = true
-	}
-	return out
-}
-
-// roomJSON is the room as the contract shows it, restricted to fields
-// (nil: all) in the contract's order; unknown fields are dropped.
-func roomJSON(r *store.Room, fields map[string]bool) (json.RawMessage, error) {
-	raw, err := json.Marshal(r.View())
-	if err != nil || fields == nil {
-		return raw, err
-	}
-	var all map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &all); err != nil {
-		return nil, err
-	}
-	var b bytes.Buffer
-	b.WriteByte('{')
-	for _, f := range roomFields {
-		v, ok := all[f]
-		if !ok || !fields[f] {
-			continue
-		}
-		if b.Len() > 1 {
-			b.WriteByte(',')
-		}
-		k, _ := json.Marshal(f)
-		b.Write(k)
-		b.WriteByte(':')
-		b.Write(v)
-	}
-	b.WriteByte('}')
-	return b.Bytes(), nil
+// roomError is an error upstream names "Room Error".
+func roomError(code, format string, args ...any) *events.Error {
+	e := events.Errorf(code, format, args...)
+	e.Name = "Room Error"
+	return e
 }
 
 // listRequest is rooms.api.list as received: maxItems is any JSON number.
 type listRequest struct {
-	MaxItems      *float64 `json:"maxItems"`
-	NextPageToken string   `json:"nextPageToken"`
-	Fields        string   `json:"fields"`
+	RoomName                string   `json:"roomName"`
+	RoomNameMatchMode       string   `json:"roomNameMatchMode"`
+	RoomNameCaseInsensitive bool     `json:"roomNameCaseInsensitive"`
+	Status                  string   `json:"status"`
+	Owner                   *string  `json:"owner"`
+	Member                  *string  `json:"member"`
+	UserAccess              *bool    `json:"userAccess"`
+	Fields                  string   `json:"fields"`
+	ExtraFields             string   `json:"extraFields"`
+	MaxItems                *float64 `json:"maxItems"`
+	NextPageToken           string   `json:"nextPageToken"`
+	SortField               string   `json:"sortField"`
+	SortOrder               string   `json:"sortOrder"`
 }
 
 type listReply struct {
-	Rooms      []json.RawMessage `json:"rooms"`
-	Pagination events.Pagination `json:"pagination"`
+	Rooms       []json.RawMessage `json:"rooms"`
+	ExtraFields []string          `json:"_extraFields"`
+	Pagination  events.Pagination `json:"pagination"`
 }
 
 // MaxItems coerces a requested page size as OpenVidu Meet does: absent →
@@ -114,30 +119,35 @@ func MaxItems(v *float64) (int, error) {
 	return int(min(f, MaxMaxItems)), nil
 }
 
-// pageTokenPrefix versions the page token, which is otherwise opaque.
-const pageTokenPrefix = "r1:"
-
-// PageToken is the opaque nextPageToken of a page ending at roomID: the
-// list resumes after that ID (keyset pagination), so rooms created or
-// deleted between pages shift nothing: a room that exists throughout the
-// listing is returned exactly once.
-func PageToken(roomID string) string {
-	return base64.RawURLEncoding.EncodeToString([]byte(pageTokenPrefix + roomID))
-}
-
-// parsePageToken returns the room ID a token resumes after.
-func parsePageToken(tok string) (string, error) {
-	bad := events.Invalid("invalid "+events.APIList+" request",
-		events.FieldError{Field: "nextPageToken", Message: "is not a token of this service"})
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || !utf8.Valid(raw) {
-		return "", bad
+// roomQuery turns a list request into the store's query (without its
+// page position and size). none is set when the request selects no room
+// at all (filters on Meet user accounts, which roomkeeper does not have).
+func roomQuery(req *listRequest) (rq store.RoomQuery, none bool, err error) {
+	rq = store.RoomQuery{
+		Name: req.RoomName, NameMatch: store.MatchExact, NameCaseInsensitive: req.RoomNameCaseInsensitive,
+		Status: req.Status, Sort: store.SortCreationDate, Desc: true,
 	}
-	id, ok := strings.CutPrefix(string(raw), pageTokenPrefix)
-	if !ok || id == "" || len(id) > 512 {
-		return "", bad
+	if req.RoomNameMatchMode != "" {
+		rq.NameMatch = req.RoomNameMatchMode // the schema holds it to the store's modes
 	}
-	return id, nil
+	if req.SortField != "" {
+		rq.Sort = req.SortField
+	}
+	// Upstream sorts newest first by default, and its sortOrder defaults
+	// to desc whatever the field.
+	rq.Desc = req.SortOrder != events.SortAsc
+	rq.Limit = 1 // set by the caller; Check wants one
+	if err := rq.Check(); err != nil {
+		// The schema holds the modes and sort fields to the store's: only
+		// a regular expression can be refused here.
+		return rq, false, events.Invalid("invalid "+events.APIList+" request",
+			events.FieldError{Field: "roomName", Message: fmt.Sprintf("is not a regular expression of at most %d bytes in RE2 syntax", store.MaxNamePattern)})
+	}
+	// Every room is the admin's, has no members and no user access.
+	none = req.Owner != nil && *req.Owner != events.OwnerAdmin ||
+		req.Member != nil ||
+		req.UserAccess != nil && *req.UserAccess
+	return rq, none, nil
 }
 
 func (q *Service) list(ctx context.Context, body []byte) (any, error) {
@@ -149,25 +159,33 @@ func (q *Service) list(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	after := ""
-	if req.NextPageToken != "" {
-		if after, err = parsePageToken(req.NextPageToken); err != nil {
-			return nil, err
-		}
-	}
-	rooms, err := q.cfg.Store.ListRooms(ctx, after, limit+1)
+	rq, none, err := roomQuery(&req)
 	if err != nil {
 		return nil, err
 	}
-	out := listReply{Rooms: []json.RawMessage{}, Pagination: events.Pagination{MaxItems: limit}}
+	if req.NextPageToken != "" {
+		if rq.After, err = parsePageToken(req.NextPageToken, rq.Sort, rq.Desc); err != nil {
+			return nil, err
+		}
+	}
+	out := listReply{Rooms: []json.RawMessage{}, ExtraFields: events.RoomExtraFields(), Pagination: events.Pagination{MaxItems: limit}}
+	if none {
+		return out, nil
+	}
+	rq.Limit = limit + 1
+	rooms, err := q.cfg.Store.FindRooms(ctx, rq)
+	if err != nil {
+		return nil, err
+	}
 	if len(rooms) > limit {
 		rooms = rooms[:limit]
 		out.Pagination.IsTruncated = true
-		out.Pagination.NextPageToken = PageToken(rooms[limit-1].RoomID)
+		out.Pagination.NextPageToken = PageToken(rq.Sort, rq.Desc, rooms[limit-1].Cursor(rq.Sort))
 	}
-	fields := parseFields(req.Fields)
+	// API-key callers act as the admin: they see the anonymous links.
+	p := newProjection(req.Fields, req.ExtraFields)
 	for i := range rooms {
-		raw, err := roomJSON(&rooms[i], fields)
+		raw, err := p.roomJSON(&rooms[i], false)
 		if err != nil {
 			return nil, err
 		}

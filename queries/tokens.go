@@ -2,13 +2,21 @@ package queries
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"strings"
+	"unicode"
+
+	lkproto "github.com/livekit/protocol/livekit"
+	"golang.org/x/text/unicode/norm"
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/schemas"
 	"github.com/roomkeeper/roomkeeper/store"
 )
@@ -40,14 +48,50 @@ func boolInt(b bool) int {
 	return 0
 }
 
-// roleFor is RoleOf with the invalid_secret error; it names the room, never
-// the secret.
-func roleFor(roomID, secret, moderatorSecret, publisherSecret string) (string, error) {
+// archivedRoleFor is RoleOf with the invalid_secret error, for the
+// recording metadata of a room (old model: moderator or publisher); it
+// names the room, never the secret.
+func archivedRoleFor(roomID, secret, moderatorSecret, publisherSecret string) (string, error) {
 	role, ok := RoleOf(secret, moderatorSecret, publisherSecret)
 	if !ok {
-		return "", events.Errorf(events.CodeInvalidSecret, "invalid secret for room %s", roomID)
+		return "", invalidSecret(roomID)
 	}
 	return role, nil
+}
+
+func invalidSecret(roomID string) *events.Error {
+	return roomError(events.CodeInvalidSecret, "the secret is not recognized for room '%s'", roomID)
+}
+
+// speakerSecret is the secret of the room's speaker link: the old
+// publisher secret in a record not yet migrated.
+func speakerSecret(r *store.Room) string {
+	if r.SpeakerSecret != "" {
+		return r.SpeakerSecret
+	}
+	return r.PublisherSecret
+}
+
+// roleFor is the role (moderator or speaker) secret gives in room r,
+// compared in constant time; invalid_secret, naming the room and never
+// the secret, when it is neither link's secret.
+func roleFor(r *store.Room, secret string) (string, error) {
+	role, ok := RoleOf(secret, r.ModeratorSecret, speakerSecret(r))
+	if !ok {
+		return "", invalidSecret(r.RoomID)
+	}
+	if role == events.RolePublisher {
+		role = events.RoleSpeaker
+	}
+	return role, nil
+}
+
+// permissionsOf are the permissions of role in room r.
+func permissionsOf(r *store.Room, role string) events.Permissions {
+	if role == events.RoleModerator {
+		return r.Roles.Moderator.Permissions
+	}
+	return r.Roles.Speaker.Permissions
 }
 
 // roomRole reads room roomID and the role secret gives in it.
@@ -56,7 +100,7 @@ func (q *Service) roomRole(ctx context.Context, roomID, secret string) (*store.R
 	if err != nil {
 		return nil, "", err
 	}
-	role, err := roleFor(room.RoomID, secret, room.ModeratorSecret, room.PublisherSecret)
+	role, err := roleFor(room, secret)
 	if err != nil {
 		return nil, "", err
 	}
@@ -96,7 +140,7 @@ func (q *Service) recordingToken(ctx context.Context, body []byte) (any, error) 
 	if err != nil {
 		return nil, err
 	}
-	role, err := roleFor(a.RoomID, req.Secret, a.ModeratorSecret, a.PublisherSecret)
+	role, err := archivedRoleFor(a.RoomID, req.Secret, a.ModeratorSecret, a.PublisherSecret)
 	if err != nil {
 		return nil, err
 	}
@@ -120,18 +164,116 @@ func (q *Service) attached() error {
 }
 
 // RoomOptions is the roomOptions of a LiveKit room's metadata, as OpenVidu
-// Meet's frontend reads it (its MeetRoomOptions): the room's name, expiry
-// and preferences.
+// Meet writes it (its MeetRoomHelper.toRoomOptions): the room's name,
+// expiry, config, roles and which anonymous links are enabled (never
+// their URLs: every participant can read the room's metadata).
 type RoomOptions struct {
-	RoomName         string             `json:"roomName"`
-	AutoDeletionDate *int64             `json:"autoDeletionDate,omitempty"`
-	Preferences      events.Preferences `json:"preferences"`
+	RoomName           string                     `json:"roomName"`
+	AutoDeletionDate   *int64                     `json:"autoDeletionDate,omitempty"`
+	AutoDeletionPolicy *events.AutoDeletionPolicy `json:"autoDeletionPolicy,omitempty"`
+	Config             events.Config              `json:"config"`
+	Roles              events.Roles               `json:"roles"`
+	Access             accessView                 `json:"access"`
 }
 
-// participantMetadata is the metadata of a participant token.
-type participantMetadata struct {
-	RoomID string `json:"roomId"`
-	Role   string `json:"role"`
+// MaxParticipants is the room's config.maxParticipants (0: unlimited): the
+// LiveKit room is created with it, so LiveKit refuses the participant over
+// the limit.
+func (o RoomOptions) MaxParticipants() uint32 {
+	if n := o.Config.MaxParticipants; n != nil && *n > 0 {
+		return uint32(*n)
+	}
+	return 0
+}
+
+func roomOptions(v *events.MeetRoom) RoomOptions {
+	o := RoomOptions{
+		RoomName: v.RoomName, AutoDeletionDate: v.AutoDeletionDate, AutoDeletionPolicy: v.AutoDeletionPolicy,
+		Config: v.Config, Roles: v.Roles,
+	}
+	o.Access.Anonymous.Moderator.Enabled = v.Access.Anonymous.Moderator.Enabled
+	o.Access.Anonymous.Speaker.Enabled = v.Access.Anonymous.Speaker.Enabled
+	o.Access.Anonymous.Recording.Enabled = v.Access.Anonymous.Recording.Enabled
+	o.Access.User = events.Link{Enabled: v.Access.User.Enabled}
+	return o
+}
+
+// Grant is the LiveKit grant of a role's permissions: it publishes the
+// sources its media permissions allow, subscribes, sends data (chat
+// messages and the frontend's signals share the data channel; chatWrite is
+// enforced by the frontend, which reads the permissions from the token's
+// metadata, as upstream does), and administers the LiveKit room when it
+// may kick, promote or end the meeting (those are RoomService calls).
+func Grant(p events.Permissions) livekit.Grant {
+	g := livekit.Grant{Subscribe: true, PublishData: true,
+		Admin: p.ParticipantKick || p.ParticipantPromote || p.MeetingEnd}
+	if p.MediaPublishVideo {
+		g.Publish = append(g.Publish, lkproto.TrackSource_CAMERA)
+	}
+	if p.MediaPublishAudio {
+		g.Publish = append(g.Publish, lkproto.TrackSource_MICROPHONE)
+	}
+	if p.MediaShareScreen {
+		g.Publish = append(g.Publish, lkproto.TrackSource_SCREEN_SHARE, lkproto.TrackSource_SCREEN_SHARE_AUDIO)
+	}
+	return g
+}
+
+// ParticipantIdentity is a LiveKit identity for one join of name: the name
+// as upstream turns it into an identity prefix (NFD, lower case, '-' and
+// spaces to '_', only [a-z0-9_], runs of '_' collapsed and trimmed;
+// "participant" when nothing is left), '-', and 15 random characters, so
+// two people with one name never collide.
+func ParticipantIdentity(name string) (string, error) {
+	prefix := IdentityPrefix(name)
+	if prefix == "" {
+		prefix = "participant"
+	}
+	suffix, err := randomSuffix(identitySuffixLen)
+	if err != nil {
+		return "", err
+	}
+	return prefix + "-" + suffix, nil
+}
+
+const identitySuffixLen = 15
+
+// IdentityPrefix is upstream's createParticipantIdentityPrefixFromName.
+func IdentityPrefix(name string) string {
+	var b strings.Builder
+	underscore := false
+	for _, r := range norm.NFD.String(strings.ToLower(name)) {
+		switch {
+		case r == '-' || unicode.IsSpace(r) || r == '_':
+			underscore = true
+		case r >= 'a' && r <= 'z' || r >= '0' && r <= '9':
+			if underscore && b.Len() > 0 {
+				b.WriteByte('_')
+			}
+			underscore = false
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// randomSuffix is n characters of [a-z0-9] from crypto/rand.
+func randomSuffix(n int) (string, error) {
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	out := make([]byte, 0, n)
+	buf := make([]byte, 2*n)
+	for len(out) < n {
+		if _, err := rand.Read(buf); err != nil {
+			return "", fmt.Errorf("participant identity: %w", err)
+		}
+		for _, c := range buf {
+			// 252 = 7*36: reject the tail so every character is equally likely.
+			if c < 252 && len(out) < n {
+				out = append(out, alphabet[c%36])
+			}
+		}
+	}
+	return string(out), nil
 }
 
 func (q *Service) participantToken(ctx context.Context, body []byte) (any, error) {
@@ -143,25 +285,44 @@ func (q *Service) participantToken(ctx context.Context, body []byte) (any, error
 	if err != nil {
 		return nil, err
 	}
-	if room.MarkedForDeletion {
-		return nil, events.Errorf(events.CodeForbidden, "room %s is marked for deletion", room.RoomID)
+	v := meetView(room)
+	link := v.Access.Anonymous.Speaker
+	if role == events.RoleModerator {
+		link = v.Access.Anonymous.Moderator
+	}
+	perms := permissionsOf(room, role)
+	switch {
+	case v.Status == events.StatusClosed:
+		return nil, roomError(events.CodeConflict, "Room '%s' is closed and cannot be joined", room.RoomID)
+	case !link.Enabled:
+		// Upstream leaves a disabled link's secret unusable: the link is
+		// what lets an anonymous participant in.
+		return nil, roomError(events.CodeForbidden, "anonymous %s access to room '%s' is disabled", role, room.RoomID)
+	case !perms.MeetingJoin:
+		return nil, roomError(events.CodeForbidden, "the %s role may not join the meeting of room '%s'", role, room.RoomID)
 	}
 	if err := q.attached(); err != nil {
 		return nil, err
 	}
-	opts := RoomOptions{RoomName: room.RoomName, AutoDeletionDate: room.AutoDeletionDate, Preferences: room.Preferences}
-	if err := q.cfg.Tokens.EnsureRoom(ctx, room.RoomID, opts); err != nil {
+	if err := q.cfg.Tokens.EnsureRoom(ctx, room.RoomID, roomOptions(&v)); err != nil {
 		return nil, err
 	}
-	md, err := json.Marshal(participantMetadata{RoomID: room.RoomID, Role: role})
+	identity, err := ParticipantIdentity(req.ParticipantName)
 	if err != nil {
 		return nil, err
 	}
-	token, err := q.cfg.Tokens.ParticipantToken(room.RoomID, req.ParticipantName, req.ParticipantName, role, string(md))
+	md, err := json.Marshal(events.ParticipantTokenMetadata{RoomID: room.RoomID, Role: role, Permissions: perms})
 	if err != nil {
 		return nil, err
 	}
-	return events.ParticipantTokenReply{Token: token, LiveKitURL: q.cfg.Tokens.URL(), Role: role}, nil
+	token, err := q.cfg.Tokens.GrantToken(room.RoomID, identity, req.ParticipantName, Grant(perms), string(md))
+	if err != nil {
+		return nil, err
+	}
+	return events.ParticipantTokenReply{
+		Token: token, LiveKitURL: q.cfg.Tokens.URL(), Role: role,
+		ParticipantIdentity: identity, Permissions: perms,
+	}, nil
 }
 
 // decodeQuery unmarshals a request the schema already accepted, matching

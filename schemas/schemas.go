@@ -39,6 +39,7 @@ var (
 	queryRequestSchemas = map[string]string{
 		events.APIGet:              "query.get.request",
 		events.APIList:             "query.list.request",
+		events.APIConfig:           "query.config.request",
 		events.APIRole:             "query.role.request",
 		events.APIRecordingToken:   "query.recording_token.request",
 		events.APIParticipantToken: "query.participant_token.request",
@@ -46,6 +47,7 @@ var (
 	queryReplySchemas = map[string]string{
 		events.APIGet:              "query.get.reply",
 		events.APIList:             "query.list.reply",
+		events.APIConfig:           "query.config.reply",
 		events.APIRole:             "query.role.reply",
 		events.APIRecordingToken:   "query.recording_token.reply",
 		events.APIParticipantToken: "query.participant_token.reply",

@@ -103,7 +103,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 	require.Equal(t, "moderator", role)
 	role, err = c.Role(ctxT(t, 10*time.Second), room.RoomID, pubSecret)
 	require.NoError(t, err)
-	require.Equal(t, "publisher", role)
+	require.Equal(t, events.RoleSpeaker, role)
 	wrong := "WRONGSECRETWRONGSECRETWRON"
 	secrets["wrong secret"] = wrong
 	_, err = c.Role(ctxT(t, 10*time.Second), room.RoomID, wrong)

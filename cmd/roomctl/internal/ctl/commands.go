@@ -211,28 +211,57 @@ func (e *env) printQuery(subject string, req any) error {
 
 // GetCmd is `roomctl get`.
 type GetCmd struct {
-	RoomID string `arg:"" name:"roomId"`
-	Fields string `help:"Comma-separated room properties to print."`
+	RoomID      string `arg:"" name:"roomId"`
+	Fields      string `help:"Comma-separated room properties to print."`
+	ExtraFields string `name:"extra-fields" help:"Comma-separated extra properties to add: config, roles."`
+	Secret      string `help:"Read the room as the member this link secret admits (without it: as the admin)."`
 }
 
 // Run prints the room.
 func (c *GetCmd) Run(e *env) error {
-	return e.printQuery(events.APIGet, events.GetRequest{RoomID: c.RoomID, Fields: c.Fields})
+	return e.printQuery(events.APIGet, events.GetRequest{RoomID: c.RoomID, Fields: c.Fields, ExtraFields: c.ExtraFields, Secret: c.Secret})
+}
+
+// ConfigCmd is `roomctl config`.
+type ConfigCmd struct {
+	RoomID string `arg:"" name:"roomId"`
+}
+
+// Run prints the room's config.
+func (c *ConfigCmd) Run(e *env) error {
+	return e.printQuery(events.APIConfig, events.ConfigRequest{RoomID: c.RoomID})
 }
 
 // ListCmd is `roomctl list`.
 type ListCmd struct {
-	MaxItems int    `name:"max-items" help:"Page size (1..100); every page is read."`
-	Fields   string `help:"Comma-separated room properties to show."`
-	JSON     bool   `name:"json" help:"Print a JSON array instead of a table."`
+	MaxItems    int    `name:"max-items" help:"Page size (1..100); every page is read."`
+	Fields      string `help:"Comma-separated room properties to show."`
+	ExtraFields string `name:"extra-fields" help:"Comma-separated extra properties to add: config, roles."`
+	Name        string `name:"name" help:"Keep the rooms whose name matches (see --match, --ignore-case)."`
+	Match       string `name:"match" enum:"exact,prefix,partial,regex" default:"exact" help:"How --name matches: exact, prefix, partial or regex."`
+	IgnoreCase  bool   `name:"ignore-case" help:"Match --name ignoring case."`
+	Status      string `name:"status" enum:",open,active_meeting,closed" default:"" help:"Keep the rooms of this status: open, active_meeting or closed."`
+	Sort        string `name:"sort" enum:"creationDate,roomName,autoDeletionDate" default:"creationDate" help:"Sort by creationDate, roomName or autoDeletionDate."`
+	Asc         bool   `name:"asc" help:"Ascending order (default: descending, newest first)."`
+	JSON        bool   `name:"json" help:"Print a JSON array instead of a table."`
 }
 
 // defaultColumns are the columns of the list table without --fields.
-var defaultColumns = []string{"roomId", "roomName", "creationDate", "autoDeletionDate", "markedForDeletion"}
+var defaultColumns = []string{"roomId", "roomName", "status", "creationDate", "autoDeletionDate", "meetingEndAction"}
 
 // Run lists every room, page after page.
 func (c *ListCmd) Run(e *env) error {
-	req := events.ListRequest{MaxItems: c.MaxItems, Fields: c.Fields}
+	req := events.ListRequest{
+		MaxItems: c.MaxItems, Fields: c.Fields, ExtraFields: c.ExtraFields,
+		RoomName: c.Name, RoomNameCaseInsensitive: c.IgnoreCase, Status: c.Status,
+		SortField: c.Sort, SortOrder: events.SortDesc,
+	}
+	if c.Name != "" {
+		req.RoomNameMatchMode = c.Match
+	}
+	if c.Asc {
+		req.SortOrder = events.SortAsc
+	}
 	var rooms []map[string]json.RawMessage
 	for {
 		raw, err := e.query(events.APIList, req)

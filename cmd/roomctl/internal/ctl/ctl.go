@@ -56,6 +56,7 @@ type CLI struct {
 	Result            ResultCmd            `cmd:"" help:"Wait for and print the result of a command by its ID."`
 	Get               GetCmd               `cmd:"" help:"Print a room."`
 	List              ListCmd              `cmd:"" help:"List every room (follows all pages)."`
+	Config            ConfigCmd            `cmd:"" help:"Print a room's config."`
 	Watch             WatchCmd             `cmd:"" help:"Print domain events as they arrive, one JSON line each."`
 	Role              RoleCmd              `cmd:"" help:"Print the role a room secret gives."`
 	RecordingToken    RecordingTokenCmd    `cmd:"" name:"recording-token" help:"Print a token for a room's recordings."`

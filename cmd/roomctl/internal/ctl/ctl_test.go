@@ -105,12 +105,20 @@ func TestCreateGetListDelete(t *testing.T) {
 	// get
 	r = roomctl(t, url, "get", room.RoomID)
 	require.Equal(t, ctl.ExitOK, r.code, r.errOut)
-	var got events.Room
+	var got events.RoomReply
 	require.NoError(t, json.Unmarshal([]byte(r.out), &got))
 	require.Equal(t, room.RoomID, got.RoomID)
-	require.Equal(t, room.Access.Anonymous.Speaker.URL, got.PublisherRoomURL)
-	r = roomctl(t, url, "get", room.RoomID, "--fields", "roomName,markedForDeletion")
-	require.JSONEq(t, `{"roomName":"My Room!","markedForDeletion":false}`, r.out)
+	require.Equal(t, events.StatusOpen, got.Status)
+	r = roomctl(t, url, "get", room.RoomID, "--fields", "roomName,status", "--extra-fields", "roles")
+	var roles events.RoomReply
+	require.NoError(t, json.Unmarshal([]byte(r.out), &roles), r.out)
+	require.Equal(t, "My Room!", roles.RoomName)
+	require.Equal(t, []string{"config", "roles"}, roles.ExtraFields)
+	require.Contains(t, r.out, `"roles"`)
+	require.NotContains(t, r.out, `"config"`+":")
+	r = roomctl(t, url, "config", room.RoomID)
+	require.Equal(t, ctl.ExitOK, r.code, r.errOut)
+	require.Contains(t, r.out, `"recording"`)
 	r = roomctl(t, url, "get", "Nope-000000000000000")
 	require.Equal(t, ctl.ExitErrorResult, r.code)
 	require.Contains(t, r.errOut, "not_found")
@@ -120,7 +128,7 @@ func TestCreateGetListDelete(t *testing.T) {
 	require.Equal(t, ctl.ExitOK, r.code, r.errOut)
 	lines := strings.Split(strings.TrimSpace(r.out), "\n")
 	require.Len(t, lines, 3, r.out)
-	require.Regexp(t, `^ROOM ID\s+ROOM NAME\s+CREATION DATE\s+AUTO DELETION DATE\s+MARKED FOR DELETION$`, lines[0])
+	require.Regexp(t, `^ROOM ID\s+ROOM NAME\s+STATUS\s+CREATION DATE\s+AUTO DELETION DATE\s+MEETING END ACTION$`, lines[0])
 	require.Contains(t, r.out, room.RoomID)
 	require.Contains(t, r.out, "My Room!")
 	require.Contains(t, r.out, time.UnixMilli(*room.AutoDeletionDate).UTC().Format(time.RFC3339))
@@ -130,6 +138,9 @@ func TestCreateGetListDelete(t *testing.T) {
 	require.NoError(t, json.Unmarshal([]byte(r.out), &listed))
 	require.Len(t, listed, 2)
 	require.Contains(t, listed, map[string]string{"roomId": room.RoomID})
+	r = roomctl(t, url, "list", "--json", "--fields", "roomId", "--name", "my room", "--match", "prefix", "--ignore-case")
+	require.Equal(t, ctl.ExitOK, r.code, r.errOut)
+	require.JSONEq(t, `[{"roomId":"`+room.RoomID+`"}]`, r.out)
 
 	// role: the secret is the input, never printed back.
 	secret := secretOf(t, room.Access.Anonymous.Moderator.URL)
