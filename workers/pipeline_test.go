@@ -333,7 +333,7 @@ func TestDeleteActsOnTheFirstDeliverysPlan(t *testing.T) {
 
 // Every result carries the REST status its command maps to: 200 for an
 // ok result unless the handler says otherwise, and the error's status
-// (422 invalid, 404 not found) for a failed one.
+// (422 invalid); a bulk delete that deleted nothing answers 400.
 func TestResultCarriesRESTStatus(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
@@ -347,7 +347,7 @@ func TestResultCarriesRESTStatus(t *testing.T) {
 	b.Send(t, "st-missing", events.DeleteRooms{RoomIDs: []string{"nope"}})
 	b.Send(t, "st-ok", events.CreateRoom{})
 	b.SendSystem(t, "sweep-st", events.SubjectSweep, `{}`)
-	for id, want := range map[string]int{"st-invalid": 422, "st-missing": 404, "st-ok": 201, "sweep-st": 202} {
+	for id, want := range map[string]int{"st-invalid": 422, "st-missing": 400, "st-ok": 201, "sweep-st": 202} {
 		require.Equal(t, want, b.Result(t, id).Status, id)
 	}
 }
