@@ -164,10 +164,10 @@ type Access struct {
 	User      Link            `json:"user"`
 }
 
-// MeetRoom is a room in OpenVidu Meet's current model (upstream MeetRoom),
+// Room is a room in OpenVidu Meet's current model (upstream MeetRoom),
 // as other services see it. Owner is always "admin": API-key callers act as
 // the admin, and Meet user accounts are out of scope.
-type MeetRoom struct {
+type Room struct {
 	RoomID             string              `json:"roomId"`
 	RoomName           string              `json:"roomName"`
 	Owner              string              `json:"owner"`

@@ -35,6 +35,10 @@ const APIConfig = "rooms.api.config"
 // MeetRoomMemberRole speaker; the old model called it publisher).
 const RoleSpeaker = "speaker"
 
+// RoleRecording is the role of the anonymous recording link's secret: it
+// may watch the room's recordings, nothing else.
+const RoleRecording = "recording"
+
 // Extra fields of a room (upstream MEET_ROOM_EXTRA_FIELDS): left out of
 // get and list replies unless asked for in extraFields; every reply lists
 // them in _extraFields.
@@ -66,7 +70,7 @@ type GetRequest struct {
 // RoomReply is the reply of rooms.api.get: the room (only the requested
 // properties with fields) and the extra fields it may hold.
 type RoomReply struct {
-	MeetRoom
+	Room
 	ExtraFields []string `json:"_extraFields"`
 }
 
@@ -129,7 +133,7 @@ type Pagination struct {
 // ListReply is the reply of rooms.api.list. With Fields, the rooms hold
 // only those properties (the others are zero).
 type ListReply struct {
-	Rooms       []MeetRoom `json:"rooms"`
+	Rooms       []Room `json:"rooms"`
 	ExtraFields []string   `json:"_extraFields"`
 	Pagination  Pagination `json:"pagination"`
 }

@@ -144,7 +144,7 @@ type DeletedRoom struct {
 	Message     string `json:"message"`
 	// Room is the room as it is after the command, for a room that still
 	// exists (closed, or scheduled for deletion or closure).
-	Room *MeetRoom `json:"room,omitempty"`
+	Room *Room `json:"room,omitempty"`
 }
 
 // FailedRoom is a room a delete could not process.

@@ -1,5 +1,9 @@
 package events
 
+// The old model's preferences, kept as the body of the deprecated
+// rooms.cmd.update_preferences and to read rooms stored before the current
+// model (see store.ApplyPreferences).
+
 // Recording access levels of recordingPreferences.allowAccessTo.
 const (
 	AccessAdmin                   = "admin"
@@ -37,19 +41,4 @@ func DefaultPreferences() Preferences {
 		RecordingPreferences:         RecordingPreferences{Enabled: true, AllowAccessTo: AccessAdminModeratorPublisher},
 		VirtualBackgroundPreferences: VirtualBackgroundPreferences{Enabled: true},
 	}
-}
-
-// Room is a meeting room as other services see it: in results, events and
-// query replies (schemas/room.json). Its links carry their secrets; the
-// secrets alone, the room's version and its meeting status are kept by the
-// store and never leave it.
-type Room struct {
-	RoomID            string      `json:"roomId"`
-	RoomName          string      `json:"roomName"`
-	CreationDate      int64       `json:"creationDate"`
-	AutoDeletionDate  *int64      `json:"autoDeletionDate,omitempty"`
-	MarkedForDeletion bool        `json:"markedForDeletion"`
-	Preferences       Preferences `json:"preferences"`
-	ModeratorRoomURL  string      `json:"moderatorRoomUrl"`
-	PublisherRoomURL  string      `json:"publisherRoomUrl"`
 }

@@ -11,10 +11,18 @@ import (
 const (
 	RoleModerator = "moderator"
 	RolePublisher = "publisher"
+	// RoleSpeaker and RoleRecording are the current model's: the speaker
+	// link (the old publisher link) and the anonymous recording link.
+	RoleSpeaker   = "speaker"
+	RoleRecording = "recording"
 )
 
 func validRole(role string) bool {
-	return role == RoleModerator || role == RolePublisher
+	switch role {
+	case RoleModerator, RolePublisher, RoleSpeaker, RoleRecording:
+		return true
+	}
+	return false
 }
 
 // ParticipantToken signs a token that lets identity join roomID for the

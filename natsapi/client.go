@@ -188,8 +188,8 @@ func (c *Client) Do(ctx context.Context, id string, cmd events.Command) (*events
 }
 
 // CreateRoom creates a room and returns it.
-func (c *Client) CreateRoom(ctx context.Context, id string, req events.CreateRoom) (*events.MeetRoom, error) {
-	return decodeData[events.MeetRoom](c.Do(ctx, id, req))
+func (c *Client) CreateRoom(ctx context.Context, id string, req events.CreateRoom) (*events.Room, error) {
+	return decodeData[events.Room](c.Do(ctx, id, req))
 }
 
 // UpdateConfig merges a partial config into a room's and returns the
@@ -200,8 +200,8 @@ func (c *Client) UpdateConfig(ctx context.Context, id string, req events.UpdateC
 
 // UpdateStatus opens or closes a room and returns the room (result status
 // 202 when the closure waits for the meeting's end: see Do for the result).
-func (c *Client) UpdateStatus(ctx context.Context, id string, req events.UpdateStatus) (*events.MeetRoom, error) {
-	return decodeData[events.MeetRoom](c.Do(ctx, id, req))
+func (c *Client) UpdateStatus(ctx context.Context, id string, req events.UpdateStatus) (*events.Room, error) {
+	return decodeData[events.Room](c.Do(ctx, id, req))
 }
 
 // UpdateRoles changes a room's role permissions and returns its roles.

@@ -76,12 +76,12 @@ func replyError(msg *nats.Msg) error {
 
 // GetRoom reads a room as the admin sees it, without its config and roles
 // (see GetRoomWith). With fields, only those properties are filled in.
-func (c *Client) GetRoom(ctx context.Context, roomID string, fields ...string) (*events.MeetRoom, error) {
+func (c *Client) GetRoom(ctx context.Context, roomID string, fields ...string) (*events.Room, error) {
 	reply, err := c.GetRoomWith(ctx, events.GetRequest{RoomID: roomID, Fields: strings.Join(fields, ",")})
 	if err != nil {
 		return nil, err
 	}
-	return &reply.MeetRoom, nil
+	return &reply.Room, nil
 }
 
 // GetRoomWith reads a room as req says (fields, extraFields, a member's

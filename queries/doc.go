@@ -6,7 +6,7 @@
 // Meet answers for the error).
 //
 // Replies are OpenVidu Meet's REST bodies: rooms in its current model
-// (events.MeetRoom), shaped by fields and extraFields, with the anonymous
+// (events.Room), shaped by fields and extraFields, with the anonymous
 // links' URLs left out for a room member whose role may not share them.
 //
 // Queries read the store and sign LiveKit tokens; they change nothing. A

@@ -173,12 +173,10 @@ func (b *bundle) create(t *testing.T, id string, cmd events.CreateRoom) events.R
 	t.Helper()
 	room, err := b.Client.CreateRoom(ctxT(t, 30*time.Second), id, cmd)
 	require.NoError(t, err)
-	stored, err := b.Store.GetRoom(ctxT(t, 5*time.Second), room.RoomID)
-	require.NoError(t, err)
-	return stored.View() // the old model's view, until the queries serve the new one
+	return *room
 }
 
-func ids(rooms []events.MeetRoom) []string {
+func ids(rooms []events.Room) []string {
 	out := make([]string, len(rooms))
 	for i, r := range rooms {
 		out[i] = r.RoomID
@@ -319,68 +317,77 @@ func tokenSigner(t *testing.T) *livekit.Client {
 	return c
 }
 
+// Recording tokens follow the room's roles: a link's role retrieves when it
+// may list or play recordings and deletes when it may delete them; the
+// anonymous recording link, while enabled, only retrieves. A closed room
+// keeps its recordings readable.
 func TestQueryRecordingToken(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{worker: true, tokens: tokenSigner(t)})
 	ctx := ctxT(t, 60*time.Second)
 
 	type want struct{ retrieve, canDelete bool }
-	matrix := map[string]map[string]want{
-		events.AccessAdmin: {
-			events.RoleModerator: {false, false}, events.RolePublisher: {false, false}},
-		events.AccessAdminModerator: {
-			events.RoleModerator: {true, true}, events.RolePublisher: {false, false}},
-		events.AccessAdminModeratorPublisher: {
-			events.RoleModerator: {true, true}, events.RolePublisher: {true, false}},
-	}
-	for access, roles := range matrix {
-		prefs := events.DefaultPreferences()
-		prefs.RecordingPreferences.AllowAccessTo = access
-		room := b.create(t, "rec-"+access, events.CreateRoom{Preferences: &prefs})
-		secrets := map[string]string{
-			events.RoleModerator: secretOf(t, room.ModeratorRoomURL),
-			events.RolePublisher: secretOf(t, room.PublisherRoomURL),
-		}
-		check := func(t *testing.T) {
-			for role, w := range roles {
-				var reply events.TokenReply
-				requireReply(t, events.APIRecordingToken, b.request(t, events.APIRecordingToken,
-					`{"roomId":"`+room.RoomID+`","secret":"`+secrets[role]+`"}`), &reply)
-				v, err := auth.ParseAPIToken(reply.Token)
-				require.NoError(t, err)
-				require.Equal(t, tokenKey, v.APIKey())
-				claims, grants, err := v.Verify(tokenSecret)
-				require.NoError(t, err)
-				require.WithinDuration(t, time.Now().Add(2*time.Hour), claims.ExpiresAt.Time, time.Minute)
-				require.Equal(t, room.RoomID, grants.Video.Room)
-				require.False(t, grants.Video.RoomJoin, "a recording token joins no meeting")
-				var md livekit.RecordingTokenMetadata
-				require.NoError(t, json.Unmarshal([]byte(grants.Metadata), &md))
-				require.Equal(t, role, md.Role)
-				require.Equal(t, w.retrieve, md.RecordingPermissions.CanRetrieveRecordings, "%s/%s retrieve", access, role)
-				require.Equal(t, w.canDelete, md.RecordingPermissions.CanDeleteRecordings, "%s/%s delete", access, role)
-			}
-			_, err := b.Client.RecordingToken(ctx, room.RoomID, "not-"+secrets[events.RoleModerator])
-			requireCode(t, err, events.CodeInvalidSecret)
-		}
-		t.Run(access, check)
-		// The room goes; its recordings' metadata stays, and so do tokens.
-		res, err := b.Client.DeleteRooms(ctx, "rec-del-"+access, events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+	token := func(t *testing.T, room events.Room, secret, role string, w want) {
+		t.Helper()
+		var reply events.TokenReply
+		requireReply(t, events.APIRecordingToken, b.request(t, events.APIRecordingToken,
+			`{"roomId":"`+room.RoomID+`","secret":"`+secret+`"}`), &reply)
+		v, err := auth.ParseAPIToken(reply.Token)
 		require.NoError(t, err)
-		require.Len(t, res.Deleted, 1)
-		require.Equal(t, room.RoomID, res.Deleted[0].RoomID)
-		_, err = b.Client.GetRoom(ctx, room.RoomID)
-		requireCode(t, err, events.CodeNotFound)
-		t.Run(access+" after delete", check)
+		require.Equal(t, tokenKey, v.APIKey())
+		claims, grants, err := v.Verify(tokenSecret)
+		require.NoError(t, err)
+		require.WithinDuration(t, time.Now().Add(2*time.Hour), claims.ExpiresAt.Time, time.Minute)
+		require.Equal(t, room.RoomID, grants.Video.Room)
+		require.False(t, grants.Video.RoomJoin, "a recording token joins no meeting")
+		var md livekit.RecordingTokenMetadata
+		require.NoError(t, json.Unmarshal([]byte(grants.Metadata), &md))
+		require.Equal(t, role, md.Role)
+		require.Equal(t, w.retrieve, md.RecordingPermissions.CanRetrieveRecordings, "%s retrieve", role)
+		require.Equal(t, w.canDelete, md.RecordingPermissions.CanDeleteRecordings, "%s delete", role)
+	}
+	links := func(room events.Room) (moderator, speaker, recording string) {
+		a := room.Access.Anonymous
+		return secretOf(t, a.Moderator.URL), secretOf(t, a.Speaker.URL), secretOf(t, a.Recording.URL)
 	}
 
-	t.Run("no recording metadata", func(t *testing.T) {
+	t.Run("default roles", func(t *testing.T) {
+		room := b.create(t, "rec-default", events.CreateRoom{})
+		mod, spk, rec := links(room)
+		token(t, room, mod, events.RoleModerator, want{true, true})
+		token(t, room, spk, events.RoleSpeaker, want{true, false})
+		token(t, room, rec, events.RoleRecording, want{true, false})
+		_, err := b.Client.RecordingToken(ctx, room.RoomID, "not-"+mod)
+		requireCode(t, err, events.CodeInvalidSecret)
+
+		// Closed, the room keeps its recordings readable.
+		status, err := b.Client.UpdateStatus(ctx, "rec-close", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed})
+		require.NoError(t, err)
+		require.Equal(t, events.StatusClosed, status.Status)
+		token(t, room, rec, events.RoleRecording, want{true, false})
+	})
+
+	t.Run("roles without recordings", func(t *testing.T) {
+		room := b.create(t, "rec-roles", events.CreateRoom{Roles: &events.RolesOptions{
+			Moderator: &events.RoleOptions{Permissions: map[string]bool{"recordingDelete": false}},
+			Speaker:   &events.RoleOptions{Permissions: map[string]bool{"recordingList": false, "recordingPlay": false}},
+		}})
+		mod, spk, _ := links(room)
+		token(t, room, mod, events.RoleModerator, want{true, false})
+		token(t, room, spk, events.RoleSpeaker, want{false, false})
+	})
+
+	t.Run("recording link off", func(t *testing.T) {
+		off := &events.SwitchOptions{Enabled: false}
+		room := b.create(t, "rec-link-off", events.CreateRoom{Access: &events.AccessOptions{
+			Anonymous: &events.AnonymousAccessOptions{Recording: off}}})
+		_, _, rec := links(room)
+		_, err := b.Client.RecordingToken(ctx, room.RoomID, rec)
+		requireCode(t, err, events.CodeInvalidSecret)
+	})
+
+	t.Run("no such room", func(t *testing.T) {
 		_, err := b.Client.RecordingToken(ctx, "Nope-000000000000000", "whatever")
-		requireCode(t, err, events.CodeNotFound)
-		prefs := events.DefaultPreferences()
-		prefs.RecordingPreferences = events.RecordingPreferences{Enabled: false}
-		room := b.create(t, "rec-off", events.CreateRoom{Preferences: &prefs})
-		_, err = b.Client.RecordingToken(ctx, room.RoomID, secretOf(t, room.ModeratorRoomURL))
 		requireCode(t, err, events.CodeNotFound)
 	})
 }

@@ -64,18 +64,18 @@ func TestQueryGet(t *testing.T) {
 		requireReply(t, events.APIGet, msg, &got)
 		require.Equal(t, sorted(append(slices.Clone(baseFields), "_extraFields")...), keysOf(t, msg.Data))
 		require.Equal(t, []string{"config", "roles"}, got.ExtraFields)
-		require.Equal(t, events.MeetRoom{
+		require.Equal(t, events.Room{
 			RoomID: room.RoomID, RoomName: "My Room", Owner: events.OwnerAdmin, CreationDate: room.CreationDate,
 			AutoDeletionDate: &expires, AutoDeletionPolicy: room.AutoDeletionPolicy, Access: room.Access,
 			Status: events.StatusActiveMeeting, RolesUpdatedAt: room.RolesUpdatedAt, MeetingEndAction: events.EndActionClose,
-		}, got.MeetRoom)
+		}, got.Room)
 		for _, s := range []string{room.ModeratorSecret, room.SpeakerSecret, room.RecordingSecret} {
 			require.Contains(t, string(msg.Data), s, "the admin sees the anonymous links")
 		}
 
 		viaClient, err := b.Client.GetRoom(ctx, room.RoomID)
 		require.NoError(t, err)
-		require.Equal(t, got.MeetRoom, *viaClient)
+		require.Equal(t, got.Room, *viaClient)
 	})
 
 	t.Run("extraFields", func(t *testing.T) {

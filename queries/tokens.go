@@ -133,6 +133,14 @@ func (q *Service) recordingToken(ctx context.Context, body []byte) (any, error) 
 	if err := decodeQuery(body, &req); err != nil {
 		return nil, err
 	}
+	room, err := q.cfg.Store.GetRoom(ctx, req.RoomID)
+	switch {
+	case err == nil:
+		return q.roomRecordingToken(room, req.Secret)
+	case !errors.Is(err, store.ErrNotFound):
+		return nil, err
+	}
+	// A room deleted under the old model keeps its archived metadata.
 	a, err := q.cfg.Store.GetArchivedRoom(ctx, req.RoomID)
 	if errors.Is(err, store.ErrNotFound) {
 		return nil, events.Errorf(events.CodeNotFound, "no recording metadata for room %s", req.RoomID)
@@ -149,6 +157,31 @@ func (q *Service) recordingToken(ctx context.Context, body []byte) (any, error) 
 	}
 	canRetrieve, canDelete := RecordingPermissions(role, a.Preferences.RecordingPreferences.AllowAccessTo)
 	token, err := q.cfg.Tokens.RecordingToken(a.RoomID, role, canRetrieve, canDelete)
+	if err != nil {
+		return nil, err
+	}
+	return events.TokenReply{Token: token}, nil
+}
+
+// roomRecordingToken signs the recording token of a room that exists (a
+// closed room keeps its recordings readable): the moderator and speaker
+// links give their role's recording permissions (list or play to
+// retrieve; delete), the anonymous recording link, while enabled, gives
+// retrieval only.
+func (q *Service) roomRecordingToken(room *store.Room, secret string) (any, error) {
+	role, canRetrieve, canDelete := "", false, false
+	if r, err := roleFor(room, secret); err == nil {
+		p := permissionsOf(room, r)
+		role, canRetrieve, canDelete = r, p.RecordingList || p.RecordingPlay, p.RecordingDelete
+	} else if rec, ok := RoleOf(secret, room.RecordingSecret, ""); ok && rec == events.RoleModerator && room.Access.Anonymous.Recording.Enabled {
+		role, canRetrieve = events.RoleRecording, true
+	} else {
+		return nil, err
+	}
+	if err := q.attached(); err != nil {
+		return nil, err
+	}
+	token, err := q.cfg.Tokens.RecordingToken(room.RoomID, role, canRetrieve, canDelete)
 	if err != nil {
 		return nil, err
 	}
@@ -186,7 +219,7 @@ func (o RoomOptions) MaxParticipants() uint32 {
 	return 0
 }
 
-func roomOptions(v *events.MeetRoom) RoomOptions {
+func roomOptions(v *events.Room) RoomOptions {
 	o := RoomOptions{
 		RoomName: v.RoomName, AutoDeletionDate: v.AutoDeletionDate, AutoDeletionPolicy: v.AutoDeletionPolicy,
 		Config: v.Config, Roles: v.Roles,

@@ -9,14 +9,14 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-// meetView is the room as the new model shows it (events.MeetRoom).
+// meetView is the room as the new model shows it (events.Room).
 //
 // TODO(issue 15): store.Room.MeetView (helper C, store/meetview.go)
 // replaces it at integration; this builder only fills in what a record
 // written before the new fields lacks (owner, status, end action), as the
 // storage migration does.
-func meetView(r *store.Room) events.MeetRoom {
-	v := events.MeetRoom{
+func meetView(r *store.Room) events.Room {
+	v := events.Room{
 		RoomID: r.RoomID, RoomName: r.RoomName, Owner: r.Owner, CreationDate: r.CreationDate,
 		AutoDeletionDate: r.AutoDeletionDate, AutoDeletionPolicy: r.AutoDeletionPolicy,
 		Config: r.Config, Roles: r.Roles, Access: r.Access, Status: r.Status,
@@ -103,7 +103,7 @@ type accessView struct {
 
 // render writes the room as the reply shows it: the projected properties
 // in the model's order, and with withExtra the _extraFields list.
-func (p projection) render(b *bytes.Buffer, v *events.MeetRoom, withExtra bool) error {
+func (p projection) render(b *bytes.Buffer, v *events.Room, withExtra bool) error {
 	var access any = v.Access
 	if p.hideLinks {
 		var a accessView

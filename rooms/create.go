@@ -74,7 +74,7 @@ func (h createHandler) Handle(ctx context.Context, job *handler.Job[events.Creat
 	room := h.build(job.Msg, plan)
 	room.MarkApplied(job.ID)
 	job.Log = job.Log.WithField("room_id", room.RoomID)
-	view := room.MeetView()
+	view := room.View()
 	// The room goes in with the completion.
 	out := &handler.Outcome{Data: view, Status: 201, Writes: []store.Write{store.InsertRoom(room)}}
 	if room.Preferences.RecordingPreferences.Enabled {

@@ -56,7 +56,7 @@ func FuzzCreateBuildsValidRooms(f *testing.F) {
 			return
 		}
 		r := h.build(c, plan)
-		raw, err := json.Marshal(r.MeetView())
+		raw, err := json.Marshal(r.View())
 		require.NoError(t, err)
 		require.NoError(t, schemas.Validate("meetroom", raw), "%s -> %s", body, raw)
 	})

@@ -21,7 +21,7 @@ import (
 
 // create sends a create and returns its room, checking the result as a
 // client would: 201, valid against the contract.
-func (b *bundle) create(t *testing.T, id string, c events.CreateRoom) events.MeetRoom {
+func (b *bundle) create(t *testing.T, id string, c events.CreateRoom) events.Room {
 	t.Helper()
 	b.Send(t, id, c)
 	res := b.Result(t, id)
@@ -88,7 +88,7 @@ func TestCreateDefaults(t *testing.T) {
 
 	// Stored as answered, secrets included (read back through the store).
 	stored := b.storedRoom(t, room.RoomID)
-	require.Equal(t, room, stored.MeetView())
+	require.Equal(t, room, stored.View())
 	require.Equal(t, mod, stored.ModeratorSecret)
 	require.Equal(t, spk, stored.SpeakerSecret)
 	require.Equal(t, rec, stored.RecordingSecret)
@@ -143,7 +143,7 @@ func TestCreateFullPayload(t *testing.T) {
 	secretOf(t, room.Access.Anonymous.Recording.URL) // a disabled link still has its URL
 
 	stored := b.storedRoom(t, room.RoomID)
-	require.Equal(t, room, stored.MeetView(), "every field persisted")
+	require.Equal(t, room, stored.View(), "every field persisted")
 }
 
 func jsonInt(v int64) string { return string(mustJSONAny(v)) }
@@ -305,7 +305,7 @@ func TestCreateCrashAfterClaimConverges(t *testing.T) {
 			b.settle(t)
 			require.EqualValues(t, 1, b.CountRooms(t))
 			stored := b.storedRoom(t, room.RoomID)
-			require.Equal(t, room, stored.MeetView(), "the answered room is the stored one, secrets included")
+			require.Equal(t, room, stored.View(), "the answered room is the stored one, secrets included")
 		})
 	}
 }

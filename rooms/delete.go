@@ -149,7 +149,7 @@ func (h deleteHandler) Handle(ctx context.Context, job *handler.Job[events.Delet
 		}
 		d := events.DeletedRoom{RoomID: pr.RoomID, SuccessCode: pr.SuccessCode, Message: pr.Message}
 		if pr.ReturnsRoom && room != nil {
-			v := room.MeetView()
+			v := room.View()
 			d.Room = &v
 		}
 		res.Deleted = append(res.Deleted, d)
@@ -185,7 +185,7 @@ func (h deleteHandler) apply(ctx context.Context, job *handler.Job[events.Delete
 		if err != nil {
 			return nil, err
 		}
-		return room, out.Event(job.ID, events.EventClosed, pr.RoomID, job.Now, room.MeetView())
+		return room, out.Event(job.ID, events.EventClosed, pr.RoomID, job.Now, room.View())
 	default:
 		return h.schedule(ctx, job, pr, out)
 	}
@@ -245,7 +245,7 @@ func (h deleteHandler) schedule(ctx context.Context, job *handler.Job[events.Del
 	if err != nil {
 		return nil, err
 	}
-	if err := out.Event(job.ID, events.EventDeletionScheduled, pr.RoomID, job.Now, room.MeetView()); err != nil {
+	if err := out.Event(job.ID, events.EventDeletionScheduled, pr.RoomID, job.Now, room.View()); err != nil {
 		return nil, err
 	}
 	// LiveKit still having the room means room_finished is yet to come;
@@ -282,5 +282,5 @@ func (h deleteHandler) schedule(ctx context.Context, job *handler.Job[events.Del
 	if err != nil {
 		return nil, err
 	}
-	return room, out.Event(job.ID, events.EventClosed, pr.RoomID, job.Now, room.MeetView())
+	return room, out.Event(job.ID, events.EventClosed, pr.RoomID, job.Now, room.View())
 }

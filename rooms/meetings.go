@@ -207,7 +207,7 @@ func (r *Rooms) finishMeeting(ctx context.Context, cause, id string, plan finish
 		return false, err
 	}
 	if plan.Action == finishClose {
-		return true, out.Event(cause, events.EventClosed, id, at, room.MeetView())
+		return true, out.Event(cause, events.EventClosed, id, at, room.View())
 	}
 	return true, nil
 }

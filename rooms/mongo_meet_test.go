@@ -37,13 +37,13 @@ func TestCreateAndUpdatesOnMongoStore(t *testing.T) {
 	})
 	require.Regexp(t, `^sala_mongo-[a-z0-9]{15}$`, room.RoomID)
 	stored := b.storedRoom(t, room.RoomID)
-	require.JSONEq(t, string(mustJSON(t, room)), string(mustJSON(t, stored.MeetView())), "every field kept")
+	require.JSONEq(t, string(mustJSON(t, room)), string(mustJSON(t, stored.View())), "every field kept")
 
 	okData[events.Config](t, b, "m-config", events.UpdateConfig{RoomID: room.RoomID, Config: events.ConfigOptions{MaxParticipants: events.Null[int]()}}, 200)
 	okData[events.Roles](t, b, "m-roles", events.UpdateRoles{RoomID: room.RoomID, Roles: events.RolesOptions{Moderator: &events.RoleOptions{Permissions: map[string]bool{"meetingEnd": false}}}}, 200)
 	okData[events.Access](t, b, "m-access", events.UpdateAccess{RoomID: room.RoomID, Access: events.AccessOptions{Anonymous: &events.AnonymousAccessOptions{Moderator: &events.SwitchOptions{Enabled: true}}}}, 200)
 	b.setStatus(t, room.RoomID, events.StatusActiveMeeting)
-	got := okData[events.MeetRoom](t, b, "m-status", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed}, 202)
+	got := okData[events.Room](t, b, "m-status", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed}, 202)
 
 	stored = b.storedRoom(t, room.RoomID)
 	require.Nil(t, stored.Config.MaxParticipants)
@@ -51,5 +51,5 @@ func TestCreateAndUpdatesOnMongoStore(t *testing.T) {
 	require.False(t, stored.Roles.Speaker.Permissions.MediaPublishVideo)
 	require.True(t, stored.Access.Anonymous.Moderator.Enabled)
 	require.Equal(t, events.EndActionClose, stored.MeetingEndAction)
-	require.JSONEq(t, string(mustJSON(t, got)), string(mustJSON(t, stored.MeetView())))
+	require.JSONEq(t, string(mustJSON(t, got)), string(mustJSON(t, stored.View())))
 }

@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"errors"
+	"reflect"
 	"time"
 
 	"github.com/roomkeeper/roomkeeper/events"
@@ -10,8 +11,13 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-// updateHandler applies rooms.cmd.update_preferences: the complete
-// preferences of the command replace the room's.
+// updateHandler applies rooms.cmd.update_preferences, the old model's
+// command, kept for the services that send it (deprecated: use
+// rooms.cmd.update_config and update_roles). The complete preferences of
+// the command replace the room's and set what they govern in the new
+// model (store.ApplyPreferences): chat, recording and virtual backgrounds
+// in the config, who sees recordings in the roles. Unlike update_config it
+// is not refused during a meeting, as before.
 //
 // Its effects, each safe to re-run after a crash:
 //
@@ -24,7 +30,8 @@ import (
 //     room's latest state;
 //  3. the participant signal, at least once and never failing the command.
 //
-// Result and preferences_updated event carry the room as stored.
+// Result and preferences_updated event carry the room as stored (the new
+// model's room).
 type updateHandler struct{ *Rooms }
 
 func (h updateHandler) Validate(c events.UpdatePreferences, _ time.Time) error {
@@ -39,10 +46,15 @@ func (h updateHandler) Handle(ctx context.Context, job *handler.Job[events.Updat
 	prefs := job.Msg.Preferences
 	job.Log = job.Log.WithField("room_id", id)
 	room, err := h.updateRoom(ctx, id, job.ID, func(r *store.Room) bool {
-		if r.Preferences == prefs {
+		cfg, roles := r.Config, r.Roles
+		store.ApplyPreferences(&cfg, &roles, prefs)
+		if r.Preferences == prefs && reflect.DeepEqual(cfg, r.Config) && roles == r.Roles {
 			return false // nothing to write
 		}
-		r.Preferences = prefs
+		r.Preferences, r.Config = prefs, cfg
+		if roles != r.Roles {
+			r.Roles, r.RolesUpdatedAt = roles, job.Now.UnixMilli()
+		}
 		return true
 	})
 	if errors.Is(err, errGone) {
@@ -55,8 +67,9 @@ func (h updateHandler) Handle(ctx context.Context, job *handler.Job[events.Updat
 		return nil, err
 	}
 	h.signalPreferences(ctx, job.Log, room)
-	out := &handler.Outcome{Data: room.View()}
-	if err := out.Event(job.ID, events.EventPreferencesUpdated, room.RoomID, job.Now, room.View()); err != nil {
+	view := room.View()
+	out := &handler.Outcome{Data: view}
+	if err := out.Event(job.ID, events.EventPreferencesUpdated, room.RoomID, job.Now, view); err != nil {
 		return nil, err
 	}
 	job.Log.Info("room preferences updated")

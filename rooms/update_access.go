@@ -36,5 +36,5 @@ func (h updateAccessHandler) Handle(ctx context.Context, job *handler.Job[events
 		return nil, err
 	}
 	job.Log.Info("room access updated")
-	return &handler.Outcome{Data: room.MeetView().Access}, nil
+	return &handler.Outcome{Data: room.View().Access}, nil
 }

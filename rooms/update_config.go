@@ -58,5 +58,5 @@ func (h updateConfigHandler) Handle(ctx context.Context, job *handler.Job[events
 	h.signal(ctx, job.Log, room.RoomID, TopicRoomConfigUpdated,
 		roomConfigSignal{RoomID: room.RoomID, Config: room.Config, Timestamp: job.Now.UnixMilli()})
 	job.Log.Info("room config updated")
-	return &handler.Outcome{Data: room.MeetView().Config}, nil
+	return &handler.Outcome{Data: room.View().Config}, nil
 }

@@ -38,5 +38,5 @@ func (h updateRolesHandler) Handle(ctx context.Context, job *handler.Job[events.
 		return nil, err
 	}
 	job.Log.Info("room roles updated")
-	return &handler.Outcome{Data: room.MeetView().Roles}, nil
+	return &handler.Outcome{Data: room.View().Roles}, nil
 }

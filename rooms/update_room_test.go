@@ -93,7 +93,7 @@ func TestUpdateConfigDeepMerges(t *testing.T) {
 	require.False(t, cfg.Recording.Enabled)
 
 	stored := b.storedRoom(t, room.RoomID)
-	require.Equal(t, cfg, stored.MeetView().Config, "persisted")
+	require.Equal(t, cfg, stored.View().Config, "persisted")
 	require.Equal(t, room.RolesUpdatedAt, stored.RolesUpdatedAt, "a config update leaves rolesUpdatedAt")
 	require.False(t, stored.Preferences.RecordingPreferences.Enabled, "the old model's preferences follow")
 }
@@ -104,16 +104,16 @@ func TestUpdateStatus(t *testing.T) {
 	b.Start(t, workertest.WorkerOpts{})
 	room := b.create(t, "c1", events.CreateRoom{})
 
-	got := okData[events.MeetRoom](t, b, "s1", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed}, 200)
+	got := okData[events.Room](t, b, "s1", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed}, 200)
 	require.Equal(t, events.StatusClosed, got.Status)
 	require.Equal(t, events.EndActionNone, got.MeetingEndAction)
-	got = okData[events.MeetRoom](t, b, "s2", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusOpen}, 200)
+	got = okData[events.Room](t, b, "s2", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusOpen}, 200)
 	require.Equal(t, events.StatusOpen, got.Status)
 	require.Equal(t, room.Access, got.Access)
 
 	// During a meeting, closing is scheduled for its end: 202.
 	b.setStatus(t, room.RoomID, events.StatusActiveMeeting)
-	got = okData[events.MeetRoom](t, b, "s3", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed}, 202)
+	got = okData[events.Room](t, b, "s3", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed}, 202)
 	require.Equal(t, events.StatusActiveMeeting, got.Status)
 	require.Equal(t, events.EndActionClose, got.MeetingEndAction)
 	stored := b.storedRoom(t, room.RoomID)
@@ -121,13 +121,13 @@ func TestUpdateStatus(t *testing.T) {
 	require.Equal(t, events.StatusActiveMeeting, stored.Status)
 
 	// Opening it again cancels the closure; the meeting goes on.
-	got = okData[events.MeetRoom](t, b, "s4", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusOpen}, 200)
+	got = okData[events.Room](t, b, "s4", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusOpen}, 200)
 	require.Equal(t, events.StatusActiveMeeting, got.Status)
 	require.Equal(t, events.EndActionNone, got.MeetingEndAction)
 
 	// A room ID is cleaned as upstream cleans it.
 	b.setStatus(t, room.RoomID, events.StatusOpen)
-	got = okData[events.MeetRoom](t, b, "s5", events.UpdateStatus{RoomID: " " + room.RoomID + "!", Status: events.StatusClosed}, 200)
+	got = okData[events.Room](t, b, "s5", events.UpdateStatus{RoomID: " " + room.RoomID + "!", Status: events.StatusClosed}, 200)
 	require.Equal(t, events.StatusClosed, got.Status)
 }
 
@@ -239,7 +239,7 @@ func TestUpdatesRefusedDuringMeetingAndForMissingRooms(t *testing.T) {
 
 	after := b.storedRoom(t, room.RoomID)
 	require.Equal(t, before.Version, after.Version, "nothing written")
-	require.Equal(t, before.MeetView(), after.MeetView())
+	require.Equal(t, before.View(), after.View())
 
 	// Once the meeting is over, the same update goes through.
 	b.setStatus(t, room.RoomID, events.StatusOpen)

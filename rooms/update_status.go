@@ -49,7 +49,7 @@ func (h updateStatusHandler) Handle(ctx context.Context, job *handler.Job[events
 	if err != nil {
 		return nil, err
 	}
-	out := &handler.Outcome{Data: room.MeetView()}
+	out := &handler.Outcome{Data: room.View()}
 	if want == events.StatusClosed && room.Status == events.StatusActiveMeeting {
 		out.Status = 202
 		job.Log.Info("room closes when its meeting ends")

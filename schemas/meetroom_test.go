@@ -136,7 +136,7 @@ func TestRoundTripMeetRoom(t *testing.T) {
 	advanced := sampleMeetRoom()
 	advanced.Config.Recording.Encoding = json.RawMessage(`{"video":{"width":1280,"height":720,"framerate":30,"codec":"H264_MAIN","bitrate":3000,"keyFrameInterval":4,"depth":24},"audio":{"codec":"OPUS","bitrate":128,"frequency":44100}}`)
 	for name, r := range map[string]store.Room{"full": full, "no expiry": noExpiry, "advanced encoding": advanced} {
-		v := r.MeetView()
+		v := r.View()
 		raw := mustJSON(t, v)
 		require.NoError(t, schemas.Validate("meetroom", raw), name)
 		require.NotContains(t, strings.ReplaceAll(string(raw), "secret=never-in-json", ""), "never-in-json", "secrets only inside the URLs")
@@ -152,14 +152,14 @@ func TestRoundTripMeetRoom(t *testing.T) {
 	}
 	// A record of the old shape reads with the model's defaults.
 	old := store.Room{RoomID: "Old-3kq9x2m4p7a1b8c", RoomName: "Old"}
-	v := old.MeetView()
+	v := old.View()
 	require.Equal(t, events.OwnerAdmin, v.Owner)
 	require.Equal(t, events.StatusOpen, v.Status)
 	require.Equal(t, events.EndActionNone, v.MeetingEndAction)
 }
 
 // sampleMeetView is sampleMeetRoom as other services see it.
-func sampleMeetView() events.MeetRoom {
+func sampleMeetView() events.Room {
 	r := sampleMeetRoom()
-	return r.MeetView()
+	return r.View()
 }

@@ -71,10 +71,10 @@ func TestRoundTripRoom(t *testing.T) {
 	requireField(t, schemas.Validate(schemas.Room, mustJSON(t, bad.View())), "preferences.recordingPreferences.allowAccessTo", "is required")
 }
 
-func sampleMeetRoomView() events.MeetRoom {
+func sampleMeetRoomView() events.Room {
 	expires := int64(1764100000000)
 	url := "http://localhost:8080/room/my_room-3kq9x2m4p7a1b8c"
-	return events.MeetRoom{
+	return events.Room{
 		RoomID: "my_room-3kq9x2m4p7a1b8c", RoomName: "My Room", Owner: events.OwnerAdmin,
 		CreationDate: 1764000000000, AutoDeletionDate: &expires,
 		AutoDeletionPolicy: &events.AutoDeletionPolicy{WithMeeting: events.PolicyWhenMeetingEnds, WithRecordings: events.PolicyClose},
@@ -99,12 +99,12 @@ func TestRoundTripQueryReplies(t *testing.T) {
 	limited.AutoDeletionDate, limited.AutoDeletionPolicy = nil, nil
 	limited.Config.MaxParticipants, limited.Config.MaxDurationMinutes = ptr(30), ptr(1440)
 	limited.Config.Recording.Encoding = json.RawMessage(`{"video":{"width":1280},"audio":{"codec":"AAC"}}`)
-	for name, r := range map[string]events.MeetRoom{"full": room, "limited": limited} {
-		require.NoError(t, schemas.Validate("query.get.reply", mustJSON(t, events.RoomReply{MeetRoom: r, ExtraFields: events.RoomExtraFields()})), name)
+	for name, r := range map[string]events.Room{"full": room, "limited": limited} {
+		require.NoError(t, schemas.Validate("query.get.reply", mustJSON(t, events.RoomReply{Room: r, ExtraFields: events.RoomExtraFields()})), name)
 		require.NoError(t, schemas.Validate("query.config.reply", mustJSON(t, r.Config)), name)
 	}
 	requireField(t, schemas.Validate("query.get.reply", mustJSON(t, room)), "_extraFields", "is required")
-	list := events.ListReply{Rooms: []events.MeetRoom{room, limited}, ExtraFields: events.RoomExtraFields(),
+	list := events.ListReply{Rooms: []events.Room{room, limited}, ExtraFields: events.RoomExtraFields(),
 		Pagination: events.Pagination{IsTruncated: true, NextPageToken: "x", MaxItems: 2}}
 	require.NoError(t, schemas.Validate("query.list.reply", mustJSON(t, list)))
 	var m map[string]any
@@ -161,7 +161,7 @@ func TestRoundTripResults(t *testing.T) {
 		"delete":             ok(events.SubjectDelete, events.DeleteResult{Deleted: []events.DeletedRoom{{RoomID: "a-123456789012345", SuccessCode: events.DeleteSuccessRoomDeleted, Message: "Room 'a-123456789012345' deleted successfully"}}, Failed: []events.FailedRoom{}}),
 		"delete with a room and a failure": ok(events.SubjectDelete, events.DeleteResult{
 			Message: "1 room(s) failed to process while deleting",
-			Deleted: []events.DeletedRoom{{RoomID: "a-123456789012345", SuccessCode: events.DeleteSuccessRoomClosed, Message: "m", Room: func() *events.MeetRoom { v := sampleMeetView(); return &v }()}},
+			Deleted: []events.DeletedRoom{{RoomID: "a-123456789012345", SuccessCode: events.DeleteSuccessRoomClosed, Message: "m", Room: func() *events.Room { v := sampleMeetView(); return &v }()}},
 			Failed:  []events.FailedRoom{{RoomID: "b", Error: events.DeleteErrorRoom, Message: "Room 'b' does not exist"}},
 		}),
 		"sweep": ok(events.SubjectSweep, events.SweepResult{Expired: 3, DeleteCommands: 3, Reconciled: 1}),

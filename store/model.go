@@ -34,7 +34,7 @@ type Room struct {
 	ModeratorSecret string `json:"-" bson:"moderatorSecret"`
 	PublisherSecret string `json:"-" bson:"publisherSecret"`
 
-	// The room model of OpenVidu Meet (issue 15), see events.MeetRoom.
+	// The room model of OpenVidu Meet (issue 15), see events.Room.
 	// SchemaVersion says which shape the record was written in
 	// (RoomSchemaVersion today; 0: before these fields, migrated on read).
 	SchemaVersion      int                        `json:"-" bson:"schemaVersion"`
@@ -61,15 +61,6 @@ type Room struct {
 	// Applied holds the IDs of the last commands that changed the room
 	// (newest last, at most MaxApplied), so a re-run sees its own write.
 	Applied []string `json:"-" bson:"applied"`
-}
-
-// View is the room as other services see it.
-func (r *Room) View() events.Room {
-	return events.Room{
-		RoomID: r.RoomID, RoomName: r.RoomName, CreationDate: r.CreationDate,
-		AutoDeletionDate: r.AutoDeletionDate, MarkedForDeletion: r.MarkedForDeletion,
-		Preferences: r.Preferences, ModeratorRoomURL: r.ModeratorRoomURL, PublisherRoomURL: r.PublisherRoomURL,
-	}
 }
 
 // RoomSchemaVersion is the shape of the room records this version writes.

@@ -54,21 +54,9 @@ func UpgradeRoom(r *Room) bool {
 		r.SchemaVersion = RoomSchemaVersion
 		return true
 	}
-	p := r.Preferences
-
 	r.Config = events.DefaultConfig()
-	r.Config.Chat.Enabled = p.ChatPreferences.Enabled
-	r.Config.Recording.Enabled = p.RecordingPreferences.Enabled
-	r.Config.VirtualBackground.Enabled = p.VirtualBackgroundPreferences.Enabled
-
 	r.Roles = events.DefaultRoles()
-	switch p.RecordingPreferences.AllowAccessTo {
-	case events.AccessAdmin:
-		revokeRecordingAccess(&r.Roles.Moderator.Permissions)
-		revokeRecordingAccess(&r.Roles.Speaker.Permissions)
-	case events.AccessAdminModerator:
-		revokeRecordingAccess(&r.Roles.Speaker.Permissions)
-	}
+	ApplyPreferences(&r.Config, &r.Roles, r.Preferences)
 
 	base := baseURL(r.ModeratorRoomURL)
 	r.SpeakerSecret = r.PublisherSecret
@@ -102,6 +90,34 @@ func UpgradeRoom(r *Room) bool {
 	}
 	r.SchemaVersion = RoomSchemaVersion
 	return true
+}
+
+// ApplyPreferences sets what the old model's preferences govern in the new
+// one: chat, recording and virtual backgrounds on or off in cfg, and who
+// may see the recordings (allowAccessTo) in the roles' recording list, play
+// and download permissions. The migration of old records and the
+// deprecated rooms.cmd.update_preferences both use it.
+func ApplyPreferences(cfg *events.Config, roles *events.Roles, p events.Preferences) {
+	cfg.Chat.Enabled = p.ChatPreferences.Enabled
+	cfg.Recording.Enabled = p.RecordingPreferences.Enabled
+	cfg.VirtualBackground.Enabled = p.VirtualBackgroundPreferences.Enabled
+	if cfg.Recording.Enabled && cfg.E2EE.Enabled {
+		cfg.Recording.Enabled = false // e2ee forces recording off
+	}
+	grantRecordingAccess(&roles.Moderator.Permissions)
+	grantRecordingAccess(&roles.Speaker.Permissions)
+	switch p.RecordingPreferences.AllowAccessTo {
+	case events.AccessAdmin:
+		revokeRecordingAccess(&roles.Moderator.Permissions)
+		revokeRecordingAccess(&roles.Speaker.Permissions)
+	case events.AccessAdminModerator:
+		revokeRecordingAccess(&roles.Speaker.Permissions)
+	}
+}
+
+// grantRecordingAccess gives p what allowAccessTo governs.
+func grantRecordingAccess(p *events.Permissions) {
+	p.RecordingList, p.RecordingPlay, p.RecordingDownload = true, true, true
 }
 
 // revokeRecordingAccess takes from p what allowAccessTo governed: seeing

@@ -70,7 +70,7 @@ func TestCreateIgnoresNamesInOtherLetterCase(t *testing.T) {
 	b.Start(t, workertest.WorkerOpts{})
 	long := strings.Repeat("x", 10_000)
 	b.SendRaw(t, "case-1", events.SubjectCreate, `{"ROOMNAME":"`+long+`","Preferences":`+prefsEveryone+`}`)
-	room := workertest.MeetRoomOf(t, b.Result(t, "case-1"))
+	room := workertest.RoomOf(t, b.Result(t, "case-1"))
 	require.Equal(t, "Room", room.RoomName)
 	require.Equal(t, events.DefaultConfig(), room.Config)
 

@@ -31,7 +31,7 @@ func TestCreateEndToEnd(t *testing.T) {
 	res := b.Result(t, "create-1")
 	require.Equal(t, "create-1", res.CommandID)
 	require.Equal(t, events.SubjectCreate, res.Type)
-	room := workertest.MeetRoomOf(t, res)
+	room := workertest.RoomOf(t, res)
 	require.Equal(t, ".,-------}{¡$#<+My Room *123", room.RoomName, "trimmed, every other character kept")
 	require.Regexp(t, `^my_room_123-[a-z0-9]{15}$`, room.RoomID)
 	require.Equal(t, date, *room.AutoDeletionDate)

@@ -251,16 +251,6 @@ func RoomOf(t *testing.T, r *events.Result) events.Room {
 	return room
 }
 
-// MeetRoomOf is the room of an ok result of a create or an update_status
-// (OpenVidu Meet's model).
-func MeetRoomOf(t *testing.T, r *events.Result) events.MeetRoom {
-	t.Helper()
-	require.True(t, r.OK, "result not ok: %+v", r.Error)
-	var room events.MeetRoom
-	require.NoError(t, json.Unmarshal(r.Data, &room))
-	return room
-}
-
 // Send publishes a command with the events client.
 func (b *Bundle) Send(t *testing.T, id string, cmd events.Command) {
 	t.Helper()

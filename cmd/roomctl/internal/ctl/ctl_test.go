@@ -89,7 +89,7 @@ func TestCreateGetListDelete(t *testing.T) {
 	require.True(t, res.OK)
 	require.Contains(t, r.errOut, "command "+res.CommandID+" published on rooms.cmd.create")
 	require.True(t, strings.HasPrefix(res.CommandID, "roomctl-"))
-	var room events.MeetRoom
+	var room events.Room
 	require.NoError(t, json.Unmarshal(res.Data, &room))
 	require.Equal(t, "My Room!", room.RoomName)
 	require.False(t, room.Config.Chat.Enabled)

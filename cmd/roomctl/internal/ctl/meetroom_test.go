@@ -23,7 +23,7 @@ func TestMeetRoomCommands(t *testing.T) {
 	require.Equal(t, ctl.ExitOK, r.code, "%s%s", r.out, r.errOut)
 	res := r.result(t)
 	require.Equal(t, 201, res.Status)
-	var room events.MeetRoom
+	var room events.Room
 	require.NoError(t, json.Unmarshal(res.Data, &room))
 	require.Regexp(t, `^board-[a-z0-9]{15}$`, room.RoomID)
 	require.Equal(t, &events.AutoDeletionPolicy{WithMeeting: events.PolicyForce, WithRecordings: events.PolicyClose}, room.AutoDeletionPolicy)
@@ -58,7 +58,7 @@ func TestMeetRoomCommands(t *testing.T) {
 	require.Equal(t, ctl.ExitOK, r.code, "%s%s", r.out, r.errOut)
 	res = r.result(t)
 	require.Equal(t, 200, res.Status)
-	var closed events.MeetRoom
+	var closed events.Room
 	require.NoError(t, json.Unmarshal(res.Data, &closed))
 	require.Equal(t, events.StatusClosed, closed.Status)
 

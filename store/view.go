@@ -7,8 +7,8 @@ import "github.com/roomkeeper/roomkeeper/events"
 // (which appear only inside the access URLs), the version and the command
 // IDs. A record that predates the model's status fields reads as an open
 // room owned by the admin with no end action.
-func (r *Room) MeetView() events.MeetRoom {
-	v := events.MeetRoom{
+func (r *Room) View() events.Room {
+	v := events.Room{
 		RoomID:           r.RoomID,
 		RoomName:         r.RoomName,
 		Owner:            r.Owner,
