@@ -133,7 +133,7 @@ type Pagination struct {
 // ListReply is the reply of rooms.api.list. With Fields, the rooms hold
 // only those properties (the others are zero).
 type ListReply struct {
-	Rooms       []Room `json:"rooms"`
+	Rooms       []Room     `json:"rooms"`
 	ExtraFields []string   `json:"_extraFields"`
 	Pagination  Pagination `json:"pagination"`
 }

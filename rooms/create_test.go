@@ -27,7 +27,7 @@ func (b *bundle) create(t *testing.T, id string, c events.CreateRoom) events.Roo
 	res := b.Result(t, id)
 	require.Equal(t, 201, res.Status)
 	require.NoError(t, schemas.Validate(schemas.Result, mustJSON(t, res)))
-	return meetRoomOf(t, res)
+	return roomOf(t, res)
 }
 
 func mustJSON(t *testing.T, v any) []byte {
@@ -115,7 +115,7 @@ func TestCreateFullPayload(t *testing.T) {
 	b.SendRaw(t, "c1", events.SubjectCreate, body)
 	res := b.Result(t, "c1")
 	require.Equal(t, 201, res.Status)
-	room := meetRoomOf(t, res)
+	room := roomOf(t, res)
 
 	require.Equal(t, "Reunión de Niños", room.RoomName, "trimmed, whitespace collapsed, accents kept")
 	require.Regexp(t, `^reunion_de_ninos-[a-z0-9]{15}$`, room.RoomID)
@@ -301,7 +301,7 @@ func TestCreateCrashAfterClaimConverges(t *testing.T) {
 			b.Send(t, "c-crash", events.CreateRoom{RoomName: ptr("Crash")})
 			res := b.Result(t, "c-crash")
 			require.True(t, crashed.Load())
-			room := meetRoomOf(t, res)
+			room := roomOf(t, res)
 			b.settle(t)
 			require.EqualValues(t, 1, b.CountRooms(t))
 			stored := b.storedRoom(t, room.RoomID)

@@ -17,7 +17,6 @@ func setup(t testing.TB, opts workertest.SetupOpts) *bundle {
 var (
 	ctxT         = workertest.Ctx
 	roomOf       = workertest.RoomOf
-	meetRoomOf   = workertest.RoomOf
 	commandsInfo = workertest.CommandsInfo
 )
 

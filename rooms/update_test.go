@@ -103,7 +103,7 @@ func (m *signalMeetings) sentTo(id string) []sentData {
 func (b *bundle) createRoom(t *testing.T, id string, c events.CreateRoom) events.Room {
 	t.Helper()
 	b.Send(t, id, c)
-	created := meetRoomOf(t, b.Result(t, id))
+	created := roomOf(t, b.Result(t, id))
 	return b.storedRoom(t, created.RoomID).View()
 }
 
@@ -145,11 +145,12 @@ func TestUpdatePreferencesReplacesAll(t *testing.T) {
 	res := b.Result(t, "u1")
 	require.Equal(t, events.SubjectUpdatePreferences, res.Type)
 	got := roomOf(t, res)
-	require.Equal(t, prefsOff, got.Preferences, "the whole object replaced, allowAccessTo included")
+	cfg, roles := modelOf(prefsOff)
+	require.Equal(t, cfg, got.Config, "the preferences set the config")
+	require.Equal(t, roles, got.Roles)
 	require.Equal(t, room.RoomID, got.RoomID)
 	require.Equal(t, room.RoomName, got.RoomName)
-	require.Equal(t, room.ModeratorRoomURL, got.ModeratorRoomURL)
-	require.Equal(t, room.PublisherRoomURL, got.PublisherRoomURL)
+	require.Equal(t, room.Access, got.Access)
 	require.Equal(t, room.CreationDate, got.CreationDate)
 	require.NotContains(t, string(res.Data), "Secret", "secrets only inside the links")
 
@@ -160,7 +161,7 @@ func TestUpdatePreferencesReplacesAll(t *testing.T) {
 	// The archive is refreshed (recording now disabled, but it exists).
 	arch := b.archived(t, room.RoomID)
 	require.Equal(t, prefsOff, arch.Preferences)
-	require.Equal(t, room.ModeratorRoomURL, arch.ModeratorRoomURL)
+	require.Equal(t, room.Access.Anonymous.Moderator.URL, arch.ModeratorRoomURL)
 
 	// The event carries the room.
 	evs := b.eventsFor(t, events.EventPreferencesUpdated)
@@ -172,7 +173,10 @@ func TestUpdatePreferencesReplacesAll(t *testing.T) {
 
 	// A room ID is sanitised as in a delete.
 	b.Send(t, "u2", events.UpdatePreferences{RoomID: " " + room.RoomID + "$", Preferences: prefsAdmin})
-	require.Equal(t, prefsAdmin, roomOf(t, b.Result(t, "u2")).Preferences)
+	cfg, roles = modelOf(prefsAdmin)
+	u2 := roomOf(t, b.Result(t, "u2"))
+	require.Equal(t, cfg, u2.Config)
+	require.Equal(t, roles, u2.Roles, "admin only: neither role sees recordings")
 	require.Equal(t, prefsAdmin, b.archived(t, room.RoomID).Preferences)
 }
 
@@ -197,7 +201,7 @@ func TestUpdatePreferencesArchivesWhenRecordingGetsEnabled(t *testing.T) {
 	roomOf(t, b.Result(t, "u2"))
 	arch := b.archived(t, room.RoomID)
 	require.Equal(t, prefsAdmin, arch.Preferences)
-	require.Equal(t, room.PublisherRoomURL, arch.PublisherRoomURL)
+	require.Equal(t, room.Access.Anonymous.Speaker.URL, arch.PublisherRoomURL)
 	stored := b.storedRoom(t, room.RoomID)
 	require.Equal(t, stored.ModeratorSecret, arch.ModeratorSecret)
 	require.Equal(t, stored.PublisherSecret, arch.PublisherSecret)
@@ -285,7 +289,7 @@ func TestUpdatePreferencesCrashBetweenStepsHasOneEffect(t *testing.T) {
 			before := b.storedRoom(t, room.RoomID)
 
 			b.Send(t, "crash", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
-			require.Equal(t, prefsAdmin, roomOf(t, b.Result(t, "crash")).Preferences)
+			require.Equal(t, prefsAdmin, prefsOf(roomOf(t, b.Result(t, "crash"))))
 			require.Eventually(t, crashed.Load, 10*time.Second, 10*time.Millisecond)
 			require.Eventually(t, func() bool {
 				info := commandsInfo(b.JS)
@@ -384,7 +388,7 @@ func TestUpdatePreferencesRaceWithDelete(t *testing.T) {
 		if upd.OK {
 			updated++
 			okRooms[id] = true
-			require.Equal(t, prefsAdmin, roomOf(t, upd).Preferences)
+			require.Equal(t, prefsAdmin, prefsOf(roomOf(t, upd)))
 			require.Equal(t, prefsAdmin, arch.Preferences, "the update's write is kept in the archive")
 		} else {
 			notFound++
@@ -439,7 +443,7 @@ func TestUpdatePreferencesRaceWithMark(t *testing.T) {
 		require.NoError(t, json.Unmarshal(del.Data, &dr))
 		require.Equal(t, events.DeleteSuccessRoomWithActiveMeetingScheduledToBeDeleted, dr.Deleted[0].SuccessCode)
 		upd := b.Result(t, fmt.Sprintf("upd-%d", i))
-		require.Equal(t, prefsAdmin, roomOf(t, upd).Preferences)
+		require.Equal(t, prefsAdmin, prefsOf(roomOf(t, upd)))
 
 		r := b.storedRoom(t, id)
 		require.Equal(t, events.EndActionDelete, r.MeetingEndAction, "the scheduling of %s was lost", id)
@@ -553,10 +557,9 @@ func TestUpdatePreferencesRaceMarkBetweenReadAndWrite(t *testing.T) {
 	room := b.createRoom(t, "c1", events.CreateRoom{})
 	before := b.storedRoom(t, room.RoomID)
 	b.Send(t, "upd", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
-	got := roomOf(t, b.Result(t, "upd"))
+	roomOf(t, b.Result(t, "upd"))
 	require.True(t, st.ran.Load(), "the mark ran between read and write")
 	require.NoError(t, st.err)
-	require.True(t, got.MarkedForDeletion, "the result shows the mark")
 	after := b.storedRoom(t, room.RoomID)
 	require.True(t, after.MarkedForDeletion, "mark lost")
 	require.Equal(t, prefsAdmin, after.Preferences, "update lost")
@@ -614,11 +617,11 @@ func TestUpdatePreferencesSignalFailureDoesNotFailTheCommand(t *testing.T) {
 
 	meet.set(func(m *signalMeetings) { m.sendErr = errors.New("livekit down") })
 	b.Send(t, "u-send-fails", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsOff})
-	require.Equal(t, prefsOff, roomOf(t, b.Result(t, "u-send-fails")).Preferences)
+	require.Equal(t, prefsOff, prefsOf(roomOf(t, b.Result(t, "u-send-fails"))))
 
 	meet.set(func(m *signalMeetings) { m.sendErr, m.checkErr = nil, errors.New("livekit down") })
 	b.Send(t, "u-check-fails", events.UpdatePreferences{RoomID: room.RoomID, Preferences: prefsAdmin})
-	require.Equal(t, prefsAdmin, roomOf(t, b.Result(t, "u-check-fails")).Preferences)
+	require.Equal(t, prefsAdmin, prefsOf(roomOf(t, b.Result(t, "u-check-fails"))))
 
 	require.Equal(t, 2, seen.failures(rooms.TopicPreferencesUpdated), "both failures reported")
 	b.Rooms.SignalMarked(ctxT(t, 5*time.Second), room.RoomID)
@@ -666,7 +669,7 @@ func TestUpdatePreferencesSignalsLiveKitParticipant(t *testing.T) {
 	// A room nobody joined gets no signal, and the update still succeeds.
 	other := b.createRoom(t, "c2", events.CreateRoom{RoomName: ptr("empty")})
 	b.Send(t, "u2", events.UpdatePreferences{RoomID: other.RoomID, Preferences: prefs})
-	require.Equal(t, prefs, roomOf(t, b.Result(t, "u2")).Preferences)
+	require.Equal(t, prefs, prefsOf(roomOf(t, b.Result(t, "u2"))))
 }
 
 // signalOutcomes is a rooms.SignalObserver that counts failures by topic.
@@ -687,4 +690,33 @@ func (s *signalOutcomes) failures(topic string) int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.failed[topic]
+}
+
+// modelOf is what preferences p set in the new model on a room created
+// with the defaults (the deprecated update_preferences).
+func modelOf(p events.Preferences) (events.Config, events.Roles) {
+	cfg, roles := events.DefaultConfig(), events.DefaultRoles()
+	store.ApplyPreferences(&cfg, &roles, p)
+	return cfg, roles
+}
+
+// prefsOf reads back, from a room of the new model, the old preferences
+// update_preferences set (allowAccessTo only while recording is enabled).
+func prefsOf(r events.Room) events.Preferences {
+	p := events.Preferences{
+		ChatPreferences:              events.ChatPreferences{Enabled: r.Config.Chat.Enabled},
+		RecordingPreferences:         events.RecordingPreferences{Enabled: r.Config.Recording.Enabled},
+		VirtualBackgroundPreferences: events.VirtualBackgroundPreferences{Enabled: r.Config.VirtualBackground.Enabled},
+	}
+	if p.RecordingPreferences.Enabled {
+		switch {
+		case r.Roles.Speaker.Permissions.RecordingList:
+			p.RecordingPreferences.AllowAccessTo = events.AccessAdminModeratorPublisher
+		case r.Roles.Moderator.Permissions.RecordingList:
+			p.RecordingPreferences.AllowAccessTo = events.AccessAdminModerator
+		default:
+			p.RecordingPreferences.AllowAccessTo = events.AccessAdmin
+		}
+	}
+	return p
 }
