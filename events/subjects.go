@@ -38,7 +38,13 @@ const (
 const (
 	EventCreated             = "created"
 	EventPreferencesUpdated  = "preferences_updated"
-	EventMarkedForDeletion   = "marked_for_deletion"
+	// EventConfigUpdated, EventStatusUpdated, EventRolesUpdated and
+	// EventAccessUpdated: an update command changed the room (data: the
+	// room).
+	EventConfigUpdated = "config_updated"
+	EventStatusUpdated = "status_updated"
+	EventRolesUpdated  = "roles_updated"
+	EventAccessUpdated = "access_updated"
 	EventDeleted             = "deleted"
 	EventMeetingStarted      = "meeting_started"
 	EventMeetingEnded        = "meeting_ended"

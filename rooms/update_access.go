@@ -36,5 +36,7 @@ func (h updateAccessHandler) Handle(ctx context.Context, job *handler.Job[events
 		return nil, err
 	}
 	job.Log.Info("room access updated")
-	return &handler.Outcome{Data: room.View().Access}, nil
+	view := room.View()
+	out := &handler.Outcome{Data: view.Access}
+	return out, changed(out, job.ID, events.EventAccessUpdated, room, job.Now)
 }

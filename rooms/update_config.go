@@ -58,5 +58,7 @@ func (h updateConfigHandler) Handle(ctx context.Context, job *handler.Job[events
 	h.signal(ctx, job.Log, room.RoomID, TopicRoomConfigUpdated,
 		roomConfigSignal{RoomID: room.RoomID, Config: room.Config, Timestamp: job.Now.UnixMilli()})
 	job.Log.Info("room config updated")
-	return &handler.Outcome{Data: room.View().Config}, nil
+	view := room.View()
+	out := &handler.Outcome{Data: view.Config}
+	return out, changed(out, job.ID, events.EventConfigUpdated, room, job.Now)
 }

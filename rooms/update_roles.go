@@ -38,5 +38,7 @@ func (h updateRolesHandler) Handle(ctx context.Context, job *handler.Job[events.
 		return nil, err
 	}
 	job.Log.Info("room roles updated")
-	return &handler.Outcome{Data: room.View().Roles}, nil
+	view := room.View()
+	out := &handler.Outcome{Data: view.Roles}
+	return out, changed(out, job.ID, events.EventRolesUpdated, room, job.Now)
 }

@@ -3,8 +3,10 @@ package rooms
 import (
 	"context"
 	"errors"
+	"time"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -68,4 +70,14 @@ func (r *Rooms) updateMeetRoom(ctx context.Context, id, cmdID string, idle bool,
 		return nil, roomHasActiveMeeting(id)
 	}
 	return room, nil
+}
+
+// changed adds to out the event of an update that changed the room (the
+// room records the command's ID): on every run of the command, so that a
+// run after a crash still publishes it, under the same event ID.
+func changed(out *handler.Outcome, cmdID, eventType string, room *store.Room, at time.Time) error {
+	if !room.WasApplied(cmdID) {
+		return nil
+	}
+	return out.Event(cmdID, eventType, room.RoomID, at, room.View())
 }

@@ -301,3 +301,51 @@ func TestUpdateRolesCrashAfterApplyHasOneEffect(t *testing.T) {
 	require.Equal(t, version+1, stored.Version, "one write")
 	require.Len(t, b.StreamMsgs(t, events.StreamResults, events.ResultSubject("r-crash")), 1)
 }
+
+// Each update that changes the room publishes its event, carrying the
+// room; an update that changes nothing publishes none.
+func TestUpdatesPublishTheirEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
+	room := b.createRoom(t, "ev-create", events.CreateRoom{})
+	off := false
+	noChat := events.ConfigOptions{Chat: &events.EnabledOptions{Enabled: &off}}
+	cmds := []struct {
+		id, eventType string
+		cmd           events.Command
+	}{
+		{"ev-config", events.EventConfigUpdated, events.UpdateConfig{RoomID: room.RoomID, Config: noChat}},
+		{"ev-config-again", "", events.UpdateConfig{RoomID: room.RoomID, Config: noChat}},
+		{"ev-roles", events.EventRolesUpdated, events.UpdateRoles{RoomID: room.RoomID, Roles: events.RolesOptions{
+			Speaker: &events.RoleOptions{Permissions: map[string]bool{"chatWrite": false}}}}},
+		{"ev-access", events.EventAccessUpdated, events.UpdateAccess{RoomID: room.RoomID, Access: events.AccessOptions{
+			Anonymous: &events.AnonymousAccessOptions{Recording: &events.SwitchOptions{Enabled: false}}}}},
+		{"ev-status", events.EventStatusUpdated, events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed}},
+		{"ev-status-again", "", events.UpdateStatus{RoomID: room.RoomID, Status: events.StatusClosed}},
+	}
+	for _, c := range cmds {
+		b.Send(t, c.id, c.cmd)
+		require.True(t, b.Result(t, c.id).OK, c.id)
+	}
+	want := map[string][]string{}
+	for _, c := range cmds {
+		if c.eventType != "" {
+			want[c.eventType] = append(want[c.eventType], events.EventID(c.id, c.eventType, room.RoomID))
+		}
+	}
+	for typ, ids := range want {
+		var got []string
+		for _, ev := range b.eventsFor(t, typ)[room.RoomID] {
+			got = append(got, ev.ID)
+			var r events.Room
+			require.NoError(t, json.Unmarshal(ev.Data, &r))
+			require.Equal(t, room.RoomID, r.RoomID)
+		}
+		require.Equal(t, ids, got, typ)
+	}
+	closed := b.eventsFor(t, events.EventStatusUpdated)[room.RoomID][0]
+	var r events.Room
+	require.NoError(t, json.Unmarshal(closed.Data, &r))
+	require.Equal(t, events.StatusClosed, r.Status)
+}

@@ -56,5 +56,5 @@ func (h updateStatusHandler) Handle(ctx context.Context, job *handler.Job[events
 	} else {
 		job.Log.WithField("status", room.Status).Info("room status updated")
 	}
-	return out, nil
+	return out, changed(out, job.ID, events.EventStatusUpdated, room, job.Now)
 }

@@ -42,35 +42,6 @@ func mustJSON(t *testing.T, v any) []byte {
 	return raw
 }
 
-func TestRoundTripRoom(t *testing.T) {
-	t.Parallel()
-	full := sampleRoom()
-	noExpiry := sampleRoom()
-	noExpiry.AutoDeletionDate = nil
-	noRecording := sampleRoom()
-	noRecording.MarkedForDeletion = true
-	noRecording.Preferences.RecordingPreferences = events.RecordingPreferences{Enabled: false}
-	for name, r := range map[string]store.Room{"full": full, "no expiry": noExpiry, "no recording": noRecording} {
-		raw := mustJSON(t, r.View())
-		require.NoError(t, schemas.Validate(schemas.Room, raw), name)
-		require.NotContains(t, string(raw), "never-in-json", name)
-	}
-
-	// Secrets and internal fields have no place in a room.
-	var m map[string]any
-	require.NoError(t, json.Unmarshal(mustJSON(t, full.View()), &m))
-	m["moderatorSecret"] = "s"
-	requireField(t, schemas.Validate(schemas.Room, mustJSON(t, m)), "moderatorSecret", "is not allowed")
-	delete(m, "moderatorSecret")
-	m["preferences"].(map[string]any)["captionsPreferences"] = map[string]any{"enabled": true}
-	requireField(t, schemas.Validate(schemas.Room, mustJSON(t, m)), "preferences.captionsPreferences", "is not allowed")
-
-	// Recording enabled needs its access level in a room too.
-	bad := sampleRoom()
-	bad.Preferences.RecordingPreferences.AllowAccessTo = ""
-	requireField(t, schemas.Validate(schemas.Room, mustJSON(t, bad.View())), "preferences.recordingPreferences.allowAccessTo", "is required")
-}
-
 func sampleMeetRoomView() events.Room {
 	expires := int64(1764100000000)
 	url := "http://localhost:8080/room/my_room-3kq9x2m4p7a1b8c"
@@ -157,7 +128,7 @@ func TestRoundTripResults(t *testing.T) {
 	room := stored.View()
 	valid := map[string]events.Result{
 		"create":             ok(events.SubjectCreate, sampleMeetView()),
-		"update_preferences": ok(events.SubjectUpdatePreferences, room),
+		"update_preferences": ok(events.SubjectUpdatePreferences, sampleMeetView()),
 		"delete":             ok(events.SubjectDelete, events.DeleteResult{Deleted: []events.DeletedRoom{{RoomID: "a-123456789012345", SuccessCode: events.DeleteSuccessRoomDeleted, Message: "Room 'a-123456789012345' deleted successfully"}}, Failed: []events.FailedRoom{}}),
 		"delete with a room and a failure": ok(events.SubjectDelete, events.DeleteResult{
 			Message: "1 room(s) failed to process while deleting",
@@ -208,8 +179,11 @@ func TestRoundTripEvents(t *testing.T) {
 	at := time.Date(2026, 11, 25, 17, 20, 0, 123456789, time.FixedZone("CET", 3600))
 	data := map[string]any{
 		events.EventCreated:            sampleMeetView(),
-		events.EventPreferencesUpdated: room,
-		events.EventMarkedForDeletion:  room,
+		events.EventPreferencesUpdated: sampleMeetView(),
+		events.EventConfigUpdated:      sampleMeetView(),
+		events.EventStatusUpdated:      sampleMeetView(),
+		events.EventRolesUpdated:       sampleMeetView(),
+		events.EventAccessUpdated:      sampleMeetView(),
 		events.EventDeleted:            map[string]any{"roomId": room.RoomID, "roomName": room.RoomName, "forced": true},
 		events.EventMeetingStarted:     map[string]string{"roomId": room.RoomID},
 		events.EventMeetingEnded:       map[string]string{"roomId": room.RoomID},

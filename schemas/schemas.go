@@ -59,7 +59,10 @@ var (
 var EventTypes = []string{
 	events.EventCreated,
 	events.EventPreferencesUpdated,
-	events.EventMarkedForDeletion,
+	events.EventConfigUpdated,
+	events.EventStatusUpdated,
+	events.EventRolesUpdated,
+	events.EventAccessUpdated,
 	events.EventDeleted,
 	events.EventMeetingStarted,
 	events.EventMeetingEnded,
@@ -74,8 +77,9 @@ const (
 	Result = "result"
 	// Event is the CloudEvents envelope of every domain event.
 	Event = "event"
-	// Room is a complete room.
-	Room = "room"
+	// Room is a complete room (OpenVidu Meet's model), as results and
+	// events carry it.
+	Room = "meetroom"
 	// QueryError is the {"error": {...}} reply of a failed query.
 	QueryError = "query.error"
 	// LiveKitWebhook is a LiveKit webhook event (livekit.webhook.<event>).
