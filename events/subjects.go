@@ -36,15 +36,15 @@ const (
 
 // Domain event types, published on rooms.events.<type>.
 const (
-	EventCreated             = "created"
-	EventPreferencesUpdated  = "preferences_updated"
+	EventCreated            = "created"
+	EventPreferencesUpdated = "preferences_updated"
 	// EventConfigUpdated, EventStatusUpdated, EventRolesUpdated and
 	// EventAccessUpdated: an update command changed the room (data: the
 	// room).
-	EventConfigUpdated = "config_updated"
-	EventStatusUpdated = "status_updated"
-	EventRolesUpdated  = "roles_updated"
-	EventAccessUpdated = "access_updated"
+	EventConfigUpdated       = "config_updated"
+	EventStatusUpdated       = "status_updated"
+	EventRolesUpdated        = "roles_updated"
+	EventAccessUpdated       = "access_updated"
 	EventDeleted             = "deleted"
 	EventMeetingStarted      = "meeting_started"
 	EventMeetingEnded        = "meeting_ended"
