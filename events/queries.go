@@ -233,7 +233,7 @@ func (c *Client) Watch(ctx context.Context, handler func(Event)) error {
 	stream, err := c.js.Stream(ctx, StreamEvents)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil //nolint:nilerr // the caller ended the watch
 		}
 		return fmt.Errorf("watch %s: %w", StreamEvents, err)
 	}
@@ -244,7 +244,7 @@ func (c *Client) Watch(ctx context.Context, handler func(Event)) error {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil //nolint:nilerr // the caller ended the watch
 		}
 		return fmt.Errorf("watch %s: %w", StreamEvents, err)
 	}

@@ -29,7 +29,7 @@ func TestWrapErr(t *testing.T) {
 	} {
 		err := wrapErr("op", tc.err)
 		require.ErrorIs(t, err, tc.want, tc.name)
-		if tc.want == store.ErrUnavailable {
+		if errors.Is(tc.want, store.ErrUnavailable) {
 			require.Contains(t, err.Error(), tc.err.Error(), "%s: the driver's error stays in the chain", tc.name)
 		}
 	}
