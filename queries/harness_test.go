@@ -14,10 +14,6 @@ func setup(t testing.TB, opts workertest.SetupOpts) *bundle {
 	return &bundle{workertest.Setup(t, opts)}
 }
 
-var (
-	ctxT         = workertest.Ctx
-	roomOf       = workertest.RoomOf
-	commandsInfo = workertest.CommandsInfo
-)
+var ctxT = workertest.Ctx
 
 func ptr[T any](v T) *T { return &v }

@@ -111,12 +111,12 @@ func insertRooms(t *testing.T, st store.Store, prefix string, n int) []store.Roo
 	ctx := ctxT(t, 60*time.Second)
 	out := make([]store.Room, 0, n)
 	for i := range n {
-		out = append(out, insertRoom(t, ctx, st, fmt.Sprintf("%s-%015d", prefix, i), events.DefaultPreferences()))
+		out = append(out, insertRoom(ctx, t, st, fmt.Sprintf("%s-%015d", prefix, i), events.DefaultPreferences()))
 	}
 	return out
 }
 
-func insertRoom(t *testing.T, ctx context.Context, st store.Store, id string, prefs events.Preferences) store.Room {
+func insertRoom(ctx context.Context, t *testing.T, st store.Store, id string, prefs events.Preferences) store.Room {
 	t.Helper()
 	mod, pub := rand.Text(), rand.Text()
 	r := store.Room{
@@ -393,7 +393,7 @@ func TestQueryListStableWhileRoomsChange(t *testing.T) {
 	// IDs B-000…, B-002…, B-004…: even numbers, so new rooms can go between.
 	var initial []store.Room
 	for i := 0; i < 60; i += 2 {
-		initial = append(initial, insertRoom(t, ctx, b.Store, fmt.Sprintf("B-%015d", i), events.DefaultPreferences()))
+		initial = append(initial, insertRoom(ctx, t, b.Store, fmt.Sprintf("B-%015d", i), events.DefaultPreferences()))
 	}
 	deleted, createdBehind, createdAhead := map[string]bool{}, map[string]bool{}, map[string]bool{}
 	seen := map[string]int{}
@@ -428,7 +428,7 @@ func TestQueryListStableWhileRoomsChange(t *testing.T) {
 			if _, err := b.Store.GetRoom(ctx, id); err == nil {
 				continue
 			}
-			insertRoom(t, ctx, b.Store, id, events.DefaultPreferences())
+			insertRoom(ctx, t, b.Store, id, events.DefaultPreferences())
 			dst[id] = true
 		}
 	}
@@ -666,7 +666,7 @@ func TestQueryParticipantTokenForMarkedRoomIsForbidden(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{tokens: tokenSigner(t)})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.Store, "Marked-000000000000001", events.DefaultPreferences())
+	room := insertRoom(ctx, t, b.Store, "Marked-000000000000001", events.DefaultPreferences())
 	markForDeletion(t, b.Store, room.RoomID)
 	for _, s := range []string{room.ModeratorSecret, room.PublisherSecret} {
 		_, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: s, ParticipantName: "x"})
@@ -688,7 +688,7 @@ func TestQueryTokensWhenLiveKitIsDetachedOrDown(t *testing.T) {
 			t.Parallel()
 			b := setupQueries(t, queryOpts{tokens: tokens})
 			ctx := ctxT(t, 30*time.Second)
-			room := insertRoom(t, ctx, b.Store, "Lk-000000000000001", events.DefaultPreferences())
+			room := insertRoom(ctx, t, b.Store, "Lk-000000000000001", events.DefaultPreferences())
 			require.NoError(t, b.Store.PutArchivedRoom(ctx, &store.ArchivedRoom{
 				RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences,
 				ModeratorSecret: room.ModeratorSecret, PublisherSecret: room.PublisherSecret,
@@ -788,7 +788,7 @@ func TestQueryRequestsRunConcurrently(t *testing.T) {
 	slow := &slowTokens{release: make(chan struct{})}
 	b := setupQueries(t, queryOpts{tokens: slow})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.Store, "Slow-000000000000001", events.DefaultPreferences())
+	room := insertRoom(ctx, t, b.Store, "Slow-000000000000001", events.DefaultPreferences())
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: room.ModeratorSecret, ParticipantName: "x"})

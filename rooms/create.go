@@ -28,8 +28,8 @@ const DefaultRoomName = "Room"
 
 func (h createHandler) Validate(c events.CreateRoom, now time.Time) error {
 	if c.AutoDeletionDate != nil {
-		min := now.Add(h.MinAutoDeletionDelay).UnixMilli()
-		if *c.AutoDeletionDate < min {
+		earliest := now.Add(h.MinAutoDeletionDelay).UnixMilli()
+		if *c.AutoDeletionDate < earliest {
 			return events.Invalid("autoDeletionDate too soon", events.FieldError{
 				Field:   "autoDeletionDate",
 				Message: fmt.Sprintf("must be at least %s in the future (epoch milliseconds)", h.MinAutoDeletionDelay),
