@@ -90,12 +90,12 @@ bench-charts: ## Draw docs/bench-latency.png and docs/bench-scaling.png from doc
 	$(GO) run ./internal/benchkit/cmd/charts -figures docs/bench.json -out docs
 
 .PHONY: lint
-lint: ## gofmt, go vet and golangci-lint (installed pinned when missing).
+lint: ## gofmt, go vet and golangci-lint with .golangci.yml (installed pinned when missing).
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || (gofmt -l $$(git ls-files '*.go'); exit 1)
 	$(GO) vet ./...
 	@if ! test -x $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint; then \
 		GOBIN=$(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION) $(GO) install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_VERSION) || echo "golangci-lint not installable here; gofmt and vet passed"; fi
-	@if test -x $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint; then $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint run ./...; fi
+	@if test -x $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint; then $(CACHE_DIR)/golangci-lint-$(GOLANGCI_VERSION)/golangci-lint run --config .golangci.yml ./...; fi
 
 
 .PHONY: livekit-server

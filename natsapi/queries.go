@@ -155,7 +155,7 @@ func (c *Client) Watch(ctx context.Context, handler func(events.Event)) error {
 	stream, err := c.js.Stream(ctx, events.StreamEvents)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil //nolint:nilerr // the caller ended the watch
 		}
 		return fmt.Errorf("watch %s: %w", events.StreamEvents, err)
 	}
@@ -166,7 +166,7 @@ func (c *Client) Watch(ctx context.Context, handler func(events.Event)) error {
 	})
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil
+			return nil //nolint:nilerr // the caller ended the watch
 		}
 		return fmt.Errorf("watch %s: %w", events.StreamEvents, err)
 	}

@@ -21,7 +21,7 @@ func BenchmarkQueryList(b *testing.B) {
 	base := time.Now().UnixMilli()
 	for i := range n {
 		exp := base + int64((i*7919)%n)*1000 + 3_600_000
-		insertRoom(b, ctx, qb.Store, fmt.Sprintf("bench_%05d-%015d", i, i), func(r *store.Room) {
+		insertRoom(ctx, b, qb.Store, fmt.Sprintf("bench_%05d-%015d", i, i), func(r *store.Room) {
 			r.RoomName = fmt.Sprintf("Room %05d", (i*104729)%n)
 			r.CreationDate = base + int64(i)
 			r.AutoDeletionDate = &exp

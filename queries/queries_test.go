@@ -110,7 +110,7 @@ func insertRooms(t *testing.T, st store.Store, prefix string, n int) []store.Roo
 	out := make([]store.Room, 0, n)
 	base := time.Now().UnixMilli()
 	for i := range n {
-		out = append(out, insertRoom(t, ctx, st, fmt.Sprintf("%s-%015d", prefix, i), func(r *store.Room) {
+		out = append(out, insertRoom(ctx, t, st, fmt.Sprintf("%s-%015d", prefix, i), func(r *store.Room) {
 			r.RoomName = fmt.Sprintf("%s %03d", prefix, i)
 			r.CreationDate = base + int64(i)
 		}))
@@ -121,7 +121,7 @@ func insertRooms(t *testing.T, st store.Store, prefix string, n int) []store.Roo
 // insertRoom puts a room of the new model straight into the store: default
 // config and roles, the three anonymous links enabled, open; edits change
 // it before the insert.
-func insertRoom(t testing.TB, ctx context.Context, st store.Store, id string, edits ...func(*store.Room)) store.Room {
+func insertRoom(ctx context.Context, t testing.TB, st store.Store, id string, edits ...func(*store.Room)) store.Room {
 	t.Helper()
 	mod, spk, rec := rand.Text(), rand.Text(), rand.Text()
 	base := "http://localhost:8080/room/" + id
@@ -263,7 +263,7 @@ func TestQueryRole(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.Store, "Role-000000000000001")
+	room := insertRoom(ctx, t, b.Store, "Role-000000000000001")
 	mod, pub := room.ModeratorSecret, room.SpeakerSecret
 
 	for secret, want := range map[string]string{mod: events.RoleModerator, pub: events.RoleSpeaker} {
@@ -291,7 +291,7 @@ func TestQueryRole(t *testing.T) {
 
 	// A record not yet migrated (publisher secret, no speaker secret) still
 	// admits its speaker.
-	old := insertRoom(t, ctx, b.Store, "Role-000000000000002", func(r *store.Room) {
+	old := insertRoom(ctx, t, b.Store, "Role-000000000000002", func(r *store.Room) {
 		r.PublisherSecret, r.SpeakerSecret = r.SpeakerSecret, ""
 	})
 	role, err := b.Client.Role(ctx, old.RoomID, old.PublisherSecret)
@@ -403,7 +403,7 @@ func TestQueryTokensWhenLiveKitIsDetachedOrDown(t *testing.T) {
 			t.Parallel()
 			b := setupQueries(t, queryOpts{tokens: tokens})
 			ctx := ctxT(t, 30*time.Second)
-			room := insertRoom(t, ctx, b.Store, "Lk-000000000000001")
+			room := insertRoom(ctx, t, b.Store, "Lk-000000000000001")
 			require.NoError(t, b.Store.PutArchivedRoom(ctx, &store.ArchivedRoom{
 				RoomID: room.RoomID, RoomName: room.RoomName, Preferences: events.DefaultPreferences(),
 				ModeratorSecret: room.ModeratorSecret, PublisherSecret: room.SpeakerSecret,
@@ -503,7 +503,7 @@ func TestQueryRequestsRunConcurrently(t *testing.T) {
 	slow := &slowTokens{release: make(chan struct{})}
 	b := setupQueries(t, queryOpts{tokens: slow})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.Store, "Slow-000000000000001")
+	room := insertRoom(ctx, t, b.Store, "Slow-000000000000001")
 	done := make(chan error, 1)
 	go func() {
 		_, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: room.ModeratorSecret, ParticipantName: "x"})

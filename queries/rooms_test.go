@@ -50,7 +50,7 @@ func TestQueryGet(t *testing.T) {
 	custom.Chat.Enabled = false
 	custom.Recording.Encoding = json.RawMessage(`{"video":{"width":1280,"height":720,"framerate":60,"codec":"H264_HIGH","bitrate":2500,"keyFrameInterval":2,"depth":2},"audio":{"codec":"AAC","bitrate":192,"frequency":48000}}`)
 	custom.MaxParticipants = ptr(7)
-	room := insertRoom(t, ctx, b.Store, "my_room-000000000000001", func(r *store.Room) {
+	room := insertRoom(ctx, t, b.Store, "my_room-000000000000001", func(r *store.Room) {
 		r.RoomName = "My Room"
 		r.AutoDeletionDate = &expires
 		r.AutoDeletionPolicy = &events.AutoDeletionPolicy{WithMeeting: events.PolicyForce, WithRecordings: events.PolicyClose}
@@ -143,7 +143,7 @@ func TestQueryGetHidesLinksFromMembersWhoMayNotShareThem(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.Store, "links-000000000000001")
+	room := insertRoom(ctx, t, b.Store, "links-000000000000001")
 	secrets := []string{room.ModeratorSecret, room.SpeakerSecret, room.RecordingSecret}
 
 	get := func(secret string) (*events.RoomReply, string) {
@@ -195,12 +195,12 @@ func TestQueryConfig(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{})
 	ctx := ctxT(t, 30*time.Second)
-	def := insertRoom(t, ctx, b.Store, "cfg-000000000000001")
+	def := insertRoom(ctx, t, b.Store, "cfg-000000000000001")
 	custom := events.DefaultConfig()
 	custom.Recording = events.RecordingConfig{Enabled: false, Layout: events.LayoutSpeaker, Encoding: json.RawMessage(`"H264_1080P_60"`)}
 	custom.E2EE.Enabled = true
 	custom.MaxDurationMinutes = ptr(90)
-	other := insertRoom(t, ctx, b.Store, "cfg-000000000000002", func(r *store.Room) { r.Config = custom })
+	other := insertRoom(ctx, t, b.Store, "cfg-000000000000002", func(r *store.Room) { r.Config = custom })
 
 	for room, want := range map[string]events.Config{def.RoomID: events.DefaultConfig(), other.RoomID: custom} {
 		var got events.Config
@@ -405,7 +405,7 @@ func TestQueryListFilters(t *testing.T) {
 		"f-05": "Other", "f-06": "TEAM ALPHA", "f-07": "a.b", "f-08": "axb",
 	}
 	for id, name := range names {
-		insertRoom(t, ctx, b.Store, id, func(r *store.Room) { r.RoomName = name })
+		insertRoom(ctx, t, b.Store, id, func(r *store.Room) { r.RoomName = name })
 	}
 	updateRoom(t, b.Store, "f-02", func(r *store.Room) { r.Status = events.StatusClosed })
 	updateRoom(t, b.Store, "f-03", func(r *store.Room) { r.Status = events.StatusActiveMeeting })
@@ -479,7 +479,7 @@ func TestQueryListSorts(t *testing.T) {
 		{"s-07", "alpha", 3, ptr(base + 1)},
 	}
 	for _, s := range specs {
-		insertRoom(t, ctx, b.Store, s.id, func(r *store.Room) {
+		insertRoom(ctx, t, b.Store, s.id, func(r *store.Room) {
 			r.RoomName, r.CreationDate, r.AutoDeletionDate = s.name, s.created, s.expires
 		})
 	}
@@ -544,7 +544,7 @@ func TestQueryListStableWhileRoomsChange(t *testing.T) {
 			// Position i: name B-<i>, created at i, expiring at base+i; even
 			// numbers first, so new rooms can go between.
 			insert := func(i int) store.Room {
-				return insertRoom(t, ctx, b.Store, fmt.Sprintf("B-%015d", i), func(r *store.Room) {
+				return insertRoom(ctx, t, b.Store, fmt.Sprintf("B-%015d", i), func(r *store.Room) {
 					r.RoomName = fmt.Sprintf("B-%015d", i)
 					r.CreationDate = int64(i)
 					r.AutoDeletionDate = ptr(base + int64(i))
@@ -620,7 +620,7 @@ func TestQueryErrorsCarryRESTStatus(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{tokens: tokenSigner(t)})
 	ctx := ctxT(t, 30*time.Second)
-	closed := insertRoom(t, ctx, b.Store, "closed-000000000000001", func(r *store.Room) { r.Status = events.StatusClosed })
+	closed := insertRoom(ctx, t, b.Store, "closed-000000000000001", func(r *store.Room) { r.Status = events.StatusClosed })
 	for _, tc := range []struct {
 		subject, body, status string
 	}{
@@ -671,8 +671,8 @@ func TestQueryIgnoresNamesInOtherLetterCase(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{})
 	ctx := ctxT(t, 30*time.Second)
-	asked := insertRoom(t, ctx, b.Store, "asked-000000000000001")
-	other := insertRoom(t, ctx, b.Store, "other-000000000000001")
+	asked := insertRoom(ctx, t, b.Store, "asked-000000000000001")
+	other := insertRoom(ctx, t, b.Store, "other-000000000000001")
 
 	msg := b.request(t, events.APIGet, `{"roomId":"`+asked.RoomID+`","ROOMID":"`+other.RoomID+`"}`)
 	var got events.RoomReply

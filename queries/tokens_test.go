@@ -85,7 +85,7 @@ func TestQueryParticipantTokenJoinsLiveKit(t *testing.T) {
 	roles := events.DefaultRoles()
 	roles.Speaker.Permissions.MediaShareScreen = false
 	roles.Speaker.Permissions.MediaPublishVideo = false
-	room := insertRoom(t, ctx, b.Store, "live_room-000000000000001", func(r *store.Room) {
+	room := insertRoom(ctx, t, b.Store, "live_room-000000000000001", func(r *store.Room) {
 		r.RoomName = "Live Room"
 		r.Roles = roles
 		r.Config.Chat.Enabled = false
@@ -183,7 +183,7 @@ func TestQueryParticipantTokenRefusals(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{tokens: signerOnly{tokenSigner(t)}})
 	ctx := ctxT(t, 30*time.Second)
-	room := insertRoom(t, ctx, b.Store, "refuse-000000000000001")
+	room := insertRoom(ctx, t, b.Store, "refuse-000000000000001")
 	ask := func(secret string) error {
 		_, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: secret, ParticipantName: "x"})
 		return err
@@ -254,8 +254,8 @@ func TestQueryParticipantTokenRoomKeepsMaxParticipants(t *testing.T) {
 	require.NoError(t, err)
 	b := setupQueries(t, queryOpts{tokens: lk})
 	ctx := ctxT(t, 60*time.Second)
-	limited := insertRoom(t, ctx, b.Store, "limited-000000000000001", func(r *store.Room) { r.Config.MaxParticipants = ptr(2) })
-	open := insertRoom(t, ctx, b.Store, "unlimited-000000000000001")
+	limited := insertRoom(ctx, t, b.Store, "limited-000000000000001", func(r *store.Room) { r.Config.MaxParticipants = ptr(2) })
+	open := insertRoom(ctx, t, b.Store, "unlimited-000000000000001")
 
 	join := func(room store.Room, name string) error {
 		reply, err := b.Client.ParticipantToken(ctx, events.ParticipantTokenRequest{RoomID: room.RoomID, Secret: room.SpeakerSecret, ParticipantName: name})

@@ -60,7 +60,7 @@ func BenchmarkIngest(b *testing.B) {
 
 			var bareTime, rcvTime time.Duration
 			var sent int
-			for i := 0; i < b.N; i++ {
+			for i := range b.N {
 				b.StopTimer()
 				reqs := signedBatch(b, fmt.Sprintf("c%d_%d", c, i), benchBatch)
 				b.StartTimer()

@@ -3,6 +3,7 @@ package app_test
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -36,7 +37,8 @@ func closedWithin(t *testing.T, conn net.Conn, d time.Duration) (closed bool, an
 	t.Helper()
 	require.NoError(t, conn.SetReadDeadline(time.Now().Add(d)))
 	got, err := io.ReadAll(conn)
-	if ne, ok := err.(net.Error); ok && ne.Timeout() {
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
 		return false, string(got)
 	}
 	return true, string(got)

@@ -63,7 +63,7 @@ func privateDir(dir string) error {
 	if fi.Mode().Perm()&0o077 == 0 {
 		return nil
 	}
-	return os.Chmod(dir, 0o700)
+	return os.Chmod(dir, 0o700) //nolint:gosec // a directory: owner-only, with the search bit G302 does not allow
 }
 
 // AddPublisher makes a key for publisher name on the embedded NATS server

@@ -120,7 +120,7 @@ func (f *Figures) Save(path string) error {
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, append(raw, '\n'), 0o644)
+	return os.WriteFile(path, append(raw, '\n'), 0o644) //nolint:gosec // docs/bench.json is a committed, public document
 }
 
 // UpdateFigures loads path, lets update change the figures and saves them.

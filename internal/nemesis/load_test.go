@@ -176,8 +176,9 @@ func (l *load) nextID(kind string) string {
 }
 
 func prefs(rng *rand.Rand) map[string]any {
-	rec := map[string]any{"enabled": rng.IntN(2) == 0}
-	if rec["enabled"] == true {
+	enabled := rng.IntN(2) == 0
+	rec := map[string]any{"enabled": enabled}
+	if enabled {
 		rec["allowAccessTo"] = []string{"admin", "admin-moderator", "admin-moderator-publisher"}[rng.IntN(3)]
 	}
 	return map[string]any{

@@ -69,7 +69,11 @@ func rawStatus(t *testing.T, s *mongo.Store, id string) string {
 // record completing. Until its lease ends, readers see it pending (never
 // done without its writes); then a redelivery's completion, or a reader,
 // finishes it with the stored writes and result, never with its own.
+//
+// The cases and the tests that wait out a lease run in parallel, each on a
+// database of its own.
 func TestGuardedCrashRollsForward(t *testing.T) {
+	t.Parallel()
 	uri := ferret.MongoURI(t)
 	for _, tc := range []struct {
 		step string
@@ -77,6 +81,7 @@ func TestGuardedCrashRollsForward(t *testing.T) {
 	}{{mongo.StepClaimed, 1}, {mongo.StepWrite, 1}, {mongo.StepApplied, 1}} {
 		for _, by := range []string{"redelivery", "reader"} {
 			t.Run(fmt.Sprintf("%s%d/%s", tc.step, tc.n, by), func(t *testing.T) {
+				t.Parallel()
 				hook, crashed := crashOnce(tc.step, tc.n)
 				s := guardedStore(t, uri, hook)
 				ctx := t.Context()
@@ -181,6 +186,7 @@ func retryUnavailable(t *testing.T, f func() (*store.Command, error)) *store.Com
 // completion first (once its lease ended), so a later redelivery of the
 // create cannot bring the room back, nor its archive.
 func TestGuardedNoResurrection(t *testing.T) {
+	t.Parallel()
 	hook, crashed := crashOnce(mongo.StepApplied, 1)
 	s := guardedStore(t, ferret.MongoURI(t), hook)
 	ctx := t.Context()
@@ -249,11 +255,21 @@ func TestGuardedConcurrentCompletions(t *testing.T) {
 		for i := range n {
 			wg.Go(func() {
 				room := storetest.NewRoom(fmt.Sprintf("R%d-%d-ggggggggggggg", round, i))
-				results[i], errs[i] = s.CompleteCommand(ctx, id, store.Completion{
-					Status: store.StatusDone,
-					Result: json.RawMessage(fmt.Sprintf(`{"room":%q}`, room.RoomID)),
-					Writes: []store.Write{store.InsertRoom(room)},
-				})
+				// A caller that waits on the winner longer than OpTimeout
+				// (1 s here; a loaded machine and FerretDB) gets
+				// ErrUnavailable, a transient error: the pipeline tries
+				// again later, and so does this caller.
+				for try := 0; try < 20; try++ {
+					results[i], errs[i] = s.CompleteCommand(ctx, id, store.Completion{
+						Status: store.StatusDone,
+						Result: json.RawMessage(fmt.Sprintf(`{"room":%q}`, room.RoomID)),
+						Writes: []store.Write{store.InsertRoom(room)},
+					})
+					if !errors.Is(errs[i], store.ErrUnavailable) {
+						return
+					}
+					time.Sleep(100 * time.Millisecond)
+				}
 			})
 		}
 		wg.Wait()

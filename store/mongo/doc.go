@@ -189,7 +189,8 @@
 //
 // Errors wrap the sentinels of package store. Network errors, timeouts
 // (including a context deadline hit while the driver waits for a server),
-// server selection failures and the server's "not primary" / "shutting
-// down" family of errors are reported as [store.ErrUnavailable] (the driver's
+// server selection failures, a connection pool cleared because another
+// operation met a network error, and the server's "not primary" /
+// "shutting down" family of errors are reported as [store.ErrUnavailable] (the driver's
 // error is wrapped too), so a worker naks the message and retries later.
 package mongo

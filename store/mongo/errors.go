@@ -6,6 +6,7 @@ import (
 	"fmt"
 
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/roomkeeper/roomkeeper/store"
@@ -35,6 +36,14 @@ func isUnavailable(err error) bool {
 		return true
 	}
 	if errors.As(err, &topology.ServerSelectionError{}) || errors.As(err, &topology.ConnectionError{}) {
+		return true
+	}
+	// A connection pool cleared (and paused) because another operation met
+	// a network error: the server went away while several operations were
+	// in flight. The driver labels it TransientTransactionError, not
+	// NetworkError.
+	var pool driver.RetryablePoolError
+	if errors.As(err, &pool) && pool.Retryable() {
 		return true
 	}
 	var se mongo.ServerError

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 	"go.mongodb.org/mongo-driver/v2/mongo"
+	"go.mongodb.org/mongo-driver/v2/x/mongo/driver"
 	"go.mongodb.org/mongo-driver/v2/x/mongo/driver/topology"
 
 	"github.com/roomkeeper/roomkeeper/store"
@@ -29,7 +30,7 @@ func TestWrapErr(t *testing.T) {
 	} {
 		err := wrapErr("op", tc.err)
 		require.ErrorIs(t, err, tc.want, tc.name)
-		if tc.want == store.ErrUnavailable {
+		if errors.Is(tc.want, store.ErrUnavailable) {
 			require.Contains(t, err.Error(), tc.err.Error(), "%s: the driver's error stays in the chain", tc.name)
 		}
 	}
@@ -38,6 +39,18 @@ func TestWrapErr(t *testing.T) {
 	err := wrapErr("op", sse)
 	require.ErrorIs(t, err, store.ErrUnavailable)
 	require.ErrorAs(t, err, &topology.ServerSelectionError{})
+
+	// A pool cleared by another operation's network error (the server went
+	// away while several operations were in flight): the driver wraps its
+	// pool error, which says it is retryable, in an error labelled
+	// TransientTransactionError and no NetworkError.
+	cleared := mongo.CommandError{
+		Message: "connection pool for 127.0.0.1:27017 was cleared because another operation failed with: EOF",
+		Labels:  []string{"TransientTransactionError"},
+		Wrapped: driver.Error{Message: "pool cleared", Wrapped: retryablePoolError{}},
+	}
+	err = wrapErr("op", cleared)
+	require.ErrorIs(t, err, store.ErrUnavailable, "a cleared pool: %v", err)
 
 	require.NoError(t, wrapErr("op", nil))
 	for _, err := range []error{
@@ -52,3 +65,11 @@ func TestWrapErr(t *testing.T) {
 		}
 	}
 }
+
+// retryablePoolError stands for the driver's unexported poolClearedError.
+type retryablePoolError struct{}
+
+func (retryablePoolError) Error() string   { return "connection pool was cleared" }
+func (retryablePoolError) Retryable() bool { return true }
+
+var _ driver.RetryablePoolError = retryablePoolError{}

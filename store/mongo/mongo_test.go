@@ -41,10 +41,41 @@ func openStore(t testing.TB, uri string, cfg mongo.Config) *mongo.Store {
 	return s
 }
 
+// TestConformance runs the suite on the store as Open configures it for
+// the server: on FerretDB (SerialUpdates, the guarded sequence) or, with
+// TEST_MONGO_URI, on MongoDB (transactions on a replica set). The features
+// follow from what the store found at Open.
 func TestConformance(t *testing.T) {
+	runConformance(t, ferret.MongoURI(t), mongo.Config{})
+}
+
+// TestConformanceGuarded runs the suite on the guarded sequence where the
+// server has transactions (a replica set in TEST_MONGO_URI); on FerretDB,
+// TestConformance already runs it.
+func TestConformanceGuarded(t *testing.T) {
 	uri := ferret.MongoURI(t)
-	storetest.Run(t, func(t *testing.T) store.Store {
-		return openStore(t, uri, mongo.Config{})
+	if probe := openStore(t, uri, mongo.Config{}); !probe.Transactions() {
+		t.Skip("the server has no transactions: TestConformance runs the guarded sequence")
+	}
+	runConformance(t, uri, mongo.Config{NoTransactions: true})
+}
+
+func runConformance(t *testing.T, uri string, cfg mongo.Config) {
+	probe := openStore(t, uri, cfg)
+	storetest.Run(t, storetest.Harness{
+		Features: storetest.Features{
+			// One transaction holds the record and the writes; the guarded
+			// sequence applies the writes before it finishes the record.
+			AtomicCompletion: probe.Transactions(),
+			// Serialised updates (FerretDB) are safe only within a process.
+			ConcurrentProcesses: !probe.SerialUpdates(),
+		},
+		Open: func(t *testing.T) store.Store { return openStore(t, uri, cfg) },
+		OpenShared: func(t *testing.T, s store.Store) store.Store {
+			shared := cfg
+			shared.Database = s.(*mongo.Store).Database().Name()
+			return openStore(t, uri, shared)
+		},
 	})
 }
 
@@ -328,8 +359,10 @@ func TestRawJSONRoundTrip(t *testing.T) {
 
 // TestUnavailable: with the server down, every operation fails within a
 // bounded time with an error matching store.ErrUnavailable, and works again
-// once the server is back.
+// once the server is back. The operations run at once, as a worker's do:
+// the first network error clears the connection pool under the others.
 func TestUnavailable(t *testing.T) {
+	t.Parallel() // mostly waits for timeouts, on a server of its own
 	srv := ferret.Start(t)
 	s := openStore(t, srv.URI, mongo.Config{ServerSelectionTimeout: 200 * time.Millisecond})
 	ctx := t.Context()
@@ -359,12 +392,30 @@ func TestUnavailable(t *testing.T) {
 			return err
 		},
 	}
+	// The store's own server selection timeout ends the wait of each (run
+	// at once: each waits for its own timeout)...
+	type outcome struct {
+		err  error
+		took time.Duration
+	}
+	var (
+		wg       sync.WaitGroup
+		mu       sync.Mutex
+		outcomes = map[string]outcome{}
+	)
 	for name, op := range ops {
-		// The store's own server selection timeout ends the wait...
-		start := time.Now()
-		err := op(ctx)
-		require.ErrorIs(t, err, store.ErrUnavailable, "%s: %v", name, err)
-		require.Less(t, time.Since(start), 3*time.Second, name)
+		wg.Go(func() {
+			start := time.Now()
+			err := op(ctx)
+			mu.Lock()
+			outcomes[name] = outcome{err, time.Since(start)}
+			mu.Unlock()
+		})
+	}
+	wg.Wait()
+	for name, o := range outcomes {
+		require.ErrorIs(t, o.err, store.ErrUnavailable, "%s: %v", name, o.err)
+		require.Less(t, o.took, 3*time.Second, name)
 	}
 	// ... and so does a caller's deadline that comes first.
 	short, cancel := context.WithTimeout(ctx, 100*time.Millisecond)

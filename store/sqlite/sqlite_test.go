@@ -33,7 +33,16 @@ func openAt(t testing.TB, path string) *sqlite.Store {
 }
 
 func TestConformance(t *testing.T) {
-	storetest.Run(t, func(t *testing.T) store.Store { return openTemp(t) })
+	storetest.Run(t, storetest.Harness{
+		Features: storetest.Features{
+			AtomicCompletion:    true, // one transaction
+			ConcurrentProcesses: true, // processes take turns at the file's write lock
+		},
+		Open: func(t *testing.T) store.Store { return openTemp(t) },
+		OpenShared: func(t *testing.T, s store.Store) store.Store {
+			return openAt(t, s.(*sqlite.Store).Path())
+		},
+	})
 }
 
 // TestTwoStoresShareFile: two Stores on one file, as two processes on one

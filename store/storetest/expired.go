@@ -28,12 +28,13 @@ func expiryRoom(id string, date *int64, marked bool, meeting string) *store.Room
 	return r
 }
 
-// pageExpired pages through ExpiredRooms(now) with pages of size limit,
+// pageExpired pages through ExpiredRooms(expiryNow) with pages of size limit,
 // starting after start, and returns every page's IDs, checking that each
 // page is at most limit long, in ascending (date, ID) order and after its
 // cursor.
-func pageExpired(t *testing.T, s store.Store, now int64, start store.ExpiryKey, limit int) [][]string {
+func pageExpired(t *testing.T, s store.Store, start store.ExpiryKey, limit int) [][]string {
 	t.Helper()
+	const now = expiryNow
 	var pages [][]string
 	after := start
 	for range 100 {
@@ -95,8 +96,8 @@ func testExpiredRooms(t *testing.T, s store.Store) {
 	require.Equal(t, want, ids(got), "the zero key starts before every room, dates in ascending order")
 	RequireRoomEqual(t, rooms[11], &got[0], "expired rooms are complete records")
 
-	require.Equal(t, [][]string{want[0:4], want[4:8], {}}, pageExpired(t, s, now, store.ExpiryKey{}, 4))
-	require.Equal(t, [][]string{want[0:3], want[3:6], want[6:8]}, pageExpired(t, s, now, store.ExpiryKey{}, 3))
+	require.Equal(t, [][]string{want[0:4], want[4:8], {}}, pageExpired(t, s, store.ExpiryKey{}, 4))
+	require.Equal(t, [][]string{want[0:3], want[3:6], want[6:8]}, pageExpired(t, s, store.ExpiryKey{}, 3))
 
 	// Earlier "now": fewer rooms, and a cursor past now finds none.
 	got, err = s.ExpiredRooms(ctx, now-3, store.ExpiryKey{}, 100)
@@ -153,7 +154,7 @@ func testExpiredRoomsPaging(t *testing.T, s store.Store) {
 
 	for _, limit := range []int{1, 2, 3, 4, 5, 7, 21, 22, 23, 100} {
 		t.Run(fmt.Sprintf("limit=%d", limit), func(t *testing.T) {
-			pages := pageExpired(t, s, now, store.ExpiryKey{}, limit)
+			pages := pageExpired(t, s, store.ExpiryKey{}, limit)
 			require.Equal(t, wantIDs, slices.Concat(pages...), "pages of %d", limit)
 			require.Len(t, pages, len(want)/limit+1, "pages of %d", limit)
 		})
@@ -178,7 +179,7 @@ func testExpiredRoomsPaging(t *testing.T, s store.Store) {
 		require.NoError(t, err)
 		require.Equal(t, rest, nilIfEmpty(ids(got)), "after %v", start)
 		if len(rest) > 3 {
-			pages := pageExpired(t, s, now, start, 3)
+			pages := pageExpired(t, s, start, 3)
 			require.Equal(t, rest, slices.Concat(pages...), "after %v, pages of 3", start)
 		}
 	}
@@ -255,7 +256,7 @@ func testExpiredRoomsPagingUnderChanges(t *testing.T, s store.Store) {
 
 	// The next pass starts again at the oldest: it finds the room inserted
 	// behind the cursor.
-	pages := pageExpired(t, s, now, store.ExpiryKey{}, 100)
+	pages := pageExpired(t, s, store.ExpiryKey{}, 100)
 	require.Equal(t, [][]string{{"Chg-new-behind", "Chg00", "Chg02", "Chg03", "Chg04", "Chg06", "Chg07", "Chg08", "Chg10", "Chg-new-ahead"}}, pages)
 }
 

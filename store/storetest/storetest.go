@@ -2,20 +2,32 @@
 // implementation runs: one set of behaviours, checked the way a caller of the
 // store relies on them, so the SQLite and MongoDB stores cannot drift apart.
 //
-// An implementation's test calls [Run] with a function that opens a fresh,
-// empty store for each subtest and registers its cleanup (Close, removing
-// files or databases) with t.Cleanup:
+// An implementation's test calls [Run] with a [Harness]: a function that
+// opens a fresh, empty store and registers its cleanup (Close, removing
+// files or databases) with t.Cleanup, the [Features] the implementation
+// has, and, for the features that need it, a way to open a second store on
+// the same data:
 //
 //	func TestConformance(t *testing.T) {
-//		storetest.Run(t, func(t *testing.T) store.Store {
-//			s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "rk.db")})
-//			require.NoError(t, err)
-//			t.Cleanup(func() { _ = s.Close() })
-//			return s
+//		storetest.Run(t, storetest.Harness{
+//			Features: storetest.Features{AtomicCompletion: true},
+//			Open: func(t *testing.T) store.Store {
+//				s, err := sqlite.Open(t.Context(), sqlite.Config{Path: filepath.Join(t.TempDir(), "rk.db")})
+//				require.NoError(t, err)
+//				t.Cleanup(func() { _ = s.Close() })
+//				return s
+//			},
 //		})
 //	}
 //
-// The data sets are small (at most about 30 rooms per subtest, 8 goroutines
+// The subtests run in parallel. Those that read or count across the whole
+// store (lists, counts, expiry pages, prunes) open a store of their own;
+// the others share one, each on room and command IDs no other subtest
+// uses, so they also check that unrelated work at the same time changes
+// nothing they see. A subtest that needs a feature the implementation
+// lacks is skipped with the feature's name.
+//
+// The data sets are small (at most about 40 rooms per subtest, 8 goroutines
 // for the concurrent cases) so that the suite stays quick against servers
 // that scan whole collections, such as FerretDB.
 //
@@ -48,58 +60,148 @@ const Concurrency = 8
 // (stores keep at least millisecond precision).
 const timeTolerance = 2 * time.Millisecond
 
-// Run runs the conformance suite against the stores that open returns. Each
-// subtest calls open once and gets a fresh, empty store; open must register
-// the store's cleanup with t.Cleanup.
-func Run(t *testing.T, open func(t *testing.T) store.Store) {
-	t.Helper()
-	tests := []struct {
-		name string
-		fn   func(t *testing.T, s store.Store)
-	}{
-		{"Ping", testPing},
-		{"RoomRoundTrip", testRoomRoundTrip},
-		{"InsertRoomDuplicate", testInsertRoomDuplicate},
-		{"NotFound", testNotFound},
-		{"DeleteRoom", testDeleteRoom},
-		{"UpdateRoomCompareAndSet", testUpdateRoomCAS},
-		{"UpdateRoomConcurrent", testUpdateRoomConcurrent},
-		{"ListRoomsPagination", testListRoomsPagination},
-		{"ListRoomsStableUnderChanges", testListRoomsStable},
-		{"ExpiredRooms", testExpiredRooms},
-		{"ExpiredRoomsPaging", testExpiredRoomsPaging},
-		{"ExpiredRoomsPagingUnderChanges", testExpiredRoomsPagingUnderChanges},
-		{"MarkedRooms", testMarkedRooms},
-		{"CountRooms", testCountRooms},
-		{"UpgradeOnRead", testUpgradeOnRead},
-		{"FindRoomsNameFilters", testFindRoomsNameFilters},
-		{"FindRoomsStatus", testFindRoomsStatus},
-		{"FindRoomsSorts", testFindRoomsSorts},
-		{"FindRoomsPagingUnderDeletes", testFindRoomsPagingUnderDeletes},
-		{"FindRoomsInvalid", testFindRoomsInvalid},
-		{"ClaimCommand", testClaimCommand},
-		{"ClaimCommandConcurrent", testClaimCommandConcurrent},
-		{"SetCommandPlan", testSetCommandPlan},
-		{"SetCommandPlanConcurrent", testSetCommandPlanConcurrent},
-		{"CompleteCommand", testCompleteCommand},
-		{"CompleteCommandOutboxBytes", testCompleteCommandOutboxBytes},
-		{"CompleteCommandWrites", testCompleteCommandWrites},
-		{"CompleteCommandWritesConcurrent", testCompleteCommandWritesConcurrent},
-		{"CompleteCommandDead", testCompleteCommandDead},
-		{"CompleteCommandDoneAppliesNothing", testCompleteCommandDoneAppliesNothing},
-		{"CompleteCommandFailedAppliesNothing", testCompleteCommandFailedAppliesNothing},
-		{"CompleteCommandDeletedStaysDeleted", testCompleteCommandDeletedStaysDeleted},
-		{"MarkPublished", testMarkPublished},
-		{"PruneCommands", testPruneCommands},
-		{"PruneCommandsDead", testPruneCommandsDead},
-		{"ArchivedRoom", testArchivedRoom},
-		{"CanceledContext", testCanceledContext},
+// Features says what an implementation supports beyond what every store
+// must do; the subtests that need a feature it lacks are skipped, naming
+// the feature. The zero value claims nothing.
+type Features struct {
+	// AtomicCompletion: CompleteCommand finishes the ledger record and
+	// applies its room writes in one transaction, so a reader never sees a
+	// completion's writes while its record is still pending. SQLite has it,
+	// and the MongoDB store where the deployment has transactions (a replica
+	// set). The MongoDB store's guarded sequence (FerretDB, a standalone
+	// server) applies the writes first and finishes the record after, so a
+	// reader can see them in between. Every store must rule out the
+	// converse, a record finished without its writes, which the suite
+	// checks whatever the features.
+	AtomicCompletion bool
+	// ConcurrentProcesses: stores opened on the same data by different
+	// processes keep every guarantee against each other (a compare-and-set
+	// loses no update, exactly one claim, one plan and one completion of a
+	// record wins). Needs Harness.OpenShared. SQLite has it (processes take
+	// turns at the file's write lock), and the MongoDB store on MongoDB;
+	// on FerretDB v1 it does not (its conditional updates are serialised
+	// only within a process, see the MongoDB store's SerialUpdates).
+	ConcurrentProcesses bool
+}
+
+// Harness is how the suite gets stores of one implementation.
+type Harness struct {
+	// Features are what the implementation supports.
+	Features Features
+	// Open opens a fresh, empty store and registers its cleanup with
+	// t.Cleanup. It is called from parallel subtests.
+	Open func(t *testing.T) store.Store
+	// OpenShared opens a second store on the data of s, as another process
+	// would, and registers its cleanup with t.Cleanup. Only the
+	// ConcurrentProcesses subtests call it.
+	OpenShared func(t *testing.T, s store.Store) store.Store
+}
+
+// Feature names, as the skipped subtests give them.
+const (
+	FeatureAtomicCompletion    = "AtomicCompletion"
+	FeatureConcurrentProcesses = "ConcurrentProcesses"
+)
+
+func (f Features) has(name string) bool {
+	switch name {
+	case FeatureAtomicCompletion:
+		return f.AtomicCompletion
+	case FeatureConcurrentProcesses:
+		return f.ConcurrentProcesses
 	}
+	panic("storetest: unknown feature " + name)
+}
+
+// subtest is one case of the suite.
+type subtest struct {
+	name string
+	fn   func(t *testing.T, h Harness, s store.Store)
+	// own: the subtest reads or counts across the whole store and gets a
+	// fresh store of its own; the others share one and use IDs no other
+	// subtest uses.
+	own bool
+	// needs names the feature the subtest needs, if any.
+	needs string
+}
+
+// plain adapts a subtest that needs only its store.
+func plain(fn func(t *testing.T, s store.Store)) func(t *testing.T, h Harness, s store.Store) {
+	return func(t *testing.T, _ Harness, s store.Store) { fn(t, s) }
+}
+
+// Run runs the conformance suite against the stores h opens, its subtests
+// in parallel.
+func Run(t *testing.T, h Harness) {
+	t.Helper()
+	require.NotNil(t, h.Open, "Harness.Open is required")
+	if h.Features.ConcurrentProcesses {
+		require.NotNil(t, h.OpenShared, "Features.ConcurrentProcesses needs Harness.OpenShared")
+	}
+	tests := []subtest{
+		{name: "Ping", fn: plain(testPing)},
+		{name: "RoomRoundTrip", fn: plain(testRoomRoundTrip)},
+		{name: "InsertRoomDuplicate", fn: plain(testInsertRoomDuplicate), own: true},
+		{name: "NotFound", fn: plain(testNotFound), own: true},
+		{name: "DeleteRoom", fn: plain(testDeleteRoom)},
+		{name: "UpdateRoomCompareAndSet", fn: plain(testUpdateRoomCAS)},
+		{name: "UpdateRoomConcurrent", fn: plain(testUpdateRoomConcurrent)},
+		{name: "ListRoomsPagination", fn: plain(testListRoomsPagination), own: true},
+		{name: "ListRoomsStableUnderChanges", fn: plain(testListRoomsStable), own: true},
+		{name: "ExpiredRooms", fn: plain(testExpiredRooms), own: true},
+		{name: "ExpiredRoomsPaging", fn: plain(testExpiredRoomsPaging), own: true},
+		{name: "ExpiredRoomsPagingUnderChanges", fn: plain(testExpiredRoomsPagingUnderChanges), own: true},
+		{name: "MarkedRooms", fn: plain(testMarkedRooms), own: true},
+		{name: "CountRooms", fn: plain(testCountRooms), own: true},
+		{name: "UpgradeOnRead", fn: plain(testUpgradeOnRead)},
+		{name: "FindRoomsNameFilters", fn: plain(testFindRoomsNameFilters), own: true},
+		{name: "FindRoomsStatus", fn: plain(testFindRoomsStatus), own: true},
+		{name: "FindRoomsSorts", fn: plain(testFindRoomsSorts), own: true},
+		{name: "FindRoomsPagingUnderDeletes", fn: plain(testFindRoomsPagingUnderDeletes), own: true},
+		{name: "FindRoomsInvalid", fn: plain(testFindRoomsInvalid)},
+		{name: "ClaimCommand", fn: plain(testClaimCommand)},
+		{name: "ClaimCommandConcurrent", fn: plain(testClaimCommandConcurrent)},
+		{name: "SetCommandPlan", fn: plain(testSetCommandPlan)},
+		{name: "SetCommandPlanConcurrent", fn: plain(testSetCommandPlanConcurrent)},
+		{name: "CompleteCommand", fn: plain(testCompleteCommand)},
+		{name: "CompleteCommandOutboxBytes", fn: plain(testCompleteCommandOutboxBytes)},
+		{name: "CompleteCommandWrites", fn: plain(testCompleteCommandWrites)},
+		{name: "CompleteCommandWritesConcurrent", fn: plain(testCompleteCommandWritesConcurrent), own: true},
+		{name: "CompleteCommandConcurrent", fn: plain(testCompleteCommandConcurrent)},
+		{name: "CompleteCommandDead", fn: plain(testCompleteCommandDead)},
+		{name: "CompleteCommandDoneAppliesNothing", fn: plain(testCompleteCommandDoneAppliesNothing), own: true},
+		{name: "CompleteCommandFailedAppliesNothing", fn: plain(testCompleteCommandFailedAppliesNothing)},
+		{name: "CompleteCommandDeletedStaysDeleted", fn: plain(testCompleteCommandDeletedStaysDeleted), own: true},
+		{name: "CompleteCommandNeverDoneWithoutWrites", fn: plain(testCompletionNeverDoneWithoutWrites)},
+		{name: "CompleteCommandAtomic", fn: plain(testCompletionAtomic), needs: FeatureAtomicCompletion},
+		{name: "MarkPublished", fn: plain(testMarkPublished)},
+		{name: "PruneCommands", fn: plain(testPruneCommands), own: true},
+		{name: "PruneCommandsDead", fn: plain(testPruneCommandsDead), own: true},
+		{name: "ArchivedRoom", fn: plain(testArchivedRoom)},
+		{name: "CanceledContext", fn: plain(testCanceledContext)},
+		{name: "ConcurrentProcesses/UpdateRoom", fn: testProcessesUpdateRoom, needs: FeatureConcurrentProcesses},
+		{name: "ConcurrentProcesses/ClaimCommand", fn: testProcessesClaimCommand, needs: FeatureConcurrentProcesses},
+		{name: "ConcurrentProcesses/SetCommandPlan", fn: testProcessesSetCommandPlan, needs: FeatureConcurrentProcesses},
+		{name: "ConcurrentProcesses/CompleteCommand", fn: testProcessesCompleteCommand, needs: FeatureConcurrentProcesses},
+	}
+	// The store the subtests without a store of their own share; closed
+	// when t ends, after every parallel subtest.
+	shared := h.Open(t)
+	require.NotNil(t, shared, "open returned a nil store")
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			s := open(t)
-			require.NotNil(t, s, "open returned a nil store")
-			tc.fn(t, s)
+			if tc.needs != "" && !h.Features.has(tc.needs) {
+				t.Skipf("the store has no %s (storetest.Features.%s is false)", tc.needs, tc.needs)
+			}
+			t.Parallel()
+			var s store.Store
+			if tc.own {
+				s = h.Open(t)
+				require.NotNil(t, s, "open returned a nil store")
+			} else {
+				s = shared
+			}
+			tc.fn(t, h, s)
 		})
 	}
 }
@@ -427,13 +529,19 @@ func testUpdateRoomCAS(t *testing.T, s store.Store) {
 }
 
 func testUpdateRoomConcurrent(t *testing.T, s store.Store) {
+	updateConcurrently(t, []store.Store{s}, "Concurrent-abcdefghijklmno")
+}
+
+// updateConcurrently: Concurrency goroutines, spread over stores, update
+// one new room id with compare-and-set; no update is lost.
+func updateConcurrently(t *testing.T, stores []store.Store, id string) {
 	ctx := t.Context()
 	const perWorker = 3
 	const total = Concurrency * perWorker
-	r := NewRoom("Concurrent-abcdefghijklmno")
+	r := NewRoom(id)
 	r.Applied = nil
 	r.CreationDate = 0 // used as a counter below
-	require.NoError(t, s.InsertRoom(ctx, r))
+	require.NoError(t, stores[0].InsertRoom(ctx, r))
 
 	var (
 		wg   sync.WaitGroup
@@ -441,6 +549,7 @@ func testUpdateRoomConcurrent(t *testing.T, s store.Store) {
 		errs []error
 	)
 	for w := range Concurrency {
+		s := stores[w%len(stores)]
 		wg.Go(func() {
 			for i := range perWorker {
 				cmd := fmt.Sprintf("w%d-%d", w, i)
@@ -459,7 +568,7 @@ func testUpdateRoomConcurrent(t *testing.T, s store.Store) {
 	wg.Wait()
 	require.Empty(t, errs)
 
-	got, err := s.GetRoom(ctx, r.RoomID)
+	got, err := stores[len(stores)-1].GetRoom(ctx, r.RoomID)
 	require.NoError(t, err)
 	require.EqualValues(t, total, got.Version, "every successful update bumps the version once")
 	require.EqualValues(t, total, got.CreationDate, "an update was lost")
@@ -712,6 +821,13 @@ func testClaimCommand(t *testing.T, s store.Store) {
 }
 
 func testClaimCommandConcurrent(t *testing.T, s store.Store) {
+	claimConcurrently(t, []store.Store{s}, "race-1")
+}
+
+// claimConcurrently: Concurrency goroutines, spread over stores, claim
+// command id, each with its own plan; exactly one wins and every one gets
+// the winner's record.
+func claimConcurrently(t *testing.T, stores []store.Store, id string) {
 	ctx := t.Context()
 	type outcome struct {
 		cmd *store.Command
@@ -720,9 +836,10 @@ func testClaimCommandConcurrent(t *testing.T, s store.Store) {
 	results := make([]outcome, Concurrency)
 	var wg sync.WaitGroup
 	for i := range Concurrency {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
 			c, err := s.ClaimCommand(ctx, &store.Command{
-				ID:   "race-1",
+				ID:   id,
 				Type: "rooms.cmd.create",
 				Plan: json.RawMessage(fmt.Sprintf(`{"claimer":%d}`, i)),
 			})
@@ -746,9 +863,11 @@ func testClaimCommandConcurrent(t *testing.T, s store.Store) {
 		require.NotNil(t, o.cmd, "claimer %d", i)
 		require.JSONEq(t, winnerPlan, string(o.cmd.Plan), "claimer %d sees another plan than the winner's", i)
 	}
-	stored, err := s.GetCommand(ctx, "race-1")
-	require.NoError(t, err)
-	require.JSONEq(t, winnerPlan, string(stored.Plan))
+	for _, s := range stores {
+		stored, err := s.GetCommand(ctx, id)
+		require.NoError(t, err)
+		require.JSONEq(t, winnerPlan, string(stored.Plan))
+	}
 }
 
 func testSetCommandPlan(t *testing.T, s store.Store) {
@@ -781,16 +900,23 @@ func testSetCommandPlan(t *testing.T, s store.Store) {
 }
 
 func testSetCommandPlanConcurrent(t *testing.T, s store.Store) {
+	planConcurrently(t, []store.Store{s}, "plan-race")
+}
+
+// planConcurrently: Concurrency goroutines, spread over stores, set the
+// plan of pending record id; they all get the one plan stored.
+func planConcurrently(t *testing.T, stores []store.Store, id string) {
 	ctx := t.Context()
-	_, err := s.ClaimCommand(ctx, &store.Command{ID: "plan-race", Type: "rooms.cmd.delete"})
+	_, err := stores[0].ClaimCommand(ctx, &store.Command{ID: id, Type: "rooms.cmd.delete"})
 	require.NoError(t, err)
 
 	plans := make([]json.RawMessage, Concurrency)
 	errs := make([]error, Concurrency)
 	var wg sync.WaitGroup
 	for i := range Concurrency {
+		s := stores[i%len(stores)]
 		wg.Go(func() {
-			plans[i], errs[i] = s.SetCommandPlan(ctx, "plan-race", json.RawMessage(fmt.Sprintf(`{"planner":%d}`, i)))
+			plans[i], errs[i] = s.SetCommandPlan(ctx, id, json.RawMessage(fmt.Sprintf(`{"planner":%d}`, i)))
 		})
 	}
 	wg.Wait()
@@ -798,9 +924,11 @@ func testSetCommandPlanConcurrent(t *testing.T, s store.Store) {
 		require.NoError(t, errs[i])
 		require.JSONEq(t, string(plans[0]), string(plans[i]), "planners disagree on the plan")
 	}
-	c, err := s.GetCommand(ctx, "plan-race")
-	require.NoError(t, err)
-	require.JSONEq(t, string(plans[0]), string(c.Plan))
+	for _, s := range stores {
+		c, err := s.GetCommand(ctx, id)
+		require.NoError(t, err)
+		require.JSONEq(t, string(plans[0]), string(c.Plan))
+	}
 }
 
 // testCompleteCommandDead: a record finished dead says so, keeps that

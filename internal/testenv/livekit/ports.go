@@ -43,7 +43,7 @@ func (b *portBlock) release() {
 // on 127.0.0.1 right now.
 func reservePorts() (*portBlock, error) {
 	dir := filepath.Join(os.TempDir(), "roomkeeper-livekit-ports")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := os.MkdirAll(dir, 0o755); err != nil { //nolint:gosec // the port locks are shared by every test binary on the machine
 		return nil, fmt.Errorf("port lock dir: %w", err)
 	}
 	blocks := (blockLast - blockFirst) / blockSize
@@ -53,7 +53,7 @@ func reservePorts() (*portBlock, error) {
 	}
 	for _, i := range order {
 		first := blockFirst + i*blockSize
-		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%d.lock", first)), os.O_CREATE|os.O_RDWR, 0o644)
+		f, err := os.OpenFile(filepath.Join(dir, fmt.Sprintf("%d.lock", first)), os.O_CREATE|os.O_RDWR, 0o644) //nolint:gosec // as the directory: shared locks, no secrets
 		if err != nil {
 			return nil, fmt.Errorf("port lock: %w", err)
 		}
