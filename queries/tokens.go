@@ -169,13 +169,15 @@ func (q *Service) recordingToken(ctx context.Context, body []byte) (any, error) 
 // retrieve; delete), the anonymous recording link, while enabled, gives
 // retrieval only.
 func (q *Service) roomRecordingToken(room *store.Room, secret string) (any, error) {
-	role, canRetrieve, canDelete := "", false, false
-	if r, err := roleFor(room, secret); err == nil {
-		p := permissionsOf(room, r)
-		role, canRetrieve, canDelete = r, p.RecordingList || p.RecordingPlay, p.RecordingDelete
-	} else if rec, ok := RoleOf(secret, room.RecordingSecret, ""); ok && rec == events.RoleModerator && room.Access.Anonymous.Recording.Enabled {
+	var canRetrieve, canDelete bool
+	role, err := roleFor(room, secret)
+	switch {
+	case err == nil:
+		p := permissionsOf(room, role)
+		canRetrieve, canDelete = p.RecordingList || p.RecordingPlay, p.RecordingDelete
+	case recordingLink(room, secret):
 		role, canRetrieve = events.RoleRecording, true
-	} else {
+	default:
 		return nil, err
 	}
 	if err := q.attached(); err != nil {
@@ -186,6 +188,13 @@ func (q *Service) roomRecordingToken(room *store.Room, secret string) (any, erro
 		return nil, err
 	}
 	return events.TokenReply{Token: token}, nil
+}
+
+// recordingLink reports whether secret is the room's anonymous recording
+// link's, while that link is enabled (compared in constant time).
+func recordingLink(room *store.Room, secret string) bool {
+	rec, ok := RoleOf(secret, room.RecordingSecret, "")
+	return ok && rec == events.RoleModerator && room.Access.Anonymous.Recording.Enabled
 }
 
 // attached answers "unavailable" when there is no LiveKit to sign for.

@@ -104,7 +104,7 @@ func recordingOf(info *lkproto.EgressInfo, roomName string) *store.Recording {
 	if rec.UpdatedAt == 0 {
 		rec.UpdatedAt = max(info.GetStartedAt(), info.GetEndedAt())
 	}
-	file := info.GetFile()
+	file := info.GetFile() //nolint:staticcheck // SA1019: egresses before fileResults existed report their file here only
 	if files := info.GetFileResults(); len(files) > 0 {
 		file = files[0]
 	}

@@ -259,7 +259,7 @@ func TestGuardedConcurrentCompletions(t *testing.T) {
 				// (1 s here; a loaded machine and FerretDB) gets
 				// ErrUnavailable, a transient error: the pipeline tries
 				// again later, and so does this caller.
-				for try := 0; try < 20; try++ {
+				for range 20 {
 					results[i], errs[i] = s.CompleteCommand(ctx, id, store.Completion{
 						Status: store.StatusDone,
 						Result: json.RawMessage(fmt.Sprintf(`{"room":%q}`, room.RoomID)),
