@@ -68,6 +68,14 @@ func (m *signalMeetings) RoomExists(ctx context.Context, id string) (bool, error
 	return m.HasActiveMeeting(ctx, id)
 }
 
+func (m *signalMeetings) MeetingStart(ctx context.Context, id string) (time.Time, string, bool, error) {
+	ok, err := m.HasActiveMeeting(ctx, id)
+	if !ok || err != nil {
+		return time.Time{}, "", false, err
+	}
+	return time.Now(), "RM_" + id, true, nil
+}
+
 func (m *signalMeetings) DeleteRoom(context.Context, string) error { return nil }
 
 func (m *signalMeetings) SendData(_ context.Context, id, topic string, payload []byte) error {
