@@ -53,6 +53,9 @@ type signalMeetings struct {
 	checkErr error
 	sendErr  error
 	sent     []sentData
+	// started is when MeetingStart says every meeting started (zero: at
+	// the call).
+	started time.Time
 }
 
 func (m *signalMeetings) HasActiveMeeting(_ context.Context, id string) (bool, error) {
@@ -73,7 +76,10 @@ func (m *signalMeetings) MeetingStart(ctx context.Context, id string) (time.Time
 	if !ok || err != nil {
 		return time.Time{}, "", false, err
 	}
-	return time.Now(), "RM_" + id, true, nil
+	if m.started.IsZero() {
+		return time.Now(), "RM_" + id, true, nil
+	}
+	return m.started, "RM_" + id, true, nil
 }
 
 func (m *signalMeetings) DeleteRoom(context.Context, string) error { return nil }
