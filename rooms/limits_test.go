@@ -3,6 +3,7 @@ package rooms_test
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/handler"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/natsapi"
@@ -184,4 +186,37 @@ func TestSweepWarningAcrossACrash(t *testing.T) {
 			require.Len(t, meet.sentTo(room), n, "a later sweep does not warn again")
 		})
 	}
+}
+
+// With more active rooms than one sweep checks (MaxDurationChecks 2, pages
+// of 1), successive sweeps start at different names and wrap around: every
+// meeting is warned, each once.
+func TestSweepDurationChecksWrapAround(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	meet := &signalMeetings{allLive: true, started: time.Now()}
+	b.Rooms.Meetings = meet
+	var ids []string
+	for _, name := range []string{"alpha", "Bravo", "charlie", "delta", "Echo", "zulu", "0zero"} {
+		id := name + "-aaaaaaaaaaaaaaa"
+		ids = append(ids, id)
+		b.insertRoom(t, id, nil, func(r *store.Room) { r.RoomName = name; activeRoom(r); limited(3, "")(r) })
+	}
+	b.insertRoom(t, "open-aaaaaaaaaaaaaaa", nil, limited(3, "")) // no meeting: never checked
+	b.Start(t, workertest.WorkerOpts{Registry: func(reg *handler.Registry) {
+		rooms.SetSweepConfig(reg, b.Rooms, rooms.SweepConfig{MaxDurationChecks: 2, PageSize: 1})
+	}})
+
+	warned := 0
+	for i := 0; i < 60 && warned < len(ids); i++ {
+		res := b.sweep(t, fmt.Sprintf("sweep-%d", i))
+		require.LessOrEqual(t, res.MeetingsWarned, 2)
+		warned += res.MeetingsWarned
+	}
+	require.Equal(t, len(ids), warned, "every meeting is warned within 60 sweeps")
+	for _, id := range ids {
+		require.Len(t, meet.sentTo(id), 1, id)
+		require.Equal(t, "RM_"+id, b.storedRoom(t, id).WarnedMeeting)
+	}
+	require.Empty(t, meet.sentTo("open-aaaaaaaaaaaaaaa"))
 }
