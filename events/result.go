@@ -185,4 +185,9 @@ type SweepResult struct {
 	Expired        int `json:"expired"`
 	DeleteCommands int `json:"deleteCommands"`
 	Reconciled     int `json:"reconciled"`
+	// MeetingsEnded and MeetingsWarned: meetings ended for being over
+	// their duration limit, and meetings warned that they reach it soon
+	// (absent when none).
+	MeetingsEnded  int `json:"meetingsEnded,omitempty"`
+	MeetingsWarned int `json:"meetingsWarned,omitempty"`
 }

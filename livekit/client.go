@@ -121,6 +121,24 @@ func (c *Client) RoomExists(ctx context.Context, roomID string) (bool, error) {
 	return len(rooms) > 0, nil
 }
 
+// MeetingStart reports when LiveKit created the room (the start of its
+// meeting, as OpenVidu Meet counts a meeting's duration) and the room's
+// SID, which names this meeting: a later meeting of the same room gets a
+// new one. ok is false when LiveKit does not have the room. One call
+// (ListRooms).
+//
+// Detached: always ok false, nil (after Config.ExtraLatency).
+func (c *Client) MeetingStart(ctx context.Context, roomID string) (start time.Time, sid string, ok bool, err error) {
+	if roomID == "" {
+		return time.Time{}, "", false, fmt.Errorf("livekit meeting start: %w: empty room ID", ErrInvalidArgument)
+	}
+	rooms, err := c.ListRooms(ctx, []string{roomID})
+	if err != nil || len(rooms) == 0 {
+		return time.Time{}, "", false, err
+	}
+	return rooms[0].CreatedAt, rooms[0].SID, true, nil
+}
+
 // listRoomsBatch bounds the names sent in one ListRooms call.
 const listRoomsBatch = 100
 

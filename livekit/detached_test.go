@@ -31,6 +31,10 @@ func TestDetached(t *testing.T) {
 	require.NoError(t, err)
 	require.Empty(t, rooms)
 
+	_, _, ok, err := c.MeetingStart(ctx, "Room-abc")
+	require.NoError(t, err)
+	require.False(t, ok)
+
 	require.NoError(t, c.DeleteRoom(ctx, "Room-abc"))
 
 	unavailable := func(err error) {

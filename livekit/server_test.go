@@ -100,6 +100,35 @@ func TestAgainstServer(t *testing.T) {
 		require.False(t, active)
 	})
 
+	t.Run("MeetingStart", func(t *testing.T) {
+		t.Parallel()
+		ctx := testCtx(t)
+		room := roomName(t)
+
+		_, sid, ok, err := c.MeetingStart(ctx, room)
+		require.NoError(t, err)
+		require.False(t, ok, "a room LiveKit does not have")
+		require.Empty(t, sid)
+
+		before := time.Now()
+		require.NoError(t, c.EnsureRoom(ctx, room, nil))
+		start, sid, ok, err := c.MeetingStart(ctx, room)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.WithinDuration(t, before, start, 2*time.Second, "the LiveKit room's creation")
+		rooms, err := c.ListRooms(ctx, []string{room})
+		require.NoError(t, err)
+		require.Equal(t, rooms[0].SID, sid)
+
+		// A later meeting of the same room is another LiveKit room.
+		require.NoError(t, c.DeleteRoom(ctx, room))
+		require.NoError(t, c.EnsureRoom(ctx, room, nil))
+		_, again, ok, err := c.MeetingStart(ctx, room)
+		require.NoError(t, err)
+		require.True(t, ok)
+		require.NotEqual(t, sid, again)
+	})
+
 	t.Run("HasActiveMeeting", func(t *testing.T) {
 		t.Parallel()
 		ctx := testCtx(t)

@@ -15,9 +15,11 @@
 //     live; forced deletes end the meeting)
 //   - meetings.go: LiveKit's room_started and room_finished (which
 //     finalises a room marked for deletion)
-//   - sweep.go, expire.go, reconcile.go: rooms.cmd.sweep (expired rooms get
-//     a delete command each; rooms whose room_finished was lost are
-//     reconciled with LiveKit; the ledger is pruned)
+//   - sweep.go, expire.go, reconcile.go, limits.go: rooms.cmd.sweep
+//     (expired rooms get a delete command each; rooms whose room_finished
+//     was lost are reconciled with LiveKit; meetings over their duration
+//     limit are ended, those close to it warned once; the ledger is
+//     pruned)
 //   - signals.go: data messages telling a live meeting's participants that
 //     their room changed
 //

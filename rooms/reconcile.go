@@ -16,6 +16,9 @@ type reconcilePlan struct {
 	// room (their room_finished was lost), with the version that was read
 	// and what the end of their meeting does (their meetingEndAction).
 	End []roomEnd `json:"end,omitempty"`
+	// Limits: meetings over their duration limit, to end, and meetings
+	// to warn that they reach it soon (limits.go).
+	Limits []meetingLimit `json:"limits,omitempty"`
 }
 
 type roomEnd struct {
@@ -86,7 +89,7 @@ func (h sweepHandler) reconcile(ctx context.Context, job *handler.Job[events.Swe
 		job.Log.WithError(firstErr).WithField("failed", failed).WithField("checked", checked).
 			Warn("LiveKit could not be asked about some rooms; the next sweep reconciles them")
 	}
-	return p, nil
+	return p, h.planLimits(ctx, job.Log, start, job.Now, &p)
 }
 
 // scanMarked calls fn with the pages of MarkedRooms from just after start

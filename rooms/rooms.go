@@ -21,6 +21,10 @@ type Meetings interface {
 	// RoomExists reports whether LiveKit has the room (and so will still
 	// send its room_finished).
 	RoomExists(ctx context.Context, roomID string) (bool, error)
+	// MeetingStart reports when LiveKit created the room (its meeting's
+	// start) and the room's SID (the meeting's ID); ok is false when
+	// LiveKit does not have the room.
+	MeetingStart(ctx context.Context, roomID string) (start time.Time, sid string, ok bool, err error)
 	// DeleteRoom ends the room's meeting; a room LiveKit does not have is
 	// not an error.
 	DeleteRoom(ctx context.Context, roomID string) error
@@ -37,6 +41,11 @@ func (Detached) HasActiveMeeting(context.Context, string) (bool, error) { return
 
 // RoomExists always reports false.
 func (Detached) RoomExists(context.Context, string) (bool, error) { return false, nil }
+
+// MeetingStart always reports no room.
+func (Detached) MeetingStart(context.Context, string) (time.Time, string, bool, error) {
+	return time.Time{}, "", false, nil
+}
 
 // DeleteRoom does nothing.
 func (Detached) DeleteRoom(context.Context, string) error { return nil }

@@ -78,6 +78,20 @@ func (r *Rooms) signal(ctx context.Context, log logrus.FieldLogger, roomID, topi
 	r.signaled(topic, nil)
 }
 
+// sendSignal sends a data message on topic to the participants of room
+// roomID, which LiveKit has, and returns the error; the observer learns
+// the outcome.
+func (r *Rooms) sendSignal(ctx context.Context, roomID, topic string, payload any) error {
+	raw, err := json.Marshal(payload)
+	if err == nil {
+		ctx, cancel := context.WithTimeout(ctx, signalTimeout)
+		err = r.Meetings.SendData(ctx, roomID, topic, raw)
+		cancel()
+	}
+	r.signaled(topic, err)
+	return err
+}
+
 func (r *Rooms) signaled(topic string, err error) {
 	if r.Signals != nil {
 		r.Signals.Signaled(topic, err)

@@ -31,8 +31,19 @@ type SweepConfig struct {
 	// successive sweeps. Default 5000.
 	MaxReconcile int
 	// ReconcileConcurrency is the number of LiveKit calls in flight during
-	// reconciliation. Default 8.
+	// reconciliation and the duration limits. Default 8.
 	ReconcileConcurrency int
+	// MaxDurationChecks bounds the rooms with an active meeting read per
+	// sweep for their duration limit (config.maxDurationMinutes); each of
+	// them that has a limit costs one LiveKit call. When there are more,
+	// each sweep starts at a different place in the order of room names
+	// and wraps around. Default 5000.
+	MaxDurationChecks int
+	// DurationWarning is how long before its duration limit a meeting's
+	// participants are warned, once, with a meet_meeting_ending_soon
+	// signal (upstream MEETING_DURATION_WARNING_REMAINING). Default 5
+	// minutes; negative: no warning.
+	DurationWarning time.Duration
 	// LedgerRetention is how long a command's ledger record is kept after
 	// it is done; every sweep deletes older ones (store.PruneCommands).
 	// Default DefaultLedgerRetention; negative: never prune.
@@ -58,6 +69,9 @@ type SweepConfig struct {
 // DefaultLedgerRetention is the default of SweepConfig.LedgerRetention.
 const DefaultLedgerRetention = 7 * 24 * time.Hour
 
+// DefaultDurationWarning is the default of SweepConfig.DurationWarning.
+const DefaultDurationWarning = 5 * time.Minute
+
 // pruneBatch is the most ledger records one PruneCommands call deletes.
 const pruneBatch = 1000
 
@@ -74,6 +88,12 @@ func (c SweepConfig) WithDefaults() SweepConfig {
 	}
 	if c.ReconcileConcurrency <= 0 {
 		c.ReconcileConcurrency = 8
+	}
+	if c.MaxDurationChecks <= 0 {
+		c.MaxDurationChecks = 5000
+	}
+	if c.DurationWarning == 0 {
+		c.DurationWarning = DefaultDurationWarning
 	}
 	if c.LedgerRetention == 0 {
 		c.LedgerRetention = DefaultLedgerRetention
@@ -104,7 +124,8 @@ const (
 )
 
 // sweepHandler applies rooms.cmd.sweep: it fans expired rooms out as one
-// graceful rooms.cmd.delete each, and reconciles rooms with LiveKit.
+// graceful rooms.cmd.delete each, reconciles rooms with LiveKit, and
+// enforces the meetings' duration limits (limits.go).
 //
 // Every effect is safe to repeat. The delete commands go out through the
 // outcome's Publish list, so the pipeline stores them in the ledger before
@@ -112,7 +133,9 @@ const (
 // nothing, a crash after it republishes the same IDs, which JetStream drops.
 // The reconciliation decision (which rooms LiveKit no longer has) is the
 // command's plan, taken once; its meeting_ended updates are
-// compare-and-set writes that carry the sweep's ID.
+// compare-and-set writes that carry the sweep's ID. So is the duration
+// limits' decision (which meetings to end or warn); a warning is recorded
+// on its room with a compare-and-set write that carries the sweep's ID.
 type sweepHandler struct {
 	*Rooms
 	cfg SweepConfig
@@ -136,7 +159,12 @@ func (h sweepHandler) Handle(ctx context.Context, job *handler.Job[events.Sweep]
 	if err != nil {
 		return nil, err
 	}
-	res := events.SweepResult{Expired: expired, DeleteCommands: len(out.Publish), Reconciled: reconciled}
+	ended, warned, err := h.applyLimits(ctx, job, plan.Limits)
+	if err != nil {
+		return nil, err
+	}
+	res := events.SweepResult{Expired: expired, DeleteCommands: len(out.Publish), Reconciled: reconciled,
+		MeetingsEnded: ended, MeetingsWarned: warned}
 	out.Data = res
 	h.report(ctx, job, res, more)
 	return out, nil
@@ -144,7 +172,8 @@ func (h sweepHandler) Handle(ctx context.Context, job *handler.Job[events.Sweep]
 
 // report logs the sweep, prunes the ledger and tells the observer.
 func (h sweepHandler) report(ctx context.Context, job *handler.Job[events.Sweep], res events.SweepResult, more bool) {
-	log := job.Log.WithField("expired", res.Expired).WithField("delete_commands", res.DeleteCommands).WithField("reconciled", res.Reconciled)
+	log := job.Log.WithField("expired", res.Expired).WithField("delete_commands", res.DeleteCommands).WithField("reconciled", res.Reconciled).
+		WithField("meetings_ended", res.MeetingsEnded).WithField("meetings_warned", res.MeetingsWarned)
 	if h.cfg.LedgerRetention > 0 {
 		pruned, err := h.prune(ctx, job.Now.Add(-h.cfg.LedgerRetention))
 		log = log.WithField("pruned", pruned)

@@ -534,6 +534,9 @@ func (o *outage) HasActiveMeeting(ctx context.Context, id string) (bool, error) 
 func (o *outage) RoomExists(ctx context.Context, id string) (bool, error) {
 	return o.now().RoomExists(ctx, id)
 }
+func (o *outage) MeetingStart(ctx context.Context, id string) (time.Time, string, bool, error) {
+	return o.now().MeetingStart(ctx, id)
+}
 func (o *outage) DeleteRoom(ctx context.Context, id string) error { return o.now().DeleteRoom(ctx, id) }
 func (o *outage) SendData(ctx context.Context, id, topic string, p []byte) error {
 	return o.now().SendData(ctx, id, topic, p)

@@ -53,6 +53,9 @@ type signalMeetings struct {
 	checkErr error
 	sendErr  error
 	sent     []sentData
+	// started is when MeetingStart says every meeting started (zero: at
+	// the call).
+	started time.Time
 }
 
 func (m *signalMeetings) HasActiveMeeting(_ context.Context, id string) (bool, error) {
@@ -66,6 +69,17 @@ func (m *signalMeetings) HasActiveMeeting(_ context.Context, id string) (bool, e
 
 func (m *signalMeetings) RoomExists(ctx context.Context, id string) (bool, error) {
 	return m.HasActiveMeeting(ctx, id)
+}
+
+func (m *signalMeetings) MeetingStart(ctx context.Context, id string) (time.Time, string, bool, error) {
+	ok, err := m.HasActiveMeeting(ctx, id)
+	if !ok || err != nil {
+		return time.Time{}, "", false, err
+	}
+	if m.started.IsZero() {
+		return time.Now(), "RM_" + id, true, nil
+	}
+	return m.started, "RM_" + id, true, nil
 }
 
 func (m *signalMeetings) DeleteRoom(context.Context, string) error { return nil }

@@ -52,6 +52,11 @@ type Room struct {
 	// ModeratorSecret; the speaker link is the old publisher link).
 	SpeakerSecret   string `json:"-" bson:"speakerSecret"`
 	RecordingSecret string `json:"-" bson:"recordingSecret"`
+	// WarnedMeeting is the LiveKit room SID of the last meeting whose
+	// participants were warned that it reaches its duration limit
+	// (config.maxDurationMinutes) soon, so that each meeting is warned
+	// once; a later meeting has another SID. Empty: none.
+	WarnedMeeting string `json:"-" bson:"warnedMeeting,omitempty"`
 	// Meeting is the meeting status (MeetingNone, MeetingActive,
 	// MeetingEnded) as last reported by LiveKit.
 	Meeting string `json:"-" bson:"meeting"`

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // LKRooms is a LiveKit double (a rooms.Meetings) for tests of the room
@@ -14,12 +15,13 @@ type LKRooms struct {
 	exists map[string]bool
 	active map[string]bool
 	// Calls counts RoomExists calls.
-	Calls atomic.Int64
+	Calls   atomic.Int64
+	created time.Time
 }
 
 // NewLKRooms returns a LiveKit with no rooms.
 func NewLKRooms() *LKRooms {
-	return &LKRooms{exists: map[string]bool{}, active: map[string]bool{}}
+	return &LKRooms{exists: map[string]bool{}, active: map[string]bool{}, created: time.Now()}
 }
 
 // Set says whether LiveKit has room id and whether it has a meeting.
@@ -44,6 +46,16 @@ func (m *LKRooms) RoomExists(_ context.Context, id string) (bool, error) {
 	return m.exists[id], nil
 }
 
+// MeetingStart reports a room Set made exist as created when the double
+// was made, with SID "RM_<id>".
+func (m *LKRooms) MeetingStart(ctx context.Context, id string) (time.Time, string, bool, error) {
+	ok, err := m.RoomExists(ctx, id)
+	if !ok || err != nil {
+		return time.Time{}, "", false, err
+	}
+	return m.created, "RM_" + id, true, nil
+}
+
 // DeleteRoom does nothing.
 func (m *LKRooms) DeleteRoom(context.Context, string) error { return nil }
 
@@ -63,6 +75,16 @@ func (m Meetings) HasActiveMeeting(_ context.Context, id string) (bool, error) {
 // RoomExists reports whether id is not in Gone.
 func (m Meetings) RoomExists(_ context.Context, id string) (bool, error) {
 	return m.Active[id] && !m.Gone[id], nil
+}
+
+// MeetingStart reports a room RoomExists reports as created now, with SID
+// "RM_<id>".
+func (m Meetings) MeetingStart(ctx context.Context, id string) (time.Time, string, bool, error) {
+	ok, _ := m.RoomExists(ctx, id)
+	if !ok {
+		return time.Time{}, "", false, nil
+	}
+	return time.Now(), "RM_" + id, true, nil
 }
 
 // DeleteRoom does nothing.

@@ -101,6 +101,7 @@ var roomV4Cols = []string{
 	`meeting_end_action   TEXT    NOT NULL DEFAULT ''`,
 	`speaker_secret       TEXT    NOT NULL DEFAULT ''`,
 	`recording_secret     TEXT    NOT NULL DEFAULT ''`,
+	`warned_meeting       TEXT    NOT NULL DEFAULT ''`, // store.Room.WarnedMeeting
 	// auto_deletion_date as FindRooms sorts it: store.NullDate for a room
 	// without one, so it sorts after every dated room. A column of its own
 	// rather than an index on coalesce(auto_deletion_date, ...): SQLite

@@ -363,6 +363,7 @@ func testRoomRoundTrip(t *testing.T, s store.Store) {
 		MeetingEndAction: events.EndActionClose,
 		SpeakerSecret:    "spk-secret-\"q\"",
 		RecordingSecret:  "rec-secret",
+		WarnedMeeting:    "RM_warned1",
 	}
 	bare := &store.Room{
 		RoomID:       "Bare-abcdefghijklmno",
@@ -404,6 +405,15 @@ func testRoomRoundTrip(t *testing.T, s store.Store) {
 	require.NoError(t, err)
 	require.Equal(t, full.RoomName, again.RoomName)
 	require.Equal(t, "cmd-1", again.Applied[0])
+
+	// An update keeps the warned meeting it sets, and clears it.
+	for _, warned := range []string{"RM_warned2", ""} {
+		again.WarnedMeeting = warned
+		require.NoError(t, s.UpdateRoom(ctx, again, again.Version))
+		again, err = s.GetRoom(ctx, full.RoomID)
+		require.NoError(t, err)
+		require.Equal(t, warned, again.WarnedMeeting)
+	}
 }
 
 func testInsertRoomDuplicate(t *testing.T, s store.Store) {
