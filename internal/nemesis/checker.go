@@ -65,6 +65,11 @@ type Webhook struct {
 type Room struct {
 	ID               string
 	AutoDeletionDate *int64 // epoch ms
+	// MarkedForDeletion: a graceful delete found a meeting in it.
+	MarkedForDeletion bool
+	// MeetingActive: the last word of LiveKit (or of the reconciliation)
+	// was that a meeting is going on.
+	MeetingActive bool
 }
 
 // Consumer is the state of a workers consumer at the end.
@@ -263,6 +268,15 @@ func Check(h History) []Violation {
 		}
 		if d := room.AutoDeletionDate; d != nil && time.UnixMilli(*d).Before(h.ExpiredBefore) {
 			add("room-expired-kept", room.ID, "autoDeletionDate %s passed", time.UnixMilli(*d).UTC().Format(time.RFC3339Nano))
+		}
+		// Every meeting ended before the end (LiveKit closed its room,
+		// or lost it): its room_finished, or the sweep's reconciliation,
+		// finalises a marked room and ends an active meeting.
+		if room.MarkedForDeletion {
+			add("room-marked-kept", room.ID, "still marked for deletion after every meeting ended")
+		}
+		if room.MeetingActive {
+			add("meeting-active-kept", room.ID, "meeting still active after every meeting ended")
 		}
 	}
 	for room, cmd := range created {

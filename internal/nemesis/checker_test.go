@@ -106,6 +106,8 @@ func TestCheckFindsViolations(t *testing.T) {
 		{"room-back-after-delete", func(h *History) { h.Rooms = append(h.Rooms, Room{ID: "R1"}) }},
 		{"room-unexplained", func(h *History) { h.Rooms = append(h.Rooms, Room{ID: "R9"}) }},
 		{"room-expired-kept", func(h *History) { h.Rooms[1].AutoDeletionDate = &past }},
+		{"room-marked-kept", func(h *History) { h.Rooms[1].MarkedForDeletion = true }},
+		{"meeting-active-kept", func(h *History) { h.Rooms[0].MeetingActive = true }},
 		{"room-doubled", func(h *History) { h.Results[2].Data = h.Results[1].Data }},
 		{"event-missing", func(h *History) { h.Events = h.Events[1:] }},
 		{"event-doubled", func(h *History) { h.Events = append(h.Events, h.Events[0]) }},

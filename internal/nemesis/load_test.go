@@ -33,6 +33,7 @@ const (
 	opGet           op = "get"
 	opList          op = "list"
 	opWebhook       op = "webhook"
+	opMeeting       op = "meeting-then-delete"
 )
 
 type opWeight struct {
@@ -43,7 +44,7 @@ type opWeight struct {
 var opWeights = []opWeight{
 	{opCreate, 26}, {opCreateExpires, 10}, {opDelete, 12}, {opDeleteForce, 5}, {opUpdate, 10},
 	{opDuplicate, 8}, {opNoMsgID, 5}, {opPoison, 5}, {opOversize, 2}, {opReservedID, 2},
-	{opGet, 10}, {opList, 5}, {opWebhook, 8},
+	{opGet, 10}, {opList, 5}, {opWebhook, 8}, {opMeeting, 3},
 }
 
 // publishGiveUp bounds the retries of one publish: a producer retries a
@@ -69,6 +70,10 @@ type load struct {
 	queries   map[string]int // query outcomes
 	lastExp   time.Time      // latest autoDeletionDate sent
 	seq       int
+
+	inMeeting      int       // participants in meetings now
+	lastMeetingEnd time.Time // when the last participant left
+	lastWebhook    time.Time // when the last webhook was posted
 
 	webhooks      []webhookSent
 	webhookBodies []signedWebhook
@@ -149,6 +154,21 @@ func (l *load) Run(ctx context.Context) {
 			do()
 		}()
 	}
+}
+
+// quietAfter is when the last effect the load set off in the future is
+// due: the last expiring room's date, the last room LiveKit closes after
+// its participant left, the last webhook posted.
+func (l *load) quietAfter() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.lastExp
+	for _, u := range []time.Time{l.lastMeetingEnd.Add(liveKitDepartureTimeout + 2*time.Second), l.lastWebhook} {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
 }
 
 // pick returns up to n known rooms (deleted ones included: a delete or
@@ -290,6 +310,8 @@ func (l *load) prepare(o op) func() {
 		return func() { l.list() }
 	case opWebhook:
 		return l.prepareWebhook()
+	case opMeeting:
+		return l.prepareMeeting()
 	}
 	return func() {}
 }

@@ -18,11 +18,12 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
+	"github.com/roomkeeper/roomkeeper/store"
 )
 
 // ciSeeds are the seeds TestNemesis always runs (besides a random one)
 // when NEMESIS_SEED is not set.
-var ciSeeds = []uint64{2} // 25 s: stop-worker, kill-nats, lock-store
+var ciSeeds = []uint64{17} // 25 s: kill-nats, kill-livekit 2
 
 // Defaults of a run.
 const (
@@ -109,12 +110,11 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 	faultsEnd := time.Since(start)
 
 	// Settle: the work queue empty, nothing pending, the last expiring
-	// room past its date and swept; then the schedulers stop, the queue
-	// empties again, and the rest stop.
-	l.mu.Lock()
-	expiryDone := l.lastExp.Add(3 * sweepInterval)
-	l.mu.Unlock()
-	state, ok := s.waitSettled(settle, expiryDone)
+	// room past its date, the last meeting's room closed by LiveKit and
+	// the last webhook in, and three sweeps after that (expiry and
+	// reconciliation); then the schedulers stop, the queue empties again,
+	// and the rest stop.
+	state, ok := s.waitSettled(settle, l.quietAfter().Add(3*sweepInterval))
 	settleTook := time.Since(start) - faultsEnd
 	var exits []Exit
 	exits = append(exits, terminate(s.schedulers)...)
@@ -167,6 +167,7 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 	}
 	t.Logf("results: %s; dead letters: %s; webhooks posted %d (replays included), answered 200 %d, distinct event IDs stored %d", counts(codes), counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
 	t.Logf("valid commands answered with an error: %s", counts(refusals(h)))
+	t.Logf("meetings: %s", counts(meetingPaths(h)))
 	if len(violations) > 0 {
 		var b strings.Builder
 		fmt.Fprintf(&b, "nemesis report: seed %d (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s)\nfault log:\n%s\nviolations:\n", seed, seed, duration, n.Log())
@@ -271,7 +272,8 @@ func collect(t *testing.T, s *system, l *load) History {
 			break
 		}
 		for _, r := range page {
-			h.Rooms = append(h.Rooms, Room{ID: r.RoomID, AutoDeletionDate: r.AutoDeletionDate})
+			h.Rooms = append(h.Rooms, Room{ID: r.RoomID, AutoDeletionDate: r.AutoDeletionDate,
+				MarkedForDeletion: r.MarkedForDeletion, MeetingActive: r.Meeting == store.MeetingActive})
 		}
 		after = page[len(page)-1].RoomID
 	}
@@ -328,6 +330,36 @@ func exitTimes(exits []Exit) string {
 		s += " (" + strings.Join(bad, "; ") + ")"
 	}
 	return s
+}
+
+// meetingPaths counts how rooms with a meeting went: marked by a delete,
+// deleted by a room_finished, deleted by the sweep's reconciliation (a
+// marked room LiveKit lost), meeting_ended events.
+func meetingPaths(h History) map[string]int {
+	out := map[string]int{}
+	for _, r := range h.Results {
+		if !r.OK || r.Type != events.SubjectDelete {
+			continue
+		}
+		var d events.DeleteResult
+		if json.Unmarshal(r.Data, &d) == nil {
+			out["marked by a delete"] += len(d.MarkedForDeletion)
+		}
+		if strings.HasPrefix(r.CommandID, events.ReconcileIDPrefix) {
+			out["deleted by reconciliation"] += len(d.Deleted)
+		}
+	}
+	for _, e := range h.Events {
+		switch {
+		case e.Type == events.EventDeleted && strings.HasPrefix(eventCause(e.ID), events.WebhookIDPrefix):
+			out["deleted by room_finished"]++
+		case e.Type == events.EventMeetingEnded:
+			out["meeting_ended"]++
+		case e.Type == events.EventMeetingStarted:
+			out["meeting_started"]++
+		}
+	}
+	return out
 }
 
 // refusals counts the error results of commands the load sent as valid,

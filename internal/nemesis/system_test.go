@@ -15,9 +15,11 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
+	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
+	"github.com/roomkeeper/roomkeeper/webhooks"
 )
 
 // Settings of the system under test.
@@ -31,11 +33,17 @@ const (
 	// auditStream sources ROOMS_RESULTS without its one-per-subject
 	// limit, so a second result stored for a command stays visible.
 	auditStream = "NEMESIS_RESULTS"
+	// LiveKit's room timeouts (rooms a participant's join creates): a
+	// room closes, and its room_finished goes out, this long after its
+	// last participant left, or after nobody joined.
+	liveKitDepartureTimeout = time.Second
+	liveKitEmptyTimeout     = 5 * time.Second
 )
 
 // system is the deployment under test: a 3-node JetStream cluster, and
 // roomkeeper workers, schedulers and a webhooks receiver as separate
-// processes sharing one SQLite file.
+// processes sharing one SQLite file, and a livekit-server whose webhooks
+// go to the webhooks receiver.
 type system struct {
 	t          *testing.T
 	logDir     string
@@ -47,6 +55,9 @@ type system struct {
 	// ferret is the MongoDB store (FerretDB) of a run on MONGO_URI; nil
 	// on SQLite.
 	ferret *procs.Ferret
+	// lk is the livekit-server the workers ask about meetings and whose
+	// webhooks the receiver takes; its key signs the load's webhooks too.
+	lk     *lktest.Server
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	client *events.Client
@@ -76,6 +87,15 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		s.ferret = procs.StartFerret(t, ferretDBBin, s.logDir)
 	}
 	s.nats = procs.StartNATSCluster(t, natsServerBin, s.logDir, sc.NATSNodes)
+	// LiveKit calls the webhooks receiver back: its address is fixed
+	// across restarts.
+	webhooksAddr := procs.FreeAddr(t)
+	s.lk = lktest.Start(t, lktest.Options{
+		WebhookURL:       "http://" + webhooksAddr + webhooks.Path,
+		DepartureTimeout: liveKitDepartureTimeout,
+		EmptyTimeout:     liveKitEmptyTimeout,
+		LogLevel:         "warn",
+	})
 	url := procs.ClusterURL(s.nats)
 
 	var err error
@@ -107,8 +127,9 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		"SWEEP_INTERVAL="+sweepInterval.String(),
 		"MIN_AUTO_DELETION_DELAY="+minAutoDeletionDelay.String(),
 		"WORKER_CONCURRENCY="+strconv.Itoa(workerConcurrency),
-		"LIVEKIT_API_KEY="+liveKitKey,
-		"LIVEKIT_API_SECRET="+liveKitSecret,
+		"LIVEKIT_URL="+s.lk.URL,
+		"LIVEKIT_API_KEY="+s.lk.APIKey,
+		"LIVEKIT_API_SECRET="+s.lk.APISecret,
 		"LOG_LEVEL=warn",
 		"LOG_FORMAT=text",
 	)
@@ -124,7 +145,13 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 	}
 	s.workers = start("worker", sc.Workers)
 	s.schedulers = start("scheduler", sc.Schedulers)
-	s.webhooks = start("webhooks", sc.Webhooks)
+	for i := range sc.Webhooks {
+		addr := webhooksAddr // the one LiveKit calls; others get their own
+		if i > 0 {
+			addr = procs.FreeAddr(t)
+		}
+		s.webhooks = append(s.webhooks, procs.StartRoleAt(t, roomkeeperBin, fmt.Sprintf("webhooks-%d", i+1), s.logDir, addr, []string{"webhooks"}, env))
+	}
 
 	// Every stream of the contract, as the roles bootstrapped it: R3.
 	for _, cfg := range topology().Streams() {
