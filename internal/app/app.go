@@ -103,6 +103,7 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	}
 	a.top = events.DefaultTopology()
 	a.top.Replicas = cfg.StreamReplicas
+	a.top.Duplicates = cfg.StreamDuplicatesWindow
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := events.Bootstrap(bctx, a.js, a.top); err != nil {
