@@ -34,8 +34,10 @@ type Result struct {
 	Code      string // error code when not OK
 	Message   string // error message when not OK
 	Data      json.RawMessage
-	// Stored is how many distinct results were stored on the command's
-	// subject over the run (the stream keeps the last only).
+	// Stored is how many distinct results (by body) were stored on the
+	// command's subject over the run (the stream keeps the last only); the
+	// same result sent again, to a repeat of the command after the
+	// duplicates window, is one.
 	Stored int
 }
 
@@ -92,10 +94,12 @@ type Exit struct {
 type History struct {
 	Commands []Command
 	Results  []Result
-	Events   []Event
-	Dead     []DeadLetter
-	Rooms    []Room
-	Webhooks []Webhook
+	// ResultsResent counts the results stored again with the same body.
+	ResultsResent int
+	Events        []Event
+	Dead          []DeadLetter
+	Rooms         []Room
+	Webhooks      []Webhook
 	// StoredWebhooks counts the messages on LIVEKIT_WEBHOOKS by
 	// Nats-Msg-Id (the event ID).
 	StoredWebhooks map[string]int

@@ -17,8 +17,13 @@
 //
 // Once the faults stop and the system settled (bounded), every process is
 // stopped with SIGTERM and Check reads the streams and the store:
-// every accepted command has exactly one result; ok results and the rooms
-// agree (a room exists iff its create succeeded and no delete of it did);
+// every accepted command has exactly one result (a repeat past the
+// duplicates window gets the same one again); ok results and the rooms
+// agree (a room exists iff its create succeeded and no delete of it did,
+// a room_finished of a marked room counting as one); no room is left
+// marked for deletion or with an active meeting once every meeting ended
+// (by its room_finished, or the sweep's reconciliation when LiveKit lost
+// the room);
 // every event is stored once and every ok result has its events; every
 // dead letter has a result; nothing is left queued or unacked; every
 // expired room is gone; no process hung on SIGTERM.

@@ -165,7 +165,7 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 			accepted200++
 		}
 	}
-	t.Logf("results: %s; dead letters: %s; webhooks posted %d (replays included), answered 200 %d, distinct event IDs stored %d", counts(codes), counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
+	t.Logf("results: %s (%d sent again, same bytes); dead letters: %s; webhooks posted %d (replays included), answered 200 %d, distinct event IDs stored %d", counts(codes), h.ResultsResent, counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
 	t.Logf("valid commands answered with an error: %s", counts(refusals(h)))
 	t.Logf("meetings: %s", counts(meetingPaths(h)))
 	if len(violations) > 0 {
@@ -201,20 +201,20 @@ func collect(t *testing.T, s *system, l *load) History {
 	l.mu.Unlock()
 
 	// Results: the stream keeps the last per command; the audit stream
-	// every one stored, each once per origin sequence.
-	stored := map[string]map[string]bool{} // command ID -> origin sequences
+	// every one stored. A command repeated past the duplicates window is
+	// answered again from the ledger, with the same bytes: one result,
+	// sent twice. Distinct bodies are distinct results.
+	stored := map[string]map[string]bool{} // command ID -> result bodies
 	audit, err := readStream(ctx, s, auditStream, ">")
 	require.NoError(t, err, "read %s", auditStream)
 	for _, m := range audit {
 		id := strings.TrimPrefix(m.Subject(), events.ResultPrefix)
 		if stored[id] == nil {
 			stored[id] = map[string]bool{}
+		} else {
+			h.ResultsResent++
 		}
-		origin := m.Headers().Get("Nats-Stream-Source")
-		if f := strings.Fields(origin); len(f) > 1 {
-			origin = f[1]
-		}
-		stored[id][origin] = true
+		stored[id][string(m.Data())] = true
 	}
 	msgs, err := readStream(ctx, s, events.StreamResults, events.ResultPrefix+">")
 	require.NoError(t, err, "read %s", events.StreamResults)

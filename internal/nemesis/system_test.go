@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/store"
@@ -38,6 +39,10 @@ const (
 	// last participant left, or after nobody joined.
 	liveKitDepartureTimeout = time.Second
 	liveKitEmptyTimeout     = 5 * time.Second
+	// duplicatesWindow is the streams' duplicates window
+	// (STREAM_DUPLICATES_WINDOW): the shortest allowed, so that the load
+	// repeats commands past it.
+	duplicatesWindow = config.MinStreamDuplicatesWindow
 )
 
 // system is the deployment under test: a 3-node JetStream cluster, and
@@ -67,6 +72,7 @@ type system struct {
 func topology() events.Topology {
 	top := events.DefaultTopology()
 	top.Replicas = 3
+	top.Duplicates = duplicatesWindow
 	return top
 }
 
@@ -124,6 +130,7 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		"NATS_URL="+url,
 		"DATA_DIR="+s.dataDir,
 		"STREAM_REPLICAS=3",
+		"STREAM_DUPLICATES_WINDOW="+duplicatesWindow.String(),
 		"SWEEP_INTERVAL="+sweepInterval.String(),
 		"MIN_AUTO_DELETION_DELAY="+minAutoDeletionDelay.String(),
 		"WORKER_CONCURRENCY="+strconv.Itoa(workerConcurrency),
@@ -160,6 +167,7 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		info, err := st.Info(ctx)
 		require.NoError(t, err)
 		require.Equal(t, 3, info.Config.Replicas, "%s replicas", cfg.Name)
+		require.Equal(t, duplicatesWindow, info.Config.Duplicates, "%s duplicates window", cfg.Name)
 		require.NotNil(t, info.Cluster, "%s cluster info", cfg.Name)
 		require.Len(t, info.Cluster.Replicas, 2, "%s: a leader and two replicas", cfg.Name)
 	}
