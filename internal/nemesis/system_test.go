@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -89,6 +90,7 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 	t.Helper()
 	s := &system{t: t, logDir: t.TempDir(), dataDir: t.TempDir()}
 	procs.DumpLogsOnFailure(t, s.logDir)
+	keepLogsOnFailure(t, s.logDir)
 	if storeKind == storeMongo {
 		s.ferret = procs.StartFerret(t, ferretDBBin, s.logDir)
 	}
@@ -137,7 +139,7 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		"LIVEKIT_URL="+s.lk.URL,
 		"LIVEKIT_API_KEY="+s.lk.APIKey,
 		"LIVEKIT_API_SECRET="+s.lk.APISecret,
-		"LOG_LEVEL=warn",
+		"LOG_LEVEL="+logLevel(),
 		"LOG_FORMAT=text",
 	)
 	if s.ferret != nil {
@@ -172,6 +174,34 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		require.Len(t, info.Cluster.Replicas, 2, "%s: a leader and two replicas", cfg.Name)
 	}
 	return s
+}
+
+// logLevel is the roomkeeper processes' LOG_LEVEL: NEMESIS_LOG_LEVEL, warn
+// by default (info logs every replay, for finding a violation's cause).
+func logLevel() string {
+	if v := os.Getenv("NEMESIS_LOG_LEVEL"); v != "" {
+		return v
+	}
+	return "warn"
+}
+
+// keepLogsOnFailure copies the processes' logs out of the test's temporary
+// directory when t failed, and says where.
+func keepLogsOnFailure(t *testing.T, dir string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		dst, err := os.MkdirTemp("", "nemesis-logs-")
+		if err == nil {
+			err = os.CopyFS(dst, os.DirFS(dir))
+		}
+		if err != nil {
+			t.Logf("logs not kept: %v", err)
+			return
+		}
+		t.Logf("process logs kept in %s", dst)
+	})
 }
 
 // terminate sends SIGTERM to each role and reports how each ended.
