@@ -59,8 +59,9 @@ type DeadLetter struct {
 
 // Webhook is a LiveKit webhook the load posted.
 type Webhook struct {
-	ID       string // event ID
-	Accepted bool   // the receiver answered 200
+	ID       string    // event ID
+	Accepted bool      // the receiver answered 200
+	At       time.Time // when the receiver answered
 }
 
 // Room is a room left in the store at the end.
@@ -103,6 +104,9 @@ type History struct {
 	// StoredWebhooks counts the messages on LIVEKIT_WEBHOOKS by
 	// Nats-Msg-Id (the event ID).
 	StoredWebhooks map[string]int
+	// DuplicatesWindow is the streams' duplicates window: a webhook posted
+	// again past it is stored again (the ledger makes it one effect).
+	DuplicatesWindow time.Duration
 	// ExpiredBefore: a room whose autoDeletionDate is before it must be
 	// gone.
 	ExpiredBefore time.Time
@@ -335,18 +339,37 @@ func Check(h History) []Violation {
 		}
 	}
 
-	// Every webhook the receiver accepted is stored once.
-	webhookSeen := map[string]bool{}
+	// Every webhook the receiver accepted is stored, once unless it was
+	// posted again past the duplicates window (its ID is then stored
+	// again; the ledger gives it one effect, which the event rules check).
+	type span struct{ first, last time.Time }
+	accepted := map[string]*span{}
+	var order []string
 	for _, w := range h.Webhooks {
-		if !w.Accepted || webhookSeen[w.ID] {
+		if !w.Accepted {
 			continue
 		}
-		webhookSeen[w.ID] = true
-		switch n := h.StoredWebhooks[w.ID]; {
+		sp, seen := accepted[w.ID]
+		if !seen {
+			accepted[w.ID] = &span{w.At, w.At}
+			order = append(order, w.ID)
+			continue
+		}
+		if w.At.Before(sp.first) {
+			sp.first = w.At
+		}
+		if w.At.After(sp.last) {
+			sp.last = w.At
+		}
+	}
+	for _, id := range order {
+		sp := accepted[id]
+		n := h.StoredWebhooks[id]
+		switch {
 		case n == 0:
-			add("webhook-lost", w.ID, "answered 200, not on %s", events.StreamWebhooks)
-		case n > 1:
-			add("webhook-doubled", w.ID, "stored %d times", n)
+			add("webhook-lost", id, "answered 200, not on %s", events.StreamWebhooks)
+		case n > 1 && sp.last.Sub(sp.first) < h.DuplicatesWindow-webhookWindowMargin:
+			add("webhook-doubled", id, "stored %d times, every post within %s", n, sp.last.Sub(sp.first).Round(time.Millisecond))
 		}
 	}
 
@@ -373,6 +396,11 @@ func Check(h History) []Violation {
 	})
 	return dedupe(out)
 }
+
+// webhookWindowMargin is how much earlier than the duplicates window ends
+// a repeat must come for its storing again to be a violation: the load
+// takes the time of the answer, JetStream that of the storing.
+const webhookWindowMargin = 5 * time.Second
 
 // checkExpected reports a result at odds with what was sent: a valid
 // command of one type answered as another, an invalid one answered ok.

@@ -130,6 +130,7 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 
 	h := collect(t, s, l)
 	h.ExpiredBefore = expiredBefore
+	h.DuplicatesWindow = duplicatesWindow
 	h.Seen = append(h.Seen, n.failed...)
 	h.Exits = exits
 	violations := Check(h)

@@ -15,8 +15,9 @@ import (
 
 // Webhook is a LiveKit webhook the load posted.
 type webhookSent struct {
-	ID       string // event ID (the stream's Nats-Msg-Id)
-	Accepted bool   // answered 200
+	ID       string    // event ID (the stream's Nats-Msg-Id)
+	Accepted bool      // answered 200
+	At       time.Time // when it was answered, or given up
 }
 
 // webhookBody returns a LiveKit webhook event for room, signed with the
@@ -58,7 +59,7 @@ func (l *load) postWebhook(id string, body []byte, authz string) {
 		}
 	}
 	l.mu.Lock()
-	l.webhooks = append(l.webhooks, webhookSent{ID: id, Accepted: ok})
+	l.webhooks = append(l.webhooks, webhookSent{ID: id, Accepted: ok, At: time.Now()})
 	l.lastWebhook = time.Now()
 	l.mu.Unlock()
 }
