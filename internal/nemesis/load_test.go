@@ -275,15 +275,12 @@ func (l *load) prepare(o op) func() {
 	case opDuplicateLate:
 		// A command first stored longer ago than the duplicates window:
 		// JetStream takes it again and the ledger must answer it.
-		// One draw whatever the candidates, so that the rest of the
-		// sequence does not depend on how many there are yet.
-		r := rng.Uint64()
 		l.mu.Lock()
 		cutoff := time.Now().Add(-duplicatesWindow - 5*time.Second)
 		older := sort.Search(len(l.sentAt), func(i int) bool { return l.sentAt[i].After(cutoff) })
 		var m *nats.Msg
 		if older > 0 {
-			m = l.bodies[l.sentIDs[r%uint64(older)]]
+			m = l.bodies[l.sentIDs[rng.IntN(older)]]
 		}
 		l.mu.Unlock()
 		if m == nil {

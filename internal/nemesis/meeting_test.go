@@ -28,14 +28,14 @@ const meetingWindow = 15*time.Second + 4*time.Second + 12*time.Second
 // participant is sent away) and the record at once.
 func (l *load) prepareMeeting() func() {
 	rng := l.rng
-	force := rng.IntN(3) == 0
-	before := time.Second + time.Duration(rng.Int64N(int64(3*time.Second)))
-	stay := 2*time.Second + time.Duration(rng.Int64N(int64(10*time.Second)))
 	rooms := l.pick(1)
 	if len(rooms) == 0 {
 		return func() {}
 	}
 	room := rooms[0]
+	force := rng.IntN(3) == 0
+	before := time.Second + time.Duration(rng.Int64N(int64(3*time.Second)))
+	stay := 2*time.Second + time.Duration(rng.Int64N(int64(10*time.Second)))
 	identity := l.nextID("participant")
 	deleteID := l.nextID("delete")
 	body := mustJSON(map[string]any{"roomIds": []string{room}, "force": force})
