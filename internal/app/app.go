@@ -149,13 +149,23 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 // OpenStore opens MongoDB when MONGO_URI is set, else the SQLite file
 // under DATA_DIR.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	// Each Open returns a typed nil pointer on error; the interface gets
+	// nil, not that pointer, so that a caller's nil check holds.
 	if cfg.MongoURI != "" {
-		return mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDB})
+		st, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDB})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath()), 0o700); err != nil {
 		return nil, err
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLitePath()})
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLitePath()})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 func connect(url, seed string, cfg config.Config, log *logrus.Logger) (*nats.Conn, error) {

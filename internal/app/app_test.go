@@ -237,3 +237,17 @@ func TestStreamDuplicatesWindowReachesTheStreams(t *testing.T) {
 		require.Equal(t, 10*time.Minute, d, name)
 	}
 }
+
+// A worker whose store cannot be opened (MongoDB away, a bad URI) stops
+// with the store's error. It used to panic on a nil pointer while closing
+// the store it never opened (found by the nemesis on FerretDB, seed
+// 20261202: every start of a worker during a FerretDB outage).
+func TestStartWithoutStoreReturnsItsError(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MongoURI = "mongodb://127.0.0.1:notaport"
+	var err error
+	require.NotPanics(t, func() {
+		_, err = app.Start(context.Background(), cfg, app.Roles{Worker: true, Embedded: true}, cfg.Logger())
+	})
+	require.ErrorContains(t, err, "mongo")
+}
