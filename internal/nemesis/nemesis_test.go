@@ -38,8 +38,9 @@ const (
 	// AckWait (30 s), a nak'ed one after up to 30 s.
 	settleBound = 3 * time.Minute
 	// mongoSettleBound: FerretDB drains a backlog at a few commands a
-	// second, slower as its collections grow.
-	mongoSettleBound = 10 * time.Minute
+	// second, slower as its collections grow (and with a LiveKit call in
+	// every delete).
+	mongoSettleBound = 15 * time.Minute
 )
 
 // TestNemesis runs the deployment as separate processes, injects a seeded
@@ -114,11 +115,11 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 	// the last webhook in, and three sweeps after that (expiry and
 	// reconciliation); then the schedulers stop, the queue empties again,
 	// and the rest stop.
-	state, ok := s.waitSettled(settle, l.quietAfter().Add(3*sweepInterval))
+	state, ok := s.waitSettled(settle, l.quietAfter().Add(3*s.sweep))
 	settleTook := time.Since(start) - faultsEnd
 	var exits []Exit
 	exits = append(exits, terminate(s.schedulers)...)
-	expiredBefore := time.Now().Add(-2 * sweepInterval)
+	expiredBefore := time.Now().Add(-2 * s.sweep)
 	if ok {
 		state, ok = s.waitSettled(settle, time.Time{})
 	}

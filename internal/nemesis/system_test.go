@@ -27,6 +27,10 @@ import (
 // Settings of the system under test.
 const (
 	sweepInterval        = 2 * time.Second
+	// mongoSweepInterval: on FerretDB a sweep (its scans of the rooms and
+	// the ledger) takes about as long as sweepInterval, and one worker
+	// would do little else.
+	mongoSweepInterval = 10 * time.Second
 	minAutoDeletionDelay = time.Second
 	workerConcurrency    = 8
 	// sigtermBound is how long a roomkeeper process may take to exit
@@ -61,6 +65,8 @@ type system struct {
 	// ferret is the MongoDB store (FerretDB) of a run on MONGO_URI; nil
 	// on SQLite.
 	ferret *procs.Ferret
+	// sweep is the schedulers' SWEEP_INTERVAL.
+	sweep time.Duration
 	// lk is the livekit-server the workers ask about meetings and whose
 	// webhooks the receiver takes; its key signs the load's webhooks too.
 	lk     *lktest.Server
@@ -88,11 +94,12 @@ const mongoDB = "nemesis"
 
 func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 	t.Helper()
-	s := &system{t: t, logDir: t.TempDir(), dataDir: t.TempDir()}
+	s := &system{t: t, logDir: t.TempDir(), dataDir: t.TempDir(), sweep: sweepInterval}
 	procs.DumpLogsOnFailure(t, s.logDir)
 	keepLogsOnFailure(t, s.logDir)
 	if storeKind == storeMongo {
 		s.ferret = procs.StartFerret(t, ferretDBBin, s.logDir)
+		s.sweep = mongoSweepInterval
 	}
 	s.nats = procs.StartNATSCluster(t, natsServerBin, s.logDir, sc.NATSNodes)
 	// LiveKit calls the webhooks receiver back: its address is fixed
@@ -133,7 +140,7 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		"DATA_DIR="+s.dataDir,
 		"STREAM_REPLICAS=3",
 		"STREAM_DUPLICATES_WINDOW="+duplicatesWindow.String(),
-		"SWEEP_INTERVAL="+sweepInterval.String(),
+		"SWEEP_INTERVAL="+s.sweep.String(),
 		"MIN_AUTO_DELETION_DELAY="+minAutoDeletionDelay.String(),
 		"WORKER_CONCURRENCY="+strconv.Itoa(workerConcurrency),
 		"LIVEKIT_URL="+s.lk.URL,
