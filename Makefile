@@ -52,7 +52,7 @@ NEMESIS_STORE ?= sqlite
 
 .PHONY: nemesis
 nemesis: livekit-server ## Run the nemesis for NEMESIS_DURATION (default 5m) with NEMESIS_SEED (default random); prints "nemesis: seed S, N commands, F faults, V violations".
-	NEMESIS_SEED=$(NEMESIS_SEED) NEMESIS_DURATION=$(NEMESIS_DURATION) NEMESIS_STORE=$(NEMESIS_STORE) $(GO) test -count=1 -v -timeout 30m -run '^TestNemesis$$' ./internal/nemesis
+	NEMESIS_SEED=$(NEMESIS_SEED) NEMESIS_DURATION=$(NEMESIS_DURATION) NEMESIS_STORE=$(NEMESIS_STORE) $(GO) test -count=1 -v -timeout 40m -run '^TestNemesis$$' ./internal/nemesis
 
 ## Fuzz targets as package:Name, each run for $(FUZZTIME) in turn: a
 ## duration (10s) or a count of executions (3000x, what CI uses: a duration

@@ -26,11 +26,11 @@ import (
 
 // Settings of the system under test.
 const (
-	sweepInterval        = 2 * time.Second
+	sweepInterval = 2 * time.Second
 	// mongoSweepInterval: on FerretDB a sweep (its scans of the rooms and
 	// the ledger) takes about as long as sweepInterval, and one worker
 	// would do little else.
-	mongoSweepInterval = 10 * time.Second
+	mongoSweepInterval   = 10 * time.Second
 	minAutoDeletionDelay = time.Second
 	workerConcurrency    = 8
 	// sigtermBound is how long a roomkeeper process may take to exit
