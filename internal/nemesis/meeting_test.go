@@ -14,10 +14,6 @@ import (
 // WebRTC client in this process.
 const maxMeetings = 3
 
-// meetingWindow bounds how long a meeting of the load lasts, from the join
-// to the leave: a join's timeout, the wait before the delete and the stay.
-const meetingWindow = 15*time.Second + 4*time.Second + 12*time.Second
-
 // prepareMeeting draws a meeting in a known room: a participant joins the
 // room in LiveKit (which creates it there; its room_started goes to the
 // webhooks receiver), a graceful or forced delete of the room follows
