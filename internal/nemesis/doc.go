@@ -37,7 +37,9 @@
 // sets the fault phase: 25s per seed by default (one fixed seed and one
 // random), 5m under `make nemesis`. NEMESIS_STORE=mongo runs the workers on
 // the MongoDB wire protocol (a FerretDB process, internal/faulttest/ferretdb)
-// instead of SQLite, with one worker and a lighter load (FerretDB v1 is
-// slow and its conditional updates are not atomic across processes); the
-// store faults then kill FerretDB instead of locking the SQLite file.
+// instead of SQLite, with one worker, a lighter load and a sweep every 10 s
+// (FerretDB v1 is slow and its conditional updates are not atomic across
+// processes); the store faults then kill FerretDB instead of locking the
+// SQLite file. The processes log at NEMESIS_LOG_LEVEL (warn by default);
+// a failed run keeps their logs in a temporary directory it names.
 package nemesis
