@@ -43,7 +43,7 @@ test/short: ## Run the tests that need no livekit-server binary.
 ## livekit-server kill -9) under a seeded random load against roomkeeper
 ## processes on a 3-node JetStream cluster with a livekit-server, then the
 ## invariant checker. NEMESIS_SEED replays a run (default: a random
-## seed, printed); `make test` runs a short version (25 s per seed).
+## seed, printed); `make test` runs a short version (20 s per seed).
 ## NEMESIS_STORE=mongo runs it on the MongoDB wire protocol (a FerretDB
 ## process, one worker, a lighter load; the store faults kill FerretDB).
 NEMESIS_DURATION ?= 5m

@@ -34,7 +34,7 @@
 //
 // and NEMESIS_SEED=S replays the same schedule of faults and operations
 // (their timing and the rooms they hit depend on the run). NEMESIS_DURATION
-// sets the fault phase: 25s per seed by default (one fixed seed and one
+// sets the fault phase: 20s per seed by default (one fixed seed and one
 // random), 5m under `make nemesis`. NEMESIS_STORE=mongo runs the workers on
 // the MongoDB wire protocol (a FerretDB process, internal/faulttest/ferretdb)
 // instead of SQLite, with one worker, a lighter load and a sweep every 10 s

@@ -23,13 +23,13 @@ import (
 
 // ciSeeds are the seeds TestNemesis always runs (besides a random one)
 // when NEMESIS_SEED is not set.
-var ciSeeds = []uint64{17} // 25 s: kill-nats, kill-livekit 2
+var ciSeeds = []uint64{17} // 20 s: kill-nats, kill-livekit
 
 // Defaults of a run.
 const (
 	// ciDuration is the fault phase of each run of TestNemesis when
 	// NEMESIS_DURATION is not set; `make nemesis` sets 5m.
-	ciDuration = 25 * time.Second
+	ciDuration = 20 * time.Second
 	loadRate   = 20 // operations per second
 	// mongoLoadRate is the load of a run on FerretDB.
 	mongoLoadRate = 2
@@ -47,7 +47,7 @@ const (
 // random schedule of faults under a seeded random load, lets it settle and
 // checks the invariants of the message API. NEMESIS_SEED replays one seed
 // (printed by every run); NEMESIS_DURATION sets the fault phase (default
-// 25s per seed here, 5m under `make nemesis`).
+// 20s per seed here, 5m under `make nemesis`).
 func TestNemesis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("nemesis: separate processes and minutes of faults; not under -short")
