@@ -39,10 +39,11 @@ test/short: ## Run the tests that need no livekit-server binary.
 	$(GO) test -race -count=1 -short ./...
 
 ## The nemesis (internal/nemesis): a seeded random schedule of faults (kill -9,
-## SIGSTOP past AckWait, NATS node loss, rolling NATS restart) under a seeded
-## random load against roomkeeper processes on a 3-node JetStream cluster,
-## then the invariant checker. NEMESIS_SEED replays a run (default: a random
-## seed, printed); `make test` runs a short version (25 s per seed).
+## SIGSTOP past AckWait, NATS node loss, rolling NATS restart, store outage,
+## livekit-server kill -9) under a seeded random load against roomkeeper
+## processes on a 3-node JetStream cluster with a livekit-server, then the
+## invariant checker. NEMESIS_SEED replays a run (default: a random
+## seed, printed); `make test` runs a short version (20 s per seed).
 ## NEMESIS_STORE=mongo runs it on the MongoDB wire protocol (a FerretDB
 ## process, one worker, a lighter load; the store faults kill FerretDB).
 NEMESIS_DURATION ?= 5m
@@ -50,8 +51,8 @@ NEMESIS_SEED ?= $(shell echo $$(( $$RANDOM * 32768 + $$RANDOM )))
 NEMESIS_STORE ?= sqlite
 
 .PHONY: nemesis
-nemesis: ## Run the nemesis for NEMESIS_DURATION (default 5m) with NEMESIS_SEED (default random); prints "nemesis: seed S, N commands, F faults, V violations".
-	NEMESIS_SEED=$(NEMESIS_SEED) NEMESIS_DURATION=$(NEMESIS_DURATION) NEMESIS_STORE=$(NEMESIS_STORE) $(GO) test -count=1 -v -timeout 30m -run '^TestNemesis$$' ./internal/nemesis
+nemesis: livekit-server ## Run the nemesis for NEMESIS_DURATION (default 5m) with NEMESIS_SEED (default random); prints "nemesis: seed S, N commands, F faults, V violations".
+	NEMESIS_SEED=$(NEMESIS_SEED) NEMESIS_DURATION=$(NEMESIS_DURATION) NEMESIS_STORE=$(NEMESIS_STORE) $(GO) test -count=1 -v -timeout 40m -run '^TestNemesis$$' ./internal/nemesis
 
 ## Fuzz targets as package:Name, each run for $(FUZZTIME) in turn: a
 ## duration (10s) or a count of executions (3000x, what CI uses: a duration

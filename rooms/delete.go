@@ -240,7 +240,11 @@ func (h deleteHandler) schedule(ctx context.Context, job *handler.Job[events.Del
 		return true
 	})
 	if errors.Is(err, errGone) {
-		return nil, nil // deleted meanwhile (its meeting ended)
+		// Deleted meanwhile: its meeting ended, and its room_finished
+		// applied the end action this command (on an earlier delivery that
+		// crashed before completing) or another set. The result says it
+		// was scheduled; its event says so too, with the room ID alone.
+		return nil, out.Event(job.ID, events.EventDeletionScheduled, pr.RoomID, job.Now, map[string]string{"roomId": pr.RoomID})
 	}
 	if err != nil {
 		return nil, err

@@ -231,6 +231,12 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 func (w *Worker) recall(ctx context.Context, d *delivery) (*store.Command, *verdict) {
 	requeued := d.msg.Headers().Get(events.HeaderRequeues) != ""
 	if d.meta.NumDelivered <= 1 && !requeued {
+		// A command is judged at the time JetStream accepted it, not when
+		// a worker got to it: one that waited in the stream (workers
+		// down, a backlog) is not refused for time that passed there.
+		if d.meta.Timestamp.Before(d.now) && !d.meta.Timestamp.IsZero() {
+			d.now = d.meta.Timestamp
+		}
 		return nil, nil
 	}
 	found, err := w.store.GetCommand(ctx, d.id)
@@ -435,6 +441,15 @@ func (w *Worker) replay(ctx context.Context, d *delivery, rec *store.Command) ve
 				msgs = append(msgs, m)
 			}
 		}
+	}
+	if !rec.Published && w.now().Sub(rec.UpdatedAt) > w.cfg.DuplicatesWindow/2 {
+		// The duplicates window may have passed since the first publish:
+		// publish only the events ROOMS_EVENTS does not hold.
+		kept, err := w.unstored(ctx, rec.UpdatedAt, msgs)
+		if err != nil {
+			return w.nak(d, fmt.Errorf("look for the stored events: %w", err))
+		}
+		msgs = kept
 	}
 	d.log.Info("already finished; stored outcome published again")
 	return w.deliver(ctx, d, rec, msgs, outcomeDuplicate)

@@ -351,3 +351,21 @@ func TestResultCarriesRESTStatus(t *testing.T) {
 		require.Equal(t, want, b.Result(t, id).Status, id)
 	}
 }
+
+// A command that waited in the stream (no worker running) is judged at the
+// time JetStream stored it: a create whose autoDeletionDate was just far
+// enough ahead when it was sent is not refused as too soon because the
+// worker came later. Found by the nemesis (creates refused after a 200 s
+// store lock held every worker back).
+func TestCommandIsJudgedWhenItWasStored(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	date := time.Now().Add(time.Hour + 1500*time.Millisecond).UnixMilli()
+	b.Send(t, "late-create", events.CreateRoom{AutoDeletionDate: &date})
+	time.Sleep(2 * time.Second) // no worker yet: the date is now less than an hour ahead
+	b.Start(t, workertest.WorkerOpts{})
+	res := b.Result(t, "late-create")
+	require.True(t, res.OK, "%+v", res.Error)
+	room := roomOf(t, res)
+	require.GreaterOrEqual(t, time.Now().UnixMilli()-room.CreationDate, int64(1900), "created at the time it was stored, before the wait")
+}

@@ -45,6 +45,13 @@ type Config struct {
 	// AckAsync saves a round trip per message.
 	AckMode string
 
+	// DuplicatesWindow is the streams' duplicates window (the topology's
+	// Duplicates; default natsapi.DefaultTopology's). A finished command
+	// whose outbox the ledger does not know as stored, delivered again
+	// later than half of it since its completion, looks in ROOMS_EVENTS
+	// for its events before publishing them again: past the window,
+	// JetStream would store them twice.
+	DuplicatesWindow time.Duration
 	// Clock, when set, replaces time.Now as the time a message is taken
 	// (tests of dates judged at "now").
 	Clock func() time.Time
@@ -77,6 +84,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.AckMode == "" {
 		c.AckMode = AckDouble
+	}
+	if c.DuplicatesWindow == 0 {
+		c.DuplicatesWindow = 10 * time.Minute
 	}
 	if c.Clock == nil {
 		c.Clock = time.Now

@@ -106,6 +106,7 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	}
 	a.top = natsapi.DefaultTopology()
 	a.top.Replicas = cfg.StreamReplicas
+	a.top.Duplicates = cfg.StreamDuplicatesWindow
 	bctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	if err := natsapi.Bootstrap(bctx, a.js, a.top); err != nil {
@@ -154,13 +155,23 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 // OpenStore opens MongoDB when MONGO_URI is set, else the SQLite file
 // under DATA_DIR.
 func OpenStore(ctx context.Context, cfg config.Config) (store.Store, error) {
+	// Each Open returns a typed nil pointer on error; the interface gets
+	// nil, not that pointer, so that a caller's nil check holds.
 	if cfg.MongoURI != "" {
-		return mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDB})
+		st, err := mongo.Open(ctx, mongo.Config{URI: cfg.MongoURI, Database: cfg.MongoDB})
+		if err != nil {
+			return nil, err
+		}
+		return st, nil
 	}
 	if err := os.MkdirAll(filepath.Dir(cfg.SQLitePath()), 0o700); err != nil {
 		return nil, err
 	}
-	return sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLitePath()})
+	st, err := sqlite.Open(ctx, sqlite.Config{Path: cfg.SQLitePath()})
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
 }
 
 func connect(url, seed string, cfg config.Config, log *logrus.Logger) (*nats.Conn, error) {
@@ -301,7 +312,7 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 	if err := domain.Register(reg); err != nil {
 		return err
 	}
-	w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency, AckMode: a.cfg.WorkerAckMode}, a.js, a.store, reg, a.log.WithField("role", "worker"), a.metrics)
+	w, err := workers.New(workers.Config{Concurrency: a.cfg.WorkerConcurrency, AckMode: a.cfg.WorkerAckMode, DuplicatesWindow: a.top.Duplicates}, a.js, a.store, reg, a.log.WithField("role", "worker"), a.metrics)
 	if err != nil {
 		return err
 	}

@@ -207,3 +207,47 @@ func TestMeetingsWithRealLiveKit(t *testing.T) {
 		waitEvent(t, js, events.EventDeleted, id, 20*time.Second)
 	})
 }
+
+// STREAM_DUPLICATES_WINDOW is the window of every stream the roles
+// bootstrap, and a restart with another window applies it.
+func TestStreamDuplicatesWindowReachesTheStreams(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.StreamDuplicatesWindow = 90 * time.Second
+	p := serve(t, cfg)
+	windows := func(a *app.App) map[string]time.Duration {
+		_, js := appClient(t, a)
+		out := map[string]time.Duration{}
+		for _, sc := range natsapi.DefaultTopology().Streams() {
+			s, err := js.Stream(ctxT(t, 10*time.Second), sc.Name)
+			require.NoError(t, err)
+			out[sc.Name] = s.CachedInfo().Config.Duplicates
+		}
+		return out
+	}
+	for name, d := range windows(p.app) {
+		require.Equal(t, 90*time.Second, d, name)
+	}
+	addr := p.app.NATSURL()
+	p.stop(t)
+
+	cfg.EmbeddedNATSAddr = addr[len("nats://"):]
+	cfg.StreamDuplicatesWindow = config.Default().StreamDuplicatesWindow
+	p2 := serve(t, cfg)
+	for name, d := range windows(p2.app) {
+		require.Equal(t, 10*time.Minute, d, name)
+	}
+}
+
+// A worker whose store cannot be opened (MongoDB away, a bad URI) stops
+// with the store's error. It used to panic on a nil pointer while closing
+// the store it never opened (found by the nemesis on FerretDB, seed
+// 20261202: every start of a worker during a FerretDB outage).
+func TestStartWithoutStoreReturnsItsError(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.MongoURI = "mongodb://127.0.0.1:notaport"
+	var err error
+	require.NotPanics(t, func() {
+		_, err = app.Start(context.Background(), cfg, app.Roles{Worker: true, Embedded: true}, cfg.Logger())
+	})
+	require.ErrorContains(t, err, "mongo")
+}

@@ -28,6 +28,19 @@ const (
 	MinWebhookMaxInFlightBytes = 1 << 20
 )
 
+// Bounds of STREAM_DUPLICATES_WINDOW.
+const (
+	// MinStreamDuplicatesWindow is the longest redelivery delay of a
+	// message: the workers consumer's AckWait (30s) plus the largest nak
+	// delay (30s). A worker that crashed after publishing a command's
+	// events, and before the ledger recorded it, publishes them again on
+	// the next delivery, which the window must still cover.
+	MinStreamDuplicatesWindow = time.Minute
+	// MaxStreamDuplicatesWindow is the shortest MaxAge of the streams
+	// (ROOMS_RESULTS keeps a day): JetStream refuses a longer window.
+	MaxStreamDuplicatesWindow = 24 * time.Hour
+)
+
 // Values of EMBEDDED_NATS_AUTH.
 const (
 	// AuthNkey: the embedded server accepts only the client nkey
@@ -84,6 +97,10 @@ type Config struct {
 	WorkerConcurrency int    `name:"worker-concurrency" env:"WORKER_CONCURRENCY" default:"32" help:"Messages handled at once per worker process."`
 	WorkerAckMode     string `name:"worker-ack-mode" env:"WORKER_ACK_MODE" default:"double" enum:"double,async" help:"How workers ack a done message: double (wait for the server's confirmation) or async (one round trip less; a lost ack is answered from the ledger)."`
 	StreamReplicas    int    `name:"stream-replicas" env:"STREAM_REPLICAS" default:"1" help:"Replicas of the JetStream streams (3 on a NATS cluster)."`
+	// StreamDuplicatesWindow is the streams' duplicates window: a publish
+	// repeating a Nats-Msg-Id stored this recently is dropped. Past it the
+	// command ledger answers a repeated command (no second effect).
+	StreamDuplicatesWindow time.Duration `name:"stream-duplicates-window" env:"STREAM_DUPLICATES_WINDOW" default:"10m" help:"Duplicates window of the JetStream streams (1m..24h): a repeated Nats-Msg-Id within it is dropped; past it the command ledger answers the repeat."`
 
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error" help:"Log level."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format."`
@@ -111,6 +128,7 @@ func Default() Config {
 		WorkerConcurrency:       32,
 		WorkerAckMode:           "double",
 		StreamReplicas:          1,
+		StreamDuplicatesWindow:  10 * time.Minute,
 		LogLevel:                "info",
 		LogFormat:               "text",
 	}
@@ -187,6 +205,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamReplicas < 1 || c.StreamReplicas > 5 {
 		bad("STREAM_REPLICAS %d not in 1..5", c.StreamReplicas)
+	}
+	if c.StreamDuplicatesWindow < MinStreamDuplicatesWindow || c.StreamDuplicatesWindow > MaxStreamDuplicatesWindow {
+		bad("STREAM_DUPLICATES_WINDOW %s not in %s..%s (the longest redelivery delay .. the shortest stream MaxAge)", c.StreamDuplicatesWindow, MinStreamDuplicatesWindow, MaxStreamDuplicatesWindow)
 	}
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL: %v", err)

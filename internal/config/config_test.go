@@ -27,6 +27,7 @@ func TestEnvironmentFallbacks(t *testing.T) {
 	t.Setenv("MIN_AUTO_DELETION_DELAY", "0s")
 	t.Setenv("WORKER_CONCURRENCY", "7")
 	t.Setenv("LOG_FORMAT", "json")
+	t.Setenv("STREAM_DUPLICATES_WINDOW", "1m")
 	var cfg config.Config
 	p, err := kong.New(&cfg, kong.Exit(func(int) {}))
 	require.NoError(t, err)
@@ -37,20 +38,22 @@ func TestEnvironmentFallbacks(t *testing.T) {
 	require.Zero(t, cfg.MinAutoDeletionDelay)
 	require.Equal(t, 9, cfg.WorkerConcurrency, "a flag wins over the environment")
 	require.Equal(t, "json", cfg.LogFormat)
+	require.Equal(t, time.Minute, cfg.StreamDuplicatesWindow)
 	require.NoError(t, cfg.Validate())
 }
 
 func TestValidateNamesTheSetting(t *testing.T) {
 	for name, mutate := range map[string]func(*config.Config){
-		"WORKER_CONCURRENCY":      func(c *config.Config) { c.WorkerConcurrency = 0 },
-		"STREAM_REPLICAS":         func(c *config.Config) { c.StreamReplicas = 9 },
-		"SWEEP_INTERVAL":          func(c *config.Config) { c.SweepInterval = time.Millisecond },
-		"MONGO_URI":               func(c *config.Config) { c.MongoURI = "postgres://x" },
-		"LIVEKIT_URL":             func(c *config.Config) { c.LiveKitURL = "ws://127.0.0.1:7880" },
-		"BASE_URL":                func(c *config.Config) { c.BaseURL = "not a url" },
-		"MIN_AUTO_DELETION_DELAY": func(c *config.Config) { c.MinAutoDeletionDelay = -time.Second },
-		"HTTP_READ_TIMEOUT":       func(c *config.Config) { c.HTTPReadTimeout = 0 },
-		"HTTP_IDLE_TIMEOUT":       func(c *config.Config) { c.HTTPIdleTimeout = -time.Second },
+		"WORKER_CONCURRENCY":       func(c *config.Config) { c.WorkerConcurrency = 0 },
+		"STREAM_REPLICAS":          func(c *config.Config) { c.StreamReplicas = 9 },
+		"STREAM_DUPLICATES_WINDOW": func(c *config.Config) { c.StreamDuplicatesWindow = 30 * time.Second },
+		"SWEEP_INTERVAL":           func(c *config.Config) { c.SweepInterval = time.Millisecond },
+		"MONGO_URI":                func(c *config.Config) { c.MongoURI = "postgres://x" },
+		"LIVEKIT_URL":              func(c *config.Config) { c.LiveKitURL = "ws://127.0.0.1:7880" },
+		"BASE_URL":                 func(c *config.Config) { c.BaseURL = "not a url" },
+		"MIN_AUTO_DELETION_DELAY":  func(c *config.Config) { c.MinAutoDeletionDelay = -time.Second },
+		"HTTP_READ_TIMEOUT":        func(c *config.Config) { c.HTTPReadTimeout = 0 },
+		"HTTP_IDLE_TIMEOUT":        func(c *config.Config) { c.HTTPIdleTimeout = -time.Second },
 		"HTTP_READ_HEADER_TIMEOUT": func(c *config.Config) {
 			c.HTTPReadHeaderTimeout = c.HTTPReadTimeout + time.Second
 		},
@@ -114,4 +117,27 @@ func TestEmbeddedAuthFromTheEnvironment(t *testing.T) {
 	require.Equal(t, config.AuthNkey, config.Default().EmbeddedNATSAuth, "nkey by default")
 	_, err = p.Parse([]string{"--embedded-nats-auth", "password"})
 	require.Error(t, err, "only nkey or none")
+}
+
+// The duplicates window covers the longest redelivery delay and fits in
+// the shortest stream MaxAge.
+func TestStreamDuplicatesWindowBounds(t *testing.T) {
+	for d, ok := range map[time.Duration]bool{
+		0:                                false,
+		59 * time.Second:                 false,
+		config.MinStreamDuplicatesWindow: true,
+		10 * time.Minute:                 true,
+		config.MaxStreamDuplicatesWindow: true,
+		25 * time.Hour:                   false,
+	} {
+		cfg := config.Default()
+		cfg.StreamDuplicatesWindow = d
+		err := cfg.Validate()
+		if ok {
+			require.NoError(t, err, "%s", d)
+			continue
+		}
+		require.ErrorIs(t, err, config.ErrInvalid, "%s", d)
+		require.Contains(t, err.Error(), "STREAM_DUPLICATES_WINDOW")
+	}
 }

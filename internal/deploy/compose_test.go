@@ -3,6 +3,7 @@ package deploy_test
 import (
 	"bytes"
 	"context"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -34,6 +35,7 @@ type service struct {
 	DependsOn   dependsOn    `yaml:"depends_on"`
 	Healthcheck *healthcheck `yaml:"healthcheck"`
 	Restart     string       `yaml:"restart"`
+	Volumes     volumeList   `yaml:"volumes"`
 }
 
 type healthcheck struct {
@@ -53,6 +55,30 @@ func (s *stringList) UnmarshalYAML(n *yaml.Node) error {
 		return err
 	}
 	*s = l
+	return nil
+}
+
+// volumeList is a service's volumes as source:target, in short or long
+// (source, target) form.
+type volumeList []string
+
+func (v *volumeList) UnmarshalYAML(n *yaml.Node) error {
+	var out volumeList
+	for _, item := range n.Content {
+		if item.Kind == yaml.ScalarNode {
+			out = append(out, item.Value)
+			continue
+		}
+		var long struct {
+			Source string `yaml:"source"`
+			Target string `yaml:"target"`
+		}
+		if err := item.Decode(&long); err != nil {
+			return err
+		}
+		out = append(out, long.Source+":"+long.Target)
+	}
+	*v = out
 	return nil
 }
 
@@ -225,6 +251,7 @@ func checkCompose(t *testing.T, f composeFile) {
 		}
 	}
 	require.Len(t, nats, 3, "a 3-node NATS cluster")
+	checkClusterTopology(t, f, nats, roles)
 
 	// MongoDB: three members of rs0 and a one-shot initiation.
 	var mongods int
@@ -268,6 +295,90 @@ func checkCompose(t *testing.T, f composeFile) {
 	require.Len(t, roles["webhooks"], 1)
 	require.Equal(t, []string{"http://" + roles["webhooks"][0] + ":8080/livekit/webhook"}, lkc.Webhook.URLs,
 		"LiveKit sends its webhooks to the roomkeeper receiver")
+}
+
+// checkClusterTopology checks that the services name each other the way
+// the nemesis (internal/nemesis) runs them: the three NATS servers, each
+// named after its service with a store of its own, form one cluster whose
+// routes reach every node and that every role's NATS_URL lists; MONGO_URI
+// lists the members of the replica set mongo-init initiates, under its
+// name, and mongo-init waits for a primary; the roles' LIVEKIT_URL is the
+// LiveKit service; at least two workers share the work.
+func checkClusterTopology(t *testing.T, f composeFile, nats []string, roles map[string][]string) {
+	t.Helper()
+	slices.Sort(nats)
+	// One cluster: every node's routes, followed from any node, reach
+	// every other.
+	routes := map[string][]string{}
+	volumes := map[string]string{}
+	for _, name := range nats {
+		s := f.Services[name]
+		i := slices.Index(s.Command, "--name")
+		require.GreaterOrEqual(t, i, 0, "%s: server name", name)
+		require.Equal(t, name, s.Command[i+1], "%s: server named after its service", name)
+		i = slices.Index(s.Command, "--routes")
+		for _, r := range strings.Split(s.Command[i+1], ",") {
+			routes[name] = append(routes[name], strings.TrimSuffix(strings.TrimPrefix(r, "nats://"), ":6222"))
+		}
+		require.Len(t, s.Volumes, 1, "%s: one volume, its JetStream store", name)
+		other, dup := volumes[s.Volumes[0]]
+		require.False(t, dup, "%s and %s share a JetStream store", name, other)
+		volumes[s.Volumes[0]] = name
+	}
+	reached := map[string]bool{nats[0]: true}
+	for queue := []string{nats[0]}; len(queue) > 0; queue = queue[1:] {
+		for _, next := range routes[queue[0]] {
+			if !reached[next] {
+				reached[next] = true
+				queue = append(queue, next)
+			}
+		}
+	}
+	require.Len(t, reached, len(nats), "the routes join the three nodes into one cluster")
+
+	// The replica set: MONGO_URI's hosts are the mongod services, its
+	// replicaSet the name they run and mongo-init initiates.
+	var members []string
+	rsName := ""
+	for name, s := range f.Services {
+		if strings.HasPrefix(s.Image, "mongo:") && slices.Contains(s.Command, "mongod") {
+			members = append(members, name+":27017")
+			i := slices.Index(s.Command, "--replSet")
+			require.GreaterOrEqual(t, i, 0, "%s: --replSet", name)
+			if rsName == "" {
+				rsName = s.Command[i+1]
+			}
+			require.Equal(t, rsName, s.Command[i+1], "%s: one replica set", name)
+		}
+	}
+	slices.Sort(members)
+	script := strings.Join(f.Services["mongo-init"].Command, " ")
+	require.Contains(t, script, `_id: "`+rsName+`"`, "mongo-init initiates %s", rsName)
+	require.Contains(t, script, "PRIMARY", "mongo-init waits for a primary")
+
+	require.GreaterOrEqual(t, len(roles["worker"]), 2, "workers share the durable consumer")
+	for _, list := range roles {
+		for _, name := range list {
+			env := f.Services[name].Environment
+			var hosts []string
+			for _, u := range strings.Split(env["NATS_URL"], ",") {
+				hosts = append(hosts, strings.TrimSuffix(strings.TrimPrefix(u, "nats://"), ":4222"))
+			}
+			slices.Sort(hosts)
+			require.Equal(t, nats, hosts, "%s: NATS_URL lists the cluster's nodes", name)
+
+			u, err := url.Parse(env["MONGO_URI"])
+			require.NoError(t, err, "%s: MONGO_URI", name)
+			uriHosts := strings.Split(u.Host, ",")
+			slices.Sort(uriHosts)
+			require.Equal(t, members, uriHosts, "%s: MONGO_URI lists the replica set's members", name)
+			require.Equal(t, rsName, u.Query().Get("replicaSet"), "%s: MONGO_URI names the replica set", name)
+
+			lk, err := url.Parse(env["LIVEKIT_URL"])
+			require.NoError(t, err, "%s: LIVEKIT_URL", name)
+			require.Equal(t, "livekit", lk.Hostname(), "%s: LIVEKIT_URL is the LiveKit service", name)
+		}
+	}
 }
 
 func mapKeys[K comparable, V any](m map[K]V) func(func(K) bool) {

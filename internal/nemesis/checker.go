@@ -34,8 +34,10 @@ type Result struct {
 	Code      string // error code when not OK
 	Message   string // error message when not OK
 	Data      json.RawMessage
-	// Stored is how many distinct results were stored on the command's
-	// subject over the run (the stream keeps the last only).
+	// Stored is how many distinct results (by body) were stored on the
+	// command's subject over the run (the stream keeps the last only); the
+	// same result sent again, to a repeat of the command after the
+	// duplicates window, is one.
 	Stored int
 }
 
@@ -57,14 +59,21 @@ type DeadLetter struct {
 
 // Webhook is a LiveKit webhook the load posted.
 type Webhook struct {
-	ID       string // event ID
-	Accepted bool   // the receiver answered 200
+	ID       string    // event ID
+	Accepted bool      // the receiver answered 200
+	At       time.Time // when the receiver answered
 }
 
 // Room is a room left in the store at the end.
 type Room struct {
 	ID               string
 	AutoDeletionDate *int64 // epoch ms
+	// MarkedForDeletion: a delete scheduled its deletion or close for when
+	// its meeting ends (meetingEndAction delete or close).
+	MarkedForDeletion bool
+	// MeetingActive: the last word of LiveKit (or of the reconciliation)
+	// was that a meeting is going on.
+	MeetingActive bool
 }
 
 // Consumer is the state of a workers consumer at the end.
@@ -87,13 +96,18 @@ type Exit struct {
 type History struct {
 	Commands []Command
 	Results  []Result
-	Events   []Event
-	Dead     []DeadLetter
-	Rooms    []Room
-	Webhooks []Webhook
+	// ResultsResent counts the results stored again with the same body.
+	ResultsResent int
+	Events        []Event
+	Dead          []DeadLetter
+	Rooms         []Room
+	Webhooks      []Webhook
 	// StoredWebhooks counts the messages on LIVEKIT_WEBHOOKS by
 	// Nats-Msg-Id (the event ID).
 	StoredWebhooks map[string]int
+	// DuplicatesWindow is the streams' duplicates window: a webhook posted
+	// again past it is stored again (the ledger makes it one effect).
+	DuplicatesWindow time.Duration
 	// ExpiredBefore: a room whose autoDeletionDate is before it must be
 	// gone.
 	ExpiredBefore time.Time
@@ -232,10 +246,11 @@ func Check(h History) []Violation {
 			}
 			for _, del := range d.Deleted {
 				switch del.SuccessCode {
-				case events.DeleteSuccessRoomDeleted, events.DeleteSuccessRoomAndRecordingsDeleted:
+				case events.DeleteSuccessRoomDeleted, events.DeleteSuccessRoomAndRecordingsDeleted,
+					events.DeleteSuccessRoomWithActiveMeetingDeleted, events.DeleteSuccessRoomWithActiveMeetingAndRecordingsDeleted:
 					deletedBy[del.RoomID] = append(deletedBy[del.RoomID], r.CommandID)
 					needEvent(r.CommandID, events.EventDeleted, del.RoomID)
-				case events.DeleteSuccessRoomClosed:
+				case events.DeleteSuccessRoomClosed, events.DeleteSuccessRoomWithActiveMeetingClosed:
 					needEvent(r.CommandID, events.EventClosed, del.RoomID)
 				default:
 					// An active meeting: deleted or closed when it ends.
@@ -252,9 +267,11 @@ func Check(h History) []Violation {
 		}
 	}
 	for _, e := range h.Events {
-		// A room_finished deletes a room marked for deletion: no result.
-		if cause := eventCause(e.ID); e.Type == events.EventDeleted && strings.HasPrefix(cause, events.WebhookIDPrefix) {
-			deletedBy[e.Room] = append(deletedBy[e.Room], cause)
+		// A room_finished applies a scheduled deletion, and the sweep's
+		// reconciliation one whose room_finished was lost: their deleted
+		// events name the room (and no delete result does).
+		if e.Type == events.EventDeleted {
+			deletedBy[e.Room] = append(deletedBy[e.Room], eventCause(e.ID))
 		}
 	}
 	inStore := map[string]bool{}
@@ -268,6 +285,15 @@ func Check(h History) []Violation {
 		}
 		if d := room.AutoDeletionDate; d != nil && time.UnixMilli(*d).Before(h.ExpiredBefore) {
 			add("room-expired-kept", room.ID, "autoDeletionDate %s passed", time.UnixMilli(*d).UTC().Format(time.RFC3339Nano))
+		}
+		// Every meeting ended before the end (LiveKit closed its room,
+		// or lost it): its room_finished, or the sweep's reconciliation,
+		// finalises a marked room and ends an active meeting.
+		if room.MarkedForDeletion {
+			add("room-marked-kept", room.ID, "still marked for deletion after every meeting ended")
+		}
+		if room.MeetingActive {
+			add("meeting-active-kept", room.ID, "meeting still active after every meeting ended")
 		}
 	}
 	for room, cmd := range created {
@@ -322,18 +348,37 @@ func Check(h History) []Violation {
 		}
 	}
 
-	// Every webhook the receiver accepted is stored once.
-	webhookSeen := map[string]bool{}
+	// Every webhook the receiver accepted is stored, once unless it was
+	// posted again past the duplicates window (its ID is then stored
+	// again; the ledger gives it one effect, which the event rules check).
+	type span struct{ first, last time.Time }
+	accepted := map[string]*span{}
+	var order []string
 	for _, w := range h.Webhooks {
-		if !w.Accepted || webhookSeen[w.ID] {
+		if !w.Accepted {
 			continue
 		}
-		webhookSeen[w.ID] = true
-		switch n := h.StoredWebhooks[w.ID]; {
+		sp, seen := accepted[w.ID]
+		if !seen {
+			accepted[w.ID] = &span{w.At, w.At}
+			order = append(order, w.ID)
+			continue
+		}
+		if w.At.Before(sp.first) {
+			sp.first = w.At
+		}
+		if w.At.After(sp.last) {
+			sp.last = w.At
+		}
+	}
+	for _, id := range order {
+		sp := accepted[id]
+		n := h.StoredWebhooks[id]
+		switch {
 		case n == 0:
-			add("webhook-lost", w.ID, "answered 200, not on %s", events.StreamWebhooks)
-		case n > 1:
-			add("webhook-doubled", w.ID, "stored %d times", n)
+			add("webhook-lost", id, "answered 200, not on %s", events.StreamWebhooks)
+		case n > 1 && sp.last.Sub(sp.first) < h.DuplicatesWindow-webhookWindowMargin:
+			add("webhook-doubled", id, "stored %d times, every post within %s", n, sp.last.Sub(sp.first).Round(time.Millisecond))
 		}
 	}
 
@@ -360,6 +405,11 @@ func Check(h History) []Violation {
 	})
 	return dedupe(out)
 }
+
+// webhookWindowMargin is how much earlier than the duplicates window ends
+// a repeat must come for its storing again to be a violation: the load
+// takes the time of the answer, JetStream that of the storing.
+const webhookWindowMargin = 5 * time.Second
 
 // checkExpected reports a result at odds with what was sent: a valid
 // command of one type answered as another, an invalid one answered ok.

@@ -50,13 +50,14 @@ func goodHistory() History {
 			{ID: "seq-7-abc:created:R4", MsgID: "seq-7-abc:created:R4"},
 			{ID: "expire-R3:deleted:R3", MsgID: "expire-R3:deleted:R3"},
 		},
-		Webhooks:       []Webhook{{ID: "EV1", Accepted: true}, {ID: "EV1", Accepted: true}, {ID: "EV2"}},
-		StoredWebhooks: map[string]int{"EV1": 1},
-		Dead:           []DeadLetter{{Seq: 1, Subject: "rooms.dead.create", CommandID: "p1"}},
-		Rooms:          []Room{{ID: "R2", AutoDeletionDate: &future}, {ID: "R4"}},
-		ExpiredBefore:  time.UnixMilli(past).Add(time.Second),
-		Consumers:      []Consumer{{Stream: events.StreamCommands}, {Stream: events.StreamWebhooks}},
-		Exits:          []Exit{{Name: "worker-1", Took: time.Second}},
+		Webhooks:         []Webhook{{ID: "EV1", Accepted: true, At: time.UnixMilli(past)}, {ID: "EV1", Accepted: true, At: time.UnixMilli(past).Add(time.Second)}, {ID: "EV2"}},
+		StoredWebhooks:   map[string]int{"EV1": 1},
+		DuplicatesWindow: time.Minute,
+		Dead:             []DeadLetter{{Seq: 1, Subject: "rooms.dead.create", CommandID: "p1"}},
+		Rooms:            []Room{{ID: "R2", AutoDeletionDate: &future}, {ID: "R4"}},
+		ExpiredBefore:    time.UnixMilli(past).Add(time.Second),
+		Consumers:        []Consumer{{Stream: events.StreamCommands}, {Stream: events.StreamWebhooks}},
+		Exits:            []Exit{{Name: "worker-1", Took: time.Second}},
 	}
 }
 
@@ -76,6 +77,13 @@ func TestCheckGoodHistory(t *testing.T) {
 	h := goodHistory()
 	h.Events = append(h.Events, Event{ID: "lk:EV1:deleted:R4", MsgID: "lk:EV1:deleted:R4", Type: events.EventDeleted, Room: "R4"})
 	h.Rooms = h.Rooms[:1]
+	require.Empty(t, Check(h))
+
+	// A webhook posted again past the duplicates window is stored again:
+	// one event, one effect.
+	h = goodHistory()
+	h.Webhooks = append(h.Webhooks, Webhook{ID: "EV1", Accepted: true, At: h.Webhooks[0].At.Add(2 * time.Minute)})
+	h.StoredWebhooks["EV1"] = 2
 	require.Empty(t, Check(h))
 }
 
@@ -106,6 +114,8 @@ func TestCheckFindsViolations(t *testing.T) {
 		{"room-back-after-delete", func(h *History) { h.Rooms = append(h.Rooms, Room{ID: "R1"}) }},
 		{"room-unexplained", func(h *History) { h.Rooms = append(h.Rooms, Room{ID: "R9"}) }},
 		{"room-expired-kept", func(h *History) { h.Rooms[1].AutoDeletionDate = &past }},
+		{"room-marked-kept", func(h *History) { h.Rooms[1].MarkedForDeletion = true }},
+		{"meeting-active-kept", func(h *History) { h.Rooms[0].MeetingActive = true }},
 		{"room-doubled", func(h *History) { h.Results[2].Data = h.Results[1].Data }},
 		{"event-missing", func(h *History) { h.Events = h.Events[1:] }},
 		{"event-doubled", func(h *History) { h.Events = append(h.Events, h.Events[0]) }},

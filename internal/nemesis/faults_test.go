@@ -79,6 +79,8 @@ func (n *nemesis) key(f Fault) string {
 		return n.s.webhooks[f.Target].Name()
 	case LockStore, LockStoreLong:
 		return "store"
+	case KillLiveKit:
+		return "livekit"
 	default:
 		return "nats"
 	}
@@ -105,6 +107,18 @@ func (n *nemesis) inject(f Fault) {
 		n.logf("%s back after %s", node.Name, f.Pause.Round(time.Millisecond))
 	case LockStore, LockStoreLong:
 		n.lockStore(f.Pause)
+	case KillLiveKit:
+		n.logf("kill -9 livekit-server")
+		n.s.lk.Kill()
+		time.Sleep(f.Pause)
+		if err := n.s.lk.Restart(time.Minute); err != nil {
+			n.logf("livekit-server: %v", err)
+			n.mu.Lock()
+			n.failed = append(n.failed, Violation{Rule: "restart-failed", ID: "livekit-server", Detail: err.Error()})
+			n.mu.Unlock()
+			return
+		}
+		n.logf("livekit-server back after %s (without its rooms)", f.Pause.Round(time.Millisecond))
 	case RollNATS:
 		for _, node := range n.s.nats {
 			n.logf("rolling restart: SIGTERM %s", node.Name)

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -26,6 +27,7 @@ const (
 	opDeleteForce   op = "delete-force"
 	opUpdate        op = "update-preferences"
 	opDuplicate     op = "duplicate"
+	opDuplicateLate op = "duplicate-after-window"
 	opNoMsgID       op = "no-msg-id"
 	opPoison        op = "poison"
 	opOversize      op = "oversize"
@@ -33,6 +35,7 @@ const (
 	opGet           op = "get"
 	opList          op = "list"
 	opWebhook       op = "webhook"
+	opMeeting       op = "meeting-then-delete"
 )
 
 type opWeight struct {
@@ -42,8 +45,8 @@ type opWeight struct {
 
 var opWeights = []opWeight{
 	{opCreate, 26}, {opCreateExpires, 10}, {opDelete, 12}, {opDeleteForce, 5}, {opUpdate, 10},
-	{opDuplicate, 8}, {opNoMsgID, 5}, {opPoison, 5}, {opOversize, 2}, {opReservedID, 2},
-	{opGet, 10}, {opList, 5}, {opWebhook, 8},
+	{opDuplicate, 8}, {opDuplicateLate, 4}, {opNoMsgID, 5}, {opPoison, 5}, {opOversize, 2}, {opReservedID, 2},
+	{opGet, 10}, {opList, 5}, {opWebhook, 8}, {opMeeting, 3},
 }
 
 // publishGiveUp bounds the retries of one publish: a producer retries a
@@ -62,6 +65,7 @@ type load struct {
 	cmds      []Command
 	bodies    map[string]*nats.Msg // accepted commands with an ID, for duplicates
 	sentIDs   []string
+	sentAt    []time.Time          // when JetStream acknowledged sentIDs[i]
 	alive     []string             // rooms whose ok create the load saw
 	deletedAt map[string]time.Time // rooms whose ok delete the load saw, when
 	seen      []Violation
@@ -69,6 +73,10 @@ type load struct {
 	queries   map[string]int // query outcomes
 	lastExp   time.Time      // latest autoDeletionDate sent
 	seq       int
+
+	inMeeting      int       // participants in meetings now
+	lastMeetingEnd time.Time // when the last participant left
+	lastWebhook    time.Time // when the last webhook was posted
 
 	webhooks      []webhookSent
 	webhookBodies []signedWebhook
@@ -149,6 +157,21 @@ func (l *load) Run(ctx context.Context) {
 			do()
 		}()
 	}
+}
+
+// quietAfter is when the last effect the load set off in the future is
+// due: the last expiring room's date, the last room LiveKit closes after
+// its participant left, the last webhook posted.
+func (l *load) quietAfter() time.Time {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	t := l.lastExp
+	for _, u := range []time.Time{l.lastMeetingEnd.Add(liveKitDepartureTimeout + 2*time.Second), l.lastWebhook} {
+		if u.After(t) {
+			t = u
+		}
+	}
+	return t
 }
 
 // pick returns up to n known rooms (deleted ones included: a delete or
@@ -232,7 +255,7 @@ func (l *load) prepare(o op) func() {
 		if len(rooms) == 0 || rng.IntN(10) == 0 {
 			rooms = append(rooms, "NoSuchRoom-"+l.run)
 		}
-		return cmd(events.SubjectDelete, mustJSON(map[string]any{"roomIds": rooms, "force": o == opDeleteForce}), false)
+		return cmd(events.SubjectDelete, mustJSON(deleteBody(rooms, o == opDeleteForce)), false)
 	case opUpdate:
 		rooms := l.pick(1)
 		if len(rooms) == 0 {
@@ -249,7 +272,22 @@ func (l *load) prepare(o op) func() {
 		if m == nil {
 			return func() {}
 		}
-		return func() { l.republish(m) }
+		return func() { l.republish(m, "duplicate") }
+	case opDuplicateLate:
+		// A command first stored longer ago than the duplicates window:
+		// JetStream takes it again and the ledger must answer it.
+		l.mu.Lock()
+		cutoff := time.Now().Add(-duplicatesWindow - 5*time.Second)
+		older := sort.Search(len(l.sentAt), func(i int) bool { return l.sentAt[i].After(cutoff) })
+		var m *nats.Msg
+		if older > 0 {
+			m = l.bodies[l.sentIDs[rng.IntN(older)]]
+		}
+		l.mu.Unlock()
+		if m == nil {
+			return func() {}
+		}
+		return func() { l.republish(m, "duplicate after the window") }
 	case opNoMsgID:
 		body := mustJSON(map[string]any{"roomName": "anonymous"})
 		return func() { l.publishNoID(events.SubjectCreate, body) }
@@ -291,6 +329,8 @@ func (l *load) prepare(o op) func() {
 		return func() { l.list() }
 	case opWebhook:
 		return l.prepareWebhook()
+	case opMeeting:
+		return l.prepareMeeting()
 	}
 	return func() {}
 }
@@ -311,23 +351,30 @@ func (l *load) publish(id, subject string, body []byte, invalid bool) {
 	if c.Accepted && !invalid {
 		l.bodies[id] = msg
 		l.sentIDs = append(l.sentIDs, id)
+		l.sentAt = append(l.sentAt, time.Now())
 	}
 }
 
 // republish sends an accepted command again: inside the duplicates window
-// JetStream drops it.
-func (l *load) republish(m *nats.Msg) {
+// JetStream drops it; after it, JetStream stores it again and the worker
+// must answer it from the ledger, with the first result and no second
+// effect. Which happened is counted under kind.
+func (l *load) republish(m *nats.Msg, kind string) {
 	dup := nats.NewMsg(m.Subject)
 	dup.Data, dup.Header = m.Data, nats.Header{nats.MsgIdHdr: m.Header.Values(nats.MsgIdHdr)}
 	ack, ok := l.send(dup)
-	if ok && !ack.Duplicate {
-		// Stored again: the worker must answer it from the ledger without
-		// a second effect. Not a violation by itself (the window may have
-		// been lost with a node), but worth a line.
-		l.mu.Lock()
-		l.queries["duplicate-stored"]++
-		l.mu.Unlock()
+	outcome := "not acknowledged"
+	switch {
+	case ok && ack.Duplicate:
+		outcome = "dropped"
+	case ok:
+		// Inside the window, not a violation by itself (the window may
+		// have been lost with a node), but worth a line.
+		outcome = "stored"
 	}
+	l.mu.Lock()
+	l.queries[kind+" "+outcome]++
+	l.mu.Unlock()
 }
 
 // send publishes msg, retrying failures and missing acks with the same
@@ -402,4 +449,13 @@ func outcome(err error) string {
 		return "no-reply"
 	}
 	return "ok"
+}
+
+// deleteBody is a delete of rooms: forced (the old model's force, still
+// accepted) or graceful (a room with a meeting is deleted when it ends).
+func deleteBody(rooms []string, force bool) map[string]any {
+	if force {
+		return map[string]any{"roomIds": rooms, "force": true}
+	}
+	return map[string]any{"roomIds": rooms, "withMeeting": events.PolicyWhenMeetingEnds}
 }

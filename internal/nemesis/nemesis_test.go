@@ -23,13 +23,13 @@ import (
 
 // ciSeeds are the seeds TestNemesis always runs (besides a random one)
 // when NEMESIS_SEED is not set.
-var ciSeeds = []uint64{2} // 25 s: stop-worker, kill-nats, lock-store
+var ciSeeds = []uint64{17} // 20 s: kill-nats, kill-livekit
 
 // Defaults of a run.
 const (
 	// ciDuration is the fault phase of each run of TestNemesis when
 	// NEMESIS_DURATION is not set; `make nemesis` sets 5m.
-	ciDuration = 25 * time.Second
+	ciDuration = 20 * time.Second
 	loadRate   = 20 // operations per second
 	// mongoLoadRate is the load of a run on FerretDB.
 	mongoLoadRate = 2
@@ -38,15 +38,16 @@ const (
 	// AckWait (30 s), a nak'ed one after up to 30 s.
 	settleBound = 3 * time.Minute
 	// mongoSettleBound: FerretDB drains a backlog at a few commands a
-	// second, slower as its collections grow.
-	mongoSettleBound = 10 * time.Minute
+	// second, slower as its collections grow (and with a LiveKit call in
+	// every delete).
+	mongoSettleBound = 15 * time.Minute
 )
 
 // TestNemesis runs the deployment as separate processes, injects a seeded
 // random schedule of faults under a seeded random load, lets it settle and
 // checks the invariants of the message API. NEMESIS_SEED replays one seed
 // (printed by every run); NEMESIS_DURATION sets the fault phase (default
-// 25s per seed here, 5m under `make nemesis`).
+// 20s per seed here, 5m under `make nemesis`).
 func TestNemesis(t *testing.T) {
 	if testing.Short() {
 		t.Skip("nemesis: separate processes and minutes of faults; not under -short")
@@ -110,16 +111,15 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 	faultsEnd := time.Since(start)
 
 	// Settle: the work queue empty, nothing pending, the last expiring
-	// room past its date and swept; then the schedulers stop, the queue
-	// empties again, and the rest stop.
-	l.mu.Lock()
-	expiryDone := l.lastExp.Add(3 * sweepInterval)
-	l.mu.Unlock()
-	state, ok := s.waitSettled(settle, expiryDone)
+	// room past its date, the last meeting's room closed by LiveKit and
+	// the last webhook in, and three sweeps after that (expiry and
+	// reconciliation); then the schedulers stop, the queue empties again,
+	// and the rest stop.
+	state, ok := s.waitSettled(settle, l.quietAfter().Add(3*s.sweep))
 	settleTook := time.Since(start) - faultsEnd
 	var exits []Exit
 	exits = append(exits, terminate(s.schedulers)...)
-	expiredBefore := time.Now().Add(-2 * sweepInterval)
+	expiredBefore := time.Now().Add(-2 * s.sweep)
 	if ok {
 		state, ok = s.waitSettled(settle, time.Time{})
 	}
@@ -131,6 +131,7 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 
 	h := collect(t, s, l)
 	h.ExpiredBefore = expiredBefore
+	h.DuplicatesWindow = duplicatesWindow
 	h.Seen = append(h.Seen, n.failed...)
 	h.Exits = exits
 	violations := Check(h)
@@ -166,8 +167,9 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 			accepted200++
 		}
 	}
-	t.Logf("results: %s; dead letters: %s; webhooks posted %d (replays included), answered 200 %d, distinct event IDs stored %d", counts(codes), counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
+	t.Logf("results: %s (%d sent again, same bytes); dead letters: %s; webhooks posted %d (replays included), answered 200 %d, distinct event IDs stored %d", counts(codes), h.ResultsResent, counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
 	t.Logf("valid commands answered with an error: %s", counts(refusals(h)))
+	t.Logf("meetings: %s", counts(meetingPaths(h)))
 	if len(violations) > 0 {
 		var b strings.Builder
 		fmt.Fprintf(&b, "nemesis report: seed %d (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s)\nfault log:\n%s\nviolations:\n", seed, seed, duration, n.Log())
@@ -201,20 +203,20 @@ func collect(t *testing.T, s *system, l *load) History {
 	l.mu.Unlock()
 
 	// Results: the stream keeps the last per command; the audit stream
-	// every one stored, each once per origin sequence.
-	stored := map[string]map[string]bool{} // command ID -> origin sequences
+	// every one stored. A command repeated past the duplicates window is
+	// answered again from the ledger, with the same bytes: one result,
+	// sent twice. Distinct bodies are distinct results.
+	stored := map[string]map[string]bool{} // command ID -> result bodies
 	audit, err := readStream(ctx, s, auditStream, ">")
 	require.NoError(t, err, "read %s", auditStream)
 	for _, m := range audit {
 		id := strings.TrimPrefix(m.Subject(), events.ResultPrefix)
 		if stored[id] == nil {
 			stored[id] = map[string]bool{}
+		} else {
+			h.ResultsResent++
 		}
-		origin := m.Headers().Get("Nats-Stream-Source")
-		if f := strings.Fields(origin); len(f) > 1 {
-			origin = f[1]
-		}
-		stored[id][origin] = true
+		stored[id][string(m.Data())] = true
 	}
 	msgs, err := readStream(ctx, s, events.StreamResults, events.ResultPrefix+">")
 	require.NoError(t, err, "read %s", events.StreamResults)
@@ -272,7 +274,9 @@ func collect(t *testing.T, s *system, l *load) History {
 			break
 		}
 		for _, r := range page {
-			h.Rooms = append(h.Rooms, Room{ID: r.RoomID, AutoDeletionDate: r.AutoDeletionDate})
+			h.Rooms = append(h.Rooms, Room{ID: r.RoomID, AutoDeletionDate: r.AutoDeletionDate,
+				MarkedForDeletion: r.MeetingEndAction == events.EndActionDelete || r.MeetingEndAction == events.EndActionClose,
+				MeetingActive:     r.Status == events.StatusActiveMeeting})
 		}
 		after = page[len(page)-1].RoomID
 	}
@@ -329,6 +333,40 @@ func exitTimes(exits []Exit) string {
 		s += " (" + strings.Join(bad, "; ") + ")"
 	}
 	return s
+}
+
+// meetingPaths counts how rooms with a meeting went: marked by a delete,
+// deleted by a room_finished, deleted by the sweep's reconciliation (a
+// marked room LiveKit lost), meeting_ended events.
+func meetingPaths(h History) map[string]int {
+	out := map[string]int{}
+	for _, r := range h.Results {
+		if !r.OK || r.Type != events.SubjectDelete {
+			continue
+		}
+		var d events.DeleteResult
+		if json.Unmarshal(r.Data, &d) == nil {
+			for _, del := range d.Deleted {
+				if strings.Contains(del.SuccessCode, "scheduled") {
+					out["scheduled by a delete"]++
+				}
+			}
+		}
+		if strings.HasPrefix(r.CommandID, events.ReconcileIDPrefix) {
+			out["deleted by reconciliation"] += len(d.Deleted)
+		}
+	}
+	for _, e := range h.Events {
+		switch {
+		case e.Type == events.EventDeleted && strings.HasPrefix(eventCause(e.ID), events.WebhookIDPrefix):
+			out["deleted by room_finished"]++
+		case e.Type == events.EventMeetingEnded:
+			out["meeting_ended"]++
+		case e.Type == events.EventMeetingStarted:
+			out["meeting_started"]++
+		}
+	}
+	return out
 }
 
 // refusals counts the error results of commands the load sent as valid,

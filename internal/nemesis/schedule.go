@@ -35,6 +35,11 @@ const (
 	// commands reach their last delivery with the ledger unreachable
 	// (drawn once, in runs of at least LongLockMinRun).
 	LockStoreLong FaultKind = "lock-store-long"
+	// KillLiveKit: kill -9 of livekit-server, started again after
+	// Fault.Pause on the same ports and keys, without the rooms it had
+	// (LiveKit keeps them in memory): the meetings in them end without a
+	// room_finished.
+	KillLiveKit FaultKind = "kill-livekit"
 )
 
 // LongLockMinRun is the shortest run that gets a LockStoreLong, and
@@ -57,6 +62,7 @@ var faultWeights = []faultWeight{
 	{StopWorker, 2}, {StopScheduler, 1},
 	{KillNATS, 2}, {RollNATS, 1},
 	{LockStore, 2}, {LockStoreLong, 0},
+	{KillLiveKit, 1},
 }
 
 // Fault is one fault of a schedule.
@@ -146,6 +152,8 @@ func NewSchedule(seed uint64, c ScheduleConfig) []Fault {
 			f.Target, f.Pause = rng.IntN(c.NATSNodes), span(time.Second, 6*time.Second)
 		case LockStore:
 			f.Pause = span(2*time.Second, 25*time.Second)
+		case KillLiveKit:
+			f.Pause = span(time.Second, 6*time.Second)
 		case RollNATS:
 		}
 		out = append(out, f)

@@ -3,6 +3,7 @@ package nemesis
 import (
 	"context"
 	"fmt"
+	"os"
 	"path/filepath"
 	"strconv"
 	"syscall"
@@ -14,16 +15,23 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/procs"
+	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
+	"github.com/roomkeeper/roomkeeper/webhooks"
 )
 
 // Settings of the system under test.
 const (
-	sweepInterval        = 2 * time.Second
+	sweepInterval = 2 * time.Second
+	// mongoSweepInterval: on FerretDB a sweep (its scans of the rooms and
+	// the ledger) takes about as long as sweepInterval, and one worker
+	// would do little else.
+	mongoSweepInterval   = 10 * time.Second
 	minAutoDeletionDelay = time.Second
 	workerConcurrency    = 8
 	// sigtermBound is how long a roomkeeper process may take to exit
@@ -32,11 +40,21 @@ const (
 	// auditStream sources ROOMS_RESULTS without its one-per-subject
 	// limit, so a second result stored for a command stays visible.
 	auditStream = "NEMESIS_RESULTS"
+	// LiveKit's room timeouts (rooms a participant's join creates): a
+	// room closes, and its room_finished goes out, this long after its
+	// last participant left, or after nobody joined.
+	liveKitDepartureTimeout = time.Second
+	liveKitEmptyTimeout     = 5 * time.Second
+	// duplicatesWindow is the streams' duplicates window
+	// (STREAM_DUPLICATES_WINDOW): the shortest allowed, so that the load
+	// repeats commands past it.
+	duplicatesWindow = config.MinStreamDuplicatesWindow
 )
 
 // system is the deployment under test: a 3-node JetStream cluster, and
 // roomkeeper workers, schedulers and a webhooks receiver as separate
-// processes sharing one SQLite file.
+// processes sharing one SQLite file, and a livekit-server whose webhooks
+// go to the webhooks receiver.
 type system struct {
 	t          *testing.T
 	logDir     string
@@ -48,6 +66,11 @@ type system struct {
 	// ferret is the MongoDB store (FerretDB) of a run on MONGO_URI; nil
 	// on SQLite.
 	ferret *procs.Ferret
+	// sweep is the schedulers' SWEEP_INTERVAL.
+	sweep time.Duration
+	// lk is the livekit-server the workers ask about meetings and whose
+	// webhooks the receiver takes; its key signs the load's webhooks too.
+	lk     *lktest.Server
 	nc     *nats.Conn
 	js     jetstream.JetStream
 	client *natsapi.Client
@@ -57,6 +80,7 @@ type system struct {
 func topology() natsapi.Topology {
 	top := natsapi.DefaultTopology()
 	top.Replicas = 3
+	top.Duplicates = duplicatesWindow
 	return top
 }
 
@@ -71,12 +95,23 @@ const mongoDB = "nemesis"
 
 func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 	t.Helper()
-	s := &system{t: t, logDir: t.TempDir(), dataDir: t.TempDir()}
+	s := &system{t: t, logDir: t.TempDir(), dataDir: t.TempDir(), sweep: sweepInterval}
 	procs.DumpLogsOnFailure(t, s.logDir)
+	keepLogsOnFailure(t, s.logDir)
 	if storeKind == storeMongo {
 		s.ferret = procs.StartFerret(t, ferretDBBin, s.logDir)
+		s.sweep = mongoSweepInterval
 	}
 	s.nats = procs.StartNATSCluster(t, natsServerBin, s.logDir, sc.NATSNodes)
+	// LiveKit calls the webhooks receiver back: its address is fixed
+	// across restarts.
+	webhooksAddr := procs.FreeAddr(t)
+	s.lk = lktest.Start(t, lktest.Options{
+		WebhookURL:       "http://" + webhooksAddr + webhooks.Path,
+		DepartureTimeout: liveKitDepartureTimeout,
+		EmptyTimeout:     liveKitEmptyTimeout,
+		LogLevel:         "warn",
+	})
 	url := procs.ClusterURL(s.nats)
 
 	var err error
@@ -105,12 +140,14 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		"NATS_URL="+url,
 		"DATA_DIR="+s.dataDir,
 		"STREAM_REPLICAS=3",
-		"SWEEP_INTERVAL="+sweepInterval.String(),
+		"STREAM_DUPLICATES_WINDOW="+duplicatesWindow.String(),
+		"SWEEP_INTERVAL="+s.sweep.String(),
 		"MIN_AUTO_DELETION_DELAY="+minAutoDeletionDelay.String(),
 		"WORKER_CONCURRENCY="+strconv.Itoa(workerConcurrency),
-		"LIVEKIT_API_KEY="+liveKitKey,
-		"LIVEKIT_API_SECRET="+liveKitSecret,
-		"LOG_LEVEL=warn",
+		"LIVEKIT_URL="+s.lk.URL,
+		"LIVEKIT_API_KEY="+s.lk.APIKey,
+		"LIVEKIT_API_SECRET="+s.lk.APISecret,
+		"LOG_LEVEL="+logLevel(),
 		"LOG_FORMAT=text",
 	)
 	if s.ferret != nil {
@@ -125,7 +162,13 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 	}
 	s.workers = start("worker", sc.Workers)
 	s.schedulers = start("scheduler", sc.Schedulers)
-	s.webhooks = start("webhooks", sc.Webhooks)
+	for i := range sc.Webhooks {
+		addr := webhooksAddr // the one LiveKit calls; others get their own
+		if i > 0 {
+			addr = procs.FreeAddr(t)
+		}
+		s.webhooks = append(s.webhooks, procs.StartRoleAt(t, roomkeeperBin, fmt.Sprintf("webhooks-%d", i+1), s.logDir, addr, []string{"webhooks"}, env))
+	}
 
 	// Every stream of the contract, as the roles bootstrapped it: R3.
 	for _, cfg := range topology().Streams() {
@@ -134,10 +177,39 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		info, err := st.Info(ctx)
 		require.NoError(t, err)
 		require.Equal(t, 3, info.Config.Replicas, "%s replicas", cfg.Name)
+		require.Equal(t, duplicatesWindow, info.Config.Duplicates, "%s duplicates window", cfg.Name)
 		require.NotNil(t, info.Cluster, "%s cluster info", cfg.Name)
 		require.Len(t, info.Cluster.Replicas, 2, "%s: a leader and two replicas", cfg.Name)
 	}
 	return s
+}
+
+// logLevel is the roomkeeper processes' LOG_LEVEL: NEMESIS_LOG_LEVEL, warn
+// by default (info logs every replay, for finding a violation's cause).
+func logLevel() string {
+	if v := os.Getenv("NEMESIS_LOG_LEVEL"); v != "" {
+		return v
+	}
+	return "warn"
+}
+
+// keepLogsOnFailure copies the processes' logs out of the test's temporary
+// directory when t failed, and says where.
+func keepLogsOnFailure(t *testing.T, dir string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		dst, err := os.MkdirTemp("", "nemesis-logs-")
+		if err == nil {
+			err = os.CopyFS(dst, os.DirFS(dir))
+		}
+		if err != nil {
+			t.Logf("logs not kept: %v", err)
+			return
+		}
+		t.Logf("process logs kept in %s", dst)
+	})
 }
 
 // terminate sends SIGTERM to each role and reports how each ended.

@@ -13,20 +13,16 @@ import (
 	"github.com/roomkeeper/roomkeeper/webhooks"
 )
 
-// LiveKit's key and secret of the run: the webhooks role verifies with them.
-const (
-	liveKitKey    = "nemesis"
-	liveKitSecret = "nemesis-secret-of-at-least-32-chars"
-)
-
 // Webhook is a LiveKit webhook the load posted.
 type webhookSent struct {
-	ID       string // event ID (the stream's Nats-Msg-Id)
-	Accepted bool   // answered 200
+	ID       string    // event ID (the stream's Nats-Msg-Id)
+	Accepted bool      // answered 200
+	At       time.Time // when it was answered, or given up
 }
 
-// webhookBody returns a signed LiveKit webhook event for room.
-func webhookBody(name, id, room string) (body []byte, authz string, err error) {
+// webhookBody returns a LiveKit webhook event for room, signed with the
+// livekit-server's key (the one the webhooks role verifies with).
+func (l *load) webhookBody(name, id, room string) (body []byte, authz string, err error) {
 	body, err = protojson.Marshal(&lkproto.WebhookEvent{
 		Event: name, Id: id, CreatedAt: time.Now().Unix(),
 		Room: &lkproto.Room{Sid: "RM_" + room, Name: room, EmptyTimeout: 300},
@@ -34,7 +30,7 @@ func webhookBody(name, id, room string) (body []byte, authz string, err error) {
 	if err != nil {
 		return nil, "", err
 	}
-	authz, err = webhooks.Sign(liveKitKey, liveKitSecret, body, 5*time.Minute)
+	authz, err = webhooks.Sign(l.s.lk.APIKey, l.s.lk.APISecret, body, 5*time.Minute)
 	return body, authz, err
 }
 
@@ -63,7 +59,8 @@ func (l *load) postWebhook(id string, body []byte, authz string) {
 		}
 	}
 	l.mu.Lock()
-	l.webhooks = append(l.webhooks, webhookSent{ID: id, Accepted: ok})
+	l.webhooks = append(l.webhooks, webhookSent{ID: id, Accepted: ok, At: time.Now()})
+	l.lastWebhook = time.Now()
 	l.mu.Unlock()
 }
 
@@ -85,7 +82,7 @@ func (l *load) prepareWebhook() func() {
 	name := []string{"room_started", "room_finished"}[rng.IntN(2)]
 	id := l.nextID("EV")
 	return func() {
-		body, authz, err := webhookBody(name, id, rooms[0])
+		body, authz, err := l.webhookBody(name, id, rooms[0])
 		if err != nil {
 			l.mu.Lock()
 			l.seen = append(l.seen, Violation{Rule: "harness", ID: id, Detail: fmt.Sprint(err)})

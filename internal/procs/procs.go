@@ -250,6 +250,9 @@ type Role struct {
 	env    []string
 	logDir string
 
+	// fixedAddr, when set, is the HTTP address of every start.
+	fixedAddr string
+
 	mu       sync.Mutex
 	name     string
 	p        *Proc
@@ -262,6 +265,15 @@ type Role struct {
 func StartRole(t testing.TB, bin, name, logDir string, args, env []string) *Role {
 	t.Helper()
 	r := &Role{t: t, bin: bin, args: args, env: env, logDir: logDir, name: name}
+	r.Start()
+	return r
+}
+
+// StartRoleAt is StartRole with an HTTP address of its own, kept across
+// restarts: for a role another process calls back (LiveKit's webhooks).
+func StartRoleAt(t testing.TB, bin, name, logDir, httpAddr string, args, env []string) *Role {
+	t.Helper()
+	r := &Role{t: t, bin: bin, args: args, env: env, logDir: logDir, name: name, fixedAddr: httpAddr}
 	r.Start()
 	return r
 }
@@ -282,7 +294,10 @@ func (r *Role) TryStart(d time.Duration) error {
 	deadline := time.Now().Add(d)
 	for {
 		r.mu.Lock()
-		addr := FreeAddr(r.t)
+		addr := r.fixedAddr
+		if addr == "" {
+			addr = FreeAddr(r.t)
+		}
 		r.starts++
 		p := Start(r.t, r.name, filepath.Join(r.logDir, r.name+".log"), r.bin, r.args, append(append([]string(nil), r.env...), "HTTP_ADDR="+addr))
 		r.p, r.httpAddr = p, addr

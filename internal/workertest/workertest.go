@@ -172,7 +172,8 @@ func (b *Bundle) Start(t testing.TB, o WorkerOpts) *Running {
 	}
 	m := &Counts{}
 	cfg := workers.Config{
-		Concurrency: max(o.Conc, 8), AckMode: o.Ack, RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond,
+		DuplicatesWindow: b.Topology.Duplicates,
+		Concurrency:      max(o.Conc, 8), AckMode: o.Ack, RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond,
 		Clock: o.Clock,
 	}
 	if o.Fault != nil {

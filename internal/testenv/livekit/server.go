@@ -69,10 +69,13 @@ type Server struct {
 	// LogPath is the file holding the server's output.
 	LogPath string
 
-	cmd      *exec.Cmd
-	done     chan struct{}
-	waitErr  error
-	stopOnce sync.Once
+	bin, cfgPath string
+
+	mu      sync.Mutex
+	cmd     *exec.Cmd     // the current process
+	done    chan struct{} // closed when the current process has exited
+	waitErr error         // its exit error, set before done is closed
+	stopped bool          // Stop was called: Restart starts nothing
 }
 
 // BinaryPath is where the livekit-server binary is looked for:
@@ -129,7 +132,8 @@ func Start(t testing.TB, opts Options) *Server {
 		APIKey:    "API" + randomHex(6),
 		APISecret: randomHex(32),
 		LogPath:   filepath.Join(dir, "livekit-server.log"),
-		done:      make(chan struct{}),
+		bin:       bin,
+		cfgPath:   filepath.Join(dir, "config.yaml"),
 	}
 	// Registered before the stop below, so it runs after it (LIFO).
 	t.Cleanup(func() {
@@ -140,31 +144,13 @@ func Start(t testing.TB, opts Options) *Server {
 		_ = os.RemoveAll(dir)
 	})
 
-	cfgPath := filepath.Join(dir, "config.yaml")
-	if err := os.WriteFile(cfgPath, srv.config(ports, opts), 0o600); err != nil {
+	if err := os.WriteFile(srv.cfgPath, srv.config(ports, opts), 0o600); err != nil {
 		t.Fatalf("livekit-server config: %v", err)
 	}
-	logFile, err := os.Create(srv.LogPath)
-	if err != nil {
-		t.Fatalf("livekit-server log: %v", err)
-	}
-	defer func() { _ = logFile.Close() }() // the child keeps its own descriptor
-
-	srv.cmd = exec.Command(bin, "--dev", "--bind", "127.0.0.1", "--config", cfgPath)
-	srv.cmd.Stdout = logFile
-	srv.cmd.Stderr = logFile
-	// The server dies with the test process, even when that one is killed
-	// (a test timeout), so no orphan keeps the ports.
-	srv.cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := srv.cmd.Start(); err != nil {
+	if err := srv.start(); err != nil {
 		t.Fatalf("start livekit-server: %v", err)
 	}
-	go func() {
-		srv.waitErr = srv.cmd.Wait()
-		close(srv.done)
-	}()
 	t.Cleanup(srv.Stop)
-
 	if err := srv.waitReady(opts.StartTimeout); err != nil {
 		t.Fatalf("livekit-server did not start: %v\n%s", err, tail(srv.LogPath, 40))
 	}
@@ -209,7 +195,78 @@ func (s *Server) config(ports *portBlock, opts Options) []byte {
 	return b
 }
 
+// start runs a server process with the configuration file, its output
+// appended to LogPath.
+func (s *Server) start() error {
+	logFile, err := os.OpenFile(s.LogPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = logFile.Close() }() // the child keeps its own descriptor
+	cmd := exec.Command(s.bin, "--dev", "--bind", "127.0.0.1", "--config", s.cfgPath)
+	cmd.Stdout = logFile
+	cmd.Stderr = logFile
+	// The server dies with the test process, even when that one is killed
+	// (a test timeout), so no orphan keeps the ports.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
+	if err := cmd.Start(); err != nil {
+		return err
+	}
+	done := make(chan struct{})
+	s.mu.Lock()
+	s.cmd, s.done, s.waitErr = cmd, done, nil
+	s.mu.Unlock()
+	go func() {
+		err := cmd.Wait()
+		s.mu.Lock()
+		if s.cmd == cmd {
+			s.waitErr = err
+		}
+		s.mu.Unlock()
+		close(done)
+	}()
+	return nil
+}
+
+// current returns the current process and its done channel.
+func (s *Server) current() (*exec.Cmd, chan struct{}) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.cmd, s.done
+}
+
+// Kill kills the server with SIGKILL, as a crash would, and waits for it
+// to exit. LiveKit keeps its rooms in memory: they are gone, without a
+// room_finished.
+func (s *Server) Kill() {
+	cmd, done := s.current()
+	_ = cmd.Process.Signal(syscall.SIGKILL)
+	<-done
+}
+
+// Restart starts the server again after Kill, on the same ports with the
+// same keys and configuration, and waits up to timeout until it answers.
+// After Stop it does nothing.
+func (s *Server) Restart(timeout time.Duration) error {
+	_, done := s.current()
+	<-done
+	s.mu.Lock()
+	stopped := s.stopped
+	s.mu.Unlock()
+	if stopped {
+		return nil
+	}
+	if err := s.start(); err != nil {
+		return fmt.Errorf("restart livekit-server: %w", err)
+	}
+	if err := s.waitReady(timeout); err != nil {
+		return fmt.Errorf("livekit-server did not restart: %w", err)
+	}
+	return nil
+}
+
 func (s *Server) waitReady(timeout time.Duration) error {
+	_, done := s.current()
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
 	client := &http.Client{Timeout: time.Second}
@@ -224,8 +281,11 @@ func (s *Server) waitReady(timeout time.Duration) error {
 			}
 		}
 		select {
-		case <-s.done:
-			return fmt.Errorf("exited: %v", s.waitErr)
+		case <-done:
+			s.mu.Lock()
+			err := s.waitErr
+			s.mu.Unlock()
+			return fmt.Errorf("exited: %v", err)
 		case <-ctx.Done():
 			return fmt.Errorf("no answer on %s within %s", s.HTTPURL, timeout)
 		case <-tick.C:
@@ -236,33 +296,43 @@ func (s *Server) waitReady(timeout time.Duration) error {
 // Stop stops the server: SIGTERM, a second SIGTERM (LiveKit's forced
 // shutdown, which does not wait for participants) after a second, SIGKILL
 // after a few more. It is safe to call more than once and is called at the
-// end of the test.
+// end of the test; a Restart after it starts nothing.
 func (s *Server) Stop() {
-	s.stopOnce.Do(func() {
-		steps := []struct {
-			sig  os.Signal
-			wait time.Duration
-		}{
-			{syscall.SIGTERM, time.Second},
-			{syscall.SIGTERM, 3 * time.Second},
-			{syscall.SIGKILL, 5 * time.Second},
+	s.mu.Lock()
+	s.stopped = true
+	s.mu.Unlock()
+	cmd, done := s.current()
+	steps := []struct {
+		sig  os.Signal
+		wait time.Duration
+	}{
+		{syscall.SIGTERM, time.Second},
+		{syscall.SIGTERM, 3 * time.Second},
+		{syscall.SIGKILL, 5 * time.Second},
+	}
+	for _, st := range steps {
+		select {
+		case <-done:
+			return
+		default:
 		}
-		for _, st := range steps {
-			if err := s.cmd.Process.Signal(st.sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
-				break
-			}
-			select {
-			case <-s.done:
-				return
-			case <-time.After(st.wait):
-			}
+		if err := cmd.Process.Signal(st.sig); err != nil && !errors.Is(err, os.ErrProcessDone) {
+			break
 		}
-		<-s.done
-	})
+		select {
+		case <-done:
+			return
+		case <-time.After(st.wait):
+		}
+	}
+	<-done
 }
 
-// Stopped is closed once the server process has exited.
-func (s *Server) Stopped() <-chan struct{} { return s.done }
+// Stopped is closed once the current server process has exited.
+func (s *Server) Stopped() <-chan struct{} {
+	_, done := s.current()
+	return done
+}
 
 func seconds(d time.Duration) int {
 	return int((d + time.Second - 1) / time.Second)

@@ -64,3 +64,29 @@ func TestParallelServersGetDistinctPorts(t *testing.T) {
 	require.NotEqual(t, a.Port, b.Port)
 	require.NotEqual(t, a.APIKey, b.APIKey)
 }
+
+// A killed server comes back on the same URL and keys, without the rooms it
+// had (LiveKit keeps them in memory).
+func TestServerKillRestart(t *testing.T) {
+	t.Parallel()
+	srv := lktest.Start(t, lktest.Options{EmptyTimeout: time.Minute})
+	rs := lksdk.NewRoomServiceClient(srv.URL, srv.APIKey, srv.APISecret)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := rs.CreateRoom(ctx, &livekit.CreateRoomRequest{Name: "kept-in-memory"})
+	require.NoError(t, err)
+
+	srv.Kill()
+	_, err = http.Get(srv.HTTPURL)
+	require.Error(t, err, "killed")
+	require.NoError(t, srv.Restart(20*time.Second))
+	res, err := rs.ListRooms(ctx, &livekit.ListRoomsRequest{})
+	require.NoError(t, err, "same URL and keys")
+	require.Empty(t, res.Rooms, "the rooms went with the process")
+
+	srv.Stop()
+	<-srv.Stopped()
+	require.NoError(t, srv.Restart(time.Second), "nothing to restart after Stop")
+	_, err = http.Get(srv.HTTPURL)
+	require.Error(t, err, "stays stopped")
+}
