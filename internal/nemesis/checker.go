@@ -245,12 +245,11 @@ func Check(h History) []Violation {
 				continue
 			}
 			for _, del := range d.Deleted {
-				switch del.SuccessCode {
-				case events.DeleteSuccessRoomDeleted, events.DeleteSuccessRoomAndRecordingsDeleted,
-					events.DeleteSuccessRoomWithActiveMeetingDeleted, events.DeleteSuccessRoomWithActiveMeetingAndRecordingsDeleted:
+				switch {
+				case deletedNow(del.SuccessCode):
 					deletedBy[del.RoomID] = append(deletedBy[del.RoomID], r.CommandID)
 					needEvent(r.CommandID, events.EventDeleted, del.RoomID)
-				case events.DeleteSuccessRoomClosed, events.DeleteSuccessRoomWithActiveMeetingClosed:
+				case del.SuccessCode == events.DeleteSuccessRoomClosed:
 					needEvent(r.CommandID, events.EventClosed, del.RoomID)
 				default:
 					// An active meeting: deleted or closed when it ends.
@@ -459,4 +458,13 @@ func dedupe(vs []Violation) []Violation {
 		out = append(out, v)
 	}
 	return out
+}
+
+// deletedNow reports whether a delete's success code says the command
+// deleted the room itself. A room with an active meeting is deleted (or
+// closed) by its meeting's end, also when forced (the delete ends the
+// meeting): the delete publishes deletion_scheduled, and the room_finished
+// (or the sweep's reconciliation) the deleted event.
+func deletedNow(code string) bool {
+	return code == events.DeleteSuccessRoomDeleted || code == events.DeleteSuccessRoomAndRecordingsDeleted
 }

@@ -113,7 +113,7 @@ func (l *load) watchResults() (*nats.Subscription, error) {
 			var d events.DeleteResult
 			if json.Unmarshal(r.Data, &d) == nil {
 				for _, del := range d.Deleted {
-					if _, ok := l.deletedAt[del.RoomID]; !ok {
+					if _, ok := l.deletedAt[del.RoomID]; !ok && deletedNow(del.SuccessCode) {
 						l.deletedAt[del.RoomID] = time.Now()
 					}
 				}
