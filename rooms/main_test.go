@@ -3,11 +3,12 @@ package rooms_test
 import (
 	"testing"
 
-	"go.uber.org/goleak"
+	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 )
 
 // TestMain fails the package's tests if a goroutine they started is still
-// running when they end.
+// running when they end, once the WebRTC stacks of the participants they
+// joined have had time to close (see VerifyTestMain).
 func TestMain(m *testing.M) {
-	goleak.VerifyTestMain(m)
+	lktest.VerifyTestMain(m)
 }
