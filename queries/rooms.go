@@ -51,7 +51,7 @@ func (q *Service) config(ctx context.Context, body []byte) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	return meetView(room).Config, nil
+	return room.View().Config, nil
 }
 
 // unsafeIDChars are what upstream strips from a room ID in a request

@@ -327,7 +327,7 @@ func (q *Service) participantToken(ctx context.Context, body []byte) (any, error
 	if err != nil {
 		return nil, err
 	}
-	v := meetView(room)
+	v := room.View()
 	link := v.Access.Anonymous.Speaker
 	if role == events.RoleModerator {
 		link = v.Access.Anonymous.Moderator

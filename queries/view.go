@@ -9,31 +9,6 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-// meetView is the room as the new model shows it (events.Room).
-//
-// TODO(issue 15): store.Room.MeetView (helper C, store/meetview.go)
-// replaces it at integration; this builder only fills in what a record
-// written before the new fields lacks (owner, status, end action), as the
-// storage migration does.
-func meetView(r *store.Room) events.Room {
-	v := events.Room{
-		RoomID: r.RoomID, RoomName: r.RoomName, Owner: r.Owner, CreationDate: r.CreationDate,
-		AutoDeletionDate: r.AutoDeletionDate, AutoDeletionPolicy: r.AutoDeletionPolicy,
-		Config: r.Config, Roles: r.Roles, Access: r.Access, Status: r.Status,
-		RolesUpdatedAt: r.RolesUpdatedAt, MeetingEndAction: r.MeetingEndAction,
-	}
-	if v.Owner == "" {
-		v.Owner = events.OwnerAdmin
-	}
-	if v.Status == "" {
-		v.Status = events.StatusOpen
-	}
-	if v.MeetingEndAction == "" {
-		v.MeetingEndAction = events.EndActionNone
-	}
-	return v
-}
-
 // projection says which properties of a room a reply holds.
 type projection struct {
 	// fields are the properties asked for; nil: every one but the extra
@@ -169,7 +144,7 @@ var extraFieldsJSON = func() string {
 
 // roomJSON is one room as a reply shows it.
 func (p projection) roomJSON(r *store.Room, withExtra bool) (json.RawMessage, error) {
-	v := meetView(r)
+	v := r.View()
 	var b bytes.Buffer
 	if err := p.render(&b, &v, withExtra); err != nil {
 		return nil, err

@@ -2,7 +2,7 @@ package store
 
 import "github.com/roomkeeper/roomkeeper/events"
 
-// MeetView is the room in OpenVidu Meet's current model, as other services
+// View is the room in OpenVidu Meet's current model, as other services
 // see it (results, events, query replies): every field but the secrets
 // (which appear only inside the access URLs), the version and the command
 // IDs. A record that predates the model's status fields reads as an open
