@@ -49,7 +49,9 @@ func (d deletion) Scheduled() bool {
 
 // decideDeletion applies upstream's deletion matrix to room id with the
 // given state and policies (withMeeting: force | when_meeting_ends | fail;
-// withRecordings: force | close | fail).
+// withRecordings: force | close | fail). It is longer than the house's
+// 60 lines on purpose: the whole matrix in one place reads case by case
+// against upstream's table of codes and messages.
 func decideDeletion(id string, activeMeeting, hasRecordings bool, withMeeting, withRecordings string) deletion {
 	base := fmt.Sprintf("Room '%s'", id)
 	fail := func(code, msg string) deletion {
