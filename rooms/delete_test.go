@@ -160,6 +160,10 @@ func TestDeleteMatrix(t *testing.T) {
 					require.Equal(t, want.Message, d.Message)
 					require.Equal(t, want.ReturnsRoom, d.Room != nil, "room in the answer")
 					require.Equal(t, "Bulk deletion request processed successfully", dr.Message)
+					// The result can arrive before its events are stored
+					// (published together, awaited before the ack): wait
+					// for the command to be settled.
+					require.Eventually(t, workertest.Settled(t, b.JS), 10*time.Second, 10*time.Millisecond)
 
 					switch want.Action {
 					case "delete":
