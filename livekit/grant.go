@@ -57,19 +57,7 @@ func (c *Client) GrantToken(roomID, identity, name string, grant Grant, metadata
 		// Only the listed sources; without it LiveKit allows every source.
 		vg.SetCanPublishSources(grant.Publish)
 	}
-	at := auth.NewAccessToken(c.cfg.APIKey, c.cfg.APISecret).
-		SetIdentity(identity).
-		SetName(name).
-		SetVideoGrant(vg).
-		SetValidFor(c.cfg.TokenTTL)
-	if metadata != "" {
-		at.SetMetadata(metadata)
-	}
-	token, err := at.ToJWT()
-	if err != nil {
-		return "", fmt.Errorf("livekit participant token: %w", err)
-	}
-	return token, nil
+	return c.signParticipant(identity, name, metadata, vg)
 }
 
 func ptrTrue() *bool {

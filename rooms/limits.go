@@ -154,46 +154,19 @@ func (h sweepHandler) meetingStarts(ctx context.Context, rooms []*store.Room) ([
 // active_meeting in room name order, from start to the end, then from the
 // beginning up to start, until MaxDurationChecks rooms were seen.
 func (h sweepHandler) scanActive(ctx context.Context, start string, fn func([]store.Room) error) error {
-	seen := 0
-	// The first lap covers the names from start on (the empty room ID
-	// comes before every other), the second those before it.
-	after, wrapped := &store.RoomCursor{Str: start, HasValue: true}, start == ""
-	if wrapped {
-		after = nil
+	var from *store.RoomCursor
+	if start != "" {
+		from = &store.RoomCursor{Str: start, HasValue: true}
 	}
-	for seen < h.cfg.MaxDurationChecks {
-		limit := min(h.cfg.PageSize, h.cfg.MaxDurationChecks-seen)
-		page, err := h.Store.FindRooms(ctx, store.RoomQuery{
-			Status: events.StatusActiveMeeting, Sort: store.SortRoomName, After: after, Limit: limit,
-		})
-		if err != nil {
-			return err
-		}
-		full := len(page) == limit
-		if wrapped {
-			for i, r := range page {
-				if r.RoomName >= start {
-					page, full = page[:i], false
-					break
-				}
-			}
-		}
-		if len(page) > 0 {
-			if err := fn(page); err != nil {
-				return err
-			}
-			seen += len(page)
-			c := page[len(page)-1].Cursor(store.SortRoomName)
-			after = &c
-		}
-		if !full {
-			if wrapped {
-				return nil
-			}
-			after, wrapped = nil, true
-		}
-	}
-	return nil
+	return wrapScan(ctx, from, h.cfg.MaxDurationChecks, h.cfg.PageSize, lap[store.RoomCursor]{
+		next: func(ctx context.Context, after *store.RoomCursor, limit int) ([]store.Room, error) {
+			return h.Store.FindRooms(ctx, store.RoomQuery{
+				Status: events.StatusActiveMeeting, Sort: store.SortRoomName, After: after, Limit: limit,
+			})
+		},
+		cursor:  func(r store.Room) store.RoomCursor { return r.Cursor(store.SortRoomName) },
+		covered: func(r store.Room) bool { return r.RoomName >= start },
+	}, fn)
 }
 
 // applyLimits acts on the plan's duration limits, a few rooms at a time,

@@ -96,11 +96,46 @@ func (h sweepHandler) reconcile(ctx context.Context, job *handler.Job[events.Swe
 // to the end of the ID order, then from the beginning up to start, until
 // MaxReconcile rooms were seen.
 func (h sweepHandler) scanMarked(ctx context.Context, start string, fn func([]store.Room) error) error {
+	var from *string
+	if start != "" {
+		from = &start
+	}
+	return wrapScan(ctx, from, h.cfg.MaxReconcile, h.cfg.PageSize, lap[string]{
+		next: func(ctx context.Context, after *string, limit int) ([]store.Room, error) {
+			var id string
+			if after != nil {
+				id = *after
+			}
+			return h.Store.MarkedRooms(ctx, id, limit)
+		},
+		cursor:  func(r store.Room) string { return r.RoomID },
+		covered: func(r store.Room) bool { return r.RoomID > start },
+	}, fn)
+}
+
+// lap is how wrapScan reads one keyset order of rooms.
+type lap[C any] struct {
+	// next reads up to limit rooms just after the cursor after (nil: from
+	// the beginning).
+	next func(ctx context.Context, after *C, limit int) ([]store.Room, error)
+	// cursor is a room's position in the order.
+	cursor func(store.Room) C
+	// covered reports, on the second lap, a room the first lap began with
+	// or passed.
+	covered func(store.Room) bool
+}
+
+// wrapScan calls fn with the pages of an order from just after start to
+// its end, then from the beginning up to where the first lap began (nil
+// start: one lap from the beginning), until bound rooms were seen, at most
+// pageSize a page. Successive sweeps start at different places, so that a
+// bounded sweep still reaches every room in turn.
+func wrapScan[C any](ctx context.Context, start *C, bound, pageSize int, l lap[C], fn func([]store.Room) error) error {
 	seen := 0
-	after, wrapped := start, start == ""
-	for seen < h.cfg.MaxReconcile {
-		limit := min(h.cfg.PageSize, h.cfg.MaxReconcile-seen)
-		page, err := h.Store.MarkedRooms(ctx, after, limit)
+	after, wrapped := start, start == nil
+	for seen < bound {
+		limit := min(pageSize, bound-seen)
+		page, err := l.next(ctx, after, limit)
 		if err != nil {
 			return err
 		}
@@ -108,7 +143,7 @@ func (h sweepHandler) scanMarked(ctx context.Context, start string, fn func([]st
 		if wrapped {
 			// Second lap: stop at the rooms the first one covered.
 			for i, r := range page {
-				if r.RoomID > start {
+				if l.covered(r) {
 					page, full = page[:i], false
 					break
 				}
@@ -119,13 +154,14 @@ func (h sweepHandler) scanMarked(ctx context.Context, start string, fn func([]st
 				return err
 			}
 			seen += len(page)
-			after = page[len(page)-1].RoomID
+			c := l.cursor(page[len(page)-1])
+			after = &c
 		}
 		if !full {
 			if wrapped {
 				return nil
 			}
-			after, wrapped = "", true
+			after, wrapped = nil, true
 		}
 	}
 	return nil
