@@ -1,5 +1,5 @@
 // Command roomkeeper runs roomkeeper's roles: serve (all of them, on the
-// embedded engines by default), worker, webhooks, scheduler; and adds
+// embedded engines by default), worker, webhooks, scheduler, api, dispatcher;
 // publishers to the embedded NATS server (nkey add-publisher).
 package main
 
@@ -40,11 +40,13 @@ func (c addPublisher) Run(cfg *config.Config) error {
 
 type cli struct {
 	config.Config
-	Serve     struct{ role } `cmd:"" help:"Run every role in one process (embedded NATS and SQLite unless NATS_URL / MONGO_URI are set)."`
-	Worker    struct{ role } `cmd:"" help:"Run the worker role: apply commands and webhook events."`
-	Webhooks  struct{ role } `cmd:"" help:"Run the LiveKit webhook receiver."`
-	Scheduler struct{ role } `cmd:"" help:"Run the expiry sweep scheduler."`
-	Nkey      struct {
+	Serve      struct{ role } `cmd:"" help:"Run every role in one process (embedded NATS and SQLite unless NATS_URL / MONGO_URI are set)."`
+	Worker     struct{ role } `cmd:"" help:"Run the worker role: apply commands and webhook events."`
+	Webhooks   struct{ role } `cmd:"" help:"Run the LiveKit webhook receiver."`
+	Scheduler  struct{ role } `cmd:"" help:"Run the expiry sweep scheduler."`
+	API        struct{ role } `cmd:"" name:"api" help:"Run the HTTP API: OpenVidu Meet's REST API (/api/v1) over the commands and queries."`
+	Dispatcher struct{ role } `cmd:"" help:"Run the outgoing webhook dispatcher: OpenVidu Meet webhook events to OUTGOING_WEBHOOK_URLS."`
+	Nkey       struct {
 		AddPublisher addPublisher `cmd:"" name:"add-publisher" help:"Make a key for a publisher limited to publishing commands (rooms.cmd.>) and reading results (rooms.results.>) on the embedded NATS server: its public key goes to DATA_DIR/nats/publishers/<name>.pub, its seed to --out. Restart roomkeeper serve to load it."`
 	} `cmd:"" help:"Keys of the embedded NATS server."`
 }
@@ -55,6 +57,8 @@ func main() {
 	c.Worker.roles = app.Roles{Worker: true}
 	c.Webhooks.roles = app.Roles{Webhooks: true}
 	c.Scheduler.roles = app.Roles{Scheduler: true}
+	c.API.roles = app.Roles{API: true}
+	c.Dispatcher.roles = app.Roles{Dispatcher: true}
 	k := kong.Parse(&c, kong.Name("roomkeeper"), kong.Description("Event-driven room service for LiveKit deployments."), kong.UsageOnError())
 	if err := k.Run(&c.Config); err != nil {
 		os.Exit(1)

@@ -41,13 +41,17 @@ type Roles struct {
 	Worker    bool
 	Webhooks  bool
 	Scheduler bool
+	// API serves OpenVidu Meet's REST API on HTTP_ADDR (api.go).
+	API bool
+	// Dispatcher POSTs OpenVidu Meet webhook events (dispatcher.go).
+	Dispatcher bool
 	// Embedded starts the in-process NATS server when NATS_URL is empty
 	// (roomkeeper serve); other roles then connect to EMBEDDED_NATS_ADDR.
 	Embedded bool
 }
 
 // All is every role in one process: roomkeeper serve.
-var All = Roles{Worker: true, Webhooks: true, Scheduler: true, Embedded: true}
+var All = Roles{Worker: true, Webhooks: true, Scheduler: true, API: true, Dispatcher: true, Embedded: true}
 
 // App is a running roomkeeper process.
 type App struct {
@@ -137,6 +141,11 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 				return a, err
 			}
 			mux.Handle(webhooks.Path, rcv)
+		}
+	}
+	if roles.API {
+		if err := a.mountAPI(ctx, mux); err != nil {
+			return a, err
 		}
 	}
 	// Timeouts, so that stalled or slow clients give their connections
@@ -273,6 +282,11 @@ func (a *App) Run(ctx context.Context) error {
 		}
 		run("scheduler", s.Run)
 		a.log.WithField("interval", a.cfg.SweepInterval).Info("scheduler started")
+	}
+	if a.roles.Dispatcher {
+		if err := a.startDispatcher(ctx, run); err != nil {
+			return err
+		}
 	}
 	wg.Add(1)
 	go func() {

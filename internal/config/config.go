@@ -102,6 +102,17 @@ type Config struct {
 	// command ledger answers a repeated command (no second effect).
 	StreamDuplicatesWindow time.Duration `name:"stream-duplicates-window" env:"STREAM_DUPLICATES_WINDOW" default:"10m" help:"Duplicates window of the JetStream streams (1m..24h): a repeated Nats-Msg-Id within it is dropped; past it the command ledger answers the repeat."`
 
+	// The HTTP API gateway (roomkeeper api, issue 16): OpenVidu Meet's
+	// REST API on HTTP_ADDR, off without a key.
+	APIKeys           string        `name:"api-keys" env:"API_KEYS" help:"Comma-separated API keys accepted in X-API-KEY by the HTTP API (/api/v1); with none (and no API_KEYS_FILE) the API is off."`
+	APIKeysFile       string        `name:"api-keys-file" env:"API_KEYS_FILE" help:"File of API keys, one a line ('#' starts a comment), reread when it changes; adds to API_KEYS."`
+	APICommandTimeout time.Duration `name:"api-command-timeout" env:"API_COMMAND_TIMEOUT" default:"10s" help:"How long an HTTP API write waits for its command's result before answering 503 with the command ID (retry with the same Idempotency-Key)."`
+
+	// Outgoing webhooks (roomkeeper dispatcher, issue 16): OpenVidu Meet's
+	// webhook events, POSTed and signed as upstream does.
+	OutgoingWebhookURLs   string `name:"outgoing-webhook-urls" env:"OUTGOING_WEBHOOK_URLS" help:"Comma-separated URLs to POST OpenVidu Meet webhook events to; 'URL|meetingStarted,meetingEnded' sends only those events to URL. Empty: the dispatcher is off."`
+	OutgoingWebhookSecret string `name:"outgoing-webhook-secret" env:"OUTGOING_WEBHOOK_SECRET" help:"Key of the HMAC-SHA256 X-Signature of outgoing webhooks; default: the first API key (what OpenVidu Meet signs with)."`
+
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error" help:"Log level."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format."`
 }
@@ -129,6 +140,7 @@ func Default() Config {
 		WorkerAckMode:           "double",
 		StreamReplicas:          1,
 		StreamDuplicatesWindow:  10 * time.Minute,
+		APICommandTimeout:       10 * time.Second,
 		LogLevel:                "info",
 		LogFormat:               "text",
 	}
@@ -208,6 +220,9 @@ func (c *Config) Validate() error {
 	}
 	if c.StreamDuplicatesWindow < MinStreamDuplicatesWindow || c.StreamDuplicatesWindow > MaxStreamDuplicatesWindow {
 		bad("STREAM_DUPLICATES_WINDOW %s not in %s..%s (the longest redelivery delay .. the shortest stream MaxAge)", c.StreamDuplicatesWindow, MinStreamDuplicatesWindow, MaxStreamDuplicatesWindow)
+	}
+	if c.APICommandTimeout < 100*time.Millisecond || c.APICommandTimeout > 5*time.Minute {
+		bad("API_COMMAND_TIMEOUT %s not in 100ms..5m", c.APICommandTimeout)
 	}
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL: %v", err)
