@@ -1,6 +1,6 @@
 // Command roomkeeper runs roomkeeper's roles: serve (all of them, on the
 // embedded engines by default), worker, webhooks, scheduler, api, dispatcher;
-// publishers to the embedded NATS server (nkey add-publisher).
+// and adds publishers to the embedded NATS server (nkey add-publisher).
 package main
 
 import (
