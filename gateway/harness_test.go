@@ -1,0 +1,206 @@
+package gateway_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/gateway"
+	"github.com/roomkeeper/roomkeeper/internal/apikeys"
+	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/queries"
+	"github.com/roomkeeper/roomkeeper/store"
+)
+
+const testKey = "test-api-key"
+
+// bundle is a gateway on loopback in front of a real worker and query
+// service on a real NATS server and SQLite store.
+type bundle struct {
+	*workertest.Bundle
+	srv  *httptest.Server
+	http *http.Client
+}
+
+type opts struct {
+	noWorker bool
+	timeout  time.Duration
+	keys     gateway.Keys
+}
+
+func setup(t testing.TB, o opts) *bundle {
+	t.Helper()
+	b := &bundle{Bundle: workertest.Setup(t, workertest.SetupOpts{})}
+	q, err := queries.New(queries.Config{Store: b.Store, Log: b.Log})
+	require.NoError(t, err)
+	_, err = q.Start(b.NC)
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = q.Close() })
+	if !o.noWorker {
+		b.Start(t, workertest.WorkerOpts{})
+	}
+	keys := o.keys
+	if keys == nil {
+		k, err := apikeys.New(testKey, "")
+		require.NoError(t, err)
+		keys = k
+	}
+	gw, err := gateway.New(gateway.Config{Client: b.Client, Keys: keys, CommandTimeout: o.timeout, Log: b.Log, Spec: []byte("openapi: 3.1.0\n")})
+	require.NoError(t, err)
+	b.srv = httptest.NewServer(gw)
+	t.Cleanup(b.srv.Close)
+	b.http = &http.Client{Timeout: 60 * time.Second, Transport: transport(t)}
+	return b
+}
+
+// transport is what every test client goes through.
+func transport(_ testing.TB) http.RoundTripper {
+	return http.DefaultTransport
+}
+
+// resp is an answer of the gateway.
+type resp struct {
+	Status int
+	Header http.Header
+	Body   []byte
+}
+
+// JSON decodes the body into a map.
+func (r resp) JSON(t testing.TB) map[string]any {
+	t.Helper()
+	var m map[string]any
+	require.NoError(t, json.Unmarshal(r.Body, &m), "body %s", r.Body)
+	return m
+}
+
+// Into decodes the body into v.
+func (r resp) Into(t testing.TB, v any) {
+	t.Helper()
+	require.NoError(t, json.Unmarshal(r.Body, v), "body %s", r.Body)
+}
+
+// req is a request; Key "" sends the test key, "-" none.
+type req struct {
+	Method, Path string
+	Body         any // string: sent as is; else marshalled
+	Key          string
+	Header       map[string]string
+}
+
+func (b *bundle) do(t testing.TB, r req) resp {
+	t.Helper()
+	var body io.Reader
+	switch v := r.Body.(type) {
+	case nil:
+	case string:
+		body = strings.NewReader(v)
+	case []byte:
+		body = bytes.NewReader(v)
+	default:
+		raw, err := json.Marshal(v)
+		require.NoError(t, err)
+		body = bytes.NewReader(raw)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	hr, err := http.NewRequestWithContext(ctx, r.Method, b.srv.URL+r.Path, body)
+	require.NoError(t, err)
+	if body != nil {
+		hr.Header.Set("Content-Type", "application/json")
+	}
+	switch r.Key {
+	case "":
+		hr.Header.Set("X-API-KEY", testKey)
+	case "-":
+	default:
+		hr.Header.Set("X-API-KEY", r.Key)
+	}
+	for k, v := range r.Header {
+		hr.Header.Set(k, v)
+	}
+	res, err := b.http.Do(hr)
+	require.NoError(t, err)
+	defer func() { _ = res.Body.Close() }()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return resp{Status: res.StatusCode, Header: res.Header, Body: raw}
+}
+
+func (b *bundle) get(t testing.TB, path string, header ...string) resp {
+	t.Helper()
+	return b.do(t, req{Method: http.MethodGet, Path: path, Header: pairs(header)})
+}
+
+func pairs(kv []string) map[string]string {
+	m := map[string]string{}
+	for i := 0; i+1 < len(kv); i += 2 {
+		m[kv[i]] = kv[i+1]
+	}
+	return m
+}
+
+// create creates a room through the gateway and returns it (201).
+func (b *bundle) create(t testing.TB, body any) map[string]any {
+	t.Helper()
+	r := b.do(t, req{Method: http.MethodPost, Path: "/api/v1/rooms", Body: body})
+	require.Equal(t, http.StatusCreated, r.Status, "%s", r.Body)
+	return r.JSON(t)
+}
+
+// requireError checks an error answer: its status and upstream's body.
+func requireError(t testing.TB, r resp, status int, name string) map[string]any {
+	t.Helper()
+	require.Equal(t, status, r.Status, "%s", r.Body)
+	m := r.JSON(t)
+	require.Equal(t, name, m["error"], "%s", r.Body)
+	require.NotEmpty(t, m["message"])
+	return m
+}
+
+// requireInvalid checks upstream's validation body naming field.
+func requireInvalid(t testing.TB, r resp, field string) {
+	t.Helper()
+	m := requireError(t, r, http.StatusUnprocessableEntity, "Unprocessable Entity")
+	details, _ := m["details"].([]any)
+	var fields []string
+	for _, d := range details {
+		fields = append(fields, d.(map[string]any)["field"].(string))
+	}
+	require.Contains(t, strings.Join(fields, " "), field, "%s", r.Body)
+}
+
+func keys(m map[string]any) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	return out
+}
+
+func ctxT(t testing.TB, d time.Duration) context.Context { return workertest.Ctx(t, d) }
+
+// setStored changes a stored room.
+func (b *bundle) setStored(t *testing.T, id string, edit func(*store.Room)) {
+	t.Helper()
+	ctx := ctxT(t, 10*time.Second)
+	r, err := b.Store.GetRoom(ctx, id)
+	require.NoError(t, err)
+	edit(r)
+	require.NoError(t, b.Store.UpdateRoom(ctx, r, r.Version))
+}
+
+func activeRoom(r *store.Room) {
+	r.Status, r.Meeting = events.StatusActiveMeeting, store.MeetingActive
+}
+
+func randomKey() string { return "k-" + rand.Text() }
