@@ -146,7 +146,7 @@ func writeEventsError(w http.ResponseWriter, status int, e *events.Error) {
 		status = e.HTTPStatus()
 	}
 	name := e.Name
-	if name == "" {
+	if name == "" || status == http.StatusUnauthorized { // upstream's 401 is always an Authentication Error
 		if name = errorNames[status]; name == "" {
 			name = "Internal Server Error"
 		}
