@@ -42,6 +42,10 @@ func TestLayering(t *testing.T) {
 			"the runtime does not know what a room is"},
 		{"queries", func(d string) bool { return d == module+"/workers" || d == module+"/rooms" },
 			"the read API reads the store; it runs no command"},
+		{"gateway", func(d string) bool {
+			return d == module+"/rooms" || d == module+"/workers" || d == module+"/queries" ||
+				d == module+"/store" || strings.HasPrefix(d, module+"/store/")
+		}, "the HTTP API only translates to commands and queries: it needs NATS, not the store nor the domain"},
 		{"internal/metrics", func(d string) bool { return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" },
 			"metrics implement the observers of the packages they watch without importing them"},
 	}

@@ -1,0 +1,105 @@
+package app_test
+
+import (
+	"bytes"
+	"context"
+	"io"
+	"net/http"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/roomkeeper/roomkeeper/internal/app"
+)
+
+// syncBuffer is a log sink safe for the app's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func httpDo(t *testing.T, method, url, key, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctxT(t, 30*time.Second), method, url, strings.NewReader(body))
+	require.NoError(t, err)
+	if key != "" {
+		req.Header.Set("X-API-KEY", key)
+	}
+	res, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer func() { _ = res.Body.Close() }()
+	raw, err := io.ReadAll(res.Body)
+	require.NoError(t, err)
+	return res.StatusCode, string(raw)
+}
+
+// The api role: off, and saying so, without a key; with API_KEYS, a
+// separate `roomkeeper api` process (NATS only) serves the REST API in
+// front of serve's worker.
+func TestAPIRole(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.LogLevel = "info"
+	var logs syncBuffer
+	log := cfg.Logger()
+	log.SetOutput(&logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	srv, err := app.Start(ctx, cfg, app.All, log)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Run(ctx) }()
+	t.Cleanup(func() {
+		cancel()
+		select {
+		case err := <-done:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("serve did not stop")
+		}
+	})
+	require.Contains(t, logs.String(), "the HTTP API (/api/v1) is off: no API key configured")
+	code, _ := httpDo(t, http.MethodGet, "http://"+srv.HTTPAddr()+"/api/v1/rooms", "", "")
+	require.Equal(t, http.StatusNotFound, code)
+
+	apiCfg := testConfig(t)
+	apiCfg.NATSURL = srv.NATSURL()
+	apiCfg.NATSNkey = srv.SeedFile()
+	apiCfg.APIKeys = "k1, k2"
+	actx, acancel := context.WithCancel(context.Background())
+	api, err := app.Start(actx, apiCfg, app.Roles{API: true}, apiCfg.Logger())
+	require.NoError(t, err)
+	adone := make(chan error, 1)
+	go func() { adone <- api.Run(actx) }()
+	t.Cleanup(func() {
+		acancel()
+		select {
+		case err := <-adone:
+			require.NoError(t, err)
+		case <-time.After(30 * time.Second):
+			t.Error("api did not stop")
+		}
+	})
+	base := "http://" + api.HTTPAddr() + "/api/v1/rooms"
+	code, body := httpDo(t, http.MethodPost, base, "k2", `{"roomName":"over http"}`)
+	require.Equal(t, http.StatusCreated, code, body)
+	require.Contains(t, body, `"roomName":"over http"`)
+	code, body = httpDo(t, http.MethodGet, base, "k1", "")
+	require.Equal(t, http.StatusOK, code, body)
+	require.Contains(t, body, `"roomName":"over http"`)
+	code, body = httpDo(t, http.MethodGet, base, "k3", "")
+	require.Equal(t, http.StatusUnauthorized, code, body)
+}
