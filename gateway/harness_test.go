@@ -5,10 +5,12 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,9 +19,13 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/gateway"
 	"github.com/roomkeeper/roomkeeper/internal/apikeys"
+	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/queries"
+	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/store"
+	"github.com/roomkeeper/roomkeeper/store/storetest"
+	"github.com/roomkeeper/roomkeeper/webhooks"
 )
 
 const testKey = "test-api-key"
@@ -30,10 +36,61 @@ type bundle struct {
 	*workertest.Bundle
 	srv  *httptest.Server
 	http *http.Client
+	lk   *lktest.Server
+}
+
+// liveKitWithWebhooks starts a livekit-server whose webhooks (signed with
+// its key) go to a webhook receiver publishing on the bundle's JetStream,
+// as in a deployment, and makes it the bundle's LiveKit.
+func (b *bundle) liveKitWithWebhooks(t testing.TB) *lktest.Server {
+	t.Helper()
+	var rc atomic.Pointer[webhooks.Receiver]
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if h := rc.Load(); h != nil {
+			h.ServeHTTP(w, r)
+			return
+		}
+		http.Error(w, "not yet", http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(hook.Close)
+	srv := lktest.Start(t, lktest.Options{WebhookURL: hook.URL + webhooks.Path, EmptyTimeout: time.Second, DepartureTimeout: time.Second})
+	r, err := webhooks.New(webhooks.Config{APIKey: srv.APIKey, APISecret: srv.APISecret}, b.JS, nil)
+	require.NoError(t, err)
+	rc.Store(r)
+	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret,
+		EmptyTimeout: time.Second, DepartureTimeout: time.Second})
+	require.NoError(t, err)
+	b.Rooms.Meetings = lk
+	return srv
+}
+
+// waitStatus waits until the stored room has status, or is gone when
+// status is "".
+func (b *bundle) waitStatus(t testing.TB, id, status string) {
+	t.Helper()
+	require.Eventually(t, func() bool {
+		r, err := b.Store.GetRoom(ctxT(t, 5*time.Second), id)
+		if status == "" {
+			return err != nil
+		}
+		return err == nil && r.Status == status
+	}, 30*time.Second, 50*time.Millisecond, "%s: status %q", id, status)
+}
+
+// putRecordings stores n complete recordings of room.
+func (b *bundle) putRecordings(t testing.TB, room string, n int) {
+	t.Helper()
+	for i := range n {
+		_, err := b.Store.PutRecording(ctxT(t, 5*time.Second), storetest.NewRecording(fmt.Sprintf("EG_%s_%d", room, i), room, store.RecordingComplete, 1))
+		require.NoError(t, err)
+	}
 }
 
 type opts struct {
 	noWorker bool
+	// liveKit starts a livekit-server whose webhooks reach the bundle's
+	// JetStream, and makes it the worker's LiveKit.
+	liveKit bool
 	timeout  time.Duration
 	keys     gateway.Keys
 }
@@ -46,6 +103,9 @@ func setup(t testing.TB, o opts) *bundle {
 	_, err = q.Start(b.NC)
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = q.Close() })
+	if o.liveKit {
+		b.lk = b.liveKitWithWebhooks(t)
+	}
 	if !o.noWorker {
 		b.Start(t, workertest.WorkerOpts{})
 	}
