@@ -206,6 +206,9 @@ func TestTransportRejectsNonConforming(t *testing.T) {
 		{"an invalid query accepted", http.MethodGet, "/api/v1/rooms?sortOrder=up", "",
 			answer{status: 200, body: `{"rooms":[],"_extraFields":["config","roles"],"pagination":{"isTruncated":false,"maxItems":10}}`},
 			`accepted a request the spec rejects`},
+		{"an empty owner accepted", http.MethodGet, "/api/v1/rooms?owner=", "",
+			answer{status: 200, body: `{"rooms":[],"_extraFields":["config","roles"],"pagination":{"isTruncated":false,"maxItems":10}}`},
+			`accepted a request the spec rejects`},
 		{"bulk delete without roomIds accepted", http.MethodDelete, "/api/v1/rooms", "",
 			answer{status: 200, body: `{"deleted":[],"failed":[]}`}, `accepted a request the spec rejects`},
 	}
