@@ -6,6 +6,7 @@ import (
 
 	"github.com/sirupsen/logrus"
 
+	"github.com/roomkeeper/roomkeeper/apispec"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
@@ -34,8 +35,8 @@ type Config struct {
 	// MaxBodyBytes caps a request body (default 1 MiB): a larger one is
 	// answered 413.
 	MaxBodyBytes int64
-	// Spec, when set, is served at GET /api/v1/openapi.yaml (no key
-	// needed).
+	// Spec is served at GET /api/v1/openapi.yaml (no key needed);
+	// default: apispec.YAML(), the API as roomkeeper serves it.
 	Spec []byte
 	// Log (default: logrus' standard logger).
 	Log logrus.FieldLogger
@@ -48,6 +49,9 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.MaxBodyBytes == 0 {
 		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.Spec == nil {
+		c.Spec = apispec.YAML()
 	}
 	if c.Log == nil {
 		c.Log = logrus.StandardLogger()

@@ -12,6 +12,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomkeeper/roomkeeper/apispec/apispectest"
 	"github.com/roomkeeper/roomkeeper/internal/app"
 )
 
@@ -33,14 +34,14 @@ func (s *syncBuffer) String() string {
 	return s.b.String()
 }
 
-func httpDo(t *testing.T, method, url, key, body string) (int, string) {
+func httpDo(t *testing.T, client *http.Client, method, url, key, body string) (int, string) {
 	t.Helper()
 	req, err := http.NewRequestWithContext(ctxT(t, 30*time.Second), method, url, strings.NewReader(body))
 	require.NoError(t, err)
 	if key != "" {
 		req.Header.Set("X-API-KEY", key)
 	}
-	res, err := http.DefaultClient.Do(req)
+	res, err := client.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = res.Body.Close() }()
 	raw, err := io.ReadAll(res.Body)
@@ -72,7 +73,7 @@ func TestAPIRole(t *testing.T) {
 		}
 	})
 	require.Contains(t, logs.String(), "the HTTP API (/api/v1) is off: no API key configured")
-	code, _ := httpDo(t, http.MethodGet, "http://"+srv.HTTPAddr()+"/api/v1/rooms", "", "")
+	code, _ := httpDo(t, http.DefaultClient, http.MethodGet, "http://"+srv.HTTPAddr()+"/api/v1/rooms", "", "")
 	require.Equal(t, http.StatusNotFound, code)
 
 	apiCfg := testConfig(t)
@@ -94,12 +95,13 @@ func TestAPIRole(t *testing.T) {
 		}
 	})
 	base := "http://" + api.HTTPAddr() + "/api/v1/rooms"
-	code, body := httpDo(t, http.MethodPost, base, "k2", `{"roomName":"over http"}`)
+	checked := apispectest.Client(t)
+	code, body := httpDo(t, checked, http.MethodPost, base, "k2", `{"roomName":"over http"}`)
 	require.Equal(t, http.StatusCreated, code, body)
 	require.Contains(t, body, `"roomName":"over http"`)
-	code, body = httpDo(t, http.MethodGet, base, "k1", "")
+	code, body = httpDo(t, checked, http.MethodGet, base, "k1", "")
 	require.Equal(t, http.StatusOK, code, body)
 	require.Contains(t, body, `"roomName":"over http"`)
-	code, body = httpDo(t, http.MethodGet, base, "k3", "")
+	code, body = httpDo(t, checked, http.MethodGet, base, "k3", "")
 	require.Equal(t, http.StatusUnauthorized, code, body)
 }
