@@ -41,6 +41,9 @@ func httpDo(t *testing.T, client *http.Client, method, url, key, body string) (i
 	if key != "" {
 		req.Header.Set("X-API-KEY", key)
 	}
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	res, err := client.Do(req)
 	require.NoError(t, err)
 	defer func() { _ = res.Body.Close() }()
