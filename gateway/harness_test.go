@@ -17,7 +17,6 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/apispec/apispectest"
-	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/gateway"
 	"github.com/roomkeeper/roomkeeper/internal/apikeys"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
@@ -89,6 +88,8 @@ func (b *bundle) putRecordings(t testing.TB, room string, n int) {
 
 type opts struct {
 	noWorker bool
+	// noQueries starts no query service.
+	noQueries bool
 	// liveKit starts a livekit-server whose webhooks reach the bundle's
 	// JetStream, and makes it the worker's LiveKit.
 	liveKit bool
@@ -99,11 +100,13 @@ type opts struct {
 func setup(t testing.TB, o opts) *bundle {
 	t.Helper()
 	b := &bundle{Bundle: workertest.Setup(t, workertest.SetupOpts{})}
-	q, err := queries.New(queries.Config{Store: b.Store, Log: b.Log})
-	require.NoError(t, err)
-	_, err = q.Start(b.NC)
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = q.Close() })
+	if !o.noQueries {
+		q, err := queries.New(queries.Config{Store: b.Store, Log: b.Log})
+		require.NoError(t, err)
+		_, err = q.Start(b.NC)
+		require.NoError(t, err)
+		t.Cleanup(func() { _ = q.Close() })
+	}
 	if o.liveKit {
 		b.lk = b.liveKitWithWebhooks(t)
 	}
@@ -257,19 +260,5 @@ func keys(m map[string]any) []string {
 }
 
 func ctxT(t testing.TB, d time.Duration) context.Context { return workertest.Ctx(t, d) }
-
-// setStored changes a stored room.
-func (b *bundle) setStored(t *testing.T, id string, edit func(*store.Room)) {
-	t.Helper()
-	ctx := ctxT(t, 10*time.Second)
-	r, err := b.Store.GetRoom(ctx, id)
-	require.NoError(t, err)
-	edit(r)
-	require.NoError(t, b.Store.UpdateRoom(ctx, r, r.Version))
-}
-
-func activeRoom(r *store.Room) {
-	r.Status, r.Meeting = events.StatusActiveMeeting, store.MeetingActive
-}
 
 func randomKey() string { return "k-" + rand.Text() }

@@ -89,3 +89,12 @@ func TestNoWorkerAnswers503ThenTheRetryGetsTheResult(t *testing.T) {
 	require.Equal(t, "later", retry.JSON(t)["roomName"])
 	require.EqualValues(t, 1, b.CountRooms(t), "the first publish and the retry are one command")
 }
+
+// With no query service, a read answers 503 at once.
+func TestNoQueryServiceAnswers503(t *testing.T) {
+	t.Parallel()
+	b := setup(t, opts{noWorker: true, noQueries: true})
+	for _, path := range []string{"/api/v1/rooms", "/api/v1/rooms/some-000000000000000", "/api/v1/rooms/some-000000000000000/config"} {
+		requireError(t, b.get(t, path), http.StatusServiceUnavailable, "Service Unavailable")
+	}
+}
