@@ -21,8 +21,8 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/apikeys"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
-	"github.com/roomkeeper/roomkeeper/queries"
 	"github.com/roomkeeper/roomkeeper/livekit"
+	"github.com/roomkeeper/roomkeeper/queries"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/storetest"
 	"github.com/roomkeeper/roomkeeper/webhooks"
@@ -93,8 +93,8 @@ type opts struct {
 	// liveKit starts a livekit-server whose webhooks reach the bundle's
 	// JetStream, and makes it the worker's LiveKit.
 	liveKit bool
-	timeout  time.Duration
-	keys     gateway.Keys
+	timeout time.Duration
+	keys    gateway.Keys
 }
 
 func setup(t testing.TB, o opts) *bundle {

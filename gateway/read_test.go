@@ -137,7 +137,7 @@ func TestListRooms(t *testing.T) {
 			p := page["pagination"].(map[string]any)
 			require.Equal(t, float64(2), p["maxItems"])
 			got = append(got, names(page)...)
-			if p["isTruncated"] == false {
+			if truncated, _ := p["isTruncated"].(bool); !truncated {
 				break
 			}
 			query = "?maxItems=2&sortField=roomName&sortOrder=asc&nextPageToken=" + url.QueryEscape(p["nextPageToken"].(string))
