@@ -224,6 +224,14 @@ func (c *Config) Validate() error {
 	if c.APICommandTimeout < 100*time.Millisecond || c.APICommandTimeout > 5*time.Minute {
 		bad("API_COMMAND_TIMEOUT %s not in 100ms..5m", c.APICommandTimeout)
 	}
+	// The HTTP API answers a write after its body (read within
+	// HTTP_READ_TIMEOUT) and up to API_COMMAND_TIMEOUT of waiting: past
+	// HTTP_WRITE_TIMEOUT the caller would get a closed connection instead
+	// of the 503 with the command ID.
+	if (c.APIKeys != "" || c.APIKeysFile != "") && c.HTTPWriteTimeout < c.HTTPReadTimeout+c.APICommandTimeout+time.Second {
+		bad("API_COMMAND_TIMEOUT %s needs HTTP_WRITE_TIMEOUT %s of at least HTTP_READ_TIMEOUT %s + API_COMMAND_TIMEOUT + 1s",
+			c.APICommandTimeout, c.HTTPWriteTimeout, c.HTTPReadTimeout)
+	}
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL: %v", err)
 	}

@@ -71,6 +71,24 @@ func TestValidateNamesTheSetting(t *testing.T) {
 	}
 }
 
+// With the HTTP API on, an API_COMMAND_TIMEOUT the HTTP server's write
+// timeout cuts short is refused: the caller would get a closed connection
+// instead of the 503 with the command ID.
+func TestAPICommandTimeoutFitsTheWriteTimeout(t *testing.T) {
+	cfg := config.Default()
+	cfg.APIKeys = "k"
+	cfg.APICommandTimeout = time.Minute
+	err := cfg.Validate()
+	require.True(t, errors.Is(err, config.ErrInvalid), "%v", err)
+	require.Contains(t, err.Error(), "API_COMMAND_TIMEOUT")
+	cfg.HTTPWriteTimeout = cfg.HTTPReadTimeout + time.Minute + time.Second
+	require.NoError(t, cfg.Validate())
+	cfg.APIKeys, cfg.HTTPWriteTimeout = "", config.Default().HTTPWriteTimeout
+	require.NoError(t, cfg.Validate(), "no API, no constraint")
+	def := config.Default()
+	require.NoError(t, def.Validate())
+}
+
 // EMBEDDED_NATS_AUTH=none is refused unless the embedded server listens on
 // a loopback address; nkey (the default) is accepted on any address.
 func TestEmbeddedAuthNoneOnlyOnLoopback(t *testing.T) {
