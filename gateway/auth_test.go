@@ -86,3 +86,17 @@ func TestAuthentication(t *testing.T) {
 		require.Equal(t, apispec.YAML(), r.Body)
 	})
 }
+
+// Routes the API does not have: JSON 404, and 405 with Allow for a method
+// a path does not take.
+func TestUnknownRoutes(t *testing.T) {
+	t.Parallel()
+	b := setup(t, opts{noWorker: true, noQueries: true})
+	r := b.do(t, req{Method: http.MethodPatch, Path: "/api/v1/rooms", Unchecked: true})
+	requireError(t, r, http.StatusMethodNotAllowed, "Method Not Allowed")
+	require.Equal(t, "GET, POST, DELETE", r.Header.Get("Allow"))
+	r = b.do(t, req{Method: http.MethodPost, Path: "/api/v1/rooms/x/status", Unchecked: true})
+	requireError(t, r, http.StatusMethodNotAllowed, "Method Not Allowed")
+	require.Equal(t, "PUT", r.Header.Get("Allow"))
+	requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/recordings", Unchecked: true}), http.StatusNotFound, "Not Found")
+}

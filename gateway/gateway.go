@@ -53,6 +53,20 @@ func New(cfg Config) (*Gateway, error) {
 	g.route("PUT /api/v1/rooms/{roomId}/roles", false, g.update(events.SubjectUpdateRoles))
 	g.route("PUT /api/v1/rooms/{roomId}/access", false, g.update(events.SubjectUpdateAccess))
 	g.mux.HandleFunc("GET /api/v1/openapi.yaml", g.spec)
+	for path, allow := range map[string]string{
+		"/api/v1/rooms":                 "GET, POST, DELETE",
+		"/api/v1/rooms/{roomId}":        "GET, DELETE",
+		"/api/v1/rooms/{roomId}/config": "GET, PUT",
+		"/api/v1/rooms/{roomId}/status": "PUT",
+		"/api/v1/rooms/{roomId}/roles":  "PUT",
+		"/api/v1/rooms/{roomId}/access": "PUT",
+		"/api/v1/openapi.yaml":          "GET",
+	} {
+		g.mux.HandleFunc(path, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Allow", allow)
+			writeError(w, http.StatusMethodNotAllowed, "Method Not Allowed", r.Method+" is not allowed on "+r.URL.Path)
+		})
+	}
 	g.mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "Not Found", "no route "+r.Method+" "+r.URL.Path)
 	})
