@@ -122,7 +122,7 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		}
 	}
 	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return a, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+		return a, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
