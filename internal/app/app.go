@@ -223,34 +223,6 @@ func connect(url, seed string, cfg config.Config, log *logrus.Logger) (*nats.Con
 	return nc, nil
 }
 
-// ready answers 200 when NATS and the store are reachable, the streams
-// exist and, in a worker process, the workers consumers exist and the
-// worker pulls from them; 503 with the reason otherwise.
-func (a *App) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	var reason error
-	switch {
-	case !a.nc.IsConnected():
-		reason = errors.New("NATS not connected")
-	default:
-		if err := natsapi.CheckTopology(ctx, a.js); err != nil {
-			reason = err
-		} else if err := a.workerReady(ctx); err != nil {
-			reason = err
-		} else if a.store != nil {
-			if err := a.store.Ping(ctx); err != nil {
-				reason = fmt.Errorf("store: %w", err)
-			}
-		}
-	}
-	if reason != nil {
-		http.Error(w, "not ready: "+reason.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	_, _ = w.Write([]byte("ready\n"))
-}
-
 // HTTPAddr is the address the HTTP server listens on.
 func (a *App) HTTPAddr() string { return a.ln.Addr().String() }
 
