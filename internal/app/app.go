@@ -293,7 +293,7 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 	}
 	reg := handler.NewRegistry()
 	domain := &rooms.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay,
-		Sweeps: a.metrics, Signals: a.metrics,
+		Sweeps: a.metrics, Signals: a.metrics, Sweep: a.sweepConfig(),
 	}
 	if err := domain.Register(reg); err != nil {
 		return err
@@ -321,6 +321,16 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 	run("worker", func(ctx context.Context) error { return a.superviseWorker(ctx, w) })
 	a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
 	return nil
+}
+
+// sweepConfig is the sweep's ledger pruning from the settings
+// (LEDGER_RETENTION 0: never prune).
+func (a *App) sweepConfig() rooms.SweepConfig {
+	sc := rooms.SweepConfig{LedgerRetention: a.cfg.LedgerRetention, MaxPrune: a.cfg.LedgerPruneMax}
+	if sc.LedgerRetention == 0 {
+		sc.LedgerRetention = -1
+	}
+	return sc
 }
 
 // LiveKit returns the LiveKit adapter the settings describe (detached when

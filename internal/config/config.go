@@ -41,6 +41,11 @@ const (
 	MaxStreamDuplicatesWindow = 24 * time.Hour
 )
 
+// MinLedgerRetention is the shortest LEDGER_RETENTION other than 0: the age
+// of ROOMS_RESULTS, so a command repeated after its result was read is
+// still a duplicate (and beyond MaxStreamDuplicatesWindow).
+const MinLedgerRetention = 24 * time.Hour
+
 // Values of EMBEDDED_NATS_AUTH.
 const (
 	// AuthNkey: the embedded server accepts only the client nkey
@@ -113,6 +118,11 @@ type Config struct {
 	OutgoingWebhookURLs   string `name:"outgoing-webhook-urls" env:"OUTGOING_WEBHOOK_URLS" help:"Comma-separated URLs to POST OpenVidu Meet webhook events to; 'URL|meetingStarted,meetingEnded' sends only those events to URL. Empty: the dispatcher is off."`
 	OutgoingWebhookSecret string `name:"outgoing-webhook-secret" env:"OUTGOING_WEBHOOK_SECRET" help:"Key of the HMAC-SHA256 X-Signature of outgoing webhooks; default: the first API key (what OpenVidu Meet signs with)."`
 
+	// The command ledger's pruning, done by every sweep (issue 17):
+	// rooms.SweepConfig.LedgerRetention and MaxPrune.
+	LedgerRetention time.Duration `name:"ledger-retention" env:"LEDGER_RETENTION" default:"168h" help:"How long a done command's ledger record is kept (a repeated command ID is a duplicate within it; at least 24h, the results stream's age); 0 never prunes."`
+	LedgerPruneMax  int           `name:"ledger-prune-max" env:"LEDGER_PRUNE_MAX" default:"10000" help:"Most ledger records one sweep deletes (1..1000000); a backlog drains over several sweeps."`
+
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error" help:"Log level."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format."`
 }
@@ -141,6 +151,8 @@ func Default() Config {
 		StreamReplicas:          1,
 		StreamDuplicatesWindow:  10 * time.Minute,
 		APICommandTimeout:       10 * time.Second,
+		LedgerRetention:         MinLedgerRetention * 7,
+		LedgerPruneMax:          10000,
 		LogLevel:                "info",
 		LogFormat:               "text",
 	}
@@ -223,6 +235,12 @@ func (c *Config) Validate() error {
 	}
 	if c.APICommandTimeout < 100*time.Millisecond || c.APICommandTimeout > 5*time.Minute {
 		bad("API_COMMAND_TIMEOUT %s not in 100ms..5m", c.APICommandTimeout)
+	}
+	if c.LedgerRetention != 0 && c.LedgerRetention < MinLedgerRetention {
+		bad("LEDGER_RETENTION %s must be 0 (never prune) or at least %s (the results stream's age: a client repeating a command after reading its result must find it a duplicate)", c.LedgerRetention, MinLedgerRetention)
+	}
+	if c.LedgerPruneMax < 1 || c.LedgerPruneMax > 1_000_000 {
+		bad("LEDGER_PRUNE_MAX %d not in 1..1000000", c.LedgerPruneMax)
 	}
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL: %v", err)
