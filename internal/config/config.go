@@ -46,6 +46,11 @@ const (
 // still a duplicate (and beyond MaxStreamDuplicatesWindow).
 const MinLedgerRetention = 24 * time.Hour
 
+// MinLiveKitAPISecretLen is the shortest LIVEKIT_API_SECRET: it keys the
+// HMAC of the tokens and webhooks, and livekit-server reports a shorter
+// one as an error outside --dev.
+const MinLiveKitAPISecretLen = 32
+
 // Values of EMBEDDED_NATS_AUTH.
 const (
 	// AuthNkey: the embedded server accepts only the client nkey
@@ -190,6 +195,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LiveKitURL != "" && (c.LiveKitAPIKey == "" || c.LiveKitAPISecret == "") {
 		bad("LIVEKIT_URL needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+	}
+	if c.LiveKitAPISecret != "" && len(c.LiveKitAPISecret) < MinLiveKitAPISecretLen {
+		bad("LIVEKIT_API_SECRET must be at least %d characters (it keys the HMAC of tokens and webhooks; `openssl rand -hex 32` makes one, and livekit-server takes it with --keys 'KEY: SECRET', --dev included)", MinLiveKitAPISecretLen)
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		bad("BASE_URL %q must be an absolute URL", c.BaseURL)

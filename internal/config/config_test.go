@@ -178,3 +178,18 @@ func TestLedgerPruneSettings(t *testing.T) {
 	cfg.LedgerRetention = config.MinLedgerRetention
 	require.NoError(t, cfg.Validate(), "the results stream's age is enough")
 }
+
+// LIVEKIT_API_SECRET is at least 32 characters, as docker-compose.yml and
+// LiveKit ask; the error never shows the secret.
+func TestLiveKitSecretLength(t *testing.T) {
+	cfg := config.Default()
+	cfg.LiveKitAPIKey = "APIkey"
+	cfg.LiveKitAPISecret = strings.Repeat("s", config.MinLiveKitAPISecretLen-1)
+	err := cfg.Validate()
+	require.ErrorIs(t, err, config.ErrInvalid)
+	require.Contains(t, err.Error(), "LIVEKIT_API_SECRET")
+	require.Contains(t, err.Error(), "32")
+	require.NotContains(t, err.Error(), cfg.LiveKitAPISecret)
+	cfg.LiveKitAPISecret += "s"
+	require.NoError(t, cfg.Validate())
+}
