@@ -132,6 +132,9 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		WorkerOutcomes: workers.Outcomes(), WebhookOutcomes: webhooks.Outcomes(),
 	})
 	mux.Handle("GET /metrics", a.metrics.Handler())
+	if err := a.mountRoomLinks(mux); err != nil {
+		return a, err
+	}
 	if roles.Webhooks {
 		if cfg.LiveKitAPIKey == "" || cfg.LiveKitAPISecret == "" {
 			log.Warn("LIVEKIT_API_KEY/LIVEKIT_API_SECRET unset: the webhook receiver is off")

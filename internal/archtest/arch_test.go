@@ -42,6 +42,9 @@ func TestLayering(t *testing.T) {
 			"the runtime does not know what a room is"},
 		{"queries", func(d string) bool { return d == module+"/workers" || d == module+"/rooms" },
 			"the read API reads the store; it runs no command"},
+		{"roomlink", func(d string) bool {
+			return strings.HasPrefix(d, module+"/store") || d == module+"/workers" || d == module+"/rooms" || d == module+"/queries"
+		}, "the room link pages read through the rooms.api.* queries, in any role"},
 		{"internal/metrics", func(d string) bool { return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" },
 			"metrics implement the observers of the packages they watch without importing them"},
 	}
