@@ -1,5 +1,6 @@
 // Package config holds roomkeeper's settings: flags with environment
-// fallbacks (the names of DESIGN.md), defaults and validation.
+// fallbacks (the names of the README's settings table), defaults and
+// validation.
 package config
 
 import (
