@@ -53,7 +53,7 @@ func TestReadyzSaysWhichDependency(t *testing.T) {
 	})
 	addr := a.HTTPAddr()
 	require.Eventually(t, func() bool { code, _ := readyz(t, addr); return code == http.StatusOK }, 5*time.Second, 20*time.Millisecond)
-	code, r = readyz(t, addr)
+	_, r = readyz(t, addr)
 	require.Equal(t, map[string]string{"nats": "ok", "streams": "ok", "consumers": "ok"}, r.Checks, "no store, no worker in this role")
 
 	_, js := client(t, n.URL)
