@@ -92,11 +92,12 @@ func TestMakeRunStopsOnSIGTERM(t *testing.T) {
 	require.Contains(t, out.String(), "compiling bin/roomkeeper", "make run says it is compiling")
 
 	require.NoError(t, syscall.Kill(cmd.Process.Pid, syscall.SIGTERM))
+	sent := time.Now()
 	select {
 	case err := <-exited:
 		// make reports the SIGTERM its child got as an error; what
 		// counts is what is left behind.
-		t.Logf("make run exited: %v", err)
+		t.Logf("make run exited %s after SIGTERM: %v", time.Since(sent).Round(time.Millisecond), err)
 	case <-time.After(30 * time.Second):
 		t.Fatalf("make run still running 30 s after SIGTERM:\n%s", out.String())
 	}
