@@ -26,9 +26,14 @@ help: ## Show this help.
 build: ## Build roomkeeper and roomctl into ./bin.
 	$(GO) build -o bin/ ./cmd/roomkeeper ./cmd/roomctl
 
+## run builds first and then execs the binary (not `go run`, whose child
+## outlived a SIGTERM to make and kept the ports): make passes a SIGTERM on
+## to roomkeeper, which shuts down in order, and make exits with it.
 .PHONY: run
-run: ## Run every role in one process on the embedded engines (NATS, SQLite) under $(DATA_DIR).
-	$(GO) run ./cmd/roomkeeper serve --data-dir $(DATA_DIR)
+run: ## Build, then run every role in one process on the embedded engines (NATS, SQLite) under $(DATA_DIR).
+	@echo "compiling bin/roomkeeper (the first build compiles every dependency: minutes on a small machine)"
+	@$(GO) build -o bin/roomkeeper ./cmd/roomkeeper
+	exec ./bin/roomkeeper serve --data-dir $(DATA_DIR)
 
 .PHONY: test
 test: livekit-server ## Run all tests against real servers, with the race detector.

@@ -151,8 +151,8 @@ func Bootstrap(ctx context.Context, js jetstream.JetStream, t Topology) error {
 }
 
 // CheckConsumers reports an error naming the first workers consumer of the
-// consumed streams that is missing; the readiness of a worker process uses
-// it, as without the consumer no message reaches any worker.
+// consumed streams that is missing: without it no message reaches any
+// worker.
 func CheckConsumers(ctx context.Context, js jetstream.JetStream) error {
 	for _, s := range events.ConsumedStreams {
 		if _, err := js.Consumer(ctx, s, events.ConsumerWorkers); err != nil {
@@ -189,9 +189,17 @@ func EnsureConsumers(ctx context.Context, js jetstream.JetStream, t Topology) (c
 	return created, nil
 }
 
-// CheckTopology reports an error naming the first stream that is missing;
-// readiness probes use it (with CheckConsumers in worker processes).
+// CheckTopology reports an error naming the first stream or workers
+// consumer that is missing: CheckStreams, then CheckConsumers.
 func CheckTopology(ctx context.Context, js jetstream.JetStream) error {
+	if err := CheckStreams(ctx, js); err != nil {
+		return err
+	}
+	return CheckConsumers(ctx, js)
+}
+
+// CheckStreams reports an error naming the first stream that is missing.
+func CheckStreams(ctx context.Context, js jetstream.JetStream) error {
 	for _, cfg := range DefaultTopology().Streams() {
 		if _, err := js.Stream(ctx, cfg.Name); err != nil {
 			if errors.Is(err, jetstream.ErrStreamNotFound) {

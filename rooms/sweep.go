@@ -174,8 +174,10 @@ func (h sweepHandler) Handle(ctx context.Context, job *handler.Job[events.Sweep]
 func (h sweepHandler) report(ctx context.Context, job *handler.Job[events.Sweep], res events.SweepResult, more bool) {
 	log := job.Log.WithField("expired", res.Expired).WithField("delete_commands", res.DeleteCommands).WithField("reconciled", res.Reconciled).
 		WithField("meetings_ended", res.MeetingsEnded).WithField("meetings_warned", res.MeetingsWarned)
+	var pruned int64
 	if h.cfg.LedgerRetention > 0 {
-		pruned, err := h.prune(ctx, job.Now.Add(-h.cfg.LedgerRetention))
+		var err error
+		pruned, err = h.prune(ctx, job.Now.Add(-h.cfg.LedgerRetention))
 		log = log.WithField("pruned", pruned)
 		if err != nil {
 			// Not the sweep's business to fail for: the next one prunes.
@@ -187,8 +189,11 @@ func (h sweepHandler) report(ctx context.Context, job *handler.Job[events.Sweep]
 	if more {
 		log = log.WithField("bound", h.cfg.MaxDeleteCommands)
 		log.Warn("more expired rooms than one sweep handles; the next sweep continues")
-	} else {
+	} else if res != (events.SweepResult{}) || pruned > 0 {
 		log.Info("sweep done")
+	} else {
+		// An idle sweep, every interval: nothing to say at info.
+		log.Debug("sweep done")
 	}
 	if h.Sweeps != nil {
 		h.Sweeps.SweepObserved(time.Since(job.Now), res.Expired, res.DeleteCommands, res.Reconciled)

@@ -119,10 +119,11 @@ func (s *Scheduler) publish(ctx context.Context, start time.Time) {
 		acks, err := s.pub.Publish(ctx, m)
 		switch {
 		case err == nil && acks[0].Duplicate:
-			log.Info("sweep already published by another scheduler; dropped as a duplicate")
+			// Debug: every interval, with nothing for an operator to do.
+			log.Debug("sweep already published by another scheduler; dropped as a duplicate")
 			return
 		case err == nil:
-			log.WithField("seq", acks[0].Sequence).Info("sweep published")
+			log.WithField("seq", acks[0].Sequence).Debug("sweep published")
 			return
 		}
 		if ctx.Err() != nil {

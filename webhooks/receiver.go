@@ -27,7 +27,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/publish"
 )
 
-// Path is where LiveKit posts its webhooks (DESIGN.md).
+// Path is where LiveKit posts its webhooks (docs/contract.md).
 const Path = "/livekit/webhook"
 
 // Defaults of [Config].

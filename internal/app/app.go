@@ -122,7 +122,7 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		}
 	}
 	if a.ln, err = net.Listen("tcp", cfg.HTTPAddr); err != nil {
-		return a, fmt.Errorf("listen %s: %w", cfg.HTTPAddr, err)
+		return a, fmt.Errorf("HTTP_ADDR: %w", err)
 	}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) { _, _ = w.Write([]byte("ok\n")) })
@@ -132,6 +132,9 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		WorkerOutcomes: workers.Outcomes(), WebhookOutcomes: webhooks.Outcomes(),
 	})
 	mux.Handle("GET /metrics", a.metrics.Handler())
+	if err := a.mountRoomLinks(mux); err != nil {
+		return a, err
+	}
 	if roles.Webhooks {
 		if cfg.LiveKitAPIKey == "" || cfg.LiveKitAPISecret == "" {
 			log.Warn("LIVEKIT_API_KEY/LIVEKIT_API_SECRET unset: the webhook receiver is off")
@@ -223,34 +226,6 @@ func connect(url, seed string, cfg config.Config, log *logrus.Logger) (*nats.Con
 	return nc, nil
 }
 
-// ready answers 200 when NATS and the store are reachable, the streams
-// exist and, in a worker process, the workers consumers exist and the
-// worker pulls from them; 503 with the reason otherwise.
-func (a *App) ready(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
-	defer cancel()
-	var reason error
-	switch {
-	case !a.nc.IsConnected():
-		reason = errors.New("NATS not connected")
-	default:
-		if err := natsapi.CheckTopology(ctx, a.js); err != nil {
-			reason = err
-		} else if err := a.workerReady(ctx); err != nil {
-			reason = err
-		} else if a.store != nil {
-			if err := a.store.Ping(ctx); err != nil {
-				reason = fmt.Errorf("store: %w", err)
-			}
-		}
-	}
-	if reason != nil {
-		http.Error(w, "not ready: "+reason.Error(), http.StatusServiceUnavailable)
-		return
-	}
-	_, _ = w.Write([]byte("ready\n"))
-}
-
 // HTTPAddr is the address the HTTP server listens on.
 func (a *App) HTTPAddr() string { return a.ln.Addr().String() }
 
@@ -321,7 +296,7 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 	}
 	reg := handler.NewRegistry()
 	domain := &rooms.Rooms{Store: a.store, Meetings: meetings, BaseURL: a.cfg.BaseURL, MinAutoDeletionDelay: a.cfg.MinAutoDeletionDelay,
-		Sweeps: a.metrics, Signals: a.metrics,
+		Sweeps: a.metrics, Signals: a.metrics, Sweep: a.sweepConfig(),
 	}
 	if err := domain.Register(reg); err != nil {
 		return err
@@ -349,6 +324,16 @@ func (a *App) startWorker(ctx context.Context, run func(string, func(context.Con
 	run("worker", func(ctx context.Context) error { return a.superviseWorker(ctx, w) })
 	a.log.WithField("concurrency", a.cfg.WorkerConcurrency).Info("worker started")
 	return nil
+}
+
+// sweepConfig is the sweep's ledger pruning from the settings
+// (LEDGER_RETENTION 0: never prune).
+func (a *App) sweepConfig() rooms.SweepConfig {
+	sc := rooms.SweepConfig{LedgerRetention: a.cfg.LedgerRetention, MaxPrune: a.cfg.LedgerPruneMax}
+	if sc.LedgerRetention == 0 {
+		sc.LedgerRetention = -1
+	}
+	return sc
 }
 
 // LiveKit returns the LiveKit adapter the settings describe (detached when

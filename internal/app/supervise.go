@@ -18,22 +18,6 @@ import (
 // on.
 const consumerCheckInterval = time.Second
 
-// workerReady reports why the worker role cannot take messages now: a
-// workers consumer is missing, or the worker is restarting on a recreated
-// one. nil in processes without the role.
-func (a *App) workerReady(ctx context.Context) error {
-	if !a.roles.Worker {
-		return nil
-	}
-	if err := natsapi.CheckConsumers(ctx, a.js); err != nil {
-		return err
-	}
-	if why := a.workerDown.Load(); why != nil {
-		return errors.New(*why)
-	}
-	return nil
-}
-
 // superviseWorker runs w until ctx ends. Every consumerCheckInterval it
 // checks the workers consumers: one that is missing (deleted by an
 // operator or a client) is recreated from the topology, and when one is

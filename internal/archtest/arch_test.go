@@ -46,6 +46,9 @@ func TestLayering(t *testing.T) {
 			return d == module+"/rooms" || d == module+"/workers" || d == module+"/queries" ||
 				d == module+"/store" || strings.HasPrefix(d, module+"/store/")
 		}, "the HTTP API only translates to commands and queries: it needs NATS, not the store nor the domain"},
+		{"roomlink", func(d string) bool {
+			return strings.HasPrefix(d, module+"/store") || d == module+"/workers" || d == module+"/rooms" || d == module+"/queries"
+		}, "the room link pages read through the rooms.api.* queries, in any role"},
 		{"internal/metrics", func(d string) bool { return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" },
 			"metrics implement the observers of the packages they watch without importing them"},
 	}

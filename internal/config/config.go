@@ -1,5 +1,6 @@
 // Package config holds roomkeeper's settings: flags with environment
-// fallbacks (the names of DESIGN.md), defaults and validation.
+// fallbacks (the names of the README's settings table), defaults and
+// validation.
 package config
 
 import (
@@ -40,6 +41,16 @@ const (
 	// (ROOMS_RESULTS keeps a day): JetStream refuses a longer window.
 	MaxStreamDuplicatesWindow = 24 * time.Hour
 )
+
+// MinLedgerRetention is the shortest LEDGER_RETENTION other than 0: the age
+// of ROOMS_RESULTS, so a command repeated after its result was read is
+// still a duplicate (and beyond MaxStreamDuplicatesWindow).
+const MinLedgerRetention = 24 * time.Hour
+
+// MinLiveKitAPISecretLen is the shortest LIVEKIT_API_SECRET: it keys the
+// HMAC of the tokens and webhooks, and livekit-server reports a shorter
+// one as an error outside --dev.
+const MinLiveKitAPISecretLen = 32
 
 // Values of EMBEDDED_NATS_AUTH.
 const (
@@ -113,6 +124,11 @@ type Config struct {
 	OutgoingWebhookURLs   string `name:"outgoing-webhook-urls" env:"OUTGOING_WEBHOOK_URLS" help:"Comma-separated URLs to POST OpenVidu Meet webhook events to; 'URL|meetingStarted,meetingEnded' sends only those events to URL. Empty: the dispatcher is off."`
 	OutgoingWebhookSecret string `name:"outgoing-webhook-secret" env:"OUTGOING_WEBHOOK_SECRET" help:"Key of the HMAC-SHA256 X-Signature of outgoing webhooks; default: the first API key (what OpenVidu Meet signs with)."`
 
+	// The command ledger's pruning, done by every sweep (issue 17):
+	// rooms.SweepConfig.LedgerRetention and MaxPrune.
+	LedgerRetention time.Duration `name:"ledger-retention" env:"LEDGER_RETENTION" default:"168h" help:"How long a done command's ledger record is kept (a repeated command ID is a duplicate within it; at least 24h, the results stream's age); 0 never prunes."`
+	LedgerPruneMax  int           `name:"ledger-prune-max" env:"LEDGER_PRUNE_MAX" default:"10000" help:"Most ledger records one sweep deletes (1..1000000); a backlog drains over several sweeps."`
+
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error" help:"Log level."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format."`
 }
@@ -141,6 +157,8 @@ func Default() Config {
 		StreamReplicas:          1,
 		StreamDuplicatesWindow:  10 * time.Minute,
 		APICommandTimeout:       10 * time.Second,
+		LedgerRetention:         MinLedgerRetention * 7,
+		LedgerPruneMax:          10000,
 		LogLevel:                "info",
 		LogFormat:               "text",
 	}
@@ -178,6 +196,9 @@ func (c *Config) Validate() error {
 	}
 	if c.LiveKitURL != "" && (c.LiveKitAPIKey == "" || c.LiveKitAPISecret == "") {
 		bad("LIVEKIT_URL needs LIVEKIT_API_KEY and LIVEKIT_API_SECRET")
+	}
+	if c.LiveKitAPISecret != "" && len(c.LiveKitAPISecret) < MinLiveKitAPISecretLen {
+		bad("LIVEKIT_API_SECRET must be at least %d characters (it keys the HMAC of tokens and webhooks; `openssl rand -hex 32` makes one, and livekit-server takes it with --keys 'KEY: SECRET', --dev included)", MinLiveKitAPISecretLen)
 	}
 	if u, err := url.Parse(c.BaseURL); err != nil || u.Scheme == "" || u.Host == "" {
 		bad("BASE_URL %q must be an absolute URL", c.BaseURL)
@@ -231,6 +252,12 @@ func (c *Config) Validate() error {
 	if (c.APIKeys != "" || c.APIKeysFile != "") && c.HTTPWriteTimeout < c.HTTPReadTimeout+c.APICommandTimeout+time.Second {
 		bad("API_COMMAND_TIMEOUT %s needs HTTP_WRITE_TIMEOUT %s of at least HTTP_READ_TIMEOUT %s + API_COMMAND_TIMEOUT + 1s",
 			c.APICommandTimeout, c.HTTPWriteTimeout, c.HTTPReadTimeout)
+	}
+	if c.LedgerRetention != 0 && c.LedgerRetention < MinLedgerRetention {
+		bad("LEDGER_RETENTION %s must be 0 (never prune) or at least %s (the results stream's age: a client repeating a command after reading its result must find it a duplicate)", c.LedgerRetention, MinLedgerRetention)
+	}
+	if c.LedgerPruneMax < 1 || c.LedgerPruneMax > 1_000_000 {
+		bad("LEDGER_PRUNE_MAX %d not in 1..1000000", c.LedgerPruneMax)
 	}
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL: %v", err)

@@ -2,6 +2,7 @@ package config_test
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -158,4 +159,55 @@ func TestStreamDuplicatesWindowBounds(t *testing.T) {
 		require.ErrorIs(t, err, config.ErrInvalid, "%s", d)
 		require.Contains(t, err.Error(), "STREAM_DUPLICATES_WINDOW")
 	}
+}
+
+// The ledger's pruning settings come from flags or the environment, and
+// nonsense is refused with the setting's name.
+func TestLedgerPruneSettings(t *testing.T) {
+	t.Setenv("LEDGER_RETENTION", "48h")
+	t.Setenv("LEDGER_PRUNE_MAX", "250")
+	var cfg config.Config
+	p, err := kong.New(&cfg, kong.Exit(func(int) {}))
+	require.NoError(t, err)
+	_, err = p.Parse(nil)
+	require.NoError(t, err)
+	require.Equal(t, 48*time.Hour, cfg.LedgerRetention)
+	require.Equal(t, 250, cfg.LedgerPruneMax)
+	require.NoError(t, cfg.Validate())
+	_, err = p.Parse([]string{"--ledger-retention", "0s", "--ledger-prune-max", "7"})
+	require.NoError(t, err)
+	require.Zero(t, cfg.LedgerRetention, "0: never prune")
+	require.Equal(t, 7, cfg.LedgerPruneMax, "a flag wins over the environment")
+	require.NoError(t, cfg.Validate())
+
+	for name, mutate := range map[string]func(*config.Config){
+		"LEDGER_RETENTION":  func(c *config.Config) { c.LedgerRetention = time.Hour },
+		"LEDGER_RETENTION ": func(c *config.Config) { c.LedgerRetention = -time.Hour },
+		"LEDGER_PRUNE_MAX":  func(c *config.Config) { c.LedgerPruneMax = 0 },
+		"LEDGER_PRUNE_MAX ": func(c *config.Config) { c.LedgerPruneMax = 2_000_000 },
+	} {
+		cfg := config.Default()
+		mutate(&cfg)
+		err := cfg.Validate()
+		require.ErrorIs(t, err, config.ErrInvalid, name)
+		require.Contains(t, err.Error(), strings.TrimSpace(name))
+	}
+	cfg = config.Default()
+	cfg.LedgerRetention = config.MinLedgerRetention
+	require.NoError(t, cfg.Validate(), "the results stream's age is enough")
+}
+
+// LIVEKIT_API_SECRET is at least 32 characters, as docker-compose.yml and
+// LiveKit ask; the error never shows the secret.
+func TestLiveKitSecretLength(t *testing.T) {
+	cfg := config.Default()
+	cfg.LiveKitAPIKey = "APIkey"
+	cfg.LiveKitAPISecret = strings.Repeat("s", config.MinLiveKitAPISecretLen-1)
+	err := cfg.Validate()
+	require.ErrorIs(t, err, config.ErrInvalid)
+	require.Contains(t, err.Error(), "LIVEKIT_API_SECRET")
+	require.Contains(t, err.Error(), "32")
+	require.NotContains(t, err.Error(), cfg.LiveKitAPISecret)
+	cfg.LiveKitAPISecret += "s"
+	require.NoError(t, cfg.Validate())
 }

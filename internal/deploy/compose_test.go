@@ -1,19 +1,20 @@
 package deploy_test
 
 import (
-	"bytes"
 	"context"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
+	"github.com/alecthomas/kong"
+	"github.com/compose-spec/compose-go/v2/cli"
+	"github.com/compose-spec/compose-go/v2/dotenv"
+	"github.com/compose-spec/compose-go/v2/types"
 	"github.com/stretchr/testify/require"
 	"gopkg.in/yaml.v3"
 
@@ -179,12 +180,6 @@ func configEnvNames(t *testing.T) map[string]bool {
 	}
 	require.Contains(t, names, "NATS_URL", "reflection found the env tags")
 	return names
-}
-
-// composeEnv is what the file needs to interpolate.
-var composeEnv = []string{
-	"LIVEKIT_API_KEY=APIcomposetest",
-	"LIVEKIT_API_SECRET=compose-test-secret-of-32-characters-or-more",
 }
 
 // checkCompose checks the stack the contract asks for; the same checks run
@@ -403,35 +398,117 @@ func TestComposeFile(t *testing.T) {
 		checkCompose(t, f)
 	})
 
-	t.Run("docker-compose config", func(t *testing.T) {
-		tool, err := exec.LookPath("docker-compose")
-		if err != nil {
-			t.Skip("docker-compose is not on PATH (`make compose-tool` installs Debian's package): " +
-				"docker-compose.yml was checked as YAML against the contract only, not by Compose itself")
-		}
-		run := func(args ...string) (string, string, error) {
-			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-			defer cancel()
-			cmd := exec.CommandContext(ctx, tool, append([]string{"--file", path, "--project-directory", root}, args...)...)
-			cmd.Env = append(os.Environ(), composeEnv...)
-			var stdout, stderr bytes.Buffer
-			cmd.Stdout, cmd.Stderr = &stdout, &stderr
-			err := cmd.Run()
-			return stdout.String(), stderr.String(), err
-		}
-		_, stderr, err := run("config", "-q")
-		require.NoError(t, err, "docker-compose config -q: %s", stderr)
-		require.Empty(t, strings.TrimSpace(stderr), "docker-compose config -q reported problems")
-
-		// Compose's own rendering (anchors merged, variables interpolated)
-		// passes the same checks.
-		out, stderr, err := run("config")
-		require.NoError(t, err, stderr)
+	t.Run("compose-go", func(t *testing.T) {
+		// Compose's own loader (github.com/compose-spec/compose-go, what
+		// `docker compose` runs): the file against the Compose schema,
+		// anchors merged, variables interpolated from .env.example.
+		p := loadCompose(t, root, filepath.Join(root, ".env.example"))
+		out, err := p.MarshalYAML()
+		require.NoError(t, err)
 		var f composeFile
-		require.NoError(t, yaml.Unmarshal([]byte(out), &f))
+		require.NoError(t, yaml.Unmarshal(out, &f))
 		checkCompose(t, f)
-		require.Equal(t, "APIcomposetest", f.Services["webhooks"].Environment["LIVEKIT_API_KEY"], "interpolated")
+		checkExampleEnv(t, root, p)
+		checkPublishedHTTP(t, p)
+		checkNATSImage(t, root, p)
 	})
+
+	t.Run("required settings", func(t *testing.T) {
+		// Without the key pair Compose refuses to start, naming it.
+		empty := filepath.Join(t.TempDir(), "empty.env")
+		require.NoError(t, os.WriteFile(empty, nil, 0o600))
+		opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+			cli.WithWorkingDirectory(root), cli.WithName("roomkeeper"), cli.WithEnvFiles(empty), cli.WithDotEnv)
+		require.NoError(t, err)
+		_, err = opts.LoadProject(context.Background())
+		require.Error(t, err)
+		require.Contains(t, err.Error(), "LIVEKIT_API_KEY")
+	})
+}
+
+// loadCompose loads docker-compose.yml in root as `docker compose` does,
+// with the variables of envFile only (not the test's environment).
+func loadCompose(t *testing.T, root, envFile string) *types.Project {
+	t.Helper()
+	opts, err := cli.NewProjectOptions([]string{filepath.Join(root, "docker-compose.yml")},
+		cli.WithWorkingDirectory(root), cli.WithName("roomkeeper"), cli.WithEnvFiles(envFile), cli.WithDotEnv)
+	require.NoError(t, err)
+	p, err := opts.LoadProject(context.Background())
+	require.NoError(t, err, "docker-compose.yml does not load")
+	return p
+}
+
+// checkExampleEnv: every variable docker-compose.yml reads is in
+// .env.example, whose values reach the services, and each roomkeeper
+// service's environment so resolved passes roomkeeper's own validation
+// (LIVEKIT_API_SECRET's length among it).
+func checkExampleEnv(t *testing.T, root string, p *types.Project) {
+	t.Helper()
+	example, err := dotenv.GetEnvFromFile(nil, []string{filepath.Join(root, ".env.example")})
+	require.NoError(t, err)
+	raw, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	require.NoError(t, err)
+	for _, m := range regexp.MustCompile(`\$\{([A-Z_]+)`).FindAllStringSubmatch(string(raw), -1) {
+		require.Contains(t, example, m[1], ".env.example sets %s, which docker-compose.yml reads", m[1])
+	}
+	for name, svc := range p.Services {
+		if !strings.Contains(svc.Image, "roomkeeper") {
+			continue
+		}
+		require.Equal(t, example["LIVEKIT_API_KEY"], *svc.Environment["LIVEKIT_API_KEY"], "%s: interpolated", name)
+		require.Equal(t, example["ROOMKEEPER_BASE_URL"], *svc.Environment["BASE_URL"], "%s: interpolated", name)
+		var cfg config.Config
+		parser, err := kong.New(&cfg, kong.Exit(func(int) {}), kong.Resolvers(envResolver(svc.Environment)))
+		require.NoError(t, err)
+		_, err = parser.Parse(nil)
+		require.NoError(t, err, name)
+		require.NoError(t, cfg.Validate(), "%s: roomkeeper would refuse this environment", name)
+	}
+}
+
+// envResolver gives kong a service's environment instead of the test's.
+func envResolver(env types.MappingWithEquals) kong.Resolver {
+	return kong.ResolverFunc(func(_ *kong.Context, _ *kong.Path, flag *kong.Flag) (any, error) {
+		for _, name := range flag.Envs {
+			if v, ok := env[name]; ok && v != nil {
+				return *v, nil
+			}
+		}
+		return nil, nil
+	})
+}
+
+// checkPublishedHTTP: the webhooks role publishes its HTTP port (the
+// HTTP_ADDR port: /readyz, /metrics, room links) on the host's loopback.
+func checkPublishedHTTP(t *testing.T, p *types.Project) {
+	t.Helper()
+	svc, err := p.GetService("webhooks")
+	require.NoError(t, err)
+	require.Len(t, svc.Ports, 1, "webhooks publishes its HTTP port")
+	port := svc.Ports[0]
+	require.EqualValues(t, 8080, port.Target, "HTTP_ADDR :8080")
+	require.Equal(t, "8080", port.Published)
+	require.Equal(t, "127.0.0.1", port.HostIP, "on the host's loopback: nothing on it asks for a key")
+	require.Equal(t, ":8080", *svc.Environment["HTTP_ADDR"])
+}
+
+// checkNATSImage: the NATS servers run the minor version of the embedded
+// nats-server in go.mod, which the tests run against.
+func checkNATSImage(t *testing.T, root string, p *types.Project) {
+	t.Helper()
+	mod, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	require.NoError(t, err)
+	m := regexp.MustCompile(`(?m)^\s*github\.com/nats-io/nats-server/v2 v(\d+)\.(\d+)\.`).FindSubmatch(mod)
+	require.NotNil(t, m, "nats-server in go.mod")
+	want := "nats:" + string(m[1]) + "." + string(m[2]) + "-"
+	var n int
+	for name, svc := range p.Services {
+		if strings.HasPrefix(svc.Image, "nats:") {
+			n++
+			require.True(t, strings.HasPrefix(svc.Image, want), "%s runs %s; go.mod has nats-server v%s.%s", name, svc.Image, m[1], m[2])
+		}
+	}
+	require.Equal(t, 3, n)
 }
 
 // TestDockerfile checks the image is a static, non-root build whose health

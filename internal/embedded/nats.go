@@ -56,6 +56,16 @@ func StartNATS(cfg NATSConfig) (*server.Server, error) {
 	if cfg.StoreDir == "" {
 		return nil, fmt.Errorf("embedded nats: store directory required")
 	}
+	if port != server.RANDOM_PORT {
+		// The server reports a port it cannot bind only by never becoming
+		// ready: try it first, so that a busy port fails at once with
+		// its address and cause.
+		l, err := net.Listen("tcp", cfg.Addr)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", ErrListen, err)
+		}
+		_ = l.Close()
+	}
 	opts := &server.Options{
 		ServerName: "roomkeeper-embedded",
 		Host:       host,

@@ -1,0 +1,6 @@
+package roomlink
+
+import "errors"
+
+// ErrConfig: the Config is incomplete (no query client, no BASE_URL).
+var ErrConfig = errors.New("roomlink config")
