@@ -63,7 +63,8 @@ type CLI struct {
 	Token             TokenCmd             `cmd:"" help:"Print a LiveKit participant token for a room."`
 	WebhookTest       WebhookTestCmd       `cmd:"" name:"webhook-test" help:"Send a signed test webhook event to a receiver and print its answer."`
 	Bench             BenchCmd             `cmd:"" help:"Load benchmark: publish commands at a rate, wait for every result, print throughput and latency percentiles (and the raw store ceiling)."`
-	Dead              DeadCmd              `cmd:"" help:"Dead letters: list them, replay one (publish its body again with a new command ID)."`
+	Dead              DeadCmd              `cmd:"" help:"Dead letters: list them, replay one (its body, or an edited one, with a new command ID), purge them."`
+	Commands          CommandsCmd          `cmd:"" help:"List the command ledger's records of a state (pending, done, failed, dead), the most recent first."`
 }
 
 // env is what every subcommand runs with.
