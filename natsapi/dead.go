@@ -149,17 +149,14 @@ func replayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID s
 	return newID, nil
 }
 
-// DeleteDead deletes the dead letters at sequences seqs from ROOMS_DEAD.
-// It goes on past a sequence that holds no dead letter (already deleted,
-// or never one), and returns how many it deleted with an error naming
-// those (wrapping jetstream.ErrMsgNotFound).
-func DeleteDead(ctx context.Context, js jetstream.JetStream, seqs ...uint64) (int, error) {
+// DeleteDead deletes the dead letters at sequences seqs from ROOMS_DEAD
+// and returns how many it deleted and the sequences that hold no dead
+// letter (already deleted, or never one), which are no error.
+func DeleteDead(ctx context.Context, js jetstream.JetStream, seqs ...uint64) (deleted int, missing []uint64, err error) {
 	stream, err := js.Stream(ctx, events.StreamDead)
 	if err != nil {
-		return 0, fmt.Errorf("stream %s: %w", events.StreamDead, err)
+		return 0, nil, fmt.Errorf("stream %s: %w", events.StreamDead, err)
 	}
-	n := 0
-	var missing []string
 	for _, seq := range seqs {
 		err := stream.DeleteMsg(ctx, seq)
 		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
@@ -172,17 +169,14 @@ func DeleteDead(ctx context.Context, js jetstream.JetStream, seqs ...uint64) (in
 		}
 		switch {
 		case err == nil:
-			n++
+			deleted++
 		case errors.Is(err, jetstream.ErrMsgNotFound):
-			missing = append(missing, strconv.FormatUint(seq, 10))
+			missing = append(missing, seq)
 		default:
-			return n, fmt.Errorf("delete dead letter %d: %w", seq, err)
+			return deleted, missing, fmt.Errorf("delete dead letter %d: %w", seq, err)
 		}
 	}
-	if len(missing) > 0 {
-		return n, fmt.Errorf("no dead letter with sequence %s: %w", strings.Join(missing, ", "), jetstream.ErrMsgNotFound)
-	}
-	return n, nil
+	return deleted, missing, nil
 }
 
 // PurgeDead deletes every dead letter of ROOMS_DEAD stored when it is

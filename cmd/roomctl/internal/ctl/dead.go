@@ -230,13 +230,17 @@ func (c *DeadPurgeCmd) Run(e *env) error {
 		_, err = fmt.Fprintf(e.out, "%d dead letters deleted\n", n)
 		return err
 	}
-	n, err := natsapi.DeleteDead(ctx, js, c.Seqs...)
+	n, missing, err := natsapi.DeleteDead(ctx, js, c.Seqs...)
 	_, _ = fmt.Fprintf(e.out, "%d dead letters deleted\n", n)
-	switch {
-	case errors.Is(err, jetstream.ErrMsgNotFound):
-		return fail(ExitErrorResult, "%w", err)
-	case err != nil:
+	if err != nil {
 		return fail(ExitUnreachable, "%w", err)
+	}
+	if len(missing) > 0 {
+		seqs := make([]string, len(missing))
+		for i, s := range missing {
+			seqs[i] = strconv.FormatUint(s, 10)
+		}
+		return fail(ExitErrorResult, "no dead letter with sequence %s", strings.Join(seqs, ", "))
 	}
 	return nil
 }
