@@ -177,8 +177,12 @@ type ResultCmd struct {
 	ID string `arg:"" name:"id" help:"Command ID."`
 }
 
-// Run waits for the result of a command.
+// Run waits for the result of a command. An ID that no command can have
+// (a wildcard, a space) is a usage error, found before connecting.
 func (c *ResultCmd) Run(e *env) error {
+	if !events.ValidCommandID(c.ID) {
+		return fail(ExitUsage, "%q is not a command ID: 1 to 128 letters, digits, '-', '_' or ':'", c.ID)
+	}
 	ctx, cancel := e.withTimeout()
 	defer cancel()
 	return e.waitResult(ctx, c.ID)

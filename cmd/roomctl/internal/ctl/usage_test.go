@@ -30,6 +30,8 @@ func TestUsageErrorFirstNoHelp(t *testing.T) {
 		{[]string{"frobnicate"}, "roomctl: error: unexpected argument frobnicate\nRun 'roomctl --help' for usage.\n"},
 		{[]string{"dead", "replay"}, "roomctl: error: expected \"<seq>\"\nRun 'roomctl dead replay --help' for usage.\n"},
 		{[]string{"create", "--id", "bad id"}, "roomctl: error: --id \"bad id\": 1 to 128 letters, digits, '-', '_' or ':'\nRun 'roomctl create --help' for usage.\n"},
+		{[]string{"result", "rooms.>"}, "roomctl: error: \"rooms.>\" is not a command ID: 1 to 128 letters, digits, '-', '_' or ':'\nRun 'roomctl result --help' for usage.\n"},
+		{[]string{"result", "a b"}, "roomctl: error: \"a b\" is not a command ID: 1 to 128 letters, digits, '-', '_' or ':'\nRun 'roomctl result --help' for usage.\n"},
 		{[]string{"dead", "purge"}, "roomctl: error: give the sequences of the dead letters to delete, or --all\nRun 'roomctl dead purge --help' for usage.\n"},
 	} {
 		r := roomctl(t, "nats://127.0.0.1:1", tc.args...)
