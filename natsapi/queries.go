@@ -235,10 +235,9 @@ func (c *Client) WatchWith(ctx context.Context, o WatchOptions, handler func(eve
 			return fmt.Errorf("watch %s: %w", events.StreamEvents, err)
 		}
 		for _, ev := range backlog {
-			if ctx.Err() != nil {
-				return nil
+			if ctx.Err() == nil {
+				handler(ev)
 			}
-			handler(ev)
 		}
 	}
 	cons, err := c.js.OrderedConsumer(ctx, events.StreamEvents, cfg)

@@ -35,8 +35,8 @@ func (b *bundle) serviceStats(t *testing.T) map[string]*micro.EndpointStats {
 func TestStatsCountErrors(t *testing.T) {
 	t.Parallel()
 	b := setupQueries(t, queryOpts{})
-	requireQueryError(t, b.request(t, events.APIGet, `{"roomId":"Nope-000000000000000"}`), events.CodeNotFound)
-	requireQueryError(t, b.request(t, events.APIList, `{"maxItems":0}`), events.CodeInvalidArgument)
+	_ = requireQueryError(t, b.request(t, events.APIGet, `{"roomId":"Nope-000000000000000"}`), events.CodeNotFound)
+	_ = requireQueryError(t, b.request(t, events.APIList, `{"maxItems":0}`), events.CodeInvalidArgument)
 	requireReply(t, events.APIList, b.request(t, events.APIList, `{}`), nil)
 
 	stats := b.serviceStats(t)
@@ -76,11 +76,11 @@ func TestLateReply(t *testing.T) {
 	// LiveKit hangs (until the 2s timeout): the same endpoint answers
 	// another request meanwhile.
 	start := time.Now()
-	requireQueryError(t, b.request(t, events.APIParticipantToken, `{"roomId":"Nope-000000000000000","secret":"s","participantName":"x"}`), events.CodeNotFound)
+	_ = requireQueryError(t, b.request(t, events.APIParticipantToken, `{"roomId":"Nope-000000000000000","secret":"s","participantName":"x"}`), events.CodeNotFound)
 	require.Less(t, time.Since(start), time.Second)
 	msg := <-late
 	require.NotNil(t, msg)
-	requireQueryError(t, msg, events.CodeUnavailable)
+	_ = requireQueryError(t, msg, events.CodeUnavailable)
 
 	stats := b.serviceStats(t)["participant_token"]
 	require.Equal(t, 1, stats.NumErrors, "the reply in time is counted by micro")

@@ -58,13 +58,13 @@ func loadContext(cli CLI) (*natsContext, error) {
 	dir, err := contextDir(cli)
 	if err != nil {
 		if cli.Context == "" {
-			return nil, nil //nolint:nilerr // no home: no selected context either
+			return nil, nil // no home directory: no selected context either
 		}
 		return nil, fail(ExitUsage, "--context %s: %w", cli.Context, err)
 	}
 	name, flag := cli.Context, "--context"
 	if name == "" {
-		raw, err := os.ReadFile(filepath.Join(dir, "context.txt")) //nolint:gosec // G304: natscli's own file
+		raw, err := os.ReadFile(filepath.Join(dir, "context.txt"))
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil
 		}
@@ -80,7 +80,7 @@ func loadContext(cli CLI) (*natsContext, error) {
 		return nil, fail(ExitUsage, "%s: %q is not a context name", flag, name)
 	}
 	path := filepath.Join(dir, "context", name+".json")
-	raw, err := os.ReadFile(path) //nolint:gosec // G304: natscli's own file
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fail(ExitUsage, "%s: context %s: %w", flag, name, err)
 	}

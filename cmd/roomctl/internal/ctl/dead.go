@@ -149,7 +149,7 @@ func deadError(seq uint64, err error) error {
 // readBody reads a replacement body: it must be JSON, as every command
 // and webhook body is.
 func readBody(path string) ([]byte, error) {
-	body, err := os.ReadFile(path) //nolint:gosec // G304: the user's own file
+	body, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fail(ExitUsage, "--file: %w", err)
 	}
@@ -186,7 +186,7 @@ func editBody(ctx context.Context, editor string, body []byte) ([]byte, error) {
 	if err := f.Close(); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, args[0], append(args[1:], f.Name())...) //nolint:gosec // G204: the user's editor
+	cmd := exec.CommandContext(ctx, args[0], append(args[1:], f.Name())...)
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = os.Stdin, os.Stdout, os.Stderr
 	if err := cmd.Run(); err != nil {
 		return nil, fail(ExitErrorResult, "editor %s: %w; nothing replayed", args[0], err)
