@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -147,8 +148,64 @@ func (c *Client) ParticipantToken(ctx context.Context, req events.ParticipantTok
 // rooms.events.> after the call, until ctx ends (then it returns nil). It reads
 // ROOMS_EVENTS through an ordered consumer, so it needs no durable state and
 // resumes where it was after a reconnect. A message that is not a valid
-// event is skipped.
+// event is skipped. WatchWith selects events and starts earlier.
 func (c *Client) Watch(ctx context.Context, handler func(events.Event)) error {
+	return c.WatchWith(ctx, WatchOptions{}, handler)
+}
+
+// WatchOptions select the events of WatchWith and where it starts.
+type WatchOptions struct {
+	// Since, when set, starts with the events stored at or after it (as
+	// far back as ROOMS_EVENTS keeps them: 7 days).
+	Since time.Time
+	// Last, when positive, starts with the last Last events that match
+	// Type and RoomID, then follows. It excludes Since.
+	Last int
+	// Type, when set, keeps the events of one type: the short type
+	// ("created"), the last token of the subject; the consumer filters
+	// them on the server.
+	Type string
+	// RoomID, when set, keeps the events of one room (the event's
+	// subject); filtered in the client.
+	RoomID string
+}
+
+func (o WatchOptions) validate() error {
+	switch {
+	case o.Last < 0:
+		return fmt.Errorf("%w: watch: last %d is negative", ErrConfig, o.Last)
+	case o.Last > 0 && !o.Since.IsZero():
+		return fmt.Errorf("%w: watch: last and since exclude each other", ErrConfig)
+	case o.Type != "" && (strings.ContainsAny(o.Type, ".*> \t\r\n")):
+		return fmt.Errorf("%w: watch: event type %q", ErrConfig, o.Type)
+	}
+	return nil
+}
+
+// filter is the consumer's filter subject.
+func (o WatchOptions) filter() string {
+	if o.Type != "" {
+		return events.EventPrefix + o.Type
+	}
+	return events.EventPrefix + ">"
+}
+
+// decodeEvent reads msg as an event of o: ok false for a message that is
+// not a valid event, or not of o's room.
+func (o WatchOptions) decodeEvent(data []byte) (events.Event, bool) {
+	var ev events.Event
+	if err := json.Unmarshal(data, &ev); err != nil || ev.ID == "" {
+		return ev, false
+	}
+	return ev, o.RoomID == "" || ev.Subject == o.RoomID
+}
+
+// WatchWith is Watch with options: the events of one type or room, and
+// from a time or the last few before following the new ones.
+func (c *Client) WatchWith(ctx context.Context, o WatchOptions, handler func(events.Event)) error {
+	if err := o.validate(); err != nil {
+		return err
+	}
 	// Start after the stream's last message at the time of the call, so
 	// an event published once Watch was called is never missed, however
 	// long the consumer takes to start.
@@ -159,11 +216,31 @@ func (c *Client) Watch(ctx context.Context, handler func(events.Event)) error {
 		}
 		return fmt.Errorf("watch %s: %w", events.StreamEvents, err)
 	}
-	cons, err := c.js.OrderedConsumer(ctx, events.StreamEvents, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{events.EventPrefix + ">"},
+	state := stream.CachedInfo().State
+	cfg := jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{o.filter()},
 		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
-		OptStartSeq:    stream.CachedInfo().State.LastSeq + 1,
-	})
+		OptStartSeq:    state.LastSeq + 1,
+	}
+	if !o.Since.IsZero() {
+		since := o.Since
+		cfg.DeliverPolicy, cfg.OptStartSeq, cfg.OptStartTime = jetstream.DeliverByStartTimePolicy, 0, &since
+	}
+	if o.Last > 0 && state.Msgs > 0 {
+		backlog, err := c.lastEvents(ctx, o, state.FirstSeq, state.LastSeq)
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil //nolint:nilerr // the caller ended the watch
+			}
+			return fmt.Errorf("watch %s: %w", events.StreamEvents, err)
+		}
+		for _, ev := range backlog {
+			if ctx.Err() == nil {
+				handler(ev)
+			}
+		}
+	}
+	cons, err := c.js.OrderedConsumer(ctx, events.StreamEvents, cfg)
 	if err != nil {
 		if ctx.Err() != nil {
 			return nil //nolint:nilerr // the caller ended the watch
@@ -171,11 +248,8 @@ func (c *Client) Watch(ctx context.Context, handler func(events.Event)) error {
 		return fmt.Errorf("watch %s: %w", events.StreamEvents, err)
 	}
 	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		var ev events.Event
-		if err := json.Unmarshal(msg.Data(), &ev); err != nil || ev.ID == "" {
-			return
-		}
-		if ctx.Err() == nil {
+		ev, ok := o.decodeEvent(msg.Data())
+		if ok && ctx.Err() == nil {
 			handler(ev)
 		}
 	})
@@ -186,4 +260,91 @@ func (c *Client) Watch(ctx context.Context, handler func(events.Event)) error {
 	cc.Stop()
 	<-cc.Closed()
 	return nil
+}
+
+// lastEvents returns the last o.Last events of o (type and room) stored at
+// sequences first..last of ROOMS_EVENTS, oldest first. It reads windows of
+// the stream backwards from last, each twice as long as the one before,
+// until it has enough or reaches first: the cost is about the messages of
+// o's type since the o.Last-th last event of o.
+func (c *Client) lastEvents(ctx context.Context, o WatchOptions, first, last uint64) ([]events.Event, error) {
+	var out []events.Event
+	window := uint64(max(4*o.Last, 256))
+	for hi := last; ; {
+		lo := first
+		if hi-first+1 > window {
+			lo = hi - window + 1
+		}
+		batch, err := c.readEvents(ctx, o, lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		out = append(batch, out...)
+		if len(out) >= o.Last || lo <= first {
+			break
+		}
+		hi, window = lo-1, 2*window
+	}
+	if len(out) > o.Last {
+		out = out[len(out)-o.Last:]
+	}
+	return out, nil
+}
+
+// readEvents returns the events of o stored at sequences lo..hi, in order.
+func (c *Client) readEvents(ctx context.Context, o WatchOptions, lo, hi uint64) ([]events.Event, error) {
+	cons, err := c.js.OrderedConsumer(ctx, events.StreamEvents, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{o.filter()},
+		DeliverPolicy:  jetstream.DeliverByStartSequencePolicy,
+		OptStartSeq:    lo,
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []events.Event
+	for {
+		batch, err := cons.FetchNoWait(int(min(hi-lo+1, 500)))
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for m := range batch.Messages() {
+			n++
+			meta, err := m.Metadata()
+			if err != nil {
+				return nil, err
+			}
+			if meta.Sequence.Stream > hi {
+				return out, nil
+			}
+			if ev, ok := o.decodeEvent(m.Data()); ok {
+				out = append(out, ev)
+			}
+			if meta.Sequence.Stream == hi {
+				return out, nil
+			}
+		}
+		if err := batch.Error(); err != nil && !errors.Is(err, nats.ErrTimeout) {
+			return nil, err
+		}
+		if n == 0 {
+			return out, nil // no message of the filter after the last one read
+		}
+		if err := ctx.Err(); err != nil {
+			return nil, err
+		}
+	}
+}
+
+// Commands reads one page of the command ledger's records of req.State
+// (pending, done, failed or dead), the most recently updated first; pass
+// the reply's Pagination.NextPageToken as req.NextPageToken for the next
+// page. A page may hold fewer than req.MaxItems records while it is
+// truncated (see events.CommandsReply).
+func (c *Client) Commands(ctx context.Context, req events.CommandsRequest) (*events.CommandsReply, error) {
+	var reply events.CommandsReply
+	if err := c.Request(ctx, events.APICommands, req, &reply); err != nil {
+		return nil, err
+	}
+	return &reply, nil
 }

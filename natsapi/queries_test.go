@@ -153,3 +153,68 @@ func TestRequestErrorStatuses(t *testing.T) {
 		require.Equal(t, tc.status, e.HTTPStatus(), "%+v", tc)
 	}
 }
+
+// TestWatchWithLastWalksBack: --last finds the last events of a room far
+// back in the stream (more windows than the first), in order, then
+// follows the new ones; Since starts at a time; Type filters.
+func TestWatchWithLastWalksBack(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	nc, js := n.Bootstrap(t, nil)
+	client, err := natsapi.NewClient(nc)
+	require.NoError(t, err)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	publish := func(typ, room string, i int) {
+		ev, err := events.NewEvent(fmt.Sprintf("cause-%d", i), typ, room, time.Now(), map[string]int{"i": i})
+		require.NoError(t, err)
+		raw, err := json.Marshal(ev)
+		require.NoError(t, err)
+		_, err = js.Publish(ctx, events.EventPrefix+typ, raw)
+		require.NoError(t, err)
+	}
+	// Room old's three events come first, then 1,500 of other rooms.
+	publish(events.EventCreated, "old", 0)
+	publish(events.EventStatusUpdated, "old", 1)
+	publish(events.EventDeleted, "old", 2)
+	for i := range 1500 {
+		publish(events.EventCreated, fmt.Sprintf("room-%d", i%7), 3+i)
+	}
+	watch := func(o natsapi.WatchOptions, count int, during func()) []string {
+		t.Helper()
+		wctx, wcancel := context.WithTimeout(ctx, 20*time.Second)
+		defer wcancel()
+		var got []string
+		done := make(chan error, 1)
+		go func() {
+			done <- client.WatchWith(wctx, o, func(ev events.Event) {
+				got = append(got, ev.ShortType()+" "+ev.Subject)
+				if len(got) == count {
+					wcancel()
+				}
+			})
+		}()
+		if during != nil {
+			during()
+		}
+		require.NoError(t, <-done)
+		require.Len(t, got, count)
+		return got
+	}
+	require.Equal(t, []string{"status_updated old", "deleted old"},
+		watch(natsapi.WatchOptions{Last: 2, RoomID: "old"}, 2, nil))
+	require.Equal(t, []string{"created old", "status_updated old", "deleted old", "created old"},
+		watch(natsapi.WatchOptions{Last: 10, RoomID: "old"}, 4, func() {
+			// Follows: a new event of the room after the backlog.
+			time.Sleep(200 * time.Millisecond)
+			publish(events.EventCreated, "old", 9999)
+		}))
+	require.Equal(t, []string{"deleted old"},
+		watch(natsapi.WatchOptions{Last: 1, Type: events.EventDeleted}, 1, nil))
+	require.Equal(t, []string{"created old", "status_updated old"},
+		watch(natsapi.WatchOptions{Since: time.Now().Add(-time.Hour)}, 2, nil))
+
+	for _, o := range []natsapi.WatchOptions{{Last: -1}, {Last: 1, Since: time.Now()}, {Type: "a.b"}} {
+		require.ErrorIs(t, client.WatchWith(ctx, o, func(events.Event) {}), natsapi.ErrConfig)
+	}
+}

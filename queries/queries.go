@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -42,6 +43,7 @@ type Tokens interface {
 const (
 	DefaultConcurrency = 64
 	DefaultTimeout     = 15 * time.Second
+	DefaultReplyWait   = 100 * time.Millisecond
 	// ServiceVersion is the version the micro service announces (the
 	// AsyncAPI document's version of the message API).
 	ServiceVersion = "1.0.0"
@@ -68,6 +70,14 @@ type Config struct {
 	// Timeout bounds the handling of one request (store and LiveKit calls).
 	// Default 15s.
 	Timeout time.Duration
+	// ReplyWait is how long an endpoint waits for a request's reply before
+	// it takes the next request: a reply ready by then (nearly every one:
+	// store reads take milliseconds) goes through the micro API, so the
+	// service's $SRV.STATS count its error in num_errors; a slower one (a
+	// LiveKit call, a store failover) is answered later from its own
+	// goroutine, with the same headers and body, counted in the endpoint's
+	// stats data only. Default 100ms; at most Timeout.
+	ReplyWait time.Duration
 }
 
 // WithDefaults returns c with zero fields set to their defaults.
@@ -81,6 +91,9 @@ func (c Config) WithDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
 	}
+	if c.ReplyWait == 0 {
+		c.ReplyWait = DefaultReplyWait
+	}
 	return c
 }
 
@@ -92,6 +105,8 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: query concurrency %d not in 1..10000", ErrConfig, c.Concurrency)
 	case c.Timeout <= 0:
 		return fmt.Errorf("%w: query timeout must be positive", ErrConfig)
+	case c.ReplyWait <= 0 || c.ReplyWait > c.Timeout:
+		return fmt.Errorf("%w: query reply wait %s not in (0, timeout]", ErrConfig, c.ReplyWait)
 	}
 	return nil
 }
@@ -99,9 +114,13 @@ func (c Config) validate() error {
 // Service answers the rooms.api.* requests as the NATS micro service
 // "roomkeeper", in the default queue group, so any number of worker
 // processes share them. Each request runs on its own goroutine (at most
-// Concurrency at once), so a slow LiveKit call holds up no other request;
-// the service's $SRV.STATS therefore count requests but not their
-// outcome, which each endpoint reports in its stats data instead.
+// Concurrency at once), and its endpoint waits at most ReplyWait for the
+// reply, so a slow LiveKit call holds up no other request for longer.
+// Replies ready in that time, nearly all, are sent through the micro API
+// (Respond, Error), so the service's $SRV.STATS count their errors in
+// num_errors and last_error (`nats micro stats roomkeeper`); each
+// endpoint's stats data also counts every outcome, the late ones included,
+// by error code.
 type Service struct {
 	cfg   Config
 	log   logrus.FieldLogger
@@ -149,6 +168,7 @@ func (q *Service) endpoints() []endpoint {
 		{"role", events.APIRole, q.role},
 		{"recording_token", events.APIRecordingToken, q.recordingToken},
 		{"participant_token", events.APIParticipantToken, q.participantToken},
+		{"commands", events.APICommands, q.commands},
 	}
 }
 
@@ -211,7 +231,9 @@ func (q *Service) Close() error {
 	return err
 }
 
-// dispatch hands each request to a goroutine, at most Concurrency at once.
+// dispatch hands each request to a goroutine, at most Concurrency at once,
+// and waits up to ReplyWait for its reply, which it then sends through the
+// micro API; past that, the goroutine sends it.
 func (q *Service) dispatch(e endpoint) micro.HandlerFunc {
 	return func(req micro.Request) {
 		reply := req.Reply()
@@ -222,21 +244,53 @@ func (q *Service) dispatch(e endpoint) micro.HandlerFunc {
 		q.mu.Lock()
 		if q.closed {
 			q.mu.Unlock()
-			q.respond(e, reply, nil, events.Errorf(events.CodeUnavailable, "the worker is stopping; retry"), 0)
+			q.respondNow(e, req, q.prepare(e, nil, events.Errorf(events.CodeUnavailable, "the worker is stopping; retry"), 0))
 			return
 		}
 		q.inflight.Add(1)
 		q.mu.Unlock()
 		q.sem <- struct{}{}
+		h := &handoff{reply: make(chan prepared, 1)}
 		go func() {
-			defer q.inflight.Done()
-			defer func() { <-q.sem }()
 			start := time.Now()
 			v, err := q.run(e, data)
-			q.respond(e, reply, v, err, time.Since(start))
+			<-q.sem
+			p := q.prepare(e, v, err, time.Since(start))
+			if h.state.CompareAndSwap(handoffWaiting, handoffTaken) {
+				h.reply <- p // the endpoint sends it, then ends the request
+				return
+			}
+			q.publish(e, reply, p)
+			q.inflight.Done()
 		}()
+		timer := time.NewTimer(q.cfg.ReplyWait)
+		defer timer.Stop()
+		select {
+		case p := <-h.reply:
+			q.respondNow(e, req, p)
+		case <-timer.C:
+			if h.state.CompareAndSwap(handoffWaiting, handoffLate) {
+				return // the goroutine sends the reply
+			}
+			q.respondNow(e, req, <-h.reply)
+		}
+		q.inflight.Done()
 	}
 }
+
+// handoff passes a request's reply from its goroutine to the endpoint
+// while the endpoint waits for it; state says who sends it.
+type handoff struct {
+	state atomic.Int32
+	reply chan prepared
+}
+
+// States of a handoff.
+const (
+	handoffWaiting = iota // the endpoint waits
+	handoffTaken          // the goroutine handed the reply to the endpoint
+	handoffLate           // the endpoint stopped waiting: the goroutine sends
+)
 
 // run validates the request and runs the handler, recovering a panic.
 func (q *Service) run(e endpoint, data []byte) (v any, err error) {
@@ -256,31 +310,71 @@ func (q *Service) run(e endpoint, data []byte) (v any, err error) {
 	return e.handle(ctx, data)
 }
 
-// respond publishes the reply, or the error reply with the micro error
-// headers. The log never holds the request (it may carry a secret).
-func (q *Service) respond(e endpoint, reply string, v any, err error, took time.Duration) {
-	msg := &nats.Msg{Subject: reply}
-	var qerr *events.Error
+// prepared is a reply ready to send: its body, and for an error the error
+// and its REST status.
+type prepared struct {
+	data   []byte
+	err    *events.Error
+	status int
+}
+
+// prepare marshals the reply, or the error reply (events.ErrorReply), and
+// records the outcome in the endpoint's stats data. The log never holds
+// the request (it may carry a secret).
+func (q *Service) prepare(e endpoint, v any, err error, took time.Duration) prepared {
+	var p prepared
 	if err == nil {
 		if raw, ok := v.(json.RawMessage); ok {
-			msg.Data = raw
-		} else if msg.Data, err = json.Marshal(v); err != nil {
+			p.data = raw
+		} else if p.data, err = json.Marshal(v); err != nil {
 			err = fmt.Errorf("marshal %s reply: %w", e.subject, err)
 		}
 	}
 	if err != nil {
-		qerr = q.publicError(e, err)
-		status := qerr.HTTPStatus()
-		msg.Data, _ = json.Marshal(events.ErrorReply{Status: status, Error: qerr})
-		msg.Header = nats.Header{}
-		msg.Header.Set(micro.ErrorHeader, qerr.Message)
-		msg.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(status))
+		p.err = q.publicError(e, err)
+		p.status = p.err.HTTPStatus()
+		p.data, _ = json.Marshal(events.ErrorReply{Status: p.status, Error: p.err})
 	}
 	if s := q.stats[e.name]; s != nil {
-		s.record(qerr, took)
+		s.record(p.err, took)
 	}
-	if perr := q.nc.PublishMsg(msg); perr != nil {
-		q.log.WithError(perr).WithField("subject", e.subject).Warn("query reply not sent")
+	return p
+}
+
+// errorDescription is the Nats-Service-Error header of an error reply.
+func (p prepared) errorDescription() string {
+	if p.err.Message != "" {
+		return p.err.Message
+	}
+	return p.err.Code
+}
+
+// respondNow sends p on the endpoint's goroutine through the micro API: an
+// error with req.Error, which the service's stats count.
+func (q *Service) respondNow(e endpoint, req micro.Request, p prepared) {
+	var err error
+	if p.err == nil {
+		err = req.Respond(p.data)
+	} else {
+		err = req.Error(strconv.Itoa(p.status), p.errorDescription(), p.data)
+	}
+	if err != nil {
+		q.log.WithError(err).WithField("subject", e.subject).Warn("query reply not sent")
+	}
+}
+
+// publish sends p to reply from the request's goroutine, after the
+// endpoint stopped waiting: the same message as respondNow's, published
+// directly (the micro request belongs to the endpoint's goroutine).
+func (q *Service) publish(e endpoint, reply string, p prepared) {
+	msg := &nats.Msg{Subject: reply, Data: p.data}
+	if p.err != nil {
+		msg.Header = nats.Header{}
+		msg.Header.Set(micro.ErrorHeader, p.errorDescription())
+		msg.Header.Set(micro.ErrorCodeHeader, strconv.Itoa(p.status))
+	}
+	if err := q.nc.PublishMsg(msg); err != nil {
+		q.log.WithError(err).WithField("subject", e.subject).Warn("query reply not sent")
 	}
 }
 

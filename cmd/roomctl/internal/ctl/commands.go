@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
 // ---------------------------------------------------------------- commands
@@ -177,8 +178,12 @@ type ResultCmd struct {
 	ID string `arg:"" name:"id" help:"Command ID."`
 }
 
-// Run waits for the result of a command.
+// Run waits for the result of a command. An ID that no command can have
+// (a wildcard, a space) is a usage error, found before connecting.
 func (c *ResultCmd) Run(e *env) error {
+	if !events.ValidCommandID(c.ID) {
+		return fail(ExitUsage, "%q is not a command ID: 1 to 128 letters, digits, '-', '_' or ':'", c.ID)
+	}
 	ctx, cancel := e.withTimeout()
 	defer cancel()
 	return e.waitResult(ctx, c.ID)
@@ -350,11 +355,56 @@ func cell(field string, v json.RawMessage) string {
 
 // WatchCmd is `roomctl watch`.
 type WatchCmd struct {
-	Count int `help:"Stop after this many events (0: run until interrupted)."`
+	Count int    `help:"Stop after this many events (0: run until interrupted)."`
+	Since string `xor:"start" help:"Start with the events since this time: a duration back from now (10m, 2h) or an RFC 3339 time (ROOMS_EVENTS keeps 7 days)."`
+	Last  int    `xor:"start" help:"Start with the last N events (of --type and --room), then follow."`
+	Room  string `help:"Only the events of this room (ID)."`
+	Type  string `help:"Only the events of this type: created, deleted, meeting_started, ... (or io.roomkeeper.room.<type>)."`
+}
+
+// ParseSince reads --since: a duration back from now, or an RFC 3339 time.
+func ParseSince(s string, now time.Time) (time.Time, error) {
+	if d, err := time.ParseDuration(s); err == nil {
+		if d < 0 {
+			return time.Time{}, fmt.Errorf("%q: a duration back from now must not be negative", s)
+		}
+		return now.Add(-d), nil
+	}
+	t, err := time.Parse(time.RFC3339, s)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%q is neither a duration (10m) nor an RFC 3339 time", s)
+	}
+	return t, nil
+}
+
+// options are the natsapi.WatchOptions of the flags.
+func (c *WatchCmd) options() (natsapi.WatchOptions, error) {
+	o := natsapi.WatchOptions{Last: c.Last, RoomID: c.Room}
+	if c.Last < 0 {
+		return o, fail(ExitUsage, "--last must not be negative")
+	}
+	if c.Since != "" {
+		t, err := ParseSince(c.Since, time.Now())
+		if err != nil {
+			return o, fail(ExitUsage, "--since: %w", err)
+		}
+		o.Since = t
+	}
+	if c.Type != "" {
+		o.Type = strings.TrimPrefix(strings.TrimPrefix(c.Type, events.CloudEventsType), events.EventPrefix)
+		if o.Type == "" || strings.ContainsAny(o.Type, ".*> ") {
+			return o, fail(ExitUsage, "--type %q is not an event type", c.Type)
+		}
+	}
+	return o, nil
 }
 
 // Run prints events until interrupted (or --count).
 func (c *WatchCmd) Run(e *env) error {
+	o, err := c.options()
+	if err != nil {
+		return err
+	}
 	client, err := e.client()
 	if err != nil {
 		return err
@@ -363,7 +413,10 @@ func (c *WatchCmd) Run(e *env) error {
 	defer cancel()
 	n := 0
 	var werr error
-	err = client.Watch(ctx, func(ev events.Event) {
+	err = client.WatchWith(ctx, o, func(ev events.Event) {
+		if werr != nil || c.Count > 0 && n >= c.Count {
+			return
+		}
 		line, err := json.Marshal(ev)
 		if err != nil {
 			werr = err

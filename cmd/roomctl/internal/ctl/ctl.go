@@ -16,8 +16,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
-	"path/filepath"
 	"strings"
 	"time"
 
@@ -25,24 +23,35 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/buildinfo"
+	"github.com/roomkeeper/roomkeeper/internal/exitcode"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
-// Exit codes of roomctl.
+// Exit codes of roomctl (those of internal/exitcode).
 const (
-	ExitOK          = 0
-	ExitErrorResult = 1
-	ExitUsage       = 2
-	ExitUnreachable = 3
+	ExitOK          = exitcode.OK
+	ExitErrorResult = exitcode.Error
+	ExitUsage       = exitcode.Usage
+	ExitUnreachable = exitcode.Unreachable
 )
 
 // CLI is roomctl's command line.
 type CLI struct {
-	NATSURL   string        `name:"nats-url" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL."`
-	NATSCreds string        `name:"nats-creds" env:"NATS_CREDS" help:"NATS credentials file."`
-	NATSNkey  string        `name:"nkey" env:"NATS_NKEY" help:"NATS nkey seed file; default DATA_DIR/nats/client.nk when it exists (the key of the embedded server of a roomkeeper serve on this machine)."`
-	DataDir   string        `name:"data-dir" env:"DATA_DIR" default:"./data" help:"Data directory of a roomkeeper serve on this machine, where the nkey seed is looked for."`
-	Inbox     string        `name:"inbox-prefix" env:"NATS_INBOX_PREFIX" help:"Inbox prefix of the connection; a publisher key needs _INBOX_<name>."`
+	Version buildinfo.Flag `name:"version" help:"Print the version (version, commit, Go version) and exit."`
+
+	NATSURL   string        `name:"server" short:"s" aliases:"nats-url" env:"NATS_URL" placeholder:"URL" group:"Connection" help:"NATS server URL(s), comma-separated (alias --nats-url); default the context's, else nats://127.0.0.1:4222."`
+	Context   string        `name:"context" env:"NATS_CONTEXT" group:"Connection" help:"natscli context to connect with (its file in ~/.config/nats/context/); default the one 'nats context select' selected, if any. Flags override its settings."`
+	NATSCreds string        `name:"creds" aliases:"nats-creds" env:"NATS_CREDS" group:"Connection" help:"NATS credentials file (alias --nats-creds)."`
+	NATSNkey  string        `name:"nkey" env:"NATS_NKEY" group:"Connection" help:"NATS nkey seed file; with no credentials at all (flags or context), DATA_DIR/nats/client.nk when it exists (the key of the embedded server of a roomkeeper serve on this machine)."`
+	User      string        `name:"user" env:"NATS_USER" group:"Connection" help:"NATS user name."`
+	Password  string        `name:"password" env:"NATS_PASSWORD" group:"Connection" help:"NATS password."`
+	TLSCert   string        `name:"tlscert" env:"NATS_CERT" group:"Connection" help:"TLS client certificate file (with --tlskey)."`
+	TLSKey    string        `name:"tlskey" env:"NATS_KEY" group:"Connection" help:"TLS client private key file (with --tlscert)."`
+	TLSCA     string        `name:"tlsca" env:"NATS_CA" group:"Connection" help:"TLS certificate authority file that verifies the server."`
+	ConfigDir string        `name:"nats-config-dir" env:"XDG_CONFIG_HOME" hidden:"" help:"Where natscli's nats/context directory is looked for; default ~/.config."`
+	DataDir   string        `name:"data-dir" env:"DATA_DIR" default:"./data" group:"Connection" help:"Data directory of a roomkeeper serve on this machine, where the nkey seed is looked for."`
+	Inbox     string        `name:"inbox-prefix" env:"NATS_INBOX_PREFIX" group:"Connection" help:"Inbox prefix of the connection; a publisher key needs _INBOX_<name>."`
 	Timeout   time.Duration `default:"30s" help:"How long to wait for a result or a reply."`
 
 	Create            CreateCmd            `cmd:"" help:"Create a room (rooms.cmd.create) and print the result."`
@@ -63,7 +72,8 @@ type CLI struct {
 	Token             TokenCmd             `cmd:"" help:"Print a LiveKit participant token for a room."`
 	WebhookTest       WebhookTestCmd       `cmd:"" name:"webhook-test" help:"Send a signed test webhook event to a receiver and print its answer."`
 	Bench             BenchCmd             `cmd:"" help:"Load benchmark: publish commands at a rate, wait for every result, print throughput and latency percentiles (and the raw store ceiling)."`
-	Dead              DeadCmd              `cmd:"" help:"Dead letters: list them, replay one (publish its body again with a new command ID)."`
+	Dead              DeadCmd              `cmd:"" help:"Dead letters: list them, replay one (its body, or an edited one, with a new command ID), purge them."`
+	Commands          CommandsCmd          `cmd:"" help:"List the command ledger's records of a state (pending, done, failed, dead), the most recent first."`
 }
 
 // env is what every subcommand runs with.
@@ -84,7 +94,11 @@ func (e *env) client() (*natsapi.Client, error) {
 	if e.c != nil {
 		return e.c, nil
 	}
-	nc, err := connect(e.cli)
+	opts, err := resolveConn(e.cli)
+	if err != nil {
+		return nil, err
+	}
+	nc, err := opts.connect(e.cli.Timeout)
 	if err != nil {
 		return nil, fail(ExitUnreachable, "%w", err)
 	}
@@ -121,7 +135,9 @@ func fail(code int, format string, args ...any) error {
 type kongExit struct{ code int }
 
 // Main runs roomctl with args (without the program name) and returns its
-// exit code. ctx ends the command early (watch runs until it does).
+// exit code. ctx ends the command early (watch runs until it does). Errors
+// go to stderr the way of internal/exitcode: the error first, and after a
+// usage error a hint to the subcommand's --help, not the help itself.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	var cli CLI
 	parser, err := kong.New(&cli,
@@ -129,10 +145,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		kong.Description("The command-line client of roomkeeper."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(kongExit{c}) }),
-		kong.UsageOnError(),
 	)
 	if err != nil {
-		_, _ = fmt.Fprintln(stderr, "roomctl:", err)
+		exitcode.Print(stderr, "roomctl", ExitUsage, err, "")
 		return ExitUsage
 	}
 	defer func() {
@@ -146,8 +161,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		_, _ = fmt.Fprintln(stderr, "roomctl:", err)
-		return ExitUsage
+		return exitcode.ParseError(stderr, "roomctl", err)
 	}
 	e := &env{ctx: ctx, cli: cli, timeout: cli.Timeout, out: stdout, errOut: stderr}
 	defer e.close()
@@ -155,51 +169,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	if err == nil {
 		return ExitOK
 	}
-	_, _ = fmt.Fprintln(stderr, "roomctl:", err)
+	code = ExitUnreachable
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		code = ee.code
+	} else if _, ok := events.AsError(err); ok {
+		code = ExitErrorResult
 	}
-	if _, ok := events.AsError(err); ok {
-		return ExitErrorResult
-	}
-	return ExitUnreachable
-}
-
-// seedFile is the nkey seed roomctl connects with: --nkey, else, with no
-// credentials file, the seed of the embedded server under --data-dir when
-// it exists, else none.
-func seedFile(cli CLI) string {
-	if cli.NATSNkey != "" || cli.NATSCreds != "" || cli.DataDir == "" {
-		return cli.NATSNkey
-	}
-	path := filepath.Join(cli.DataDir, "nats", "client.nk")
-	if _, err := os.Stat(path); err != nil {
-		return ""
-	}
-	return path
-}
-
-func connect(cli CLI) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name("roomctl"), nats.Timeout(min(cli.Timeout, 10*time.Second))}
-	if cli.NATSCreds != "" {
-		opts = append(opts, nats.UserCredentials(cli.NATSCreds))
-	}
-	if seed := seedFile(cli); seed != "" {
-		o, err := nats.NkeyOptionFromSeed(seed)
-		if err != nil {
-			return nil, fmt.Errorf("nkey %s: %w", seed, err)
-		}
-		opts = append(opts, o)
-	}
-	if cli.Inbox != "" {
-		opts = append(opts, nats.CustomInboxPrefix(cli.Inbox))
-	}
-	nc, err := nats.Connect(cli.NATSURL, opts...)
-	if err != nil {
-		return nil, fmt.Errorf("connect %s: %w", cli.NATSURL, err)
-	}
-	return nc, nil
+	exitcode.Print(stderr, "roomctl", code, err, exitcode.Command(kctx))
+	return code
 }
 
 // withTimeout is the context of one command or query.
