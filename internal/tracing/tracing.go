@@ -93,10 +93,12 @@ func Install(tp trace.TracerProvider) {
 	on.Store(true)
 }
 
-// Uninstall turns tracing off again.
+// Uninstall turns tracing off again (the global provider becomes a
+// no-op one).
 func Uninstall() {
 	on.Store(false)
 	tracer.Store(nil)
+	otel.SetTracerProvider(noop.NewTracerProvider())
 }
 
 // Enabled reports whether spans are recorded.
