@@ -7,6 +7,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+	"github.com/sirupsen/logrus"
+	logtest "github.com/sirupsen/logrus/hooks/test"
 	"github.com/stretchr/testify/require"
 	"go.opentelemetry.io/otel/attribute"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -118,6 +120,8 @@ func requireChildOf(t *testing.T, parent, child sdktrace.ReadOnlySpan) {
 func TestTraceOfACreate(t *testing.T) {
 	s := recordSpans(t)
 	b := setup(t, workertest.SetupOpts{})
+	b.Log.SetLevel(logrus.DebugLevel)
+	logs := logtest.NewLocal(b.Log)
 	b.Start(t, workertest.WorkerOpts{})
 
 	const id = "trace-create"
@@ -133,6 +137,17 @@ func TestTraceOfACreate(t *testing.T) {
 		s.child(t, process, step)
 	}
 	outbox := s.child(t, process, "outbox publish")
+
+	// The worker's log of the command carries the trace beside its ID.
+	var logged bool
+	for _, e := range logs.AllEntries() {
+		if e.Data["command_id"] == id && e.Message == "handled" {
+			logged = true
+			require.Equal(t, process.SpanContext().TraceID().String(), e.Data["trace_id"])
+			require.Equal(t, process.SpanContext().SpanID().String(), e.Data["span_id"])
+		}
+	}
+	require.True(t, logged, "the worker logged the command")
 
 	created := b.StreamMsgs(t, events.StreamEvents, events.EventSubject(events.EventCreated))
 	require.Len(t, created, 1)
