@@ -20,6 +20,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/tracing"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/rooms"
+	"github.com/roomkeeper/roomkeeper/scheduler"
 )
 
 // The tests of traces install a tracer provider for the whole process, so
@@ -156,8 +157,9 @@ func TestTraceOfACreate(t *testing.T) {
 	require.Equal(t, outbox.SpanContext().SpanID(), sc.SpanID(), "the created event of %s carries the outbox publish's context", room.RoomID)
 }
 
-// A sweep's trace: the delete commands it fans out are children of its
-// outbox publish, in the sweep's trace.
+// A sweep's trace, from the scheduler: its publish, the worker's
+// delivery, and the delete commands it fans out, children of its outbox
+// publish, in the sweep's trace.
 func TestTraceOfASweep(t *testing.T) {
 	s := recordSpans(t)
 	b := setup(t, workertest.SetupOpts{})
@@ -165,10 +167,23 @@ func TestTraceOfASweep(t *testing.T) {
 	const room = "traced-expired-aaaaaaaa"
 	b.insertRoom(t, room, past(), nil)
 
-	require.Equal(t, events.SweepResult{Expired: 1, DeleteCommands: 1}, b.sweep(t, "sweep-traced"))
+	sch, err := scheduler.New(scheduler.Config{Interval: time.Second}, b.JS, b.Log)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		_ = sch.Run(ctx)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	id := scheduler.SweepID(time.Now().Truncate(time.Second).Add(time.Second))
+	require.True(t, b.Result(t, id).OK)
 	require.True(t, b.Result(t, rooms.ExpirePrefix+room).OK)
 
-	sweep := s.find(t, "sweep", "process "+events.SubjectSweep, withCommand("sweep-traced"))
+	schedule := s.find(t, "scheduler", "sweep schedule", withCommand(id))
+	pub := s.child(t, schedule, "sweep publish")
+	sweep := s.find(t, "sweep", "process "+events.SubjectSweep, withCommand(id))
+	requireChildOf(t, pub, sweep)
 	outbox := s.child(t, sweep, "outbox publish")
 	del := s.find(t, "fan-out", "process "+events.SubjectDelete, withCommand(rooms.ExpirePrefix+room))
 	requireChildOf(t, outbox, del)
