@@ -138,8 +138,35 @@ func (p *Publisher) natsMsg(ctx context.Context, m Msg) *nats.Msg {
 	for k, v := range m.Headers {
 		nm.Header.Set(k, v)
 	}
-	tracing.Inject(ctx, tracing.Header(nm.Header))
+	if tracing.Enabled() {
+		tracing.Inject(ctx, tracing.Header(nm.Header))
+		if nc := p.js.Conn(); nc != nil && nc.MaxPayload() > 0 && p.size(nm, m.MsgID) > nc.MaxPayload() {
+			// The trace context never makes a message too large to
+			// send: such a message goes without it.
+			nm.Header.Del(tracing.HeaderTraceParent)
+			nm.Header.Del(tracing.HeaderTraceState)
+		}
+	}
 	return nm
+}
+
+// size is what nm takes of the server's max payload as nats.go sends it:
+// the body and the header block with the Nats-Msg-Id (msgID) and
+// Nats-Expected-Stream headers the options add.
+func (p *Publisher) size(nm *nats.Msg, msgID string) int64 {
+	n := len(nm.Data) + len("NATS/1.0\r\n\r\n")
+	for k, vs := range nm.Header {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	if msgID != "" {
+		n += len(jetstream.MsgIDHeader) + len(": \r\n") + len(msgID)
+	}
+	if p.cfg.ExpectStream != "" {
+		n += len(jetstream.ExpectedStreamHeader) + len(": \r\n") + len(p.cfg.ExpectStream)
+	}
+	return int64(n)
 }
 
 // opts are the publish options of m.
