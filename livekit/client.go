@@ -298,7 +298,7 @@ func (c *Client) SendData(ctx context.Context, roomID, topic string, payload []b
 // artificial latency, and classifies its error.
 // Each call is a span "livekit <op>" when tracing is on.
 func (c *Client) call(ctx context.Context, op string, fn func(context.Context) error) (err error) {
-	ctx, span := tracing.Start(ctx, "livekit "+op, trace.SpanKindClient)
+	ctx, span := tracing.StartOf(ctx, "livekit", op, trace.SpanKindClient)
 	defer func() { tracing.End(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()

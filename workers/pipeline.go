@@ -96,7 +96,7 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.Co
 	d := &delivery{msg: msg, subject: msg.Subject(), started: w.now()}
 	d.now = d.started
 	// The publisher's trace goes on here: the message's traceparent.
-	ctx, span := tracing.Start(tracing.Extract(ctx, tracing.Header(msg.Headers())), "process "+d.subject, trace.SpanKindConsumer)
+	ctx, span := tracing.StartOf(tracing.Extract(ctx, tracing.Header(msg.Headers())), "process", d.subject, trace.SpanKindConsumer)
 	defer span.End()
 	meta, err := msg.Metadata()
 	if err != nil {
@@ -391,7 +391,7 @@ func asEventsError(err error) *events.Error {
 func (w *Worker) call(ctx context.Context, d *delivery, msg any, c handler.Call) (out *handler.Outcome, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.HandlerTimeout)
 	defer cancel()
-	ctx, span := tracing.Start(ctx, "handle "+d.subject, trace.SpanKindInternal)
+	ctx, span := tracing.StartOf(ctx, "handle", d.subject, trace.SpanKindInternal)
 	defer func() { tracing.End(span, err) }()
 	c.Trace = tracing.TraceParent(ctx)
 	defer func() {

@@ -120,6 +120,15 @@ func Start(ctx context.Context, name string, kind trace.SpanKind, attrs ...attri
 	return (*t).Start(ctx, name, trace.WithSpanKind(kind), trace.WithAttributes(attrs...))
 }
 
+// StartOf is Start with the span named verb + " " + object (say,
+// "process rooms.cmd.create"), the name made only when tracing is on.
+func StartOf(ctx context.Context, verb, object string, kind trace.SpanKind, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
+	if !on.Load() {
+		return ctx, noopSpan
+	}
+	return Start(ctx, verb+" "+object, kind, attrs...)
+}
+
 // StartLinked is Start with links to other spans (a root, when ctx holds
 // no span).
 func StartLinked(ctx context.Context, name string, kind trace.SpanKind, links []trace.Link, attrs ...attribute.KeyValue) (context.Context, trace.Span) {

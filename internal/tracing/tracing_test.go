@@ -70,7 +70,7 @@ func TestOffAllocatesNothing(t *testing.T) {
 	log := logrus.New()
 	allocs := testing.AllocsPerRun(1000, func() {
 		c := tracing.Extract(ctx, h)
-		c, span := tracing.Start(c, "process", trace.SpanKindConsumer)
+		c, span := tracing.StartOf(c, "process", "rooms.cmd.create", trace.SpanKindConsumer)
 		tracing.Inject(c, h)
 		_ = tracing.InjectMap(c, nil)
 		_ = tracing.TraceParent(c)
