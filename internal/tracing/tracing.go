@@ -151,11 +151,6 @@ func End(span trace.Span, err error) {
 	span.End()
 }
 
-// Recording reports whether ctx holds a span being recorded.
-func Recording(ctx context.Context) bool {
-	return on.Load() && trace.SpanFromContext(ctx).IsRecording()
-}
-
 // LogFields adds trace_id and span_id of the span recorded in ctx to log;
 // it returns log unchanged when there is none.
 func LogFields(ctx context.Context, log logrus.FieldLogger) logrus.FieldLogger {
