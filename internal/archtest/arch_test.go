@@ -42,6 +42,8 @@ func TestLayering(t *testing.T) {
 			"the runtime does not know what a room is"},
 		{"queries", func(d string) bool { return d == module+"/workers" || d == module+"/rooms" },
 			"the read API reads the store; it runs no command"},
+		{"internal/tracing", func(d string) bool { return strings.HasPrefix(d, "github.com/nats-io/") },
+			"tracing carries trace context in plain header maps, so the LiveKit client and others can use it without NATS"},
 		{"internal/metrics", func(d string) bool { return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" },
 			"metrics implement the observers of the packages they watch without importing them"},
 	}
