@@ -217,14 +217,14 @@ func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if rc.metrics != nil {
 		rc.metrics.Webhook(outcome)
 	}
-	log := rc.log.WithFields(logrus.Fields{
+	log := tracing.LogFields(ctx, rc.log.WithFields(logrus.Fields{
 		"event_id": req.id,
 		"event":    req.event,
 		"room":     req.room,
 		"outcome":  outcome,
 		"status":   status,
 		"duration": time.Since(start),
-	})
+	}))
 	switch {
 	case err == nil:
 		log.WithField("stream_seq", req.seq).Debug("webhook stored")

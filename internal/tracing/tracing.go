@@ -38,6 +38,10 @@ var (
 	prop   propagation.TextMapPropagator = propagation.NewCompositeTextMapPropagator(propagation.TraceContext{}, propagation.Baggage{})
 )
 
+// Propagator is the propagator Install makes global: the W3C trace
+// context and baggage.
+func Propagator() propagation.TextMapPropagator { return prop }
+
 // Configured reports whether the environment asks for traces: an OTLP
 // endpoint is set, the SDK is not disabled and the traces exporter is not
 // "none".
