@@ -30,6 +30,10 @@ type Job[M any] struct {
 	Now time.Time
 	// Log carries the command ID and subject.
 	Log logrus.FieldLogger
+	// Trace is the W3C traceparent of the span of this run when tracing
+	// is on (empty otherwise): a handler keeps it where later work that
+	// finishes this command finds it (Outcome.Trace).
+	Trace string
 
 	plan  json.RawMessage
 	plans PlanStore
@@ -59,6 +63,12 @@ type Outcome struct {
 	// a handler leaves its idempotent writes here rather than making them
 	// itself, which saves a store round trip each.
 	Writes []store.Write
+	// Trace, when set, is the W3C traceparent (a Job.Trace kept earlier)
+	// of the command whose work this outcome finishes, such as the delete
+	// that scheduled the deletion room_finished applies: the runtime
+	// records the completion and publishes the outbox in that command's
+	// trace, linked to this message's.
+	Trace string
 }
 
 // Event appends a domain event caused by the job to the outcome.

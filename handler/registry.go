@@ -64,7 +64,7 @@ func Register[M Message](r *Registry, h Handler[M], opts Options[M]) error {
 	}
 	rt.handle = func(ctx context.Context, msg any, c Call) (*Outcome, error) {
 		return h.Handle(ctx, &Job[M]{
-			ID: c.ID, Subject: c.Subject, Msg: msg.(M), Now: c.Now, Log: c.Log,
+			ID: c.ID, Subject: c.Subject, Msg: msg.(M), Now: c.Now, Log: c.Log, Trace: c.Trace,
 			plan: c.Plan, plans: c.Plans,
 		})
 	}
@@ -116,6 +116,9 @@ type Call struct {
 	// one a handler makes with [Plan].
 	Plan  json.RawMessage
 	Plans PlanStore
+	// Trace is the W3C traceparent of the handler's span (Job.Trace);
+	// empty when tracing is off.
+	Trace string
 }
 
 // Results reports whether the route's messages are commands, which get a

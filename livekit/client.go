@@ -9,6 +9,9 @@ import (
 
 	"github.com/livekit/protocol/livekit"
 	lksdk "github.com/livekit/server-sdk-go/v2"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
 // Client is the adapter around LiveKit's RoomService and token signing. It
@@ -293,7 +296,10 @@ func (c *Client) SendData(ctx context.Context, roomID, topic string, payload []b
 
 // call runs one request to the server with the request timeout and the
 // artificial latency, and classifies its error.
-func (c *Client) call(ctx context.Context, op string, fn func(context.Context) error) error {
+// Each call is a span "livekit <op>" when tracing is on.
+func (c *Client) call(ctx context.Context, op string, fn func(context.Context) error) (err error) {
+	ctx, span := tracing.StartOf(ctx, "livekit", op, trace.SpanKindClient)
+	defer func() { tracing.End(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, c.cfg.RequestTimeout)
 	defer cancel()
 	if err := c.extraLatency(ctx); err != nil {

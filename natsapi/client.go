@@ -10,7 +10,13 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
 // Client publishes commands to roomkeeper and waits for their results. It
@@ -51,16 +57,56 @@ func (c *Client) Send(ctx context.Context, id string, cmd events.Command) error 
 }
 
 // SendRaw publishes a raw body on subject with command ID id.
-func (c *Client) SendRaw(ctx context.Context, id, subject string, body []byte) error {
+// With a tracer provider installed globally (otel.SetTracerProvider), the
+// publish is a span ("publish <subject>") whose context the message
+// carries in the W3C traceparent and tracestate headers, so the worker's
+// spans continue the caller's trace.
+func (c *Client) SendRaw(ctx context.Context, id, subject string, body []byte) (err error) {
+	ctx, span := otel.Tracer(tracerName).Start(ctx, "publish "+subject, trace.WithSpanKind(trace.SpanKindProducer))
+	defer func() {
+		if err != nil {
+			span.RecordError(err)
+			span.SetStatus(codes.Error, err.Error())
+		}
+		span.End()
+	}()
 	msg := nats.NewMsg(subject)
 	msg.Data = body
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("messaging.system", "nats"),
+			attribute.String("messaging.destination.name", subject), attribute.String("command_id", id))
+		otel.GetTextMapPropagator().Inject(ctx, tracing.Header(msg.Header))
+		if size(msg, id) > c.nc.MaxPayload() {
+			// The trace context never makes a command too large to
+			// send: such a command goes without it.
+			msg.Header = nats.Header{}
+		}
+	}
 	opts := []jetstream.PublishOpt{}
 	if id != "" {
 		opts = append(opts, jetstream.WithMsgID(id))
 	}
-	_, err := c.js.PublishMsg(ctx, msg, opts...)
+	_, err = c.js.PublishMsg(ctx, msg, opts...)
 	return err
 }
+
+// size is what msg with message ID id takes of the server's max payload,
+// as nats.go sends it (the body and the header block).
+func size(msg *nats.Msg, id string) int64 {
+	n := len(msg.Data) + len("NATS/1.0\r\n\r\n")
+	for k, vs := range msg.Header {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	if id != "" {
+		n += len(jetstream.MsgIDHeader) + len(": \r\n") + len(id)
+	}
+	return int64(n)
+}
+
+// tracerName names the client's tracer.
+const tracerName = "github.com/roomkeeper/roomkeeper/natsapi"
 
 // Result waits for the result of command id, whether it is already stored
 // or still to come, until ctx ends. It creates no consumer: it subscribes to

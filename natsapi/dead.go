@@ -139,7 +139,7 @@ func replayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID s
 	if !events.ValidCommandID(newID) {
 		return "", fmt.Errorf("%w: command ID %q", ErrConfig, newID)
 	}
-	pub, err := publish.New(publish.Config{}, js)
+	pub, err := publish.New(publish.Config{SpanName: "dead-letter replay"}, js)
 	if err != nil {
 		return "", fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -236,7 +236,8 @@ func (h deleteHandler) schedule(ctx context.Context, job *handler.Job[events.Del
 		if r.MeetingEndAction == pr.EndAction {
 			return false
 		}
-		r.MeetingEndAction = pr.EndAction
+		// The room_finished that applies it goes on in this trace.
+		r.MeetingEndAction, r.EndTrace = pr.EndAction, job.Trace
 		return true
 	})
 	if errors.Is(err, errGone) {

@@ -109,6 +109,9 @@ type finishPlan struct {
 	Action string `json:"action"`
 	// Recordings deleted with the room (finishDelete).
 	Recordings []events.Recording `json:"recordings,omitempty"`
+	// Trace is the traceparent of the command that scheduled the end
+	// action (store.Room.EndTrace): the finish continues its trace.
+	Trace string `json:"trace,omitempty"`
 }
 
 // Plan reads the room before the claim, so the decision is stored with it.
@@ -137,9 +140,9 @@ func (r *Rooms) finishPlanOf(ctx context.Context, room *store.Room) (finishPlan,
 		if err != nil {
 			return finishPlan{}, err
 		}
-		return finishPlan{Action: finishDelete, Recordings: recordingViews(recs)}, nil
+		return finishPlan{Action: finishDelete, Recordings: recordingViews(recs), Trace: room.EndTrace}, nil
 	case room.MeetingEndAction == events.EndActionClose:
-		return finishPlan{Action: finishClose}, nil
+		return finishPlan{Action: finishClose, Trace: room.EndTrace}, nil
 	default:
 		return finishPlan{Action: finishOpen}, nil
 	}
@@ -156,7 +159,7 @@ func (h roomFinishedHandler) Handle(ctx context.Context, job *handler.Job[RoomFi
 		job.Log.Debug("room_finished for a room roomkeeper does not know; ignored")
 		return &handler.Outcome{}, nil
 	}
-	out := &handler.Outcome{Data: map[string]string{"roomId": id}}
+	out := &handler.Outcome{Data: map[string]string{"roomId": id}, Trace: plan.Trace}
 	if _, err := h.finishMeeting(ctx, job.ID, id, plan, -1, eventTime(job.Msg.Event, job.Now), out); err != nil {
 		return nil, err
 	}
@@ -186,7 +189,7 @@ func (r *Rooms) finishMeeting(ctx context.Context, cause, id string, plan finish
 		}
 		room.Meeting = store.MeetingEnded // the old model's field, until it goes
 		if plan.Action == finishClose {
-			room.Status, room.MeetingEndAction = events.StatusClosed, events.EndActionNone
+			room.Status, room.MeetingEndAction, room.EndTrace = events.StatusClosed, events.EndActionNone, ""
 		} else if room.Status == events.StatusActiveMeeting || room.Status == "" {
 			// A room closed meanwhile (update_status) stays closed.
 			room.Status = events.StatusOpen

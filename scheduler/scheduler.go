@@ -14,9 +14,12 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/publish"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
 // ErrConfig: a setting is out of range.
@@ -73,7 +76,7 @@ func New(cfg Config, js jetstream.JetStream, log logrus.FieldLogger) (*Scheduler
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	pub, err := publish.New(publish.Config{Timeout: cfg.PublishTimeout}, js)
+	pub, err := publish.New(publish.Config{Timeout: cfg.PublishTimeout, SpanName: "sweep publish"}, js)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -106,7 +109,9 @@ func (s *Scheduler) Run(ctx context.Context) error {
 // NATS is unreachable until the interval is over.
 func (s *Scheduler) publish(ctx context.Context, start time.Time) {
 	id := SweepID(start)
-	log := s.log.WithField("command_id", id)
+	ctx, span := tracing.Start(ctx, "sweep schedule", trace.SpanKindProducer, attribute.String("command_id", id))
+	defer span.End()
+	log := tracing.LogFields(ctx, s.log.WithField("command_id", id))
 	deadline := start.Add(s.cfg.Interval)
 	m := publish.Msg{
 		Subject: events.SubjectSweep,

@@ -60,6 +60,11 @@ type Room struct {
 	// Meeting is the meeting status (MeetingNone, MeetingActive,
 	// MeetingEnded) as last reported by LiveKit.
 	Meeting string `json:"-" bson:"meeting"`
+	// EndTrace is the W3C traceparent of the command that set
+	// MeetingEndAction (a delete scheduled for the meeting's end), when
+	// tracing was on: the room_finished that applies it continues that
+	// command's trace. Empty: none.
+	EndTrace string `json:"-" bson:"endTrace,omitempty"`
 	// Version increases by one with every update; updates are
 	// compare-and-set on it.
 	Version int64 `json:"-" bson:"version"`

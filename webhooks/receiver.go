@@ -21,10 +21,13 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 	"google.golang.org/protobuf/encoding/protojson"
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/publish"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
 // Path is where LiveKit posts its webhooks (docs/contract.md).
@@ -150,7 +153,7 @@ func New(cfg Config, js jetstream.JetStream, log logrus.FieldLogger) (*Receiver,
 	if js == nil {
 		return nil, fmt.Errorf("%w: no JetStream context", ErrConfig)
 	}
-	pub, err := publish.New(publish.Config{Timeout: cfg.PublishTimeout, ExpectStream: events.StreamWebhooks}, js)
+	pub, err := publish.New(publish.Config{Timeout: cfg.PublishTimeout, ExpectStream: events.StreamWebhooks, SpanName: "webhook republish"}, js)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}
@@ -195,23 +198,33 @@ type request struct {
 // ServeHTTP handles one webhook delivery.
 func (rc *Receiver) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	// LiveKit sends no trace context: a webhook starts its own trace.
+	ctx, span := tracing.Start(r.Context(), "webhook receive", trace.SpanKindServer)
+	defer span.End()
+	if span.IsRecording() {
+		r = r.WithContext(ctx)
+	}
 	req, err := rc.ingest(w, r)
 	status, outcome := StatusOf(err)
 	if err == nil && req.duplicate {
 		outcome = OutcomeDuplicate
 	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("livekit.event", req.event), attribute.String("livekit.event_id", req.id),
+			attribute.String("room", req.room), attribute.String("outcome", outcome), attribute.Int("http.response.status_code", status))
+	}
 
 	if rc.metrics != nil {
 		rc.metrics.Webhook(outcome)
 	}
-	log := rc.log.WithFields(logrus.Fields{
+	log := tracing.LogFields(ctx, rc.log.WithFields(logrus.Fields{
 		"event_id": req.id,
 		"event":    req.event,
 		"room":     req.room,
 		"outcome":  outcome,
 		"status":   status,
 		"duration": time.Since(start),
-	})
+	}))
 	switch {
 	case err == nil:
 		log.WithField("stream_seq", req.seq).Debug("webhook stored")

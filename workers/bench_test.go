@@ -10,9 +10,12 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/benchkit"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store/sqlite"
 	"github.com/roomkeeper/roomkeeper/workers"
@@ -88,4 +91,25 @@ func createCeiling(b *testing.B) float64 {
 	require.NoError(b, err)
 	require.Zero(b, rep.Errors())
 	return rep.Throughput
+}
+
+// BenchmarkCreateTracing measures room.create end to end (ack double) with
+// tracing off and on, one after the other in each iteration: on, every
+// span of every command is recorded by the SDK and exported in batches (to
+// a no-op exporter, so what is measured is roomkeeper's and the SDK's
+// cost, not a collector's).
+//
+//	go test -run '^$' -bench CreateTracing -benchtime 1x -count 5 ./workers
+func BenchmarkCreateTracing(b *testing.B) {
+	for range b.N {
+		off := createEndToEnd(b, workers.AckDouble)
+		tp := sdktrace.NewTracerProvider(sdktrace.WithBatcher(tracetest.NewNoopExporter()))
+		tracing.Install(tp)
+		on := createEndToEnd(b, workers.AckDouble)
+		tracing.Uninstall()
+		require.NoError(b, tp.Shutdown(context.Background()))
+		b.ReportMetric(off, "off-creates/s")
+		b.ReportMetric(on, "on-creates/s")
+		b.ReportMetric(on/off, "ratio-on/off")
+	}
 }

@@ -14,9 +14,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -92,6 +95,9 @@ func (d *delivery) src() source {
 func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.ConsumerConfig) {
 	d := &delivery{msg: msg, subject: msg.Subject(), started: w.now()}
 	d.now = d.started
+	// The publisher's trace goes on here: the message's traceparent.
+	ctx, span := tracing.StartOf(tracing.Extract(ctx, tracing.Header(msg.Headers())), "process", d.subject, trace.SpanKindConsumer)
+	defer span.End()
 	meta, err := msg.Metadata()
 	if err != nil {
 		w.log.WithError(err).WithField("subject", d.subject).Error("message without metadata")
@@ -112,13 +118,20 @@ func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.Co
 	if d.log == nil {
 		d.log = w.log.WithField("subject", d.subject)
 	}
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("command_id", d.id), attribute.String("outcome", v.outcome),
+			attribute.Int64("messaging.nats.delivery", int64(meta.NumDelivered)))
+	}
 	switch v.act {
 	case actAck:
-		ack := func() error { return msg.DoubleAck(ctx) }
+		ackCtx, ackSpan := tracing.Start(ctx, "ack", trace.SpanKindInternal)
+		ack := func() error { return msg.DoubleAck(ackCtx) }
 		if w.cfg.AckMode == AckAsync {
 			ack = msg.Ack
 		}
-		if err := ack(); err != nil {
+		err := ack()
+		tracing.End(ackSpan, err)
+		if err != nil {
 			d.log.WithError(err).Warn("ack failed; the message will be redelivered and answered from the ledger")
 		}
 	case actTerm:
@@ -172,7 +185,9 @@ func (w *Worker) heartbeat(msg jetstream.Msg, ackWait time.Duration) func() {
 // written on the last delivery requeues, and a finished record is
 // published and settled.
 func (w *Worker) run(ctx context.Context, d *delivery) verdict {
-	if ignored := w.identify(d); ignored {
+	ignored := w.identify(d)
+	d.log = tracing.LogFields(ctx, d.log)
+	if ignored {
 		return verdict{act: actAck, outcome: outcomeIgnored}
 	}
 	if d.reserved {
@@ -188,9 +203,11 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 	}
 
 	if rec == nil {
-		claimed, err := w.store.ClaimCommand(ctx, &store.Command{
+		claimCtx, span := tracing.Start(ctx, "claim", trace.SpanKindInternal)
+		claimed, err := w.store.ClaimCommand(claimCtx, &store.Command{
 			ID: d.id, Type: d.subject, Status: store.StatusPending, Plan: plan, CreatedAt: d.now, UpdatedAt: d.now,
 		})
+		tracing.End(span, ignoreDuplicate(err))
 		if err != nil && !errors.Is(err, store.ErrDuplicate) {
 			return w.failed(ctx, d, fmt.Errorf("claim: %w", err))
 		}
@@ -210,6 +227,14 @@ func (w *Worker) run(ctx context.Context, d *delivery) verdict {
 
 	call := handler.Call{ID: d.id, Subject: d.subject, Now: d.now, Log: d.log, Plan: rec.Plan, Plans: w.store}
 	out, err := w.call(ctx, d, msgVal, call)
+	if err == nil && out != nil && out.Trace != "" {
+		// The outcome finishes work another command began (a deletion
+		// scheduled for the meeting's end): its completion goes on in
+		// that command's trace, linked to this message's.
+		var span trace.Span
+		ctx, span = tracing.StartContinued(ctx, "finish "+d.subject, out.Trace, attribute.String("command_id", d.id))
+		defer span.End()
+	}
 	if err != nil {
 		e, ok := events.AsError(err)
 		if !ok {
@@ -270,7 +295,9 @@ func (w *Worker) recall(ctx context.Context, d *delivery) (*store.Command, *verd
 // verdict ends the message (a transient failure).
 func (w *Worker) prepare(ctx context.Context, d *delivery, unclaimed bool) (msg any, plan []byte, end *verdict) {
 	if d.reject == nil {
+		_, span := tracing.Start(ctx, "decode", trace.SpanKindInternal)
 		v, err := d.route.Decode(d.subject, d.msg.Data(), d.now)
+		tracing.End(span, err)
 		if d.reject = asEventsError(err); err != nil && d.reject == nil {
 			f := w.failed(ctx, d, err)
 			return nil, nil, &f
@@ -278,7 +305,9 @@ func (w *Worker) prepare(ctx context.Context, d *delivery, unclaimed bool) (msg 
 		msg = v
 	}
 	if unclaimed && d.reject == nil && d.route.HasPlanner() {
-		p, err := d.route.Plan(ctx, msg, d.now)
+		planCtx, span := tracing.Start(ctx, "plan", trace.SpanKindInternal)
+		p, err := d.route.Plan(planCtx, msg, d.now)
+		tracing.End(span, err)
 		if d.reject = asEventsError(err); err != nil && d.reject == nil {
 			f := w.failed(ctx, d, err)
 			return nil, nil, &f
@@ -340,6 +369,15 @@ func commandID(h nats.Header, seq uint64, stored time.Time, webhook bool) (id st
 	return events.AutoCommandID(seq, stored), hdr == "", system
 }
 
+// ignoreDuplicate is err unless it says the record was there already
+// (not a failure of the step).
+func ignoreDuplicate(err error) error {
+	if errors.Is(err, store.ErrDuplicate) {
+		return nil
+	}
+	return err
+}
+
 // asEventsError returns err as an *events.Error (an answer about the
 // input), or nil when err is something else (a transient failure).
 func asEventsError(err error) *events.Error {
@@ -353,6 +391,9 @@ func asEventsError(err error) *events.Error {
 func (w *Worker) call(ctx context.Context, d *delivery, msg any, c handler.Call) (out *handler.Outcome, err error) {
 	ctx, cancel := context.WithTimeout(ctx, w.cfg.HandlerTimeout)
 	defer cancel()
+	ctx, span := tracing.StartOf(ctx, "handle", d.subject, trace.SpanKindInternal)
+	defer func() { tracing.End(span, err) }()
+	c.Trace = tracing.TraceParent(ctx)
 	defer func() {
 		if r := recover(); r != nil {
 			d.log.WithField("stack", string(debug.Stack())).Errorf("handler panic: %v", r)
@@ -415,7 +456,9 @@ func (w *Worker) complete(ctx context.Context, d *delivery, end ending) verdict 
 	if err != nil {
 		return w.failed(ctx, d, err)
 	}
-	done, err := w.store.CompleteCommand(ctx, d.id, c)
+	completeCtx, span := tracing.Start(ctx, "complete", trace.SpanKindInternal)
+	done, err := w.store.CompleteCommand(completeCtx, d.id, c)
+	tracing.End(span, err)
 	if err != nil {
 		err = fmt.Errorf("complete: %w", err)
 		if d.last {

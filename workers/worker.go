@@ -144,7 +144,7 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, reg *handler.Regist
 	if log == nil {
 		log = logrus.StandardLogger()
 	}
-	pub, err := publish.New(publish.Config{Timeout: cfg.PublishTimeout}, js)
+	pub, err := publish.New(publish.Config{Timeout: cfg.PublishTimeout, SpanName: "outbox publish"}, js)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrConfig, err)
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/queries"
@@ -74,6 +75,8 @@ type App struct {
 	// workerDown, when set, is why the worker role is not consuming now
 	// (restarting on a recreated consumer); readiness reports it.
 	workerDown atomic.Pointer[string]
+	// traces flushes and stops the tracer provider (internal/tracing).
+	traces func(context.Context) error
 }
 
 // Start brings the roles up; Run then serves until ctx ends.
@@ -87,6 +90,13 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 			a.close()
 		}
 	}()
+	// Traces, when the standard OTEL_* variables ask for them.
+	if a.traces, err = tracing.Setup(ctx, "roomkeeper"); err != nil {
+		return a, err
+	}
+	if tracing.Enabled() {
+		log.Info("traces exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)")
+	}
 	url := cfg.NATSURL
 	a.seed = cfg.NATSNkey
 	if url == "" {
@@ -368,5 +378,10 @@ func (a *App) close() {
 	if a.ns != nil {
 		a.ns.Shutdown()
 		a.ns.WaitForShutdown()
+	}
+	if a.traces != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = a.traces(ctx)
 	}
 }

@@ -49,6 +49,8 @@ func TestLayering(t *testing.T) {
 		{"roomlink", func(d string) bool {
 			return strings.HasPrefix(d, module+"/store") || d == module+"/workers" || d == module+"/rooms" || d == module+"/queries"
 		}, "the room link pages read through the rooms.api.* queries, in any role"},
+		{"internal/tracing", func(d string) bool { return strings.HasPrefix(d, "github.com/nats-io/") },
+			"tracing carries trace context in plain header maps, so the LiveKit client and others can use it without NATS"},
 		{"internal/metrics", func(d string) bool { return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" },
 			"metrics implement the observers of the packages they watch without importing them"},
 	}

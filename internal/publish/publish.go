@@ -8,6 +8,10 @@ import (
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/trace"
+
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
 // DefaultTimeout bounds one Publish when Config.Timeout is 0.
@@ -21,12 +25,22 @@ type Config struct {
 	// ExpectStream, when set, is the stream every message must be stored
 	// in; JetStream refuses one that another stream would take.
 	ExpectStream string
+	// SpanName names the span of a batch when tracing is on
+	// (DefaultSpanName when empty); every message of the batch carries
+	// its trace context.
+	SpanName string
 }
+
+// DefaultSpanName names a batch's span when Config.SpanName is empty.
+const DefaultSpanName = "publish"
 
 // WithDefaults returns c with zero fields set to their defaults.
 func (c Config) WithDefaults() Config {
 	if c.Timeout == 0 {
 		c.Timeout = DefaultTimeout
+	}
+	if c.SpanName == "" {
+		c.SpanName = DefaultSpanName
 	}
 	return c
 }
@@ -74,10 +88,17 @@ func New(cfg Config, js jetstream.JetStream) (*Publisher, error) {
 // whose ID JetStream had already stored). Otherwise it returns a *MsgError
 // for the first message, in order, that failed; the messages before it
 // were stored, the ones after it may have been.
-func (p *Publisher) Publish(ctx context.Context, msgs ...Msg) ([]*jetstream.PubAck, error) {
+func (p *Publisher) Publish(ctx context.Context, msgs ...Msg) (acks []*jetstream.PubAck, err error) {
 	if len(msgs) == 0 {
 		return nil, nil
 	}
+	ctx, span := tracing.Start(ctx, p.cfg.SpanName, trace.SpanKindProducer)
+	if span.IsRecording() {
+		span.SetAttributes(attribute.String("messaging.system", "nats"),
+			attribute.Int("messaging.batch.message_count", len(msgs)),
+			attribute.String("messaging.destination.name", msgs[0].Subject))
+	}
+	defer func() { tracing.End(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
 	defer cancel()
 	futures := make([]jetstream.PubAckFuture, 0, len(msgs))
@@ -85,13 +106,13 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...Msg) ([]*jetstream.PubA
 		if err := ctx.Err(); err != nil {
 			return nil, msgError(i, m, ErrNoAck, err)
 		}
-		f, err := p.js.PublishMsgAsync(p.natsMsg(m), p.opts(m)...)
+		f, err := p.js.PublishMsgAsync(p.natsMsg(ctx, m), p.opts(m)...)
 		if err != nil {
 			return nil, msgError(i, m, ErrNotSent, err)
 		}
 		futures = append(futures, f)
 	}
-	acks := make([]*jetstream.PubAck, len(msgs))
+	acks = make([]*jetstream.PubAck, len(msgs))
 	for i, f := range futures {
 		select {
 		case acks[i] = <-f.Ok():
@@ -109,14 +130,43 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...Msg) ([]*jetstream.PubA
 	return acks, nil
 }
 
-// natsMsg is m as nats.go sends it (the message ID goes in by option).
-func (p *Publisher) natsMsg(m Msg) *nats.Msg {
+// natsMsg is m as nats.go sends it (the message ID goes in by option),
+// with the trace context of ctx.
+func (p *Publisher) natsMsg(ctx context.Context, m Msg) *nats.Msg {
 	nm := nats.NewMsg(m.Subject)
 	nm.Data = m.Data
 	for k, v := range m.Headers {
 		nm.Header.Set(k, v)
 	}
+	if tracing.Enabled() {
+		tracing.Inject(ctx, tracing.Header(nm.Header))
+		if nc := p.js.Conn(); nc != nil && nc.MaxPayload() > 0 && p.size(nm, m.MsgID) > nc.MaxPayload() {
+			// The trace context never makes a message too large to
+			// send: such a message goes without it.
+			nm.Header.Del(tracing.HeaderTraceParent)
+			nm.Header.Del(tracing.HeaderTraceState)
+		}
+	}
 	return nm
+}
+
+// size is what nm takes of the server's max payload as nats.go sends it:
+// the body and the header block with the Nats-Msg-Id (msgID) and
+// Nats-Expected-Stream headers the options add.
+func (p *Publisher) size(nm *nats.Msg, msgID string) int64 {
+	n := len(nm.Data) + len("NATS/1.0\r\n\r\n")
+	for k, vs := range nm.Header {
+		for _, v := range vs {
+			n += len(k) + len(": \r\n") + len(v)
+		}
+	}
+	if msgID != "" {
+		n += len(jetstream.MsgIDHeader) + len(": \r\n") + len(msgID)
+	}
+	if p.cfg.ExpectStream != "" {
+		n += len(jetstream.ExpectedStreamHeader) + len(": \r\n") + len(p.cfg.ExpectStream)
+	}
+	return int64(n)
 }
 
 // opts are the publish options of m.

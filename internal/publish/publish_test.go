@@ -11,9 +11,12 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/stretchr/testify/require"
+	sdktrace "go.opentelemetry.io/otel/sdk/trace"
+	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/roomkeeper/roomkeeper/internal/publish"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
 // testBundle is a NATS server with JetStream and stream T on t.>.
@@ -269,4 +272,43 @@ func TestPublishServerGoneBounded(t *testing.T) {
 	var me *publish.MsgError
 	require.ErrorAs(t, err, &me)
 	require.Equal(t, "gone-0", me.MsgID)
+}
+
+// With tracing on, every message carries its batch's trace context, but
+// never at the cost of fitting: a message that fits exactly goes without
+// it. (Not parallel: it installs a process-wide tracer provider.)
+func TestPublishTraceContext(t *testing.T) {
+	b := setup(t, jetstream.StreamConfig{})
+	p := newPublisher(t, publish.Config{Timeout: 5 * time.Second, SpanName: "test publish"}, b.js)
+	// Exactly the server's max payload: the body and the header block
+	// with the message ID ("NATS/1.0\r\n", "Nats-Msg-Id: exact\r\n", "\r\n").
+	exact := publish.Msg{Subject: "t.exact", MsgID: "exact"}
+	exact.Data = bytes.Repeat([]byte("x"), int(b.nc.MaxPayload())-len("NATS/1.0\r\nNats-Msg-Id: exact\r\n\r\n"))
+	over := exact
+	over.MsgID, over.Data = "exact2", append(bytes.Clone(exact.Data), 'x')
+	_, err := p.Publish(context.Background(), over)
+	require.ErrorIs(t, err, publish.ErrTooLarge, "the size above is the exact limit")
+
+	rec := tracetest.NewSpanRecorder()
+	tp := sdktrace.NewTracerProvider(sdktrace.WithSpanProcessor(rec))
+	tracing.Install(tp)
+	defer func() {
+		tracing.Uninstall()
+		_ = tp.Shutdown(context.Background())
+	}()
+	small := publish.Msg{Subject: "t.small", MsgID: "small", Data: []byte(`{}`)}
+	_, err = p.Publish(context.Background(), small, exact)
+	require.NoError(t, err)
+
+	spans := rec.Ended()
+	require.Len(t, spans, 1)
+	require.Equal(t, "test publish", spans[0].Name())
+	got, err := b.stream.GetLastMsgForSubject(t.Context(), "t.small")
+	require.NoError(t, err)
+	sc := tracing.FromTraceParent(got.Header.Get(tracing.HeaderTraceParent))
+	require.Equal(t, spans[0].SpanContext().SpanID(), sc.SpanID(), "the message carries the batch's span")
+	got, err = b.stream.GetLastMsgForSubject(t.Context(), "t.exact")
+	require.NoError(t, err)
+	require.Empty(t, got.Header.Get(tracing.HeaderTraceParent))
+	require.Len(t, got.Data, len(exact.Data))
 }

@@ -113,7 +113,7 @@ func TestMigrateV1(t *testing.T) {
 	defer func() { _ = raw.Close() }()
 	var version int
 	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
-	require.Equal(t, 4, version)
+	require.Equal(t, 5, version)
 	var index string
 	require.NoError(t, raw.QueryRowContext(ctx,
 		`SELECT sql FROM sqlite_schema WHERE type = 'index' AND name = 'commands_prune'`).Scan(&index))
@@ -202,7 +202,7 @@ func TestMigrateV3Rooms(t *testing.T) {
 	defer func() { _ = raw.Close() }()
 	var version, old int
 	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
-	require.Equal(t, 4, version)
+	require.Equal(t, 5, version)
 	require.NoError(t, raw.QueryRowContext(ctx, "SELECT count(*) FROM rooms WHERE schema_version < 1 OR status = ''").Scan(&old))
 	require.Zero(t, old)
 	var secret, access string

@@ -20,8 +20,8 @@ const (
 		meeting, version, applied,
 		schema_version, owner, auto_deletion_policy, config, roles, access,
 		status, roles_updated_at, meeting_end_action, speaker_secret, recording_secret,
-		auto_deletion_key, warned_meeting`
-	roomNCols = 29
+		auto_deletion_key, warned_meeting, end_trace`
+	roomNCols = 30
 	// roomSet assigns every column but id, in the order of roomArgs[1:].
 	roomSet = `room_name = ?, creation_date = ?, auto_deletion_date = ?, marked_for_deletion = ?,
 		chat_enabled = ?, recording_enabled = ?, recording_access = ?, vbg_enabled = ?,
@@ -29,7 +29,7 @@ const (
 		meeting = ?, version = ?, applied = ?,
 		schema_version = ?, owner = ?, auto_deletion_policy = ?, config = ?, roles = ?, access = ?,
 		status = ?, roles_updated_at = ?, meeting_end_action = ?, speaker_secret = ?, recording_secret = ?,
-		auto_deletion_key = ?, warned_meeting = ?`
+		auto_deletion_key = ?, warned_meeting = ?, end_trace = ?`
 )
 
 // The queries of ExpiredRooms and MarkedRooms. INDEXED BY makes SQLite fail
@@ -99,7 +99,7 @@ func roomArgs(r *store.Room, version int64) ([]any, error) {
 		r.Meeting, version, applied,
 		r.SchemaVersion, r.Owner, policy, docs[0], docs[1], docs[2],
 		r.Status, r.RolesUpdatedAt, r.MeetingEndAction, r.SpeakerSecret, r.RecordingSecret,
-		key, r.WarnedMeeting,
+		key, r.WarnedMeeting, r.EndTrace,
 	}, nil
 }
 
@@ -123,7 +123,7 @@ func scanRoom(row scanner, r *store.Room) error {
 		&r.SchemaVersion, &r.Owner, &policy, &config, &roles, &access,
 		&r.Status, &r.RolesUpdatedAt, &r.MeetingEndAction, &r.SpeakerSecret, &r.RecordingSecret,
 		new(int64), // auto_deletion_key: auto_deletion_date's sort key
-		&r.WarnedMeeting,
+		&r.WarnedMeeting, &r.EndTrace,
 	); err != nil {
 		return err
 	}

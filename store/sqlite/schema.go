@@ -21,7 +21,9 @@ import (
 //     roomV4Cols, added in place by migrate, which then upgrades every room
 //     to the current record shape (store.UpgradeRoom); the indexes of
 //     FindRooms' sorts (rooms_created, rooms_name, rooms_deletion).
-const schemaVersion = 4
+//   - 5: rooms.end_trace (store.Room.EndTrace), roomV5Cols, added in place
+//     by migrate.
+const schemaVersion = 5
 
 // schema creates every table and index; each statement is idempotent.
 var schema = []string{
@@ -42,7 +44,8 @@ var schema = []string{
 		meeting             TEXT    NOT NULL DEFAULT '',
 		version             INTEGER NOT NULL,
 		applied             TEXT    NOT NULL DEFAULT '[]', -- JSON array of command IDs
-		` + strings.Join(roomV4Cols, ",\n\t\t") + `
+		` + strings.Join(roomV4Cols, ",\n\t\t") + `,
+		` + strings.Join(roomV5Cols, ",\n\t\t") + `
 	) WITHOUT ROWID`,
 	// ExpiredRooms: rooms with a date, not yet marked.
 	`CREATE INDEX IF NOT EXISTS rooms_expiry ON rooms (auto_deletion_date)
@@ -110,6 +113,11 @@ var roomV4Cols = []string{
 	fmt.Sprintf(`auto_deletion_key    INTEGER NOT NULL DEFAULT %d`, store.NullDate),
 }
 
+// roomV5Cols are the columns of rooms added by version 5.
+var roomV5Cols = []string{
+	`end_trace            TEXT    NOT NULL DEFAULT ''`, // store.Room.EndTrace
+}
+
 // deletionKey is the column of a room's autoDeletionDate as FindRooms
 // sorts it (see roomV4Cols).
 const deletionKey = "auto_deletion_key"
@@ -151,6 +159,13 @@ func migrate(ctx context.Context, db *sql.DB) error {
 	}
 	if v > 0 && v < 4 {
 		for _, col := range roomV4Cols {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE rooms ADD COLUMN `+col); err != nil {
+				return fmt.Errorf("add rooms column %s: %w", strings.Fields(col)[0], err)
+			}
+		}
+	}
+	if v > 0 && v < 5 {
+		for _, col := range roomV5Cols {
 			if _, err := tx.ExecContext(ctx, `ALTER TABLE rooms ADD COLUMN `+col); err != nil {
 				return fmt.Errorf("add rooms column %s: %w", strings.Fields(col)[0], err)
 			}

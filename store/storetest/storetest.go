@@ -366,6 +366,7 @@ func testRoomRoundTrip(t *testing.T, s store.Store) {
 		SpeakerSecret:    "spk-secret-\"q\"",
 		RecordingSecret:  "rec-secret",
 		WarnedMeeting:    "RM_warned1",
+		EndTrace:         "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01",
 	}
 	bare := &store.Room{
 		RoomID:       "Bare-abcdefghijklmno",
@@ -415,6 +416,14 @@ func testRoomRoundTrip(t *testing.T, s store.Store) {
 		again, err = s.GetRoom(ctx, full.RoomID)
 		require.NoError(t, err)
 		require.Equal(t, warned, again.WarnedMeeting)
+	}
+	// And the trace of the command that set its end action.
+	for _, tp := range []string{"00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01", ""} {
+		again.EndTrace = tp
+		require.NoError(t, s.UpdateRoom(ctx, again, again.Version))
+		again, err = s.GetRoom(ctx, full.RoomID)
+		require.NoError(t, err)
+		require.Equal(t, tp, again.EndTrace)
 	}
 }
 

@@ -25,6 +25,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/buildinfo"
 	"github.com/roomkeeper/roomkeeper/internal/exitcode"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
@@ -163,6 +164,17 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	if err != nil {
 		return exitcode.ParseError(stderr, "roomctl", err)
 	}
+	// Traces, when the standard OTEL_* variables ask for them: a
+	// command's trace starts at its publish here.
+	stopTraces, err := tracing.Setup(ctx, "roomctl")
+	if err != nil {
+		_, _ = fmt.Fprintln(stderr, "roomctl: traces off:", err)
+	}
+	defer func() {
+		tctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+		defer cancel()
+		_ = stopTraces(tctx)
+	}()
 	e := &env{ctx: ctx, cli: cli, timeout: cli.Timeout, out: stdout, errOut: stderr}
 	defer e.close()
 	err = kctx.Run(e)
