@@ -183,7 +183,7 @@ func CheckExchange(ctx context.Context, req *http.Request, reqBody []byte, resp 
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
 	route, pathParams, err := s.router.FindRoute(r)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoRoute, err)
+		return fmt.Errorf("%w (a request outside the spec goes through Unrouted): %w", ErrNoRoute, err)
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: pathParams, Route: route, Options: options()}
 	reqErr := openapi3filter.ValidateRequest(ctx, in)
