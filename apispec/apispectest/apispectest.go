@@ -156,10 +156,11 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	respBody, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	if err != nil {
-		return resp, nil // the caller sees the short body; nothing to check
+		// The caller gets the error it would have got reading the body.
+		return nil, fmt.Errorf("apispectest: reading the response body: %w", err)
 	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	if err := tr.check(req.Context(), req, reqBody, resp, respBody); err != nil {
 		tr.t.Errorf("apispectest: %s %s: %d: %v\nresponse body: %s", req.Method, req.URL.RequestURI(), resp.StatusCode, err, truncate(respBody))
 	}
@@ -327,9 +328,9 @@ func CheckWebhook(ctx context.Context, event string, headers http.Header, body [
 }
 
 func truncate(b []byte) string {
-	const max = 2048
-	if len(b) > max {
-		return string(b[:max]) + "…"
+	const limit = 2048
+	if len(b) > limit {
+		return string(b[:limit]) + "…"
 	}
 	return string(b)
 }
