@@ -26,6 +26,11 @@ func TestLoad(t *testing.T) {
 	require.Equal(t, "header", ss.Value.In)
 	require.Equal(t, "X-API-KEY", ss.Value.Name)
 	require.Equal(t, openapi3.SecurityRequirements{{"apiKeyHeader": {}}}, doc.Security)
+	secret := doc.Components.SecuritySchemes["roomSecret"]
+	require.NotNil(t, secret)
+	require.Equal(t, "apiKey", secret.Value.Type)
+	require.Equal(t, "query", secret.Value.In)
+	require.Equal(t, "secret", secret.Value.Name)
 
 	hooks, err := LoadWebhooks(ctx)
 	require.NoError(t, err)
@@ -96,7 +101,24 @@ func TestEveryResponseHasASchema(t *testing.T) {
 				require.Equal(t, openapi3.SecurityRequirements{}, *op.Security, "the document is public")
 				continue
 			}
-			require.Nil(t, op.Security, "%s: the document's API key", name)
+			switch op.OperationID {
+			case "getRoom", "getRoomConfig":
+				// An anonymous link's secret reads its room, in the query
+				// parameter the scheme names.
+				require.Equal(t, openapi3.SecurityRequirements{{"apiKeyHeader": {}}, {"roomSecret": {}}}, *op.Security, name)
+				secret := op.Parameters.GetByInAndName("query", "secret")
+				require.NotNil(t, secret, "%s: the secret parameter", name)
+				require.False(t, secret.Required, name)
+			default:
+				require.Nil(t, op.Security, "%s: the document's API key", name)
+				require.Nil(t, op.Parameters.GetByInAndName("query", "secret"), "%s: no room secret", name)
+			}
+			if op.RequestBody != nil {
+				// The gateway refuses a body over its limit before reading it.
+				tooLarge := op.Responses.Value("413")
+				require.NotNil(t, tooLarge, "%s: 413", name)
+				require.Same(t, errorSchema, tooLarge.Value.Content.Get("application/json").Schema.Value, name)
+			}
 			for _, status := range []string{"401", "422", "500"} {
 				resp := op.Responses.Value(status)
 				require.NotNil(t, resp, "%s %s", name, status)

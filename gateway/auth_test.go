@@ -1,10 +1,12 @@
 package gateway_test
 
 import (
+	"context"
 	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -73,6 +75,8 @@ func TestAuthentication(t *testing.T) {
 
 		requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/rooms/" + id + "?secret=guess", Key: "-"}), http.StatusUnauthorized, "Authentication Error")
 		requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/rooms/" + id + "/config?secret=guess", Key: "-"}), http.StatusUnauthorized, "Authentication Error")
+		requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/rooms/missing-000000000000000?secret=" + mod, Key: "-"}), http.StatusNotFound, "Room Error")
+		requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/rooms/missing-000000000000000/config?secret=" + mod, Key: "-"}), http.StatusNotFound, "Room Error")
 		requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/rooms?secret=" + mod, Key: "-"}), http.StatusUnauthorized, "Authentication Error")
 		requireError(t, b.do(t, req{Method: http.MethodPut, Path: "/api/v1/rooms/" + id + "/status?secret=" + mod, Key: "-",
 			Body: map[string]any{"status": "closed"}}), http.StatusUnauthorized, "Authentication Error")
@@ -88,15 +92,23 @@ func TestAuthentication(t *testing.T) {
 }
 
 // Routes the API does not have: JSON 404, and 405 with Allow for a method
-// a path does not take.
+// a path does not take, the methods the spec has for the path.
 func TestUnknownRoutes(t *testing.T) {
 	t.Parallel()
 	b := setup(t, opts{noWorker: true, noQueries: true})
-	r := b.do(t, req{Method: http.MethodPatch, Path: "/api/v1/rooms", Unchecked: true})
+	doc, err := apispec.Load(context.Background())
+	require.NoError(t, err)
+	for path := range doc.Paths.Map() {
+		// No path of the spec takes PATCH; apispectest.Unrouted checks Allow.
+		path = "/api/v1" + strings.ReplaceAll(path, "{roomId}", "x")
+		requireError(t, b.do(t, req{Method: http.MethodPatch, Path: path, Unrouted: true}), http.StatusMethodNotAllowed, "Method Not Allowed")
+	}
+	requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/rooms/x/members", Unrouted: true}), http.StatusNotFound, "Not Found")
+	r := b.do(t, req{Method: http.MethodPatch, Path: "/api/v1/rooms", Unrouted: true})
 	requireError(t, r, http.StatusMethodNotAllowed, "Method Not Allowed")
 	require.Equal(t, "GET, POST, DELETE", r.Header.Get("Allow"))
-	r = b.do(t, req{Method: http.MethodPost, Path: "/api/v1/rooms/x/status", Unchecked: true})
+	r = b.do(t, req{Method: http.MethodPost, Path: "/api/v1/rooms/x/status", Unrouted: true})
 	requireError(t, r, http.StatusMethodNotAllowed, "Method Not Allowed")
 	require.Equal(t, "PUT", r.Header.Get("Allow"))
-	requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/recordings", Unchecked: true}), http.StatusNotFound, "Not Found")
+	requireError(t, b.do(t, req{Method: http.MethodGet, Path: "/api/v1/recordings", Unrouted: true}), http.StatusNotFound, "Not Found")
 }

@@ -36,7 +36,9 @@ type bundle struct {
 	*workertest.Bundle
 	srv  *httptest.Server
 	http *http.Client
-	lk   *lktest.Server
+	// unrouted is the client of the requests outside the spec.
+	unrouted *http.Client
+	lk       *lktest.Server
 }
 
 // liveKitWithWebhooks starts a livekit-server whose webhooks (signed with
@@ -123,14 +125,10 @@ func setup(t testing.TB, o opts) *bundle {
 	require.NoError(t, err)
 	b.srv = httptest.NewServer(gw)
 	t.Cleanup(b.srv.Close)
-	b.http = &http.Client{Timeout: 60 * time.Second, Transport: transport(t)}
+	// Every exchange is checked against apispec/openapi.yaml.
+	b.http = &http.Client{Timeout: 60 * time.Second, Transport: apispectest.Transport(t, nil)}
+	b.unrouted = &http.Client{Timeout: 60 * time.Second, Transport: apispectest.Unrouted(t, nil)}
 	return b
-}
-
-// transport is what every test client goes through: every exchange is
-// checked against apispec/openapi.yaml.
-func transport(t testing.TB) http.RoundTripper {
-	return apispectest.Transport(t, nil)
 }
 
 // resp is an answer of the gateway.
@@ -160,9 +158,9 @@ type req struct {
 	Body         any // string: sent as is; else marshalled
 	Key          string
 	Header       map[string]string
-	// Unchecked sends the request around apispectest: for the few answers
-	// the spec does not document (see the callers).
-	Unchecked bool
+	// Unrouted is a request outside the spec (a path it does not have, a
+	// method a path does not take), checked by apispectest.Unrouted.
+	Unrouted bool
 }
 
 func (b *bundle) do(t testing.TB, r req) resp {
@@ -197,8 +195,8 @@ func (b *bundle) do(t testing.TB, r req) resp {
 		hr.Header.Set(k, v)
 	}
 	client := b.http
-	if r.Unchecked {
-		client = http.DefaultClient
+	if r.Unrouted {
+		client = b.unrouted
 	}
 	res, err := client.Do(hr)
 	require.NoError(t, err)

@@ -8,17 +8,24 @@
 //
 // and every exchange is checked: the route is in the spec, a request the
 // spec rejects is refused (4xx), and the response (status, headers, body)
-// conforms. A webhook receiver in a test calls ValidateWebhook on each
-// delivery.
+// conforms. A request outside the spec (a path it does not have, a method a
+// path does not take) goes through Unrouted instead, which checks the
+// spec's generic answer to it: 404, or 405 with Allow naming the path's
+// methods, with the Error body. A webhook receiver in a test calls
+// ValidateWebhook on each delivery.
 package apispectest
 
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"mime"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
@@ -92,7 +99,27 @@ func Transport(t testing.TB, base http.RoundTripper) http.RoundTripper {
 	if base == nil {
 		base = http.DefaultTransport
 	}
-	return &transport{t: t, base: base}
+	return &transport{t: t, base: base, check: CheckExchange}
+}
+
+// Unrouted is Transport for requests outside apispec/openapi.yaml: it
+// reports (t.Errorf) an exchange whose method and path are in the spec
+// (ErrRouted: send it through Transport), and an answer that is not the
+// spec's components.responses.NoRoute (ErrUnroutedAnswer): 405 with an
+// Allow header listing exactly the methods the spec has for a path it has,
+// 404 for a path it does not have, with a JSON body conforming to its
+// schema.
+func Unrouted(t testing.TB, base http.RoundTripper) http.RoundTripper {
+	t.Helper()
+	if _, err := load(); err != nil {
+		t.Fatalf("apispectest: %v", err)
+	}
+	if base == nil {
+		base = http.DefaultTransport
+	}
+	return &transport{t: t, base: base, check: func(ctx context.Context, req *http.Request, _ []byte, resp *http.Response, respBody []byte) error {
+		return CheckUnrouted(ctx, req, resp, respBody)
+	}}
 }
 
 // Client returns an http.Client whose Transport is Transport(t, nil).
@@ -102,8 +129,9 @@ func Client(t testing.TB) *http.Client {
 }
 
 type transport struct {
-	t    testing.TB
-	base http.RoundTripper
+	t     testing.TB
+	base  http.RoundTripper
+	check func(ctx context.Context, req *http.Request, reqBody []byte, resp *http.Response, respBody []byte) error
 }
 
 func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -128,11 +156,12 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	respBody, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	if err != nil {
-		return resp, nil // the caller sees the short body; nothing to check
+		// The caller gets the error it would have got reading the body.
+		return nil, fmt.Errorf("apispectest: reading the response body: %w", err)
 	}
-	if err := CheckExchange(req.Context(), req, reqBody, resp, respBody); err != nil {
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
+	if err := tr.check(req.Context(), req, reqBody, resp, respBody); err != nil {
 		tr.t.Errorf("apispectest: %s %s: %d: %v\nresponse body: %s", req.Method, req.URL.RequestURI(), resp.StatusCode, err, truncate(respBody))
 	}
 	return resp, nil
@@ -155,7 +184,7 @@ func CheckExchange(ctx context.Context, req *http.Request, reqBody []byte, resp 
 	r.Body = io.NopCloser(bytes.NewReader(reqBody))
 	route, pathParams, err := s.router.FindRoute(r)
 	if err != nil {
-		return fmt.Errorf("%w: %w", ErrNoRoute, err)
+		return fmt.Errorf("%w (a request outside the spec goes through Unrouted): %w", ErrNoRoute, err)
 	}
 	in := &openapi3filter.RequestValidationInput{Request: r, PathParams: pathParams, Route: route, Options: options()}
 	reqErr := openapi3filter.ValidateRequest(ctx, in)
@@ -176,6 +205,89 @@ func CheckExchange(ctx context.Context, req *http.Request, reqBody []byte, resp 
 		errs = append(errs, fmt.Errorf("response: %w", err))
 	}
 	return errors.Join(errs...)
+}
+
+// methods are those CheckUnrouted tries on a path to find the ones the spec
+// has for it.
+var methods = []string{
+	http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+	http.MethodDelete, http.MethodOptions, http.MethodTrace,
+}
+
+// CheckUnrouted checks the answer to a request outside apispec/openapi.yaml
+// (Unrouted's check): the method and path are not in the spec (else
+// ErrRouted); the answer is components.responses.NoRoute (else
+// ErrUnroutedAnswer): 405 with Allow listing the methods the spec has for
+// the path when it has the path, 404 when it has not, and a JSON body
+// conforming to its schema. resp's body is respBody.
+func CheckUnrouted(ctx context.Context, req *http.Request, resp *http.Response, respBody []byte) error {
+	s, err := load()
+	if err != nil {
+		return err
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+
+	var allowed []string
+	for _, m := range methods {
+		r := req.Clone(ctx)
+		r.Method, r.Body = m, http.NoBody
+		if _, _, err := s.router.FindRoute(r); err == nil {
+			if m == req.Method {
+				return fmt.Errorf("%w: %s %s", ErrRouted, req.Method, req.URL.Path)
+			}
+			allowed = append(allowed, m)
+		}
+	}
+	var errs []error
+	if len(allowed) > 0 {
+		if resp.StatusCode != http.StatusMethodNotAllowed {
+			errs = append(errs, fmt.Errorf("%w: status %d, not 405 (the path takes %s)", ErrUnroutedAnswer, resp.StatusCode, strings.Join(allowed, ", ")))
+		}
+		var got []string
+		for _, v := range resp.Header.Values("Allow") {
+			for m := range strings.SplitSeq(v, ",") {
+				if m = strings.TrimSpace(m); m != "" {
+					got = append(got, m)
+				}
+			}
+		}
+		slices.Sort(got)
+		slices.Sort(allowed)
+		if !slices.Equal(got, allowed) {
+			errs = append(errs, fmt.Errorf("%w: Allow %q, not the spec's methods %s", ErrUnroutedAnswer, resp.Header.Values("Allow"), strings.Join(allowed, ", ")))
+		}
+	} else if resp.StatusCode != http.StatusNotFound {
+		errs = append(errs, fmt.Errorf("%w: status %d, not 404 (no path of the spec)", ErrUnroutedAnswer, resp.StatusCode))
+	}
+	if err := checkNoRouteBody(s.api, resp.Header.Get("Content-Type"), respBody); err != nil {
+		errs = append(errs, fmt.Errorf("%w: %w", ErrUnroutedAnswer, err))
+	}
+	return errors.Join(errs...)
+}
+
+// checkNoRouteBody checks a body against components.responses.NoRoute.
+func checkNoRouteBody(api *openapi3.T, contentType string, body []byte) error {
+	noRoute := api.Components.Responses["NoRoute"]
+	if noRoute == nil || noRoute.Value == nil {
+		return errors.New("the spec has no components.responses.NoRoute")
+	}
+	mt, _, err := mime.ParseMediaType(contentType)
+	if err != nil {
+		return fmt.Errorf("the Content-Type %q: %w", contentType, err)
+	}
+	media := noRoute.Value.Content.Get(mt)
+	if media == nil || media.Schema == nil {
+		return fmt.Errorf("the Content-Type %q is not NoRoute's", contentType)
+	}
+	var v any
+	if err := json.Unmarshal(body, &v); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	if err := media.Schema.Value.VisitJSON(v, openapi3.EnableJSONSchema2020(), openapi3.MultiErrors()); err != nil {
+		return fmt.Errorf("body: %w", err)
+	}
+	return nil
 }
 
 // ValidateWebhook checks a webhook delivery against the event's operation in
@@ -216,9 +328,9 @@ func CheckWebhook(ctx context.Context, event string, headers http.Header, body [
 }
 
 func truncate(b []byte) string {
-	const max = 2048
-	if len(b) > max {
-		return string(b[:max]) + "…"
+	const limit = 2048
+	if len(b) > limit {
+		return string(b[:limit]) + "…"
 	}
 	return string(b)
 }

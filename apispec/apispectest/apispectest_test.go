@@ -115,6 +115,14 @@ func TestTransportAcceptsConforming(t *testing.T) {
 		{"create with deprecated permission names", http.MethodPost, "/api/v1/rooms",
 			`{"roles":{"speaker":{"permissions":{"canRecord":true}}}}`, nil,
 			answer{status: 201, header: map[string]string{"Location": "/api/v1/rooms/room-123456789012345"}, body: room}},
+		{"create with no body (the default room)", http.MethodPost, "/api/v1/rooms", "", nil,
+			answer{status: 201, header: map[string]string{"Location": "/api/v1/rooms/room-123456789012345"}, body: room}},
+		{"a body over the limit", http.MethodPut, "/api/v1/rooms/r/config", `{"config":{}}`, nil,
+			answer{status: 413, body: `{"error":"Payload Too Large","message":"the body is over 1048576 bytes"}`}},
+		{"get with a room secret", http.MethodGet, "/api/v1/rooms/room-123456789012345?secret=1", "", nil,
+			answer{status: 200, body: room}},
+		{"a room secret that is not the room's", http.MethodGet, "/api/v1/rooms/r/config?secret=guess", "", nil,
+			answer{status: 401, body: `{"error":"Authentication Error","message":"Unauthorized"}`}},
 		{"get", http.MethodGet, "/api/v1/rooms/room-123456789012345?extraFields=config", "", nil,
 			answer{status: 200, body: room}},
 		{"get with fields", http.MethodGet, "/api/v1/rooms/room-123456789012345?fields=roomId", "", map[string]string{"X-Fields": "roomId"},
@@ -188,6 +196,10 @@ func TestTransportRejectsNonConforming(t *testing.T) {
 			answer{status: 200, body: `{"rooms":[],"_extraFields":["config","roles"]}`}, `pagination`},
 		{"an undocumented status", http.MethodGet, "/api/v1/rooms/r", "",
 			answer{status: http.StatusTeapot, body: `{"error":"x","message":"y"}`}, `status is not supported`},
+		{"a 413 where there is no body", http.MethodGet, "/api/v1/rooms/r", "",
+			answer{status: 413, body: `{"error":"Payload Too Large","message":"m"}`}, `status is not supported`},
+		{"a 403 for a room secret", http.MethodGet, "/api/v1/rooms/r?secret=s", "",
+			answer{status: 403, body: `{"error":"Authorization Error","message":"m"}`}, `status is not supported`},
 		{"a 409 where there is none", http.MethodPut, "/api/v1/rooms/r/status", `{"status":"open"}`,
 			answer{status: 409, body: `{"error":"Room Error","message":"m"}`}, `status is not supported`},
 		{"not JSON", http.MethodGet, "/api/v1/rooms/r", "",
@@ -239,7 +251,7 @@ func TestTransportForwardsTheRequestBody(t *testing.T) {
 		got = string(b)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Location", "/api/v1/rooms/room-123456789012345")
-		w.WriteHeader(201)
+		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, room)
 	}))
 	t.Cleanup(srv.Close)
@@ -247,4 +259,85 @@ func TestTransportForwardsTheRequestBody(t *testing.T) {
 	do(t, rec, http.MethodPost, srv.URL+"/api/v1/rooms", `{"roomName":"standup"}`, nil)
 	require.Equal(t, `{"roomName":"standup"}`, got)
 	require.Empty(t, rec.reported())
+}
+
+// doUnrouted sends one request through Unrouted and returns what it
+// reported.
+func doUnrouted(t *testing.T, method, url string) []string {
+	t.Helper()
+	rec := &recorder{TB: t}
+	req, err := http.NewRequest(method, url, nil)
+	require.NoError(t, err)
+	resp, err := (&http.Client{Transport: apispectest.Unrouted(rec, nil)}).Do(req)
+	require.NoError(t, err)
+	_ = resp.Body.Close()
+	return rec.reported()
+}
+
+// The spec's answer to a request outside it is not reported: 405 with the
+// path's methods in Allow (in any order), 404 for a path it does not have.
+func TestUnroutedAcceptsTheSpecsAnswer(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name         string
+		method, path string
+		answer       answer
+	}{
+		{"a method the collection does not take", http.MethodPatch, "/api/v1/rooms",
+			answer{status: 405, header: map[string]string{"Allow": "GET, POST, DELETE"}, body: `{"error":"Method Not Allowed","message":"m"}`}},
+		{"Allow in another order", http.MethodPost, "/api/v1/rooms/r/status",
+			answer{status: 405, header: map[string]string{"Allow": "PUT"}, body: `{"error":"Method Not Allowed","message":"m"}`}},
+		{"the document", http.MethodPut, "/api/v1/openapi.yaml",
+			answer{status: 405, header: map[string]string{"Allow": "GET"}, body: `{"error":"Method Not Allowed","message":"m"}`}},
+		{"a path the spec does not have", http.MethodGet, "/api/v1/recordings",
+			answer{status: 404, contentType: "application/json; charset=utf-8", body: `{"error":"Not Found","message":"no route GET /api/v1/recordings"}`}},
+		{"a path outside the server", http.MethodGet, "/rooms",
+			answer{status: 404, body: `{"error":"Not Found","message":"m"}`}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			require.Empty(t, doUnrouted(t, c.method, serve(t, c.answer)+c.path))
+		})
+	}
+}
+
+// Unrouted reports a route the spec has and any other answer than the
+// spec's.
+func TestUnroutedRejects(t *testing.T) {
+	t.Parallel()
+	cases := []struct {
+		name         string
+		method, path string
+		answer       answer
+		want         string
+	}{
+		{"a route of the spec", http.MethodGet, "/api/v1/rooms/r",
+			answer{status: 404, body: `{"error":"Room Error","message":"m"}`}, "send it through Transport"},
+		{"404 for a path the spec has", http.MethodPatch, "/api/v1/rooms",
+			answer{status: 404, body: `{"error":"Not Found","message":"m"}`}, "not 405"},
+		{"405 without Allow", http.MethodPatch, "/api/v1/rooms",
+			answer{status: 405, body: `{"error":"Method Not Allowed","message":"m"}`}, "not the spec's methods"},
+		{"Allow with a method the path does not take", http.MethodPost, "/api/v1/rooms/r",
+			answer{status: 405, header: map[string]string{"Allow": "GET, DELETE, PUT"}, body: `{"error":"Method Not Allowed","message":"m"}`}, "not the spec's methods"},
+		{"Allow without a method the path takes", http.MethodPatch, "/api/v1/rooms",
+			answer{status: 405, header: map[string]string{"Allow": "GET, POST"}, body: `{"error":"Method Not Allowed","message":"m"}`}, "not the spec's methods"},
+		{"200 for a path the spec does not have", http.MethodGet, "/api/v1/recordings",
+			answer{status: 200, body: `{"error":"Not Found","message":"m"}`}, "not 404"},
+		{"405 for a path the spec does not have", http.MethodGet, "/api/v1/recordings",
+			answer{status: 405, header: map[string]string{"Allow": "GET"}, body: `{"error":"Not Found","message":"m"}`}, "not 404"},
+		{"a body without its message", http.MethodGet, "/api/v1/recordings",
+			answer{status: 404, body: `{"error":"Not Found"}`}, "message"},
+		{"a text body", http.MethodGet, "/api/v1/recordings",
+			answer{status: 404, contentType: "text/plain; charset=utf-8", body: "404 page not found\n"}, "text/plain"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			t.Parallel()
+			errs := doUnrouted(t, c.method, serve(t, c.answer)+c.path)
+			require.Len(t, errs, 1, "one report per exchange")
+			require.Contains(t, errs[0], c.method+" "+c.path)
+			require.Contains(t, errs[0], c.want)
+		})
+	}
 }
