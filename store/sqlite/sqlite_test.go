@@ -146,7 +146,7 @@ func TestReopen(t *testing.T) {
 	require.NoError(t, raw.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version))
 	require.NoError(t, raw.Close())
 	require.Equal(t, "wal", mode)
-	require.Equal(t, 4, version)
+	require.Equal(t, 5, version)
 
 	s = openAt(t, path)
 	got, err := s.GetRoom(ctx, room.RoomID)
