@@ -160,8 +160,8 @@ type Command struct {
 	// completion (Completion.Rooms): the histories that list it.
 	Rooms []string `bson:"rooms,omitempty"`
 	// Cause is the ID of the command that published this one (a sweep's
-	// fan-out), set at completion (Completion.Cause); empty when a client
-	// or LiveKit sent it.
+	// fan-out) or of the LiveKit webhook event, set at completion
+	// (Completion.Cause); empty when a client sent it.
 	Cause     string    `bson:"cause,omitempty"`
 	CreatedAt time.Time `bson:"createdAt"`
 	UpdatedAt time.Time `bson:"updatedAt"`

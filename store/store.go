@@ -114,8 +114,9 @@ type Completion struct {
 	// changed by it, or in its events), without repeats: the command is
 	// in the history of each (Store.RoomHistory).
 	Rooms []string
-	// Cause is the ID of the command that published this one, if any (a
-	// sweep's fan-out: Roomkeeper-Origin "command:<id>").
+	// Cause is the ID of the command that published this one (a sweep's
+	// fan-out: Roomkeeper-Origin "command:<id>"), or of the LiveKit
+	// webhook event a webhook's record is; empty when a client sent it.
 	Cause string
 }
 

@@ -86,7 +86,21 @@ func (d *delivery) src() source {
 	return source{
 		id: d.id, subject: d.subject, result: d.route == nil || d.route.Results(),
 		deliveries: d.meta.NumDelivered, streamSeq: d.meta.Sequence.Stream, data: d.msg.Data(),
+		cause: d.cause(),
 	}
+}
+
+// cause is what caused the command, for its rooms' histories: the parent
+// of a fan-out command (Roomkeeper-Origin "command:<id>"), or for a
+// LiveKit webhook the webhook event (its ID, without WebhookIDPrefix).
+func (d *delivery) cause() string {
+	if id, ok := strings.CutPrefix(d.id, events.WebhookIDPrefix); ok && strings.HasPrefix(d.subject, events.WebhookPrefix) {
+		return id
+	}
+	if parent, ok := strings.CutPrefix(d.msg.Headers().Get(events.HeaderOrigin), events.OriginCommandPrefix); ok {
+		return parent
+	}
+	return ""
 }
 
 func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.ConsumerConfig) {
