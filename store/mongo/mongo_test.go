@@ -121,7 +121,8 @@ func TestIndexes(t *testing.T) {
 
 	keys = indexFields(t, s.Database().Collection(mongo.CollCommands))
 	require.Equal(t, []string{"status", "updatedAt", "_id"}, keys[mongo.IndexPrune])
-	require.Len(t, keys, 2, "commands has _id and commands_prune: %v", keys)
+	require.Equal(t, []string{"rooms", "updatedAt", "_id"}, keys[mongo.IndexHistory], "RoomHistory in completion order")
+	require.Len(t, keys, 3, "commands has _id, commands_prune and commands_history: %v", keys)
 }
 
 // TestPruneCommandsUsesIndex checks with explain that the prune's find is a
