@@ -47,7 +47,7 @@ func BenchmarkInsertRoomAndLedger(b *testing.B) {
 			return err
 		}
 		result := json.RawMessage(`{"commandId":"` + id + `","type":"rooms.cmd.create","ok":true,"data":` + string(roomJSON) + `}`)
-		_, err := s.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: result, Outbox: []store.OutMsg{
+		_, err := s.CompleteCommand(ctx, id, store.Completion{Status: store.StatusDone, Result: result, Rooms: []string{roomID}, Outbox: []store.OutMsg{
 			{Subject: "rooms.results." + id, MsgID: "result:" + id, Data: result},
 			{Subject: "rooms.events.created", MsgID: id + ":created:" + roomID, Data: roomJSON},
 		}})
