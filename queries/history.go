@@ -118,8 +118,8 @@ func HistoryToken(room string, c store.HistoryCursor) string {
 	return base64.RawURLEncoding.EncodeToString(append(payload, sum[:pageTokenSumLen]...))
 }
 
-// notHistoryToken is why a token that is not one is refused.
-const notHistoryToken = "is not a token of this service"
+// notOurs is why a page token this service did not make is refused.
+const notOurs = "is not a token of this service"
 
 // parseHistoryToken returns the position a token of room's history
 // resumes after.
@@ -130,18 +130,18 @@ func parseHistoryToken(tok, room string) (*store.HistoryCursor, error) {
 	}
 	raw, err := base64.RawURLEncoding.DecodeString(tok)
 	if err != nil || len(raw) <= len(historyTokenPrefix)+pageTokenSumLen {
-		return nil, bad(notHistoryToken)
+		return nil, bad(notOurs)
 	}
 	payload, sum := raw[:len(raw)-pageTokenSumLen], raw[len(raw)-pageTokenSumLen:]
 	want := sha256.Sum256(payload)
 	if !bytes.Equal(sum, want[:pageTokenSumLen]) || !bytes.HasPrefix(payload, []byte(historyTokenPrefix)) {
-		return nil, bad(notHistoryToken)
+		return nil, bad(notOurs)
 	}
 	var c historyCursor
 	dec := json.NewDecoder(bytes.NewReader(payload[len(historyTokenPrefix):]))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&c); err != nil || dec.More() || c.ID == "" || len(c.ID) > maxTokenValue {
-		return nil, bad(notHistoryToken)
+		return nil, bad(notOurs)
 	}
 	if c.Room != room {
 		return nil, bad("belongs to another room's history")
