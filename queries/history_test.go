@@ -257,3 +257,26 @@ func TestHistoryErrors(t *testing.T) {
 	_, err = b.Client.History(ctxT(t, 10*time.Second), events.HistoryRequest{RoomID: "Nope-aaaaaaaaaaaaaaa"})
 	requireCode(t, err, events.CodeNotFound)
 }
+
+// A bulk delete is in the history of each room it names, with only the
+// events about that room.
+func TestHistoryOfABulkDelete(t *testing.T) {
+	t.Parallel()
+	b := setupQueries(t, queryOpts{worker: true})
+	a := b.create(t, "bk-a", events.CreateRoom{RoomName: ptr("a")}).RoomID
+	c := b.create(t, "bk-c", events.CreateRoom{RoomName: ptr("c")}).RoomID
+	b.Send(t, "bk-del", events.DeleteRooms{RoomIDs: []string{a, c, "Gone-aaaaaaaaaaaaaaa"}})
+	require.True(t, b.Result(t, "bk-del").OK)
+	b.finished(t, "bk-del")
+	for _, room := range []string{a, c} {
+		items, _ := b.history(t, room, 10)
+		require.Equal(t, []string{"bk-" + map[string]string{a: "a", c: "c"}[room], "bk-del"}, itemIDs(items))
+		require.Len(t, items[1].Events, 1, "%+v", items[1].Events)
+		require.Equal(t, events.EventID("bk-del", events.EventDeleted, room), items[1].Events[0].ID)
+	}
+	// A room that never existed but was named: its history has the
+	// command that named it.
+	items, _ := b.history(t, "Gone-aaaaaaaaaaaaaaa", 10)
+	require.Equal(t, []string{"bk-del"}, itemIDs(items))
+	require.Empty(t, items[0].Events)
+}
