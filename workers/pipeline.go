@@ -591,7 +591,11 @@ func requeueCopy(h nats.Header, subject, id string, data []byte, first time.Time
 			headers[k] = vs[0]
 		}
 	}
-	headers[events.HeaderOrigin] = events.OriginRequeue
+	if !strings.HasPrefix(headers[events.HeaderOrigin], events.OriginCommandPrefix) {
+		// A fan-out command keeps its origin, which names its cause (a
+		// room's history); any other copy is marked requeued.
+		headers[events.HeaderOrigin] = events.OriginRequeue
+	}
 	headers[events.HeaderCommandID] = id
 	headers[events.HeaderRequeues] = strconv.Itoa(n)
 	headers[events.HeaderFirstDelivery] = first.UTC().Format(time.RFC3339Nano)
