@@ -10,7 +10,8 @@ import (
 const (
 	// HeaderOrigin marks a command published by roomkeeper itself: the
 	// scheduler's sweeps ("scheduler"), a command's fan-out
-	// ("command:<id>"), a requeued command ("requeue"). Only such a
+	// ("command:<id>", kept by its requeued copies), a requeued command
+	// ("requeue"). Only such a
 	// command may carry an ID with a reserved prefix (ReservedCommandID).
 	// Other publishers must not set it.
 	HeaderOrigin = "Roomkeeper-Origin"

@@ -144,6 +144,18 @@ func (c *Client) ParticipantToken(ctx context.Context, req events.ParticipantTok
 	return &reply, nil
 }
 
+// History reads one page of a room's history (rooms.api.history): the
+// commands and LiveKit webhook events that were about it, oldest first,
+// for as long as the command ledger keeps them. An *Error with code
+// not_found when the room has no history and does not exist.
+func (c *Client) History(ctx context.Context, req events.HistoryRequest) (*events.HistoryReply, error) {
+	var reply events.HistoryReply
+	if err := c.Request(ctx, events.APIHistory, req, &reply); err != nil {
+		return nil, err
+	}
+	return &reply, nil
+}
+
 // Watch calls handler, one at a time, with every domain event published on
 // rooms.events.> after the call, until ctx ends (then it returns nil). It reads
 // ROOMS_EVENTS through an ordered consumer, so it needs no durable state and

@@ -152,3 +152,45 @@ func ExampleClient_ListRooms() {
 	// Room 2; Room 3; truncated: true
 	// Room 4; truncated: false
 }
+
+// Read a room's history: what happened to it, oldest first, a page at a
+// time.
+func ExampleClient_History() {
+	nc, stop := roomkeeper()
+	defer stop()
+	client, _ := natsapi.NewClient(nc)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+
+	name := "Retro"
+	room, err := client.CreateRoom(ctx, "example-history-create", events.CreateRoom{RoomName: &name})
+	if err != nil {
+		log.Fatal(err)
+	}
+	off := false
+	if _, err := client.Do(ctx, "example-history-update", events.UpdateConfig{RoomID: room.RoomID, Config: events.ConfigOptions{Chat: &events.EnabledOptions{Enabled: &off}}}); err != nil {
+		log.Fatal(err)
+	}
+	if _, err := client.Do(ctx, "example-history-delete", events.DeleteRooms{RoomIDs: []string{room.RoomID}}); err != nil {
+		log.Fatal(err)
+	}
+
+	req := events.HistoryRequest{RoomID: room.RoomID, MaxItems: 2}
+	for {
+		page, err := client.History(ctx, req)
+		if err != nil {
+			log.Fatal(err)
+		}
+		for _, it := range page.Items {
+			fmt.Println(it.CommandID, it.Subject, it.Status, it.Events[0].Type)
+		}
+		if !page.Pagination.IsTruncated {
+			break
+		}
+		req.NextPageToken = page.Pagination.NextPageToken
+	}
+	// Output:
+	// example-history-create rooms.cmd.create 201 created
+	// example-history-update rooms.cmd.update_config 200 config_updated
+	// example-history-delete rooms.cmd.delete 200 deleted
+}

@@ -169,6 +169,7 @@ func (q *Service) endpoints() []endpoint {
 		{"recording_token", events.APIRecordingToken, q.recordingToken},
 		{"participant_token", events.APIParticipantToken, q.participantToken},
 		{"commands", events.APICommands, q.commands},
+		{"history", events.APIHistory, q.history},
 	}
 }
 

@@ -444,7 +444,7 @@ func TestQueryServiceInfoAndQueueGroup(t *testing.T) {
 	for _, e := range info.Endpoints {
 		got[e.Subject] = e
 	}
-	for _, subject := range []string{events.APIGet, events.APIList, events.APIConfig, events.APIRole, events.APIRecordingToken, events.APIParticipantToken, events.APICommands} {
+	for _, subject := range []string{events.APIGet, events.APIList, events.APIConfig, events.APIRole, events.APIRecordingToken, events.APIParticipantToken, events.APICommands, events.APIHistory} {
 		e, ok := got[subject]
 		require.True(t, ok, "endpoint %s missing from %s", subject, msg.Data)
 		require.Equal(t, micro.DefaultQueueGroup, e.QueueGroup)
@@ -458,7 +458,7 @@ func TestQueryServiceInfoAndQueueGroup(t *testing.T) {
 			require.NoError(t, err, "schema %s exists", e.Metadata[k])
 		}
 	}
-	require.Len(t, info.Endpoints, 7)
+	require.Len(t, info.Endpoints, 8)
 
 	// Both instances answer (one queue group): each takes part of the load,
 	// as its $SRV.STATS data shows.

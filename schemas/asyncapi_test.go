@@ -33,6 +33,7 @@ var handledSubjects = []string{
 	events.APIRole,
 	events.APIRecordingToken,
 	events.APIParticipantToken,
+	events.APIHistory,
 	events.EventSubject(events.EventCreated),
 	events.EventSubject(events.EventPreferencesUpdated),
 	events.EventSubject(events.EventConfigUpdated),

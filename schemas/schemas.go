@@ -44,6 +44,7 @@ var (
 		events.APIRecordingToken:   "query.recording_token.request",
 		events.APIParticipantToken: "query.participant_token.request",
 		events.APICommands:         "query.commands.request",
+		events.APIHistory:          "query.history.request",
 	}
 	queryReplySchemas = map[string]string{
 		events.APIGet:              "query.get.reply",
@@ -53,6 +54,7 @@ var (
 		events.APIRecordingToken:   "query.recording_token.reply",
 		events.APIParticipantToken: "query.participant_token.reply",
 		events.APICommands:         "query.commands.reply",
+		events.APIHistory:          "query.history.reply",
 	}
 )
 

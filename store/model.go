@@ -160,7 +160,14 @@ type Command struct {
 	Outbox []OutMsg `bson:"outbox,omitempty"`
 	// Published is set once JetStream stored every message of the outbox
 	// (Store.MarkPublished).
-	Published bool      `bson:"published,omitempty"`
+	Published bool `bson:"published,omitempty"`
+	// Rooms are the IDs of the rooms the command was about, set at
+	// completion (Completion.Rooms): the histories that list it.
+	Rooms []string `bson:"rooms,omitempty"`
+	// Cause is the ID of the command that published this one (a sweep's
+	// fan-out) or of the LiveKit webhook event, set at completion
+	// (Completion.Cause); empty when a client sent it.
+	Cause     string    `bson:"cause,omitempty"`
 	CreatedAt time.Time `bson:"createdAt"`
 	UpdatedAt time.Time `bson:"updatedAt"`
 }

@@ -110,6 +110,14 @@ type Completion struct {
 	Outbox []OutMsg
 	// Writes are the command's room writes, applied with the completion.
 	Writes []Write
+	// Rooms are the IDs of the rooms the command was about (named in it,
+	// changed by it, or in its events), without repeats: the command is
+	// in the history of each (Store.RoomHistory).
+	Rooms []string
+	// Cause is the ID of the command that published this one (a sweep's
+	// fan-out: Roomkeeper-Origin "command:<id>"), or of the LiveKit
+	// webhook event a webhook's record is; empty when a client sent it.
+	Cause string
 }
 
 // Store is what roomkeeper keeps. Implementations are safe for concurrent
@@ -189,6 +197,15 @@ type Store interface {
 	// can come back (redeliveries, the streams' duplicates windows, clients
 	// repeating a command).
 	PruneCommands(ctx context.Context, before time.Time, limit int) (int64, error)
+	// RoomHistory returns up to q.Limit finished ledger records whose
+	// Rooms hold q.RoomID, in completion order (UpdatedAt, then ID),
+	// starting just after q.After (keyset pagination: pass the
+	// HistoryCursor of the last record of a page to get the next). It
+	// walks an index on (room, completion time), so a page costs about
+	// q.Limit records, however large the ledger. A room's history is as
+	// long as the ledger keeps its records: PruneCommands removes them
+	// from it too.
+	RoomHistory(ctx context.Context, q HistoryQuery) ([]Command, error)
 
 	// PutArchivedRoom inserts or replaces the archived metadata of a room.
 	PutArchivedRoom(ctx context.Context, a *ArchivedRoom) error

@@ -6,7 +6,9 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/nats-io/nats.go"
 
@@ -25,6 +27,9 @@ type source struct {
 	deliveries uint64
 	streamSeq  uint64
 	data       []byte
+	// cause is the command that published this one (Roomkeeper-Origin
+	// "command:<id>"), or the webhook event a webhook's command is.
+	cause string
 }
 
 // ending is how a message ends: with the handler's outcome, or with an
@@ -99,7 +104,32 @@ func (b outboxBuilder) build(src source, end ending) (store.Completion, error) {
 		c.Status = store.StatusDead
 		c.Outbox = append(c.Outbox, b.deadLetter(src, end.dead))
 	}
+	c.Rooms, c.Cause = historyRooms(src, end), src.cause
 	return c, nil
+}
+
+// historyRooms are the rooms whose history lists the command: those its
+// body names (a command's; not a webhook's, which is LiveKit's), then
+// those of its events and writes, without repeats.
+func historyRooms(src source, end ending) []string {
+	var rooms []string
+	if strings.HasPrefix(src.subject, events.CommandPrefix) {
+		rooms = events.CommandRooms(src.data)
+	}
+	add := func(id string) {
+		if id != "" && !slices.Contains(rooms, id) {
+			rooms = append(rooms, id)
+		}
+	}
+	if out := end.out; out != nil {
+		for _, ev := range out.Events {
+			add(ev.Subject)
+		}
+		for _, w := range out.Writes {
+			add(w.RoomID())
+		}
+	}
+	return rooms
 }
 
 // tooLarge is the ending of a command whose result, events or fan-out do

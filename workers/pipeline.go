@@ -89,7 +89,21 @@ func (d *delivery) src() source {
 	return source{
 		id: d.id, subject: d.subject, result: d.route == nil || d.route.Results(),
 		deliveries: d.meta.NumDelivered, streamSeq: d.meta.Sequence.Stream, data: d.msg.Data(),
+		cause: d.cause(),
 	}
+}
+
+// cause is what caused the command, for its rooms' histories: the parent
+// of a fan-out command (Roomkeeper-Origin "command:<id>"), or for a
+// LiveKit webhook the webhook event (its ID, without WebhookIDPrefix).
+func (d *delivery) cause() string {
+	if id, ok := strings.CutPrefix(d.id, events.WebhookIDPrefix); ok && strings.HasPrefix(d.subject, events.WebhookPrefix) {
+		return id
+	}
+	if parent, ok := strings.CutPrefix(d.msg.Headers().Get(events.HeaderOrigin), events.OriginCommandPrefix); ok {
+		return parent
+	}
+	return ""
 }
 
 func (w *Worker) process(ctx context.Context, msg jetstream.Msg, cc jetstream.ConsumerConfig) {
@@ -620,7 +634,11 @@ func requeueCopy(h nats.Header, subject, id string, data []byte, first time.Time
 			headers[k] = vs[0]
 		}
 	}
-	headers[events.HeaderOrigin] = events.OriginRequeue
+	if !strings.HasPrefix(headers[events.HeaderOrigin], events.OriginCommandPrefix) {
+		// A fan-out command keeps its origin, which names its cause (a
+		// room's history); any other copy is marked requeued.
+		headers[events.HeaderOrigin] = events.OriginRequeue
+	}
 	headers[events.HeaderCommandID] = id
 	headers[events.HeaderRequeues] = strconv.Itoa(n)
 	headers[events.HeaderFirstDelivery] = first.UTC().Format(time.RFC3339Nano)

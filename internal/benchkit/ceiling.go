@@ -28,7 +28,7 @@ func CreateWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 		return fmt.Errorf("claim: %w", err)
 	}
 	room := &store.Room{RoomID: roomID, RoomName: "bench room", CreationDate: time.Now().UnixMilli(), Preferences: events.DefaultPreferences(), Applied: []string{cmdID}}
-	return complete(ctx, st, cmdID, room, store.InsertRoom(room),
+	return complete(ctx, st, cmdID, roomID, room, store.InsertRoom(room),
 		store.PutArchived(&store.ArchivedRoom{RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences}))
 }
 
@@ -50,7 +50,7 @@ func UpdateWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 	if err := st.PutArchivedRoom(ctx, &store.ArchivedRoom{RoomID: room.RoomID, RoomName: room.RoomName, Preferences: room.Preferences}); err != nil {
 		return fmt.Errorf("archive room: %w", err)
 	}
-	return complete(ctx, st, cmdID, room)
+	return complete(ctx, st, cmdID, roomID, room)
 }
 
 // DeleteWrites does a delete's store writes for one room: read the room
@@ -64,15 +64,17 @@ func DeleteWrites(ctx context.Context, st store.Store, cmdID, roomID string) err
 	if _, err := st.ClaimCommand(ctx, &store.Command{ID: cmdID, Type: events.SubjectDelete, Status: store.StatusPending, Plan: plan}); err != nil {
 		return fmt.Errorf("claim: %w", err)
 	}
-	return complete(ctx, st, cmdID, events.DeleteResult{Deleted: []events.DeletedRoom{{RoomID: roomID, SuccessCode: events.DeleteSuccessRoomDeleted}}, Failed: []events.FailedRoom{}}, store.DeleteRoom(roomID))
+	return complete(ctx, st, cmdID, roomID, events.DeleteResult{Deleted: []events.DeletedRoom{{RoomID: roomID, SuccessCode: events.DeleteSuccessRoomDeleted}}, Failed: []events.FailedRoom{}}, store.DeleteRoom(roomID))
 }
 
-func complete(ctx context.Context, st store.Store, cmdID string, data any, writes ...store.Write) error {
+// complete finishes command cmdID about roomID (in its history, as the
+// worker records it) with data as its result and writes.
+func complete(ctx context.Context, st store.Store, cmdID, roomID string, data any, writes ...store.Write) error {
 	raw, err := json.Marshal(data)
 	if err != nil {
 		return err
 	}
-	if _, err := st.CompleteCommand(ctx, cmdID, store.Completion{Status: store.StatusDone, Result: raw, Outbox: []store.OutMsg{{Subject: events.ResultSubject(cmdID), MsgID: "result:" + cmdID, Data: raw}}, Writes: writes}); err != nil {
+	if _, err := st.CompleteCommand(ctx, cmdID, store.Completion{Status: store.StatusDone, Result: raw, Outbox: []store.OutMsg{{Subject: events.ResultSubject(cmdID), MsgID: "result:" + cmdID, Data: raw}}, Writes: writes, Rooms: []string{roomID}}); err != nil {
 		return fmt.Errorf("complete: %w", err)
 	}
 	return nil

@@ -52,6 +52,10 @@ type completion struct {
 	Writes []storedWrite   `bson:"writes,omitempty"`
 	// Rooms are the IDs of the rooms (and archives) the writes touch.
 	Rooms []string `bson:"rooms,omitempty"`
+	// History and Cause are store.Completion's Rooms and Cause, set on the
+	// finished record (its rooms and cause).
+	History []string `bson:"history,omitempty"`
+	Cause   string   `bson:"cause,omitempty"`
 }
 
 // record is a ledger document as stored: the command, and the completion
@@ -62,7 +66,7 @@ type record struct {
 }
 
 func newCompletion(c store.Completion) *completion {
-	pc := &completion{Status: c.Status, Result: c.Result, Outbox: c.Outbox}
+	pc := &completion{Status: c.Status, Result: c.Result, Outbox: c.Outbox, History: c.Rooms, Cause: c.Cause}
 	for _, w := range c.Writes {
 		id := w.RoomID()
 		switch w.Op() {
@@ -179,6 +183,12 @@ func finishUpdate(pc *completion, t time.Time) bson.D {
 	}
 	if len(pc.Outbox) > 0 {
 		set = append(set, bson.E{Key: "outbox", Value: pc.Outbox})
+	}
+	if len(pc.History) > 0 {
+		set = append(set, bson.E{Key: "rooms", Value: pc.History})
+	}
+	if pc.Cause != "" {
+		set = append(set, bson.E{Key: "cause", Value: pc.Cause})
 	}
 	return bson.D{
 		{Key: "$set", Value: set},
@@ -316,6 +326,7 @@ func (s *Store) finish(ctx context.Context, rec *record) (*store.Command, error)
 	if res.MatchedCount == 1 {
 		done := rec.Command
 		done.Status, done.Result, done.Outbox, done.UpdatedAt = pc.Status, pc.Result, pc.Outbox, t
+		done.Rooms, done.Cause = pc.History, pc.Cause
 		return &done, nil
 	}
 	// Taken over (this caller outlived its lease): the record is finished,

@@ -51,7 +51,12 @@
 //   - commands_prune {status: 1, updatedAt: 1, _id: 1} on commands:
 //     PruneCommands reads the IDs of the oldest done records from the index
 //     alone (a covered query, named with a hint), without fetching the
-//     records, which can be hundreds of KB each.
+//     records, which can be hundreds of KB each;
+//   - commands_history {rooms: 1, updatedAt: 1, _id: 1} on commands
+//     (multikey): RoomHistory reads one room's records in completion order,
+//     an equality on rooms and an (updatedAt, _id) range, so a page costs
+//     about a page. rooms and cause are set when a record finishes; a
+//     pruned record leaves the histories with its document.
 //
 // # Record shape
 //

@@ -37,6 +37,9 @@ const (
 // IndexPrune is the index on commands of PruneCommands.
 const IndexPrune = "commands_prune"
 
+// IndexHistory is the index on commands of RoomHistory.
+const IndexHistory = "commands_history"
+
 // index is a secondary index the store creates at Open.
 type index struct {
 	name string
@@ -62,6 +65,9 @@ var roomIndexes = []index{
 var commandIndexes = []index{
 	// _id last, so that the find of PruneCommands is covered.
 	{IndexPrune, bson.D{{Key: "status", Value: 1}, {Key: "updatedAt", Value: 1}, {Key: "_id", Value: 1}}},
+	// RoomHistory: a room's records in completion order (multikey on
+	// rooms, set when a record finishes).
+	{IndexHistory, bson.D{{Key: "rooms", Value: 1}, {Key: "updatedAt", Value: 1}, {Key: "_id", Value: 1}}},
 }
 
 // Store is the MongoDB store. It is safe for concurrent use.

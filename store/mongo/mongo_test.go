@@ -121,7 +121,8 @@ func TestIndexes(t *testing.T) {
 
 	keys = indexFields(t, s.Database().Collection(mongo.CollCommands))
 	require.Equal(t, []string{"status", "updatedAt", "_id"}, keys[mongo.IndexPrune])
-	require.Len(t, keys, 2, "commands has _id and commands_prune: %v", keys)
+	require.Equal(t, []string{"rooms", "updatedAt", "_id"}, keys[mongo.IndexHistory], "RoomHistory in completion order")
+	require.Len(t, keys, 3, "commands has _id, commands_prune and commands_history: %v", keys)
 }
 
 // TestPruneCommandsUsesIndex checks with explain that the prune's find is a
@@ -163,6 +164,47 @@ func TestPruneCommandsUsesIndex(t *testing.T) {
 	n, err := s.PruneCommands(t.Context(), time.Now().Add(time.Hour), 2)
 	require.NoError(t, err)
 	require.EqualValues(t, 2, n)
+}
+
+// TestRoomHistoryUsesIndex checks with explain that a page of a room's
+// history is one range of commands_history in its order, without a sort.
+// Real MongoDB only (TEST_MONGO_URI).
+func TestRoomHistoryUsesIndex(t *testing.T) {
+	uri := os.Getenv(ferret.EnvMongoURI)
+	if uri == "" {
+		t.Skip("needs a real MongoDB in " + ferret.EnvMongoURI)
+	}
+	s := openStore(t, uri, mongo.Config{})
+	for _, id := range []string{"a", "b", "c"} {
+		_, err := s.ClaimCommand(t.Context(), &store.Command{ID: id, Type: "rooms.cmd.create"})
+		require.NoError(t, err)
+		_, err = s.CompleteCommand(t.Context(), id, store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{}`), Rooms: []string{"r1", "r2"}})
+		require.NoError(t, err)
+	}
+	var out bson.Raw
+	err := s.Database().RunCommand(t.Context(), bson.D{
+		{Key: "explain", Value: bson.D{
+			{Key: "find", Value: mongo.CollCommands},
+			{Key: "filter", Value: bson.D{
+				{Key: "rooms", Value: "r1"},
+				{Key: "status", Value: bson.D{{Key: "$in", Value: bson.A{store.StatusDone, store.StatusDead}}}},
+				{Key: "updatedAt", Value: bson.D{{Key: "$gt", Value: time.Now().Add(-time.Hour)}}},
+			}},
+			{Key: "sort", Value: bson.D{{Key: "updatedAt", Value: 1}, {Key: "_id", Value: 1}}},
+			{Key: "limit", Value: 2},
+			{Key: "hint", Value: mongo.IndexHistory},
+		}},
+		{Key: "verbosity", Value: "queryPlanner"},
+	}).Decode(&out)
+	require.NoError(t, err)
+	plan := out.Lookup("queryPlanner", "winningPlan").String()
+	require.Contains(t, plan, "IXSCAN")
+	require.Contains(t, plan, mongo.IndexHistory)
+	require.NotContains(t, plan, "SORT\"", "the index gives the order")
+
+	page, err := s.RoomHistory(t.Context(), store.HistoryQuery{RoomID: "r2", Limit: 2})
+	require.NoError(t, err)
+	require.Len(t, page, 2)
 }
 
 // TestSerialUpdatesOnFerretDB: a store on FerretDB serialises its

@@ -11,7 +11,16 @@ import (
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
-const commandCols = `id, type, status, plan, result, outbox, created_at, updated_at, published`
+const commandCols = `id, type, status, plan, result, outbox, created_at, updated_at, published, rooms, cause`
+
+// qRoomHistory is a page of RoomHistory: the entries of room ?1 after
+// (?2, ?3) in (at, command_id) order, at most ?4, each with its record.
+// It walks the primary key of command_history from the room's first entry
+// after the cursor and reads each record by its ID.
+const qRoomHistory = `SELECT c.id, c.type, c.status, c.plan, c.result, c.outbox, c.created_at, c.updated_at, c.published, c.rooms, c.cause
+	FROM ` + tableHistory + ` AS h JOIN commands AS c ON c.id = h.command_id
+	WHERE h.room_id = ?1 AND (h.at > ?2 OR (h.at = ?2 AND h.command_id > ?3))
+	ORDER BY h.at, h.command_id LIMIT ?4`
 
 // qPruneCommands deletes the records of status ?3 (done, then dead: two
 // runs) with updated_at before ?1, at most ?2, oldest first. INDEXED BY makes SQLite fail the statement (at
@@ -27,9 +36,15 @@ func scanCommand(row scanner) (*store.Command, error) {
 		c                    store.Command
 		plan, result, outbox []byte
 		created, updated     int64
+		rooms                sql.NullString
 	)
-	if err := row.Scan(&c.ID, &c.Type, &c.Status, &plan, &result, &outbox, &created, &updated, &c.Published); err != nil {
+	if err := row.Scan(&c.ID, &c.Type, &c.Status, &plan, &result, &outbox, &created, &updated, &c.Published, &rooms, &c.Cause); err != nil {
 		return nil, err
+	}
+	if rooms.Valid && rooms.String != "" {
+		if err := json.Unmarshal([]byte(rooms.String), &c.Rooms); err != nil {
+			return nil, fmt.Errorf("command %s: rooms: %w", c.ID, err)
+		}
 	}
 	c.CreatedAt = time.UnixMilli(created).UTC()
 	c.UpdatedAt = time.UnixMilli(updated).UTC()
@@ -161,6 +176,14 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, c store.Completi
 	if err != nil {
 		return nil, fmt.Errorf("sqlite: %s %s: %w", op, id, err)
 	}
+	var rooms any
+	if len(c.Rooms) > 0 {
+		b, err := json.Marshal(c.Rooms)
+		if err != nil {
+			return nil, fmt.Errorf("sqlite: %s %s: rooms: %w", op, id, err)
+		}
+		rooms = string(b)
+	}
 	var rec *store.Command
 	err = s.write(ctx, op, func(ctx context.Context, tx binder) error {
 		now := time.Now().UnixMilli()
@@ -169,14 +192,20 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, c store.Completi
 			plan    []byte
 			created int64
 		)
-		err := tx(ctx, s.wComplete).QueryRowContext(ctx, jsonText(c.Result), ob, now, id, c.Status).Scan(&typ, &plan, &created)
+		err := tx(ctx, s.wComplete).QueryRowContext(ctx, jsonText(c.Result), ob, now, id, c.Status, rooms, c.Cause).Scan(&typ, &plan, &created)
 		if err == nil {
 			rec = &store.Command{
 				ID: id, Type: typ, Status: c.Status, Result: c.Result, Outbox: c.Outbox,
 				CreatedAt: time.UnixMilli(created).UTC(), UpdatedAt: time.UnixMilli(now).UTC(),
+				Rooms: c.Rooms, Cause: c.Cause,
 			}
 			if len(plan) > 0 {
 				rec.Plan = plan
+			}
+			for _, room := range c.Rooms {
+				if _, err := tx(ctx, s.wHistoryAdd).ExecContext(ctx, room, now, id); err != nil {
+					return err
+				}
 			}
 			// This call completes the record: its writes go in with it.
 			return apply(ctx, tx)
@@ -297,4 +326,39 @@ func ceilMilli(t time.Time) int64 {
 		ms++
 	}
 	return ms
+}
+
+// RoomHistory returns up to q.Limit finished records of room q.RoomID's
+// history after q.After, in completion order (see store.Store).
+func (s *Store) RoomHistory(ctx context.Context, q store.HistoryQuery) ([]store.Command, error) {
+	const op = "room history"
+	if err := s.check(op); err != nil {
+		return nil, err
+	}
+	if q.Limit < 1 {
+		return nil, fmt.Errorf("sqlite: %s: %w: limit %d", op, store.ErrInvalid, q.Limit)
+	}
+	var after store.HistoryCursor
+	if q.After != nil {
+		after = *q.After
+	} else {
+		after.At = -1 << 62
+	}
+	rows, err := s.rHistory.QueryContext(ctx, q.RoomID, after.At, after.CommandID, q.Limit)
+	if err != nil {
+		return nil, s.wrap(op, err)
+	}
+	defer func() { _ = rows.Close() }()
+	var out []store.Command
+	for rows.Next() {
+		c, err := scanCommand(rows)
+		if err != nil {
+			return nil, s.wrap(op, err)
+		}
+		out = append(out, *c)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, s.wrap(op, err)
+	}
+	return out, nil
 }

@@ -24,6 +24,13 @@
 //   - commands_prune on commands(status, updated_at), used by
 //     [Store.PruneCommands]: one DELETE of the rows (by rowid) that a
 //     covered, bounded range scan of the index picks;
+//   - the table command_history (room_id, at, command_id), WITHOUT ROWID,
+//     its primary key in that order: one row per room a finished command
+//     was about (commands.rooms), written in the completion's transaction,
+//     used by [Store.RoomHistory]: a page is one range read of the key from
+//     its keyset, each record then read by ID. A trigger on commands
+//     deletes a record's rows with it (through command_history_command on
+//     command_id), so a prune takes the history with the ledger;
 //   - rooms_created (creation_date, id, status, room_name), rooms_name
 //     (room_name, id, status) and rooms_deletion (auto_deletion_key, id,
 //     status, room_name), one per sort of [Store.FindRooms]: each is in
@@ -67,8 +74,9 @@
 // user_version; it refuses a file written by a newer schema
 // ([ErrSchemaTooNew]). An older file is migrated in place by the same
 // statements, after the columns CREATE ... IF NOT EXISTS cannot add
-// (commands.published for versions 1 and 2, the room columns of version 4)
-// are added with ALTER TABLE; version 1 lacks commands_prune, whose creation
+// (commands.published for versions 1 and 2, the room columns of version 4,
+// commands.rooms and commands.cause of version 5) are added with ALTER
+// TABLE; version 1 lacks commands_prune, whose creation
 // reads the whole ledger once, and version 3 and older get their rooms
 // rewritten (see Record shape).
 //

@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"database/sql"
+	"encoding/json"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -108,6 +109,16 @@ func TestMigrateV1(t *testing.T) {
 	_, err = s.GetCommand(ctx, "pending-old")
 	require.NoError(t, err)
 
+	// Version 5: the records of the old file are in no history; a
+	// completion in the migrated file is in its rooms'.
+	_, err = s.CompleteCommand(ctx, "pending-old", store.Completion{Status: store.StatusDone, Result: json.RawMessage(`{}`), Rooms: []string{"r-1"}, Cause: "sweep-1"})
+	require.NoError(t, err)
+	hist, err := s.RoomHistory(ctx, store.HistoryQuery{RoomID: "r-1", Limit: 10})
+	require.NoError(t, err)
+	require.Len(t, hist, 1)
+	require.Equal(t, "pending-old", hist[0].ID)
+	require.Equal(t, "sweep-1", hist[0].Cause)
+
 	raw, err = sql.Open("sqlite", path)
 	require.NoError(t, err)
 	defer func() { _ = raw.Close() }()
@@ -132,6 +143,22 @@ func TestMigrateV1(t *testing.T) {
 	}
 	require.NoError(t, rows.Err())
 	require.Equal(t, []string{"SEARCH commands USING COVERING INDEX commands_prune (status=? AND updated_at<?)"}, plan)
+
+	// A history page walks the room's range of command_history's key and
+	// reads each record by its ID: no scan, no sort.
+	rows, err = raw.QueryContext(ctx, `EXPLAIN QUERY PLAN `+sqlite.QRoomHistory, "r-1", 0, "", 10)
+	require.NoError(t, err)
+	plan = nil
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, plan, 2, "%q", plan)
+	require.Contains(t, plan[0], "SEARCH h USING PRIMARY KEY (room_id=?")
+	require.Contains(t, plan[1], "SEARCH c USING INDEX sqlite_autoindex_commands_1 (id=?)")
 }
 
 // schemaV3 is the schema of user_version 3, the last before the room model

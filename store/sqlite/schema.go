@@ -22,7 +22,12 @@ import (
 //     to the current record shape (store.UpgradeRoom); the indexes of
 //     FindRooms' sorts (rooms_created, rooms_name, rooms_deletion).
 //   - 5: rooms.end_trace (store.Room.EndTrace), roomV5Cols, added in place
-//     by migrate.
+//     by migrate; and a room's history (RoomHistory): commands.rooms and commands.cause,
+//     added in place by migrate; the table command_history, one row per
+//     room a finished command was about, with its index by command and the
+//     trigger that removes a record's rows when the record is deleted
+//     (PruneCommands). Records finished before version 5 are in no
+//     history.
 const schemaVersion = 5
 
 // schema creates every table and index; each statement is idempotent.
@@ -70,10 +75,24 @@ var schema = []string{
 		outbox     TEXT,                               -- messages, see outbox.go (JSON in old rows)
 		created_at INTEGER NOT NULL,                   -- epoch ms
 		updated_at INTEGER NOT NULL,                   -- epoch ms
-		published  INTEGER NOT NULL DEFAULT 0          -- outbox stored by JetStream (version 3)
+		published  INTEGER NOT NULL DEFAULT 0,         -- outbox stored by JetStream (version 3)
+		` + strings.Join(commandV5Cols, ",\n\t\t") + `
 	)`,
 	// PruneCommands: the done records in updated_at order (version 2).
 	`CREATE INDEX IF NOT EXISTS ` + indexPrune + ` ON commands (status, updated_at)`,
+	// RoomHistory (version 5): a room's finished commands in completion
+	// order (at: the record's updated_at), written with the completion.
+	`CREATE TABLE IF NOT EXISTS ` + tableHistory + ` (
+		room_id    TEXT    NOT NULL,
+		at         INTEGER NOT NULL,                   -- epoch ms, the completion
+		command_id TEXT    NOT NULL,
+		PRIMARY KEY (room_id, at, command_id)
+	) WITHOUT ROWID`,
+	`CREATE INDEX IF NOT EXISTS command_history_command ON ` + tableHistory + ` (command_id)`,
+	// A pruned record leaves every history with it, in its transaction.
+	`CREATE TRIGGER IF NOT EXISTS command_history_prune AFTER DELETE ON commands BEGIN
+		DELETE FROM ` + tableHistory + ` WHERE command_id = old.id;
+	END`,
 	`CREATE TABLE IF NOT EXISTS archived_rooms (
 		id                 TEXT    NOT NULL PRIMARY KEY,
 		room_name          TEXT    NOT NULL,
@@ -117,6 +136,17 @@ var roomV4Cols = []string{
 var roomV5Cols = []string{
 	`end_trace            TEXT    NOT NULL DEFAULT ''`, // store.Room.EndTrace
 }
+
+// commandV5Cols are the columns of commands added by version 5: the rooms
+// a finished command was about (JSON array, NULL: none) and the command
+// that caused it (a sweep's fan-out).
+var commandV5Cols = []string{
+	`rooms TEXT`,
+	`cause TEXT NOT NULL DEFAULT ''`,
+}
+
+// tableHistory is the table of RoomHistory.
+const tableHistory = "command_history"
 
 // deletionKey is the column of a room's autoDeletionDate as FindRooms
 // sorts it (see roomV4Cols).
@@ -168,6 +198,11 @@ func migrate(ctx context.Context, db *sql.DB) error {
 		for _, col := range roomV5Cols {
 			if _, err := tx.ExecContext(ctx, `ALTER TABLE rooms ADD COLUMN `+col); err != nil {
 				return fmt.Errorf("add rooms column %s: %w", strings.Fields(col)[0], err)
+			}
+		}
+		for _, col := range commandV5Cols {
+			if _, err := tx.ExecContext(ctx, `ALTER TABLE commands ADD COLUMN `+col); err != nil {
+				return fmt.Errorf("add commands column %s: %w", strings.Fields(col)[0], err)
 			}
 		}
 	}

@@ -51,6 +51,7 @@ type Store struct {
 	wClaim, wSetPlan, wComplete, wPutArchived *sql.Stmt
 	rGetCommand, rGetArchived                 *sql.Stmt
 	wPrune, wPublished                        *sql.Stmt
+	wHistoryAdd, rHistory                     *sql.Stmt
 	// finds are FindRooms' statements, prepared on first use.
 	finds finds
 }
@@ -200,7 +201,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		// The first completion wins: only a pending record is completed; it
 		// returns just what the caller did not give, so the usual case reads
 		// no result or outbox back.
-		{s.writer, &s.wComplete, `UPDATE commands SET result = ?1, outbox = ?2, updated_at = ?3, status = ?5
+		{s.writer, &s.wComplete, `UPDATE commands SET result = ?1, outbox = ?2, updated_at = ?3, status = ?5, rooms = ?6, cause = ?7
 			WHERE id = ?4 AND status = '` + store.StatusPending + `' RETURNING type, plan, created_at`},
 		{s.writer, &s.wPublished, `UPDATE commands SET published = 1 WHERE id = ? AND published = 0`},
 		{s.reader, &s.rGetCommand, `SELECT ` + commandCols + ` FROM commands WHERE id = ?`},
@@ -208,6 +209,8 @@ func (s *Store) prepare(ctx context.Context) error {
 		// The subquery reads only the index (rowid is in every entry), the
 		// DELETE goes straight to the rows by rowid.
 		{s.writer, &s.wPrune, qPruneCommands},
+		{s.writer, &s.wHistoryAdd, `INSERT INTO ` + tableHistory + ` (room_id, at, command_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`},
+		{s.reader, &s.rHistory, qRoomHistory},
 
 		{s.writer, &s.wPutArchived, `INSERT INTO archived_rooms (` + archivedCols + `) VALUES (` + placeholders(archivedNCols) + `)
 			ON CONFLICT (id) DO UPDATE SET ` + archivedUpsert},

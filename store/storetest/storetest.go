@@ -177,6 +177,8 @@ func Run(t *testing.T, h Harness) {
 		{name: "MarkPublished", fn: plain(testMarkPublished)},
 		{name: "PruneCommands", fn: plain(testPruneCommands), own: true},
 		{name: "PruneCommandsDead", fn: plain(testPruneCommandsDead), own: true},
+		{name: "RoomHistory", fn: plain(testRoomHistory)},
+		{name: "RoomHistoryPruned", fn: plain(testRoomHistoryPruned), own: true},
 		{name: "ArchivedRoom", fn: plain(testArchivedRoom)},
 		{name: "FindCommands", fn: plain(testFindCommands), own: true},
 		{name: "FindCommandsPaging", fn: plain(testFindCommandsPaging), own: true},

@@ -67,6 +67,7 @@ type CLI struct {
 	Get               GetCmd               `cmd:"" help:"Print a room."`
 	List              ListCmd              `cmd:"" help:"List every room (follows all pages)."`
 	Config            ConfigCmd            `cmd:"" help:"Print a room's config."`
+	History           HistoryCmd           `cmd:"" help:"Print a room's history: every command and LiveKit webhook event about it, oldest first (follows all pages)."`
 	Watch             WatchCmd             `cmd:"" help:"Print domain events as they arrive, one JSON line each."`
 	Role              RoleCmd              `cmd:"" help:"Print the role a room secret gives."`
 	RecordingToken    RecordingTokenCmd    `cmd:"" name:"recording-token" help:"Print a token for a room's recordings."`
