@@ -76,6 +76,19 @@ const (
 	EventRecordingDeleted = "recording_deleted"
 )
 
+// Domain events of recordings (issue 16), from LiveKit's egress webhooks,
+// published when a webhook changed the stored recording (a duplicate or
+// an older state arriving late publishes nothing); data: the recording.
+const (
+	// EventRecordingStarted: an egress_started (status starting or active).
+	EventRecordingStarted = "recording_started"
+	// EventRecordingUpdated: an egress_updated (status active or ending).
+	EventRecordingUpdated = "recording_updated"
+	// EventRecordingEnded: an egress_ended (status complete, failed,
+	// aborted or limit_reached).
+	EventRecordingEnded = "recording_ended"
+)
+
 var commandIDPattern = regexp.MustCompile(`^[A-Za-z0-9_:-]{1,128}$`)
 
 // ValidCommandID reports whether id is a well-formed command ID: 1 to 128
