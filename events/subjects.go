@@ -105,6 +105,16 @@ func CommandType(subject string) string {
 	return t
 }
 
+// EventType returns the type of a domain event subject ("created" for
+// "rooms.events.created"); the empty string when subject is not one.
+func EventType(subject string) string {
+	t, ok := strings.CutPrefix(subject, EventPrefix)
+	if !ok {
+		return ""
+	}
+	return t
+}
+
 // ResultSubject is where the result of command id is published.
 func ResultSubject(id string) string { return ResultPrefix + id }
 
@@ -122,6 +132,22 @@ func DeadSubject(subject string) string {
 		return DeadPrefix + "webhook_" + sanitizeToken(e)
 	}
 	return DeadPrefix + "unknown"
+}
+
+// Outgoing webhook dead letters (package outhooks, issue 16).
+const (
+	// OutgoingDeadPrefix prefixes the dead letter subject of an outgoing
+	// webhook given up: rooms.dead.outgoing_<event type>.
+	OutgoingDeadPrefix = DeadPrefix + "outgoing_"
+	// HeaderDeadTargetURL is the receiver an outgoing webhook dead letter
+	// was meant for.
+	HeaderDeadTargetURL = "Roomkeeper-Dead-Target-Url"
+)
+
+// OutgoingDeadSubject is where the dead letter of an outgoing webhook for
+// a domain event of eventType goes: rooms.dead.outgoing_<eventType>.
+func OutgoingDeadSubject(eventType string) string {
+	return OutgoingDeadPrefix + sanitizeToken(eventType)
 }
 
 // sanitizeToken keeps a subject token a single valid token.
