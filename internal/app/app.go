@@ -26,6 +26,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/natsapi"
+	"github.com/roomkeeper/roomkeeper/outhooks"
 	"github.com/roomkeeper/roomkeeper/queries"
 	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/scheduler"
@@ -64,6 +65,9 @@ type App struct {
 	js      jetstream.JetStream
 	store   store.Store
 	metrics *metrics.Metrics
+	// hooks is the outgoing webhook dispatcher (role dispatcher, with
+	// OUTGOING_WEBHOOK_URLS set), made by Start, started by Run.
+	hooks *outhooks.Dispatcher
 	http    *http.Server
 	ln      net.Listener
 	// top is the topology the process bootstrapped, with which a worker
@@ -130,6 +134,7 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	a.metrics = metrics.New(metrics.Config{
 		JetStream: a.js, Log: log.WithField("component", "metrics"),
 		WorkerOutcomes: workers.Outcomes(), WebhookOutcomes: webhooks.Outcomes(),
+		OutgoingEvents: outhooks.Events, OutgoingOutcomes: outhooks.Outcomes,
 	})
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	if roles.Webhooks {
@@ -145,6 +150,11 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	}
 	if roles.API {
 		if err := a.mountAPI(ctx, mux); err != nil {
+			return a, err
+		}
+	}
+	if roles.Dispatcher {
+		if a.hooks, err = a.newDispatcher(); err != nil {
 			return a, err
 		}
 	}

@@ -42,8 +42,13 @@ func TestLayering(t *testing.T) {
 			"the runtime does not know what a room is"},
 		{"queries", func(d string) bool { return d == module+"/workers" || d == module+"/rooms" },
 			"the read API reads the store; it runs no command"},
-		{"internal/metrics", func(d string) bool { return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" },
+		{"internal/metrics", func(d string) bool {
+			return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" || d == module+"/outhooks"
+		},
 			"metrics implement the observers of the packages they watch without importing them"},
+		{"outhooks", func(d string) bool {
+			return d == module+"/workers" || d == module+"/rooms" || d == module+"/handler" || strings.HasPrefix(d, module+"/store")
+		}, "the dispatcher sends the domain events as they are: it neither runs commands nor reads the store"},
 	}
 	for _, r := range rules {
 		for _, d := range deps(t, r.pkg) {
