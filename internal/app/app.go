@@ -68,8 +68,8 @@ type App struct {
 	// hooks is the outgoing webhook dispatcher (role dispatcher, with
 	// OUTGOING_WEBHOOK_URLS set), made by Start, started by Run.
 	hooks *outhooks.Dispatcher
-	http    *http.Server
-	ln      net.Listener
+	http  *http.Server
+	ln    net.Listener
 	// top is the topology the process bootstrapped, with which a worker
 	// process recreates a missing consumer.
 	top natsapi.Topology
