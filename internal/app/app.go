@@ -65,11 +65,8 @@ type App struct {
 	js      jetstream.JetStream
 	store   store.Store
 	metrics *metrics.Metrics
-	// hooks is the outgoing webhook dispatcher (role dispatcher, with
-	// OUTGOING_WEBHOOK_URLS set), made by Start, started by Run.
-	hooks *outhooks.Dispatcher
-	http  *http.Server
-	ln    net.Listener
+	http    *http.Server
+	ln      net.Listener
 	// top is the topology the process bootstrapped, with which a worker
 	// process recreates a missing consumer.
 	top natsapi.Topology
@@ -78,6 +75,10 @@ type App struct {
 	// workerDown, when set, is why the worker role is not consuming now
 	// (restarting on a recreated consumer); readiness reports it.
 	workerDown atomic.Pointer[string]
+
+	// hooks is the outgoing webhook dispatcher (role dispatcher, with
+	// OUTGOING_WEBHOOK_URLS set), made by Start, started by Run.
+	hooks *outhooks.Dispatcher
 }
 
 // Start brings the roles up; Run then serves until ctx ends.
