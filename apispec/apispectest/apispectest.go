@@ -6,10 +6,21 @@
 //
 //	client := &http.Client{Transport: apispectest.Transport(t, nil)}
 //
-// and every exchange is checked: the route is in the spec, a request the
-// spec rejects is refused (4xx), and the response (status, headers, body)
-// conforms. A webhook receiver in a test calls ValidateWebhook on each
-// delivery.
+// and every exchange is checked, a mismatch reported with t.Errorf:
+//
+//   - the method and path are an operation of the spec (its server is
+//     /api/v1 on any host): a test of a path outside the spec (a 404 of an
+//     unknown route, /healthz) uses a plain client;
+//   - a request the spec rejects (a body, parameter or header that does not
+//     conform, such as access.user.enabled true, an empty owner, a missing
+//     body or Content-Type on a write) must be answered with a status of 400
+//     or more; a conforming request may still be refused (422 for rules the
+//     schema cannot say, 401 without a key: the API key is not checked here);
+//   - the response's status is documented for the operation, and its
+//     headers (Location of a 201), Content-Type and body conform.
+//
+// A webhook receiver in a test calls ValidateWebhook on each delivery.
+// CheckExchange and CheckWebhook are the same checks returning the mismatch.
 package apispectest
 
 import (
@@ -128,10 +139,10 @@ func (tr *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	}
 	respBody, err := io.ReadAll(resp.Body)
 	_ = resp.Body.Close()
-	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	if err != nil {
-		return resp, nil // the caller sees the short body; nothing to check
+		return nil, fmt.Errorf("apispectest: reading the response body: %w", err)
 	}
+	resp.Body = io.NopCloser(bytes.NewReader(respBody))
 	if err := CheckExchange(req.Context(), req, reqBody, resp, respBody); err != nil {
 		tr.t.Errorf("apispectest: %s %s: %d: %v\nresponse body: %s", req.Method, req.URL.RequestURI(), resp.StatusCode, err, truncate(respBody))
 	}
@@ -216,9 +227,9 @@ func CheckWebhook(ctx context.Context, event string, headers http.Header, body [
 }
 
 func truncate(b []byte) string {
-	const max = 2048
-	if len(b) > max {
-		return string(b[:max]) + "…"
+	const limit = 2048
+	if len(b) > limit {
+		return string(b[:limit]) + "…"
 	}
 	return string(b)
 }

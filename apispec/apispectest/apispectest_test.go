@@ -239,7 +239,7 @@ func TestTransportForwardsTheRequestBody(t *testing.T) {
 		got = string(b)
 		w.Header().Set("Content-Type", "application/json")
 		w.Header().Set("Location", "/api/v1/rooms/room-123456789012345")
-		w.WriteHeader(201)
+		w.WriteHeader(http.StatusCreated)
 		_, _ = io.WriteString(w, room)
 	}))
 	t.Cleanup(srv.Close)
