@@ -124,6 +124,7 @@ func TestEveryResponseHasASchema(t *testing.T) {
 				"%s: the 503's command ID is a valid Idempotency-Key", name)
 		}
 	}
+	require.NotNil(t, doc.Paths.Find("/openapi.yaml").Get.Responses.Status(http.StatusOK).Value.Content.Get(ContentType))
 	created := doc.Paths.Find("/rooms").Post.Responses.Value("201").Value
 	require.NotNil(t, created.Headers["Location"])
 	require.True(t, created.Headers["Location"].Value.Required)
