@@ -22,6 +22,7 @@ import (
 	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomkeeper/roomkeeper/apispec/apispectest"
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
 	"github.com/roomkeeper/roomkeeper/outhooks"
@@ -40,7 +41,8 @@ type delivery struct {
 // receiver is a webhook receiver on 127.0.0.1, as a user would write one:
 // it checks the signature with its own HMAC (not outhooks.Verify), the
 // body against upstream's webhook schema (required fields, status by
-// event) and records what it got. It answers Status (200 by default);
+// event; and apispectest.CheckWebhook, upstream's spec) and records what
+// it got. It answers Status (200 by default);
 // Hold, when set, runs before the answer.
 type receiver struct {
 	addr   string
@@ -122,6 +124,10 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 	d := delivery{EventID: req.Header.Get("X-Event-Id"), Body: body}
 	if err := checkBody(body, &d); err != nil {
 		r.fail("body %s: %v", body, err)
+	}
+	// And against upstream's webhook spec (apispec/webhooks.yaml).
+	if err := apispectest.CheckWebhook(req.Context(), d.Event, req.Header, body); err != nil {
+		r.fail("spec of %s: %v", d.Event, err)
 	}
 	if d.EventID == "" {
 		r.fail("no X-Event-Id")

@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/roomkeeper/roomkeeper/apispec/apispectest"
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/app"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
@@ -24,9 +26,10 @@ import (
 // with the API key as a user would check it, is right.
 type hookReceiver struct {
 	*httptest.Server
-	mu  sync.Mutex
-	got []map[string]any
-	bad int
+	mu   sync.Mutex
+	got  []map[string]any
+	bad  int
+	errs []string
 }
 
 func newHookReceiver(t *testing.T, key string) *hookReceiver {
@@ -43,6 +46,10 @@ func newHookReceiver(t *testing.T, key string) *hookReceiver {
 			r.bad++
 			w.WriteHeader(http.StatusUnauthorized)
 			return
+		}
+		if err := apispectest.CheckWebhook(req.Context(), fmt.Sprint(p["event"]), req.Header, body); err != nil {
+			r.bad++
+			r.errs = append(r.errs, err.Error())
 		}
 		p["X-Event-Id"] = req.Header.Get("X-Event-Id")
 		r.got = append(r.got, p)
@@ -105,7 +112,7 @@ func TestOutgoingWebhooksOfARealMeeting(t *testing.T) {
 	require.Equal(t, events.StatusOpen, e["data"].(map[string]any)["status"])
 	hooks.mu.Lock()
 	defer hooks.mu.Unlock()
-	require.Zero(t, hooks.bad, "every signature checks with the first API key")
+	require.Zero(t, hooks.bad, "every signature checks with the first API key, every body with upstream's spec: %v", hooks.errs)
 }
 
 // Outgoing webhook URLs without anything to sign with: serve refuses to
