@@ -75,49 +75,92 @@ func (c Config) ConsumerConfig(t Target) jetstream.ConsumerConfig {
 // until ctx ends; Wait then returns once the deliveries in progress are
 // settled.
 func (d *Dispatcher) Start(ctx context.Context) error {
-	type started struct {
-		t    Target
-		cons jetstream.Consumer
-	}
-	var all []started
+	var conss []jetstream.Consumer
 	for _, t := range d.cfg.Targets {
-		cons, err := d.js.CreateOrUpdateConsumer(ctx, events.StreamEvents, d.cfg.ConsumerConfig(t))
+		cons, err := d.consumer(ctx, t)
 		if err != nil {
-			return fmt.Errorf("consumer %s for %s: %w", t.Consumer(), t.URL, err)
+			return err
 		}
-		all = append(all, started{t, cons})
+		conss = append(conss, cons)
 	}
-	for _, s := range all {
-		it, err := s.cons.Messages(jetstream.PullMaxMessages(d.cfg.Concurrency))
-		if err != nil {
-			return fmt.Errorf("consume %s: %w", s.t.Consumer(), err)
-		}
-		context.AfterFunc(ctx, it.Stop)
-		d.wg.Go(func() { d.run(ctx, s.t, it) })
-		d.cfg.Log.WithFields(logrus.Fields{"url": s.t.URL, "consumer": s.t.Consumer(), "events": s.t.Events}).Info("outgoing webhooks on")
+	for i, t := range d.cfg.Targets {
+		d.wg.Go(func() { d.run(ctx, t, conss[i]) })
+		d.cfg.Log.WithFields(logrus.Fields{"url": t.URL, "consumer": t.Consumer(), "events": t.Events}).Info("outgoing webhooks on")
 	}
 	return nil
+}
+
+// consumer creates or updates target t's consumer.
+func (d *Dispatcher) consumer(ctx context.Context, t Target) (jetstream.Consumer, error) {
+	cons, err := d.js.CreateOrUpdateConsumer(ctx, events.StreamEvents, d.cfg.ConsumerConfig(t))
+	if err != nil {
+		return nil, fmt.Errorf("consumer %s for %s: %w", t.Consumer(), t.URL, err)
+	}
+	return cons, nil
 }
 
 // Wait returns once every target's loop and delivery has ended.
 func (d *Dispatcher) Wait() { d.wg.Wait() }
 
-// run delivers target t's messages, Concurrency at once, until it stops.
-func (d *Dispatcher) run(ctx context.Context, t Target, it jetstream.MessagesContext) {
+// resumeDelay is the pause before a target's consumer is pulled from, or
+// made, again after a failure.
+const resumeDelay = time.Second
+
+// run delivers target t's messages from cons until ctx ends; should the
+// consumer go (deleted by hand, or the stream recreated), it makes it
+// again and goes on.
+func (d *Dispatcher) run(ctx context.Context, t Target, cons jetstream.Consumer) {
+	log := d.cfg.Log.WithFields(logrus.Fields{"url": t.URL, "consumer": t.Consumer()})
+	for {
+		if cons != nil {
+			err := d.consume(ctx, t, cons)
+			if ctx.Err() != nil {
+				return
+			}
+			log.WithError(err).Warn("outgoing webhooks: consumer lost; making it again")
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(resumeDelay):
+		}
+		var err error
+		if cons, err = d.consumer(ctx, t); err != nil {
+			log.WithError(err).Warn("outgoing webhooks: consumer not made; retrying")
+		}
+	}
+}
+
+// consume delivers cons's messages, Concurrency at once, until ctx ends
+// or the consumer is gone; it returns once its deliveries are settled.
+func (d *Dispatcher) consume(ctx context.Context, t Target, cons jetstream.Consumer) error {
+	it, err := cons.Messages(jetstream.PullMaxMessages(d.cfg.Concurrency))
+	if err != nil {
+		return err
+	}
+	stop := context.AfterFunc(ctx, it.Stop)
+	defer stop()
+	defer it.Stop()
 	sem := make(chan struct{}, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	log := d.cfg.Log.WithField("url", t.URL)
 	for {
 		msg, err := it.Next()
-		if errors.Is(err, jetstream.ErrMsgIteratorClosed) || ctx.Err() != nil {
+		switch {
+		case ctx.Err() != nil:
 			if msg != nil {
 				_ = msg.Nak()
 			}
-			return
-		}
-		if err != nil {
-			log.WithError(err).Warn("outgoing webhooks: pull failed; retrying")
+			return ctx.Err()
+		case errors.Is(err, jetstream.ErrMsgIteratorClosed), errors.Is(err, jetstream.ErrConsumerDeleted),
+			errors.Is(err, jetstream.ErrConsumerNotFound):
+			return err
+		case err != nil:
+			d.cfg.Log.WithError(err).WithField("url", t.URL).Debug("outgoing webhooks: pull failed; pulling again")
+			select {
+			case <-ctx.Done():
+			case <-time.After(100 * time.Millisecond):
+			}
 			continue
 		}
 		sem <- struct{}{}

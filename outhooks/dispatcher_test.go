@@ -191,3 +191,24 @@ func TestDispatcherStoppedMidDelivery(t *testing.T) {
 		})
 	}
 }
+
+// A target's consumer deleted under a running dispatcher is made again,
+// and the events published after that are delivered.
+func TestConsumerDeletedIsMadeAgain(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	r := newReceiver(t)
+	target := outhooks.Target{URL: r.URL("/hook")}
+	b.start(t, outhooks.Config{Targets: []outhooks.Target{target}})
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	require.NoError(t, b.JS.DeleteConsumer(ctx, events.StreamEvents, target.Consumer()))
+	require.Eventually(t, func() bool {
+		_, err := b.JS.Consumer(ctx, events.StreamEvents, target.Consumer())
+		return err == nil
+	}, 10*time.Second, 50*time.Millisecond, "made again")
+	const room = "Room-fffffffffffffff"
+	ev := b.publish(t, "lk:EV_1", events.EventMeetingStarted, room, sampleRoom(room))
+	require.Eventually(t, func() bool { return len(r.ids()) == 1 }, 10*time.Second, 20*time.Millisecond)
+	require.Equal(t, []string{ev.ID}, r.ids())
+}
