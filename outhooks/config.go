@@ -184,6 +184,9 @@ type Config struct {
 	Concurrency int
 	// PublishTimeout bounds the publication of a dead letter (default 10s).
 	PublishTimeout time.Duration
+	// ConsumerCheck is how often a target's consumer is checked; one that
+	// was deleted is made again (default 5s).
+	ConsumerCheck time.Duration
 	// Client sends the POSTs; default an http.Client without redirects.
 	Client *http.Client
 	Log    logrus.FieldLogger
@@ -214,6 +217,9 @@ func (c Config) WithDefaults() Config {
 	if c.PublishTimeout == 0 {
 		c.PublishTimeout = 10 * time.Second
 	}
+	if c.ConsumerCheck == 0 {
+		c.ConsumerCheck = 5 * time.Second
+	}
 	if c.Client == nil {
 		c.Client = &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	}
@@ -229,7 +235,7 @@ func (c Config) validate() error {
 		return fmt.Errorf("%w: no target URL", ErrConfig)
 	case c.Secret == "":
 		return fmt.Errorf("%w: no secret to sign with (OUTGOING_WEBHOOK_SECRET, or an API key)", ErrConfig)
-	case c.Timeout <= 0 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.PublishTimeout <= 0:
+	case c.Timeout <= 0 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.PublishTimeout <= 0 || c.ConsumerCheck <= 0:
 		return fmt.Errorf("%w: timeouts and retry delays must be positive, RetryMax at least RetryMin", ErrConfig)
 	case c.Tries < 1 || c.Concurrency < 1:
 		return fmt.Errorf("%w: tries and concurrency must be at least 1", ErrConfig)

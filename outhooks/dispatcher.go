@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -141,6 +142,30 @@ func (d *Dispatcher) consume(ctx context.Context, t Target, cons jetstream.Consu
 	stop := context.AfterFunc(ctx, it.Stop)
 	defer stop()
 	defer it.Stop()
+	// A deleted consumer does not always end the pull (no pull request
+	// pending when it went): check that it is still there.
+	var gone atomic.Bool
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		tick := time.NewTicker(d.cfg.ConsumerCheck)
+		defer tick.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+			}
+			cctx, cancel := context.WithTimeout(ctx, d.cfg.ConsumerCheck)
+			_, err := cons.Info(cctx)
+			cancel()
+			if errors.Is(err, jetstream.ErrConsumerNotFound) {
+				gone.Store(true)
+				it.Stop()
+				return
+			}
+		}
+	}()
 	sem := make(chan struct{}, d.cfg.Concurrency)
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -154,6 +179,9 @@ func (d *Dispatcher) consume(ctx context.Context, t Target, cons jetstream.Consu
 			return ctx.Err()
 		case errors.Is(err, jetstream.ErrMsgIteratorClosed), errors.Is(err, jetstream.ErrConsumerDeleted),
 			errors.Is(err, jetstream.ErrConsumerNotFound):
+			if gone.Load() {
+				return fmt.Errorf("%w: %w", jetstream.ErrConsumerNotFound, err)
+			}
 			return err
 		case err != nil:
 			d.cfg.Log.WithError(err).WithField("url", t.URL).Debug("outgoing webhooks: pull failed; pulling again")

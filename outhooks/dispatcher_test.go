@@ -199,7 +199,7 @@ func TestConsumerDeletedIsMadeAgain(t *testing.T) {
 	b := setup(t)
 	r := newReceiver(t)
 	target := outhooks.Target{URL: r.URL("/hook")}
-	b.start(t, outhooks.Config{Targets: []outhooks.Target{target}})
+	b.start(t, outhooks.Config{Targets: []outhooks.Target{target}, ConsumerCheck: 200 * time.Millisecond})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	require.NoError(t, b.JS.DeleteConsumer(ctx, events.StreamEvents, target.Consumer()))
