@@ -311,7 +311,7 @@ func (d *Dispatcher) giveUp(ctx context.Context, t Target, msg jetstream.Msg, me
 	dl := publish.Msg{
 		Subject: events.OutgoingDeadSubject(eventType),
 		// One dead letter per event and target, however often this runs.
-		MsgID: "dead:" + t.Consumer() + ":" + strconv.FormatUint(meta.Sequence.Stream, 10),
+		MsgID: deadMsgID(t, eventID, meta.Sequence.Stream),
 		Data:  msg.Data(),
 		Headers: map[string]string{
 			events.HeaderDeadReason:         reason,
@@ -330,6 +330,15 @@ func (d *Dispatcher) giveUp(ctx context.Context, t Target, msg jetstream.Msg, me
 		return
 	}
 	_ = msg.Term()
+}
+
+// deadMsgID is the Nats-Msg-Id of the dead letter of an event for t: by
+// the event's ID, else (a malformed event) by its stream sequence.
+func deadMsgID(t Target, eventID string, seq uint64) string {
+	if eventID == "" {
+		return "dead:" + t.Consumer() + ":seq:" + strconv.FormatUint(seq, 10)
+	}
+	return "dead:" + t.Consumer() + ":" + eventID
 }
 
 func (d *Dispatcher) observe(event, outcome string, took time.Duration) {
