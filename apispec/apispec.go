@@ -15,8 +15,13 @@ var openapiYAML []byte
 //go:embed webhooks.yaml
 var webhooksYAML []byte
 
-// YAML returns openapi.yaml, the rooms REST API, as the gateway serves it
-// (a copy: the caller may keep or change it).
+// ContentType is the media type openapi.yaml documents for itself at
+// GET /api/v1/openapi.yaml.
+const ContentType = "application/yaml"
+
+// YAML returns openapi.yaml, the rooms REST API, as the gateway serves it at
+// /api/v1/openapi.yaml with ContentType (a copy: the caller may keep or
+// change it).
 func YAML() []byte { return bytes.Clone(openapiYAML) }
 
 // WebhooksYAML returns webhooks.yaml, the webhook events of the dispatcher

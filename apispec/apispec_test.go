@@ -146,6 +146,7 @@ func TestEveryResponseHasASchema(t *testing.T) {
 				"%s: the 503's command ID is a valid Idempotency-Key", name)
 		}
 	}
+	require.NotNil(t, doc.Paths.Find("/openapi.yaml").Get.Responses.Status(http.StatusOK).Value.Content.Get(ContentType))
 	created := doc.Paths.Find("/rooms").Post.Responses.Value("201").Value
 	require.NotNil(t, created.Headers["Location"])
 	require.True(t, created.Headers["Location"].Value.Required)
@@ -199,4 +200,22 @@ func TestWebhooksShareTheRoomSchemas(t *testing.T) {
 	}
 	require.GreaterOrEqual(t, shared, 10, "the room and its parts")
 	require.Contains(t, hooks.Components.Schemas, "MeetRoom")
+}
+
+// Each file is self-contained: every $ref points inside it.
+func TestNoExternalRefs(t *testing.T) {
+	t.Parallel()
+	for name, data := range map[string][]byte{"openapi.yaml": openapiYAML, "webhooks.yaml": webhooksYAML} {
+		refs := 0
+		for _, line := range strings.Split(string(data), "\n") {
+			_, ref, ok := strings.Cut(line, "$ref:")
+			if !ok {
+				continue
+			}
+			refs++
+			ref = strings.Trim(strings.TrimSpace(ref), `'"`)
+			require.True(t, strings.HasPrefix(ref, "#/components/"), "%s: %s", name, line)
+		}
+		require.NotZero(t, refs, name)
+	}
 }

@@ -14,8 +14,11 @@ type DeadLetter struct {
 	// OriginalSubject is where the message was first published.
 	OriginalSubject string `json:"originalSubject"`
 	// CommandID is the command ID (webhook events: lk:<Nats-Msg-Id>, see
-	// WebhookMsgID).
+	// WebhookMsgID; outgoing webhooks: the domain event's ID).
 	CommandID string `json:"commandId"`
+	// TargetURL is the receiver of an outgoing webhook dead letter
+	// (rooms.dead.outgoing_<event type>).
+	TargetURL string `json:"targetUrl,omitempty"`
 	// Deliveries is how often the message was delivered before it died.
 	Deliveries uint64 `json:"deliveries"`
 	// Reason says why it died.

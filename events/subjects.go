@@ -76,6 +76,19 @@ const (
 	EventRecordingDeleted = "recording_deleted"
 )
 
+// Domain events of recordings (issue 16), from LiveKit's egress webhooks,
+// published when a webhook changed the stored recording (a duplicate or
+// an older state arriving late publishes nothing); data: the recording.
+const (
+	// EventRecordingStarted: an egress_started (status starting or active).
+	EventRecordingStarted = "recording_started"
+	// EventRecordingUpdated: an egress_updated (status active or ending).
+	EventRecordingUpdated = "recording_updated"
+	// EventRecordingEnded: an egress_ended (status complete, failed,
+	// aborted or limit_reached).
+	EventRecordingEnded = "recording_ended"
+)
+
 var commandIDPattern = regexp.MustCompile(`^[A-Za-z0-9_:-]{1,128}$`)
 
 // ValidCommandID reports whether id is a well-formed command ID: 1 to 128
@@ -86,6 +99,16 @@ func ValidCommandID(id string) bool { return commandIDPattern.MatchString(id) }
 // "rooms.cmd.create"); the empty string when subject is not a command.
 func CommandType(subject string) string {
 	t, ok := strings.CutPrefix(subject, CommandPrefix)
+	if !ok {
+		return ""
+	}
+	return t
+}
+
+// EventType returns the type of a domain event subject ("created" for
+// "rooms.events.created"); the empty string when subject is not one.
+func EventType(subject string) string {
+	t, ok := strings.CutPrefix(subject, EventPrefix)
 	if !ok {
 		return ""
 	}
@@ -109,6 +132,22 @@ func DeadSubject(subject string) string {
 		return DeadPrefix + "webhook_" + sanitizeToken(e)
 	}
 	return DeadPrefix + "unknown"
+}
+
+// Outgoing webhook dead letters (package outhooks, issue 16).
+const (
+	// OutgoingDeadPrefix prefixes the dead letter subject of an outgoing
+	// webhook given up: rooms.dead.outgoing_<event type>.
+	OutgoingDeadPrefix = DeadPrefix + "outgoing_"
+	// HeaderDeadTargetURL is the receiver an outgoing webhook dead letter
+	// was meant for.
+	HeaderDeadTargetURL = "Roomkeeper-Dead-Target-Url"
+)
+
+// OutgoingDeadSubject is where the dead letter of an outgoing webhook for
+// a domain event of eventType goes: rooms.dead.outgoing_<eventType>.
+func OutgoingDeadSubject(eventType string) string {
+	return OutgoingDeadPrefix + sanitizeToken(eventType)
 }
 
 // sanitizeToken keeps a subject token a single valid token.

@@ -21,6 +21,7 @@ func deadLetterOf(seq uint64, subject string, h nats.Header, t time.Time, data [
 		OriginalSubject: h.Get(events.HeaderDeadSubject),
 		CommandID:       h.Get(events.HeaderDeadCommandID),
 		Reason:          h.Get(events.HeaderDeadReason),
+		TargetURL:       h.Get(events.HeaderDeadTargetURL),
 	}
 	d.Deliveries, _ = strconv.ParseUint(h.Get(events.HeaderDeadDeliveries), 10, 64)
 	d.OriginalSeq, _ = strconv.ParseUint(h.Get(events.HeaderDeadStreamSequence), 10, 64)
@@ -130,6 +131,12 @@ func replayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID s
 		d.Data = body
 	}
 	subj := d.OriginalSubject
+	if d.TargetURL != "" {
+		// Publishing the domain event again would send it to every
+		// consumer of ROOMS_EVENTS, not only to this receiver.
+		return "", fmt.Errorf("%w: an outgoing webhook of %s to %s; roomkeeper does not send it again (publishing the event again would reach every consumer of %s); its body is the domain event",
+			ErrNotReplayable, subj, d.TargetURL, events.StreamEvents)
+	}
 	if events.CommandType(subj) == "" && !strings.HasPrefix(subj, events.WebhookPrefix) || strings.ContainsAny(subj, "*> \t\r\n") {
 		return "", fmt.Errorf("%w: original subject %q", ErrNotReplayable, subj)
 	}

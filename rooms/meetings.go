@@ -79,7 +79,8 @@ func (r *Rooms) roomStarted(ctx context.Context, job *handler.Job[RoomStarted]) 
 		return nil, err
 	}
 	out := &handler.Outcome{Data: map[string]string{"roomId": room.RoomID}}
-	return out, out.Event(job.ID, events.EventMeetingStarted, id, eventTime(job.Msg.Event, job.Now), map[string]string{"roomId": id})
+	// The room as the start left it, as upstream's meetingStarted carries it.
+	return out, out.Event(job.ID, events.EventMeetingStarted, id, eventTime(job.Msg.Event, job.Now), room.View())
 }
 
 // roomFinishedHandler applies LiveKit's room_finished: the room's
@@ -112,6 +113,10 @@ type finishPlan struct {
 	// Trace is the traceparent of the command that scheduled the end
 	// action (store.Room.EndTrace): the finish continues its trace.
 	Trace string `json:"trace,omitempty"`
+	// Room is the room as it was when its end was decided (finishDelete),
+	// the data of its meeting_ended (a plan stored before it was kept
+	// gives {roomId}).
+	Room *events.Room `json:"room,omitempty"`
 }
 
 // Plan reads the room before the claim, so the decision is stored with it.
@@ -140,7 +145,8 @@ func (r *Rooms) finishPlanOf(ctx context.Context, room *store.Room) (finishPlan,
 		if err != nil {
 			return finishPlan{}, err
 		}
-		return finishPlan{Action: finishDelete, Recordings: recordingViews(recs), Trace: room.EndTrace}, nil
+		view := room.View()
+		return finishPlan{Action: finishDelete, Recordings: recordingViews(recs), Trace: room.EndTrace, Room: &view}, nil
 	case room.MeetingEndAction == events.EndActionClose:
 		return finishPlan{Action: finishClose, Trace: room.EndTrace}, nil
 	default:
@@ -174,11 +180,16 @@ func (h roomFinishedHandler) Handle(ctx context.Context, job *handler.Job[RoomFi
 // (the sweep's guard against a webhook that came in meanwhile); it
 // reports whether the end was applied.
 func (r *Rooms) finishMeeting(ctx context.Context, cause, id string, plan finishPlan, version int64, at time.Time, out *handler.Outcome) (bool, error) {
-	ended := func() error {
-		return out.Event(cause, events.EventMeetingEnded, id, at, map[string]string{"roomId": id})
+	// meeting_ended carries the room (as upstream's meetingEnded does),
+	// or {roomId} when it is gone.
+	ended := func(room *events.Room) error {
+		if room == nil {
+			return out.Event(cause, events.EventMeetingEnded, id, at, map[string]string{"roomId": id})
+		}
+		return out.Event(cause, events.EventMeetingEnded, id, at, room)
 	}
 	if plan.Action == finishDelete {
-		if err := ended(); err != nil {
+		if err := ended(plan.Room); err != nil {
 			return false, err
 		}
 		return true, r.deleteNow(ctx, cause, id, plan.Recordings, at, out)
@@ -198,7 +209,7 @@ func (r *Rooms) finishMeeting(ctx context.Context, cause, id string, plan finish
 	})
 	if errors.Is(err, errGone) {
 		// Deleted meanwhile: its meeting still ended.
-		return true, ended()
+		return true, ended(nil)
 	}
 	if err != nil {
 		return false, err
@@ -206,7 +217,8 @@ func (r *Rooms) finishMeeting(ctx context.Context, cause, id string, plan finish
 	if version >= 0 && !room.WasApplied(cause) {
 		return false, nil // changed meanwhile: the next sweep looks again
 	}
-	if err := ended(); err != nil {
+	view := room.View()
+	if err := ended(&view); err != nil {
 		return false, err
 	}
 	if plan.Action == finishClose {

@@ -89,6 +89,17 @@ func TestRoomFinishedCrashBetweenStepsPublishesItsEventsOnce(t *testing.T) {
 
 				require.Equal(t, []string{events.EventID(ledgerID, events.EventMeetingEnded, room)},
 					b.eventIDs(t, events.EventSubject(events.EventMeetingEnded)))
+				// meeting_ended carries the room as its end left it (as it
+				// was, for an end that deleted it), as upstream's
+				// meetingEnded does.
+				ended := meetingRoom(t, b.eventsOfRoom(t, events.EventMeetingEnded, room)[0])
+				require.Equal(t, room, ended.RoomID)
+				require.NotEmpty(t, ended.RoomName)
+				require.Equal(t, map[string]string{
+					events.EndActionDelete: events.StatusActiveMeeting,
+					events.EndActionClose:  events.StatusClosed,
+					events.EndActionNone:   events.StatusOpen,
+				}[action], ended.Status)
 				switch action {
 				case events.EndActionDelete:
 					require.False(t, b.Exists(t, room))
@@ -127,6 +138,17 @@ func TestRoomStartedMakesTheRoomActive(t *testing.T) {
 	require.Eventually(t, func() bool { return b.storedRoom(t, room).Status == events.StatusActiveMeeting }, 30*time.Second, 20*time.Millisecond)
 	require.Eventually(t, b.webhooksSettled, 30*time.Second, 20*time.Millisecond)
 	require.Len(t, b.eventIDs(t, events.EventSubject(events.EventMeetingStarted)), 1)
+	started := meetingRoom(t, b.eventsOfRoom(t, events.EventMeetingStarted, room)[0])
+	require.Equal(t, room, started.RoomID)
+	require.Equal(t, events.StatusActiveMeeting, started.Status, "the room as the start left it")
+}
+
+// meetingRoom is the room a meeting event carries.
+func meetingRoom(t *testing.T, ev events.Event) events.Room {
+	t.Helper()
+	var r events.Room
+	require.NoError(t, json.Unmarshal(ev.Data, &r))
+	return r
 }
 
 // A room_finished for a room roomkeeper does not know changes nothing and

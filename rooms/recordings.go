@@ -3,6 +3,7 @@ package rooms
 import (
 	"context"
 	"errors"
+	"time"
 
 	lkproto "github.com/livekit/protocol/livekit"
 	"github.com/sirupsen/logrus"
@@ -48,20 +49,97 @@ func decodeEgress[M any](wrap func(*lkproto.WebhookEvent) M) handler.Decoder[M] 
 	}
 }
 
+// egressMsg is one of the egress webhook messages.
+type egressMsg interface {
+	EgressStarted | EgressUpdated | EgressEnded
+	Subject() string
+}
+
+// webhookOf is the LiveKit event an egress message carries.
+func webhookOf[M egressMsg](m M) *lkproto.WebhookEvent {
+	switch m := any(m).(type) {
+	case EgressStarted:
+		return m.Event
+	case EgressUpdated:
+		return m.Event
+	case EgressEnded:
+		return m.Event
+	}
+	return nil
+}
+
+// egressHandler handles one kind of egress webhook: it keeps the
+// recording state and, when that state changed what the store held,
+// publishes eventType (recording_started, recording_updated or
+// recording_ended, as upstream sends recordingStarted, recordingUpdated
+// and recordingEnded for egress_started, egress_updated and egress_ended).
+type egressHandler[M egressMsg] struct {
+	*Rooms
+	eventType string
+}
+
+// recordingPlan is the decision of an egress webhook, taken before the
+// claim and stored with it: whether its state is news (newer than the
+// stored one). A re-run after a crash, finding its own state already
+// stored, still publishes the event the first run decided on.
+type recordingPlan struct {
+	Emit bool `json:"emit"`
+}
+
+// Plan compares the webhook's state with the stored one.
+func (h egressHandler[M]) Plan(ctx context.Context, msg M, _ time.Time) (any, error) {
+	return h.planEgress(ctx, webhookOf(msg))
+}
+
+func (h egressHandler[M]) planEgress(ctx context.Context, ev *lkproto.WebhookEvent) (recordingPlan, error) {
+	info := ev.GetEgressInfo()
+	room, err := h.Store.GetRoom(ctx, info.GetRoomName())
+	if errors.Is(err, store.ErrNotFound) {
+		return recordingPlan{}, nil
+	}
+	if err != nil {
+		return recordingPlan{}, err
+	}
+	old, err := h.Store.GetRecording(ctx, info.GetEgressId())
+	if errors.Is(err, store.ErrNotFound) {
+		return recordingPlan{Emit: true}, nil
+	}
+	if err != nil {
+		return recordingPlan{}, err
+	}
+	return recordingPlan{Emit: recordingOf(info, room.RoomName).Newer(old)}, nil
+}
+
+// Handle stores the state and publishes the event the plan decided on.
+func (h egressHandler[M]) Handle(ctx context.Context, job *handler.Job[M]) (*handler.Outcome, error) {
+	ev := webhookOf(job.Msg)
+	plan, err := handler.Plan(ctx, job, func() (recordingPlan, error) { return h.planEgress(ctx, ev) })
+	if err != nil {
+		return nil, err
+	}
+	out, rec, err := h.ingestEgress(ctx, job.Log, ev)
+	if err != nil || rec == nil || !plan.Emit {
+		return out, err
+	}
+	view := rec.View()
+	// One event per egress state: the event ID names the egress.
+	e, err := events.NewEvent(job.ID, h.eventType, rec.RoomID, eventTime(ev, job.Now), view)
+	if err != nil {
+		return nil, err
+	}
+	e.ID = events.EventID(job.ID, h.eventType, rec.RoomID+":"+rec.EgressID)
+	out.Events = append(out.Events, e)
+	return out, nil
+}
+
 // registerRecordings adds the handlers of LiveKit's egress webhooks.
 func (r *Rooms) registerRecordings(reg *handler.Registry) error {
 	return errors.Join(
-		handler.Register(reg, handler.Func[EgressStarted](func(ctx context.Context, job *handler.Job[EgressStarted]) (*handler.Outcome, error) {
-			return r.ingestEgress(ctx, job.Log, job.Msg.Event)
-		}), handler.Options[EgressStarted]{NoResult: true,
+		handler.Register(reg, egressHandler[EgressStarted]{r, events.EventRecordingStarted}, handler.Options[EgressStarted]{NoResult: true,
 			Decode: decodeEgress(func(e *lkproto.WebhookEvent) EgressStarted { return EgressStarted{e} })}),
-		handler.Register(reg, handler.Func[EgressUpdated](func(ctx context.Context, job *handler.Job[EgressUpdated]) (*handler.Outcome, error) {
-			return r.ingestEgress(ctx, job.Log, job.Msg.Event)
-		}), handler.Options[EgressUpdated]{NoResult: true,
+		handler.Register(reg, egressHandler[EgressUpdated]{r, events.EventRecordingUpdated}, handler.Options[EgressUpdated]{NoResult: true,
 			Decode: decodeEgress(func(e *lkproto.WebhookEvent) EgressUpdated { return EgressUpdated{e} })}),
-		handler.Register(reg, handler.Func[EgressEnded](func(ctx context.Context, job *handler.Job[EgressEnded]) (*handler.Outcome, error) {
-			return r.ingestEgress(ctx, job.Log, job.Msg.Event)
-		}), handler.Options[EgressEnded]{NoResult: true,
+		handler.Register(reg, egressHandler[EgressEnded]{r, events.EventRecordingEnded}, handler.Options[EgressEnded]{NoResult: true,
 			Decode: decodeEgress(func(e *lkproto.WebhookEvent) EgressEnded { return EgressEnded{e} })}),
 	)
 }
@@ -71,25 +149,25 @@ func (r *Rooms) registerRecordings(reg *handler.Registry) error {
 // and any number of times): keyed by egress ID and ordered by the egress's
 // update time, so every delivery and every order converges on the latest
 // state. An egress of a room roomkeeper does not know is ignored, as
-// upstream ignores events that are not its own.
-func (r *Rooms) ingestEgress(ctx context.Context, log logrus.FieldLogger, ev *lkproto.WebhookEvent) (*handler.Outcome, error) {
+// upstream ignores events that are not its own (rec is then nil).
+func (r *Rooms) ingestEgress(ctx context.Context, log logrus.FieldLogger, ev *lkproto.WebhookEvent) (out *handler.Outcome, rec *store.Recording, err error) {
 	info := ev.GetEgressInfo()
 	log = log.WithField("room_id", info.GetRoomName()).WithField("egress_id", info.GetEgressId())
 	room, err := r.Store.GetRoom(ctx, info.GetRoomName())
 	if errors.Is(err, store.ErrNotFound) {
 		log.Debug("egress of a room roomkeeper does not know; ignored")
-		return &handler.Outcome{}, nil
+		return &handler.Outcome{}, nil, nil
 	}
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	rec := recordingOf(info, room.RoomName)
+	rec = recordingOf(info, room.RoomName)
 	stored, err := r.Store.PutRecording(ctx, rec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	log.WithField("status", rec.Status).WithField("stored", stored).Debug("recording metadata")
-	return &handler.Outcome{Data: rec.View()}, nil
+	return &handler.Outcome{Data: rec.View()}, rec, nil
 }
 
 // recordingOf is the recording metadata of an egress (upstream

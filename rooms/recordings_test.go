@@ -3,6 +3,7 @@ package rooms_test
 import (
 	"context"
 	"encoding/json"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -11,6 +12,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
+	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/store"
 )
 
@@ -86,6 +88,12 @@ func TestEgressWebhooksKeepRecordingMetadata(t *testing.T) {
 	require.Equal(t, room+"--EG_1", got.RecordingID())
 	_, err = b.Store.GetRecording(ctxT(t, 5*time.Second), "EG_9")
 	require.ErrorIs(t, err, store.ErrNotFound, "an egress of a room roomkeeper does not know is ignored")
+	// Only the state that changed the store was published: one
+	// recording_ended, none for the older started and updated.
+	require.Len(t, b.eventsOfRoom(t, events.EventRecordingEnded, room), 1)
+	require.Empty(t, b.eventsOfRoom(t, events.EventRecordingUpdated, room))
+	require.Empty(t, b.eventsOfRoom(t, events.EventRecordingStarted, room))
+	require.Empty(t, b.eventsOfRoom(t, events.EventRecordingStarted, "Unknown-aaaaaaaaaaaaaaa"))
 
 	// A second recording, in progress: a delete of the room now has
 	// recordings to weigh (room_has_recordings).
@@ -124,6 +132,56 @@ func TestEgressWebhookWithoutEgressIsDeadLettered(t *testing.T) {
 	require.Eventually(t, func() bool {
 		return len(b.StreamMsgs(t, events.StreamDead, "rooms.dead.webhook_egress_updated")) == 1
 	}, 30*time.Second, 20*time.Millisecond)
+}
+
+// Each egress webhook that changes the stored recording publishes its
+// event (recording_started, recording_updated, recording_ended, data: the
+// recording with the room's name); the same state again under another
+// webhook ID publishes nothing; a crash after the state was stored but
+// before the completion still publishes the event once on the
+// redelivery (the decision is the plan, stored with the claim).
+func TestEgressWebhooksPublishRecordingEvents(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{Topology: func(top *natsapi.Topology) { top.AckWait = time.Second }})
+	var crashed atomic.Bool
+	b.Start(t, workertest.WorkerOpts{Fault: func(s, id string) bool {
+		return s == "applied" && id == "lk:EV_r2" && crashed.CompareAndSwap(false, true)
+	}})
+	const room = "Rec-bbbbbbbbbbbbbbb"
+	b.insertRoom(t, room, nil, func(r *store.Room) { r.RoomName = "Recorded" })
+	hook := b.receiver(t, hookKey, hookSecret)
+	post := func(ev *lkproto.WebhookEvent) { postWebhook(t, hook.URL, hookKey, hookSecret, ev) }
+	t0 := time.Now()
+
+	post(egressEvent("EV_r1", "egress_started", room, "EG_1", lkproto.EgressStatus_EGRESS_STARTING, t0))
+	b.ledgerDone(t, "EV_r1")
+	post(egressEvent("EV_r1b", "egress_started", room, "EG_1", lkproto.EgressStatus_EGRESS_STARTING, t0))
+	b.ledgerDone(t, "EV_r1b")
+	post(egressEvent("EV_r2", "egress_updated", room, "EG_1", lkproto.EgressStatus_EGRESS_ACTIVE, t0.Add(time.Second)))
+	b.ledgerDone(t, "EV_r2")
+	require.True(t, crashed.Load())
+	post(egressEvent("EV_r3", "egress_ended", room, "EG_1", lkproto.EgressStatus_EGRESS_FAILED, t0.Add(2*time.Second)))
+	b.ledgerDone(t, "EV_r3")
+	require.Eventually(t, b.webhooksSettled, 30*time.Second, 20*time.Millisecond)
+
+	for _, tt := range []struct{ eventType, cause, status string }{
+		{events.EventRecordingStarted, "EV_r1", store.RecordingStarting},
+		{events.EventRecordingUpdated, "EV_r2", store.RecordingActive},
+		{events.EventRecordingEnded, "EV_r3", store.RecordingFailed},
+	} {
+		evs := b.eventsOfRoom(t, tt.eventType, room)
+		require.Len(t, evs, 1, tt.eventType)
+		require.Equal(t, events.EventID("lk:"+tt.cause, tt.eventType, room+":EG_1"), evs[0].ID)
+		var rec events.Recording
+		require.NoError(t, jsonUnmarshal(evs[0].Data, &rec))
+		require.Equal(t, tt.status, rec.Status, tt.eventType)
+		require.Equal(t, room+"--EG_1", rec.RecordingID)
+		require.Equal(t, "Recorded", rec.RoomName)
+	}
+	var ended events.Recording
+	require.NoError(t, jsonUnmarshal(b.eventsOfRoom(t, events.EventRecordingEnded, room)[0].Data, &ended))
+	require.Equal(t, "encoder crashed", ended.Error)
+	require.NotNil(t, ended.EndDate)
 }
 
 func jsonUnmarshal(raw []byte, v any) error { return json.Unmarshal(raw, v) }

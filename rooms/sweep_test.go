@@ -241,7 +241,11 @@ func TestSweepReconcilesLostRoomFinished(t *testing.T) {
 		var ev events.Event
 		require.NoError(t, json.Unmarshal(m.Data(), &ev))
 		subjects = append(subjects, ev.Subject)
-		require.JSONEq(t, fmt.Sprintf(`{"roomId":%q}`, ev.Subject), string(ev.Data))
+		// The room, as the end left it (as it was, for DeleteGone).
+		var room events.Room
+		require.NoError(t, json.Unmarshal(ev.Data, &room))
+		require.Equal(t, ev.Subject, room.RoomID)
+		require.Equal(t, "Room "+ev.Subject, room.RoomName)
 		require.Equal(t, events.EventID("sweep-r1", events.EventMeetingEnded, ev.Subject), ev.ID)
 	}
 	require.ElementsMatch(t, []string{"DeleteGone-aaaaaaaaaaaaaaa", "CloseGone-aaaaaaaaaaaaaaa", "ActiveGone-aaaaaaaaaaaaaaa"}, subjects)

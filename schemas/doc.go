@@ -24,8 +24,10 @@
 //   - event: the CloudEvents 1.0 envelope of rooms.events.<type>, whose data
 //     is checked by type: meetroom for created; room for
 //     preferences_updated and marked_for_deletion; event.deleted ({roomId, roomName?, forced?}) for
-//     deleted; event.meeting ({roomId}) for meeting_started and
-//     meeting_ended;
+//     deleted; meetroom, or event.meeting ({roomId}) when the room was
+//     gone, for meeting_started and meeting_ended; event.recording for
+//     recording_started, recording_updated, recording_ended and
+//     recording_deleted;
 //   - livekit.webhook: the LiveKit webhook events roomkeeper reads;
 //   - dead.headers: the headers of a dead letter on rooms.dead.<type>, whose
 //     body is the original message body, unchanged.

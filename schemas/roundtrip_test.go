@@ -185,12 +185,16 @@ func TestRoundTripEvents(t *testing.T) {
 		events.EventRolesUpdated:       sampleMeetView(),
 		events.EventAccessUpdated:      sampleMeetView(),
 		events.EventDeleted:            map[string]any{"roomId": room.RoomID, "roomName": room.RoomName, "forced": true},
-		events.EventMeetingStarted:     map[string]string{"roomId": room.RoomID},
+		events.EventMeetingStarted:     sampleMeetView(),
 		events.EventMeetingEnded:       map[string]string{"roomId": room.RoomID},
 		events.EventDeletionScheduled:  sampleMeetView(),
 		events.EventClosed:             sampleMeetView(),
 		events.EventRecordingDeleted: (&store.Recording{EgressID: "EG_1", RoomID: room.RoomID, Status: store.RecordingComplete,
 			Filename: "f.mp4", StartDate: 1, EndDate: 2, Duration: 1.5, Size: 10}).View(),
+		events.EventRecordingStarted: (&store.Recording{EgressID: "EG_1", RoomID: room.RoomID, Status: store.RecordingStarting, StartDate: 1}).View(),
+		events.EventRecordingUpdated: (&store.Recording{EgressID: "EG_1", RoomID: room.RoomID, Status: store.RecordingActive, StartDate: 1}).View(),
+		events.EventRecordingEnded: (&store.Recording{EgressID: "EG_1", RoomID: room.RoomID, Status: store.RecordingFailed,
+			StartDate: 1, EndDate: 2, Error: "encoder crashed"}).View(),
 	}
 	require.ElementsMatch(t, schemas.EventTypes, func() []string {
 		var ks []string

@@ -73,6 +73,9 @@ var EventTypes = []string{
 	events.EventDeletionScheduled,
 	events.EventClosed,
 	events.EventRecordingDeleted,
+	events.EventRecordingStarted,
+	events.EventRecordingUpdated,
+	events.EventRecordingEnded,
 }
 
 // Names of schemas that are not tied to one subject.

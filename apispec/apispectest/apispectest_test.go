@@ -192,6 +192,8 @@ func TestTransportRejectsNonConforming(t *testing.T) {
 			answer{status: 404, body: `{"error":"Room Error"}`}, `message`},
 		{"a time-out without its command ID", http.MethodPost, "/api/v1/rooms", `{}`,
 			answer{status: 503, body: `{"error":"Service Unavailable","message":"retry"}`}, `commandId`},
+		{"a listed room with a property it does not have", http.MethodGet, "/api/v1/rooms", "",
+			answer{status: 200, body: `{"rooms":[{"roomId":"r","secret":"s"}],"_extraFields":["config","roles"],"pagination":{"isTruncated":false,"maxItems":10}}`}, `secret`},
 		{"a list without pagination", http.MethodGet, "/api/v1/rooms", "",
 			answer{status: 200, body: `{"rooms":[],"_extraFields":["config","roles"]}`}, `pagination`},
 		{"an undocumented status", http.MethodGet, "/api/v1/rooms/r", "",

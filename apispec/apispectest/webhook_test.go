@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"net/http"
 	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -52,6 +53,8 @@ func TestValidateWebhookAcceptsUpstreamEvents(t *testing.T) {
 		"meetingStarted":   meetingStarted,
 		"recordingStarted": recordingStarted,
 		"recordingEnded":   recordingEnded,
+		"recordingUpdated": strings.ReplaceAll(strings.ReplaceAll(recordingStarted, "recordingStarted", "recordingUpdated"), "starting", "active"),
+		"meetingEnded":     strings.ReplaceAll(strings.ReplaceAll(meetingStarted, "meetingStarted", "meetingEnded"), "active_meeting", "open"),
 	} {
 		rec := &recorder{TB: t}
 		apispectest.ValidateWebhook(rec, event, signed(1620000000000, body), []byte(body))

@@ -27,6 +27,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/tracing"
 	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/natsapi"
+	"github.com/roomkeeper/roomkeeper/outhooks"
 	"github.com/roomkeeper/roomkeeper/queries"
 	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/scheduler"
@@ -77,6 +78,10 @@ type App struct {
 	workerDown atomic.Pointer[string]
 	// traces flushes and stops the tracer provider (internal/tracing).
 	traces func(context.Context) error
+
+	// hooks is the outgoing webhook dispatcher (role dispatcher, with
+	// OUTGOING_WEBHOOK_URLS set), made by Start, started by Run.
+	hooks *outhooks.Dispatcher
 }
 
 // Start brings the roles up; Run then serves until ctx ends.
@@ -140,6 +145,7 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	a.metrics = metrics.New(metrics.Config{
 		JetStream: a.js, Log: log.WithField("component", "metrics"),
 		WorkerOutcomes: workers.Outcomes(), WebhookOutcomes: webhooks.Outcomes(),
+		OutgoingEvents: outhooks.Events, OutgoingOutcomes: outhooks.Outcomes,
 	})
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	if err := a.mountRoomLinks(mux); err != nil {
@@ -158,6 +164,11 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	}
 	if roles.API {
 		if err := a.mountAPI(ctx, mux); err != nil {
+			return a, err
+		}
+	}
+	if roles.Dispatcher {
+		if a.hooks, err = a.newDispatcher(); err != nil {
 			return a, err
 		}
 	}

@@ -1,10 +1,67 @@
 package app
 
-import "context"
+import (
+	"context"
+	"errors"
+	"fmt"
 
-// startDispatcher starts the outgoing webhook dispatcher: the dispatcher
-// role (issue 16).
-func (a *App) startDispatcher(_ context.Context, _ func(string, func(context.Context) error)) error {
-	a.log.Warn("the outgoing webhook dispatcher is not built yet")
+	"github.com/roomkeeper/roomkeeper/internal/apikeys"
+	"github.com/roomkeeper/roomkeeper/outhooks"
+)
+
+// ErrNoWebhookSecret: outgoing webhook URLs are set but there is nothing
+// to sign them with (neither OUTGOING_WEBHOOK_SECRET nor an API key).
+var ErrNoWebhookSecret = errors.New("OUTGOING_WEBHOOK_URLS is set but there is no secret to sign with: set OUTGOING_WEBHOOK_SECRET, or API_KEYS / API_KEYS_FILE (the first API key is the default, as in OpenVidu Meet)")
+
+// newDispatcher makes the outgoing webhook dispatcher of the dispatcher
+// role (issue 16): nil without OUTGOING_WEBHOOK_URLS; ErrNoWebhookSecret
+// without a secret (OUTGOING_WEBHOOK_SECRET, else the first API key).
+func (a *App) newDispatcher() (*outhooks.Dispatcher, error) {
+	log := a.log.WithField("role", "dispatcher")
+	targets, err := outhooks.ParseTargets(a.cfg.OutgoingWebhookURLs)
+	if err != nil {
+		return nil, err
+	}
+	if len(targets) == 0 {
+		log.Info("OUTGOING_WEBHOOK_URLS unset: the outgoing webhook dispatcher is off")
+		return nil, nil
+	}
+	secret, err := a.webhookSecret()
+	if err != nil {
+		return nil, err
+	}
+	return outhooks.New(outhooks.Config{
+		Targets: targets, Secret: secret,
+		Timeout:  a.cfg.OutgoingWebhookTimeout,
+		RetryMin: a.cfg.OutgoingWebhookRetryMin, RetryMax: a.cfg.OutgoingWebhookRetryMax, Tries: a.cfg.OutgoingWebhookTries,
+		Log: log, Metrics: a.metrics,
+	}, a.js)
+}
+
+// startDispatcher starts the dispatcher Start made, if any: its consumers
+// on ROOMS_EVENTS, one per target URL.
+func (a *App) startDispatcher(ctx context.Context, run func(string, func(context.Context) error)) error {
+	if a.hooks == nil {
+		return nil
+	}
+	if err := a.hooks.Start(ctx); err != nil {
+		return fmt.Errorf("outgoing webhooks: %w", err)
+	}
+	run("dispatcher", func(ctx context.Context) error { <-ctx.Done(); a.hooks.Wait(); return nil })
 	return nil
+}
+
+// webhookSecret is OUTGOING_WEBHOOK_SECRET, else the first API key.
+func (a *App) webhookSecret() (string, error) {
+	if a.cfg.OutgoingWebhookSecret != "" {
+		return a.cfg.OutgoingWebhookSecret, nil
+	}
+	keys, err := apikeys.New(a.cfg.APIKeys, a.cfg.APIKeysFile)
+	if errors.Is(err, apikeys.ErrNoKeys) {
+		return "", ErrNoWebhookSecret
+	}
+	if err != nil {
+		return "", fmt.Errorf("outgoing webhook secret: %w", err)
+	}
+	return keys.First(), nil
 }

@@ -51,8 +51,13 @@ func TestLayering(t *testing.T) {
 		}, "the room link pages read through the rooms.api.* queries, in any role"},
 		{"internal/tracing", func(d string) bool { return strings.HasPrefix(d, "github.com/nats-io/") },
 			"tracing carries trace context in plain header maps, so the LiveKit client and others can use it without NATS"},
-		{"internal/metrics", func(d string) bool { return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" },
+		{"internal/metrics", func(d string) bool {
+			return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" || d == module+"/outhooks"
+		},
 			"metrics implement the observers of the packages they watch without importing them"},
+		{"outhooks", func(d string) bool {
+			return d == module+"/workers" || d == module+"/rooms" || d == module+"/handler" || strings.HasPrefix(d, module+"/store")
+		}, "the dispatcher sends the domain events as they are: it neither runs commands nor reads the store"},
 	}
 	for _, r := range rules {
 		for _, d := range deps(t, r.pkg) {

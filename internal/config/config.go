@@ -15,6 +15,7 @@ import (
 	"github.com/sirupsen/logrus"
 
 	"github.com/roomkeeper/roomkeeper/internal/embedded"
+	"github.com/roomkeeper/roomkeeper/outhooks"
 )
 
 // ErrInvalid: a setting is out of range.
@@ -123,6 +124,12 @@ type Config struct {
 	// webhook events, POSTed and signed as upstream does.
 	OutgoingWebhookURLs   string `name:"outgoing-webhook-urls" env:"OUTGOING_WEBHOOK_URLS" help:"Comma-separated URLs to POST OpenVidu Meet webhook events to; 'URL|meetingStarted,meetingEnded' sends only those events to URL. Empty: the dispatcher is off."`
 	OutgoingWebhookSecret string `name:"outgoing-webhook-secret" env:"OUTGOING_WEBHOOK_SECRET" help:"Key of the HMAC-SHA256 X-Signature of outgoing webhooks; default: the first API key (what OpenVidu Meet signs with)."`
+	// Delivery of outgoing webhooks: retries through JetStream (nak with
+	// a delay doubling from the min to the max), then a dead letter.
+	OutgoingWebhookTimeout  time.Duration `name:"outgoing-webhook-timeout" env:"OUTGOING_WEBHOOK_TIMEOUT" default:"10s" help:"How long one outgoing webhook POST may take."`
+	OutgoingWebhookRetryMin time.Duration `name:"outgoing-webhook-retry-min" env:"OUTGOING_WEBHOOK_RETRY_MIN" default:"1s" help:"Delay before the first retry of a failed outgoing webhook; doubled after each further failure."`
+	OutgoingWebhookRetryMax time.Duration `name:"outgoing-webhook-retry-max" env:"OUTGOING_WEBHOOK_RETRY_MAX" default:"5m" help:"Longest delay between retries of an outgoing webhook."`
+	OutgoingWebhookTries    int           `name:"outgoing-webhook-tries" env:"OUTGOING_WEBHOOK_TRIES" default:"15" help:"Tries of an outgoing webhook before it becomes a dead letter (default schedule: about 33 minutes)."`
 
 	// The command ledger's pruning, done by every sweep (issue 17):
 	// rooms.SweepConfig.LedgerRetention and MaxPrune.
@@ -159,6 +166,10 @@ func Default() Config {
 		APICommandTimeout:       10 * time.Second,
 		LedgerRetention:         MinLedgerRetention * 7,
 		LedgerPruneMax:          10000,
+		OutgoingWebhookTimeout:  10 * time.Second,
+		OutgoingWebhookRetryMin: time.Second,
+		OutgoingWebhookRetryMax: 5 * time.Minute,
+		OutgoingWebhookTries:    15,
 		LogLevel:                "info",
 		LogFormat:               "text",
 	}
@@ -258,6 +269,17 @@ func (c *Config) Validate() error {
 	}
 	if c.LedgerPruneMax < 1 || c.LedgerPruneMax > 1_000_000 {
 		bad("LEDGER_PRUNE_MAX %d not in 1..1000000", c.LedgerPruneMax)
+	}
+	if _, err := outhooks.ParseTargets(c.OutgoingWebhookURLs); err != nil {
+		bad("OUTGOING_WEBHOOK_URLS: %v", err)
+	}
+	switch {
+	case c.OutgoingWebhookTimeout < 100*time.Millisecond || c.OutgoingWebhookTimeout > 5*time.Minute:
+		bad("OUTGOING_WEBHOOK_TIMEOUT %s not in 100ms..5m", c.OutgoingWebhookTimeout)
+	case c.OutgoingWebhookRetryMin <= 0 || c.OutgoingWebhookRetryMax < c.OutgoingWebhookRetryMin:
+		bad("OUTGOING_WEBHOOK_RETRY_MIN %s must be positive and at most OUTGOING_WEBHOOK_RETRY_MAX %s", c.OutgoingWebhookRetryMin, c.OutgoingWebhookRetryMax)
+	case c.OutgoingWebhookTries < 1 || c.OutgoingWebhookTries > 1000:
+		bad("OUTGOING_WEBHOOK_TRIES %d not in 1..1000", c.OutgoingWebhookTries)
 	}
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL: %v", err)

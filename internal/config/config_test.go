@@ -61,6 +61,12 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"HTTP_WRITE_TIMEOUT":          func(c *config.Config) { c.HTTPWriteTimeout = c.HTTPReadTimeout },
 		"HTTP_MAX_HEADER_BYTES":       func(c *config.Config) { c.HTTPMaxHeaderBytes = 100 },
 		"WEBHOOK_MAX_IN_FLIGHT_BYTES": func(c *config.Config) { c.WebhookMaxInFlightBytes = 1000 },
+		"OUTGOING_WEBHOOK_URLS": func(c *config.Config) {
+			c.OutgoingWebhookURLs = "https://hooks.example/a|meetingStarted,meetingBegun"
+		},
+		"OUTGOING_WEBHOOK_TIMEOUT":   func(c *config.Config) { c.OutgoingWebhookTimeout = 0 },
+		"OUTGOING_WEBHOOK_RETRY_MIN": func(c *config.Config) { c.OutgoingWebhookRetryMin = c.OutgoingWebhookRetryMax + time.Second },
+		"OUTGOING_WEBHOOK_TRIES":     func(c *config.Config) { c.OutgoingWebhookTries = 0 },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := config.Default()

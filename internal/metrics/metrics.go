@@ -1,11 +1,12 @@
 // Package metrics exposes roomkeeper's Prometheus metrics on a private
 // registry: what the workers handle (by message type and outcome, with
-// latency), redeliveries and dead letters, webhook requests by outcome, the
+// latency), redeliveries and dead letters, webhook requests by outcome,
+// outgoing webhook deliveries by event and outcome (with latency), the
 // expiry sweeps, the backlog of the shared `workers` consumers (read from
 // JetStream at scrape time) and the Go runtime and process collectors.
 //
-// A *Metrics implements workers.Metrics and webhooks.Metrics without
-// importing either (their outcome labels come in its Config); Handler
+// A *Metrics implements workers.Metrics, webhooks.Metrics and
+// outhooks.Metrics without importing them (their outcome labels come in its Config); Handler
 // serves the registry for /metrics.
 //
 // Label values are bounded: a message subject maps to a kind ("command",
@@ -94,6 +95,12 @@ type Config struct {
 	// series from the start.
 	WorkerOutcomes  []string
 	WebhookOutcomes []string
+	// OutgoingEvents and OutgoingOutcomes are the webhook event names
+	// (outhooks.Events) and delivery outcomes (outhooks.Outcomes) of the
+	// outgoing webhook dispatcher; others are counted as Unknown and
+	// OtherOutcome. Every pair has a series from the start.
+	OutgoingEvents   []string
+	OutgoingOutcomes []string
 }
 
 // DefaultConsumerInfoTimeout bounds the consumer info requests of a scrape,
@@ -121,6 +128,8 @@ type Metrics struct {
 	redelivered *prometheus.CounterVec
 	dead        *prometheus.CounterVec
 	webhooks    *prometheus.CounterVec
+	outgoing    *prometheus.CounterVec
+	outLatency  *prometheus.HistogramVec
 
 	sweepDuration prometheus.Histogram
 	sweepLast     *prometheus.GaugeVec
@@ -131,6 +140,8 @@ type Metrics struct {
 	known map[string]map[string]bool // kind → type → known
 	wOut  map[string]bool
 	hOut  map[string]bool
+	oEv   map[string]bool
+	oOut  map[string]bool
 }
 
 // New returns the metrics registered on a new private registry, with the Go
@@ -163,6 +174,15 @@ func New(cfg Config) *Metrics {
 			Namespace: Namespace, Name: "webhooks_total",
 			Help: "LiveKit webhook requests received, by outcome (stored, duplicate, unauthorized, malformed, too_large, method_not_allowed, unavailable).",
 		}, []string{"outcome"}),
+		outgoing: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Namespace: Namespace, Name: "outgoing_webhooks_total",
+			Help: "Deliveries of outgoing webhooks (one per POST tried), by event (meetingStarted, ...) and outcome (delivered, retry, rejected, exhausted, malformed, interrupted).",
+		}, []string{"event", "outcome"}),
+		outLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Namespace: Namespace, Name: "outgoing_webhook_seconds",
+			Help:    "Time an outgoing webhook POST took, answered or not, by event.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 30},
+		}, []string{"event"}),
 		sweepDuration: prometheus.NewHistogram(prometheus.HistogramOpts{
 			Namespace: Namespace, Name: "sweep_duration_seconds",
 			Help:    "Time one expiry sweep took.",
@@ -187,11 +207,13 @@ func New(cfg Config) *Metrics {
 		known: map[string]map[string]bool{KindCommand: set(commandTypes), KindWebhook: set(webhookTypes)},
 		wOut:  set(cfg.WorkerOutcomes),
 		hOut:  set(cfg.WebhookOutcomes),
+		oEv:   set(cfg.OutgoingEvents),
+		oOut:  set(cfg.OutgoingOutcomes),
 	}
 	m.reg.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
-		m.handled, m.latency, m.redelivered, m.dead, m.webhooks,
+		m.handled, m.latency, m.redelivered, m.dead, m.webhooks, m.outgoing, m.outLatency,
 		m.sweepDuration, m.sweepLast, m.sweepTotal, m.sweepTime, m.signals,
 	)
 	if cfg.JetStream != nil {
@@ -201,6 +223,11 @@ func New(cfg Config) *Metrics {
 	// rather than nothing.
 	for _, o := range cfg.WebhookOutcomes {
 		m.webhooks.WithLabelValues(o)
+	}
+	for _, e := range cfg.OutgoingEvents {
+		for _, o := range cfg.OutgoingOutcomes {
+			m.outgoing.WithLabelValues(e, o)
+		}
 	}
 	for _, t := range commandTypes {
 		m.dead.WithLabelValues(KindCommand, t)
@@ -293,6 +320,16 @@ func (m *Metrics) DeadLettered(subject string) {
 // Webhook counts a webhook request by outcome (webhooks.Metrics).
 func (m *Metrics) Webhook(outcome string) {
 	m.webhooks.WithLabelValues(m.outcome(m.hOut, outcome)).Inc()
+}
+
+// Delivered counts one try of an outgoing webhook by event and outcome
+// and observes how long its POST took (outhooks.Metrics).
+func (m *Metrics) Delivered(event, outcome string, took time.Duration) {
+	if !m.oEv[event] {
+		event = Unknown
+	}
+	m.outgoing.WithLabelValues(event, m.outcome(m.oOut, outcome)).Inc()
+	m.outLatency.WithLabelValues(event).Observe(took.Seconds())
 }
 
 // SweepObserved records one completed expiry sweep (a rooms.cmd.sweep

@@ -17,6 +17,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/internal/testenv"
+	"github.com/roomkeeper/roomkeeper/outhooks"
 	"github.com/roomkeeper/roomkeeper/rooms"
 	"github.com/roomkeeper/roomkeeper/webhooks"
 	"github.com/roomkeeper/roomkeeper/workers"
@@ -28,7 +29,38 @@ var (
 	_ webhooks.Metrics     = (*metrics.Metrics)(nil)
 	_ rooms.SignalObserver = (*metrics.Metrics)(nil)
 	_ rooms.SweepObserver  = (*metrics.Metrics)(nil)
+	_ outhooks.Metrics     = (*metrics.Metrics)(nil)
 )
+
+// Outgoing webhook deliveries are counted by event and outcome, with
+// their latency; the series exist from the start; an event or outcome
+// outside the configured sets makes no new series.
+func TestOutgoingWebhookDeliveries(t *testing.T) {
+	t.Parallel()
+	m := metrics.New(metrics.Config{OutgoingEvents: outhooks.Events, OutgoingOutcomes: outhooks.Outcomes})
+	fams := scrape(t, m.Handler())
+	v, ok := value(fams, "roomkeeper_outgoing_webhooks_total", map[string]string{"event": "recordingEnded", "outcome": "exhausted"})
+	require.True(t, ok, "a series from the start")
+	require.Zero(t, v)
+
+	m.Delivered(outhooks.MeetingStarted, outhooks.OutcomeRetry, 20*time.Millisecond)
+	m.Delivered(outhooks.MeetingStarted, outhooks.OutcomeDelivered, 10*time.Millisecond)
+	m.Delivered("madeUp", outhooks.OutcomeDelivered, time.Millisecond)
+	m.Delivered(outhooks.MeetingEnded, "made-up", time.Millisecond)
+	fams = scrape(t, m.Handler())
+	for labels, want := range map[[2]string]float64{
+		{"meetingStarted", "retry"}:     1,
+		{"meetingStarted", "delivered"}: 1,
+		{"unknown", "delivered"}:        1,
+		{"meetingEnded", "other"}:       1,
+	} {
+		v, ok := value(fams, "roomkeeper_outgoing_webhooks_total", map[string]string{"event": labels[0], "outcome": labels[1]})
+		require.True(t, ok, labels)
+		require.Equal(t, want, v, labels)
+	}
+	v, _ = value(fams, "roomkeeper_outgoing_webhook_seconds", map[string]string{"event": "meetingStarted"})
+	require.Equal(t, 2.0, v)
+}
 
 // scrape serves h and parses the text exposition.
 func scrape(t *testing.T, h http.Handler) map[string]*dto.MetricFamily {
