@@ -33,6 +33,7 @@ type Result struct {
 	OK        bool
 	Code      string // error code when not OK
 	Message   string // error message when not OK
+	Status    int    // the REST status the result carries
 	Data      json.RawMessage
 	// Stored is how many distinct results (by body) were stored on the
 	// command's subject over the run (the stream keeps the last only); the
@@ -62,6 +63,24 @@ type Webhook struct {
 	ID       string    // event ID
 	Accepted bool      // the receiver answered 200
 	At       time.Time // when the receiver answered
+}
+
+// HTTPAnswer is the HTTP API's answer to one write of the load, sent with
+// an Idempotency-Key (its command ID) until a gateway answered it.
+type HTTPAnswer struct {
+	Key    string
+	Status int
+	RoomID string // the room of a create answered 201
+}
+
+// Delivery is one outgoing webhook the test receiver took.
+type Delivery struct {
+	EventID string // the event ID header
+	Event   string // the body's event (meetingStarted, ...)
+	// DataSum is a digest of the body's data: every delivery of one event
+	// carries the same data.
+	DataSum     string
+	SignatureOK bool
 }
 
 // Room is a room left in the store at the end.
@@ -115,6 +134,10 @@ type History struct {
 	QueuedCommands uint64
 	Consumers      []Consumer
 	Exits          []Exit
+	// HTTPAnswers are the HTTP API's answers to the load's writes, and
+	// Deliveries the outgoing webhooks the receiver took.
+	HTTPAnswers []HTTPAnswer
+	Deliveries  []Delivery
 	// Seen are the violations the load saw while it ran (a query finding a
 	// deleted room).
 	Seen []Violation
@@ -324,7 +347,7 @@ func Check(h History) []Violation {
 
 	// Every dead letter of a command has a result.
 	for _, d := range h.Dead {
-		if strings.HasPrefix(d.Subject, events.DeadPrefix+"webhook_") {
+		if strings.HasPrefix(d.Subject, events.DeadPrefix+"webhook_") || outgoingDead(d) {
 			continue
 		}
 		if d.CommandID == "" {
@@ -380,6 +403,8 @@ func Check(h History) []Violation {
 			add("webhook-doubled", id, "stored %d times, every post within %s", n, sp.last.Sub(sp.first).Round(time.Millisecond))
 		}
 	}
+
+	checkHTTP(h, results, add)
 
 	// Nothing left behind.
 	if h.QueuedCommands > 0 {
@@ -467,4 +492,64 @@ func dedupe(vs []Violation) []Violation {
 // (or the sweep's reconciliation) the deleted event.
 func deletedNow(code string) bool {
 	return code == events.DeleteSuccessRoomDeleted || code == events.DeleteSuccessRoomAndRecordingsDeleted
+}
+
+// outgoingTypes are the domain events the dispatcher posts to every URL.
+var outgoingTypes = map[string]bool{
+	events.EventMeetingStarted: true,
+	events.EventMeetingEnded:   true,
+}
+
+// checkHTTP checks the HTTP API's answers against the stored results (a
+// gateway killed mid-request loses nothing and a retry with the same key
+// gets the same answer), and the outgoing webhooks against the events:
+// every meeting event delivered (or dead-lettered) after any fault, every
+// delivery of an event carrying its data and a valid signature.
+func checkHTTP(h History, results map[string]Result, add func(rule, id, format string, args ...any)) {
+	for _, a := range h.HTTPAnswers {
+		r, ok := results[a.Key]
+		switch {
+		case !ok:
+			add("http-answer-without-result", a.Key, "answered %d, no result stored", a.Status)
+		case r.Status != 0 && r.Status != a.Status:
+			add("http-answer-mismatch", a.Key, "answered %d, result status %d", a.Status, r.Status)
+		case a.RoomID != "":
+			var room struct {
+				RoomID string `json:"roomId"`
+			}
+			if json.Unmarshal(r.Data, &room) != nil || room.RoomID != a.RoomID {
+				add("http-answer-mismatch", a.Key, "answered room %s, result room %s", a.RoomID, room.RoomID)
+			}
+		}
+	}
+	deadEvents := map[string]bool{}
+	for _, d := range h.Dead {
+		if outgoingDead(d) {
+			deadEvents[d.CommandID] = true
+		}
+	}
+	delivered := map[string]string{} // event ID -> data digest
+	for _, d := range h.Deliveries {
+		if !d.SignatureOK {
+			add("webhook-out-signature", d.EventID, "%s with a bad signature", d.Event)
+		}
+		if sum, seen := delivered[d.EventID]; seen && sum != d.DataSum {
+			add("webhook-out-changed", d.EventID, "%s delivered again with other data", d.Event)
+		}
+		delivered[d.EventID] = d.DataSum
+	}
+	for _, e := range h.Events {
+		if !outgoingTypes[e.Type] {
+			continue
+		}
+		if _, ok := delivered[e.ID]; !ok && !deadEvents[e.ID] {
+			add("webhook-out-lost", e.ID, "%s event neither delivered nor dead-lettered", e.Type)
+		}
+	}
+}
+
+// outgoingDead reports whether d is an outgoing webhook the dispatcher gave
+// up on (its command ID header is the event's ID).
+func outgoingDead(d DeadLetter) bool {
+	return strings.HasPrefix(d.Subject, events.DeadPrefix+"outgoing")
 }

@@ -24,6 +24,7 @@ func goodHistory() History {
 			{ID: "c1", Subject: events.SubjectCreate, Accepted: true}, // duplicate publish
 			{ID: "c2", Subject: events.SubjectCreate, Accepted: true},
 			{ID: "c3", Subject: events.SubjectCreate, Accepted: true},
+			{ID: "h1", Subject: events.SubjectCreate, Accepted: true}, // through the HTTP API
 			{ID: "d1", Subject: events.SubjectDelete, Accepted: true},
 			{ID: "u1", Subject: events.SubjectUpdatePreferences, Accepted: true},
 			{ID: "p1", Subject: events.SubjectCreate, Accepted: true, Invalid: true},
@@ -40,11 +41,15 @@ func goodHistory() History {
 			{CommandID: "seq-7-abc", Type: events.SubjectCreate, OK: true, Data: data(map[string]any{"roomId": "R4"}), Stored: 1},
 			{CommandID: "sweep-1", Type: events.SubjectSweep, OK: true, Stored: 1},
 			{CommandID: "expire-R3", Type: events.SubjectDelete, OK: true, Data: data(events.DeleteResult{Deleted: []events.DeletedRoom{{RoomID: "R3", SuccessCode: events.DeleteSuccessRoomDeleted}}}), Stored: 1},
+			{CommandID: "h1", Type: events.SubjectCreate, OK: true, Status: 201, Data: data(map[string]any{"roomId": "R5"}), Stored: 1},
 		},
 		Events: []Event{
 			{ID: "c1:created:R1", MsgID: "c1:created:R1"},
 			{ID: "c2:created:R2", MsgID: "c2:created:R2"},
 			{ID: "c3:created:R3", MsgID: "c3:created:R3"},
+			{ID: "h1:created:R5", MsgID: "h1:created:R5"},
+			{ID: "lk:EV3:meeting_started:R5", MsgID: "lk:EV3:meeting_started:R5", Type: events.EventMeetingStarted, Room: "R5"},
+			{ID: "lk:EV4:meeting_ended:R5", MsgID: "lk:EV4:meeting_ended:R5", Type: events.EventMeetingEnded, Room: "R5"},
 			{ID: "d1:deleted:R1", MsgID: "d1:deleted:R1"},
 			{ID: "u1:preferences_updated:R2", MsgID: "u1:preferences_updated:R2"},
 			{ID: "seq-7-abc:created:R4", MsgID: "seq-7-abc:created:R4"},
@@ -53,11 +58,19 @@ func goodHistory() History {
 		Webhooks:         []Webhook{{ID: "EV1", Accepted: true, At: time.UnixMilli(past)}, {ID: "EV1", Accepted: true, At: time.UnixMilli(past).Add(time.Second)}, {ID: "EV2"}},
 		StoredWebhooks:   map[string]int{"EV1": 1},
 		DuplicatesWindow: time.Minute,
-		Dead:             []DeadLetter{{Seq: 1, Subject: "rooms.dead.create", CommandID: "p1"}},
-		Rooms:            []Room{{ID: "R2", AutoDeletionDate: &future}, {ID: "R4"}},
-		ExpiredBefore:    time.UnixMilli(past).Add(time.Second),
-		Consumers:        []Consumer{{Stream: events.StreamCommands}, {Stream: events.StreamWebhooks}},
-		Exits:            []Exit{{Name: "worker-1", Took: time.Second}},
+		Dead: []DeadLetter{
+			{Seq: 1, Subject: "rooms.dead.create", CommandID: "p1"},
+			{Seq: 2, Subject: "rooms.dead.outgoing_meeting_ended", CommandID: "lk:EV4:meeting_ended:R5"}, // given up
+		},
+		Rooms:       []Room{{ID: "R2", AutoDeletionDate: &future}, {ID: "R4"}, {ID: "R5"}},
+		HTTPAnswers: []HTTPAnswer{{Key: "h1", Status: 201, RoomID: "R5"}},
+		Deliveries: []Delivery{
+			{EventID: "lk:EV3:meeting_started:R5", Event: "meetingStarted", DataSum: "a", SignatureOK: true},
+			{EventID: "lk:EV3:meeting_started:R5", Event: "meetingStarted", DataSum: "a", SignatureOK: true}, // at least once
+		},
+		ExpiredBefore: time.UnixMilli(past).Add(time.Second),
+		Consumers:     []Consumer{{Stream: events.StreamCommands}, {Stream: events.StreamWebhooks}},
+		Exits:         []Exit{{Name: "worker-1", Took: time.Second}},
 	}
 }
 
@@ -76,7 +89,7 @@ func TestCheckGoodHistory(t *testing.T) {
 	// without a delete result.
 	h := goodHistory()
 	h.Events = append(h.Events, Event{ID: "lk:EV1:deleted:R4", MsgID: "lk:EV1:deleted:R4", Type: events.EventDeleted, Room: "R4"})
-	h.Rooms = h.Rooms[:1]
+	h.Rooms = []Room{h.Rooms[0], h.Rooms[2]}
 	require.Empty(t, Check(h))
 
 	// A webhook posted again past the duplicates window is stored again:
@@ -135,6 +148,13 @@ func TestCheckFindsViolations(t *testing.T) {
 		{"consumer-pending", func(h *History) { h.Consumers[0].AckPending = 2 }},
 		{"sigterm-hang", func(h *History) { h.Exits[0].Hung, h.Exits[0].Err = true, errors.New("still running") }},
 		{"room-back-after-delete", func(h *History) { h.Seen = []Violation{{Rule: "room-back-after-delete", ID: "R1"}} }},
+		{"http-answer-without-result", func(h *History) { h.HTTPAnswers = append(h.HTTPAnswers, HTTPAnswer{Key: "h9", Status: 201}) }},
+		{"http-answer-mismatch", func(h *History) { h.HTTPAnswers[0].Status = 409 }},
+		{"http-answer-mismatch", func(h *History) { h.HTTPAnswers[0].RoomID = "R9" }},
+		{"webhook-out-lost", func(h *History) { h.Dead = h.Dead[:1] }},
+		{"webhook-out-lost", func(h *History) { h.Deliveries = nil }},
+		{"webhook-out-changed", func(h *History) { h.Deliveries[1].DataSum = "b" }},
+		{"webhook-out-signature", func(h *History) { h.Deliveries[1].SignatureOK = false }},
 	} {
 		t.Run(tc.rule, func(t *testing.T) {
 			h := goodHistory()

@@ -77,6 +77,12 @@ func (n *nemesis) key(f Fault) string {
 		return n.s.schedulers[f.Target].Name()
 	case KillWebhooks:
 		return n.s.webhooks[f.Target].Name()
+	case KillAPI:
+		return n.s.apis[f.Target].Name()
+	case KillDispatcher:
+		return n.s.dispatchers[f.Target].Name()
+	case ReceiverDown:
+		return "receiver"
 	case LockStore, LockStoreLong:
 		return "store"
 	case KillLiveKit:
@@ -107,6 +113,16 @@ func (n *nemesis) inject(f Fault) {
 		n.logf("%s back after %s", node.Name, f.Pause.Round(time.Millisecond))
 	case LockStore, LockStoreLong:
 		n.lockStore(f.Pause)
+	case KillAPI:
+		n.kill(n.s.apis[f.Target], f.Pause)
+	case KillDispatcher:
+		n.kill(n.s.dispatchers[f.Target], f.Pause)
+	case ReceiverDown:
+		n.logf("outgoing webhook receiver down")
+		n.s.receiver.down.Store(true)
+		time.Sleep(f.Pause)
+		n.s.receiver.down.Store(false)
+		n.logf("outgoing webhook receiver back after %s", f.Pause.Round(time.Millisecond))
 	case KillLiveKit:
 		n.logf("kill -9 livekit-server")
 		n.s.lk.Kill()

@@ -36,6 +36,11 @@ const (
 	opList          op = "list"
 	opWebhook       op = "webhook"
 	opMeeting       op = "meeting-then-delete"
+	// Writes through the HTTP API (gateway_test.go), each with an
+	// Idempotency-Key retried until a gateway answers.
+	opHTTPCreate op = "http-create"
+	opHTTPDelete op = "http-delete"
+	opHTTPStatus op = "http-status"
 )
 
 type opWeight struct {
@@ -47,6 +52,7 @@ var opWeights = []opWeight{
 	{opCreate, 26}, {opCreateExpires, 10}, {opDelete, 12}, {opDeleteForce, 5}, {opUpdate, 10},
 	{opDuplicate, 8}, {opDuplicateLate, 4}, {opNoMsgID, 5}, {opPoison, 5}, {opOversize, 2}, {opReservedID, 2},
 	{opGet, 10}, {opList, 5}, {opWebhook, 8}, {opMeeting, 3},
+	{opHTTPCreate, 8}, {opHTTPDelete, 4}, {opHTTPStatus, 3},
 }
 
 // publishGiveUp bounds the retries of one publish: a producer retries a
@@ -80,6 +86,8 @@ type load struct {
 
 	webhooks      []webhookSent
 	webhookBodies []signedWebhook
+
+	answers []HTTPAnswer // the HTTP API's answers to the load's writes
 }
 
 func newLoad(s *system, seed uint64, rate int) *load {
@@ -331,6 +339,8 @@ func (l *load) prepare(o op) func() {
 		return l.prepareWebhook()
 	case opMeeting:
 		return l.prepareMeeting()
+	case opHTTPCreate, opHTTPDelete, opHTTPStatus:
+		return l.prepareHTTP(o)
 	}
 	return func() {}
 }

@@ -127,6 +127,8 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 		t.Logf("not settled after %s: %s", settle, state)
 	}
 	exits = append(exits, terminate(s.webhooks)...)
+	exits = append(exits, terminate(s.apis)...)
+	exits = append(exits, terminate(s.dispatchers)...)
 	exits = append(exits, terminate(s.workers)...)
 
 	h := collect(t, s, l)
@@ -197,6 +199,7 @@ func collect(t *testing.T, s *system, l *load) History {
 	l.mu.Lock()
 	h.Commands = append(h.Commands, l.cmds...)
 	h.Seen = append(h.Seen, l.seen...)
+	h.HTTPAnswers = append(h.HTTPAnswers, l.answers...)
 	for _, w := range l.webhooks {
 		h.Webhooks = append(h.Webhooks, Webhook(w))
 	}
@@ -226,7 +229,7 @@ func collect(t *testing.T, s *system, l *load) History {
 			h.Seen = append(h.Seen, Violation{Rule: "result-malformed", ID: m.Subject(), Detail: err.Error()})
 			continue
 		}
-		res := Result{CommandID: strings.TrimPrefix(m.Subject(), events.ResultPrefix), Type: r.Type, OK: r.OK, Data: r.Data, Stored: max(1, len(stored[strings.TrimPrefix(m.Subject(), events.ResultPrefix)]))}
+		res := Result{CommandID: strings.TrimPrefix(m.Subject(), events.ResultPrefix), Type: r.Type, OK: r.OK, Status: r.Status, Data: r.Data, Stored: max(1, len(stored[strings.TrimPrefix(m.Subject(), events.ResultPrefix)]))}
 		if r.Error != nil {
 			res.Code, res.Message = r.Error.Code, r.Error.Message
 		}
@@ -249,6 +252,7 @@ func collect(t *testing.T, s *system, l *load) History {
 
 	whs, err := readStream(ctx, s, events.StreamWebhooks, events.WebhookPrefix+">")
 	require.NoError(t, err, "read %s", events.StreamWebhooks)
+	h.Deliveries, _ = s.receiver.Deliveries()
 	h.StoredWebhooks = map[string]int{}
 	for _, m := range whs {
 		h.StoredWebhooks[m.Headers().Get("Nats-Msg-Id")]++

@@ -40,6 +40,15 @@ const (
 	// (LiveKit keeps them in memory): the meetings in them end without a
 	// room_finished.
 	KillLiveKit FaultKind = "kill-livekit"
+	// KillAPI, KillDispatcher: kill -9 of an HTTP API process (requests
+	// in flight break; the load retries them with the same
+	// Idempotency-Key) or of the outgoing webhook dispatcher, started
+	// again after Fault.Pause.
+	KillAPI        FaultKind = "kill-api"
+	KillDispatcher FaultKind = "kill-dispatcher"
+	// ReceiverDown: the outgoing webhooks' receiver answers 503 for
+	// Fault.Pause (up to a minute and a half).
+	ReceiverDown FaultKind = "receiver-down"
 )
 
 // LongLockMinRun is the shortest run that gets a LockStoreLong, and
@@ -63,6 +72,7 @@ var faultWeights = []faultWeight{
 	{KillNATS, 2}, {RollNATS, 1},
 	{LockStore, 2}, {LockStoreLong, 0},
 	{KillLiveKit, 1},
+	{KillAPI, 2}, {KillDispatcher, 1}, {ReceiverDown, 1},
 }
 
 // Fault is one fault of a schedule.
@@ -96,8 +106,8 @@ type ScheduleConfig struct {
 	MeanGap time.Duration
 	// AckWait of the workers consumer: a stop lasts longer (default 30s).
 	AckWait time.Duration
-	// How many processes of each kind run (defaults 3, 2, 1, 3).
-	Workers, Schedulers, Webhooks, NATSNodes int
+	// How many processes of each kind run (defaults 3, 2, 1, 3, 2, 1).
+	Workers, Schedulers, Webhooks, NATSNodes, APIs, Dispatchers int
 }
 
 // WithDefaults returns c with every zero field set to its default.
@@ -120,6 +130,8 @@ func (c ScheduleConfig) WithDefaults() ScheduleConfig {
 	defi(&c.Schedulers, 2)
 	defi(&c.Webhooks, 1)
 	defi(&c.NATSNodes, 3)
+	defi(&c.APIs, 2)
+	defi(&c.Dispatchers, 1)
 	return c
 }
 
@@ -154,6 +166,12 @@ func NewSchedule(seed uint64, c ScheduleConfig) []Fault {
 			f.Pause = span(2*time.Second, 25*time.Second)
 		case KillLiveKit:
 			f.Pause = span(time.Second, 6*time.Second)
+		case KillAPI:
+			f.Target, f.Pause = rng.IntN(c.APIs), span(500*time.Millisecond, 5*time.Second)
+		case KillDispatcher:
+			f.Target, f.Pause = rng.IntN(c.Dispatchers), span(500*time.Millisecond, 5*time.Second)
+		case ReceiverDown:
+			f.Pause = span(5*time.Second, 90*time.Second)
 		case RollNATS:
 		}
 		out = append(out, f)

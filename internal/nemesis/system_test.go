@@ -63,6 +63,11 @@ type system struct {
 	workers    []*procs.Role
 	schedulers []*procs.Role
 	webhooks   []*procs.Role
+	// apis are the HTTP API processes, dispatchers the outgoing webhook
+	// dispatchers posting to receiver.
+	apis        []*procs.Role
+	dispatchers []*procs.Role
+	receiver    *receiver
 	// ferret is the MongoDB store (FerretDB) of a run on MONGO_URI; nil
 	// on SQLite.
 	ferret *procs.Ferret
@@ -149,6 +154,7 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		"LIVEKIT_API_SECRET="+s.lk.APISecret,
 		"LOG_LEVEL="+logLevel(),
 		"LOG_FORMAT=text",
+		"API_KEYS="+apiKey,
 	)
 	if s.ferret != nil {
 		env = append(env, "MONGO_URI="+s.ferret.URI(), "MONGO_DB="+mongoDB)
@@ -169,6 +175,8 @@ func startSystem(t *testing.T, sc ScheduleConfig, storeKind string) *system {
 		}
 		s.webhooks = append(s.webhooks, procs.StartRoleAt(t, roomkeeperBin, fmt.Sprintf("webhooks-%d", i+1), s.logDir, addr, []string{"webhooks"}, env))
 	}
+
+	s.startGateways(sc, env)
 
 	// Every stream of the contract, as the roles bootstrapped it: R3.
 	for _, cfg := range topology().Streams() {
@@ -261,6 +269,19 @@ func (s *system) settled(ctx context.Context) (uint64, []Consumer, error) {
 			return 0, nil, err
 		}
 		cs = append(cs, Consumer{Stream: name, AckPending: uint64(ci.NumAckPending), Pending: ci.NumPending})
+	}
+	// The dispatcher's consumers: every outgoing webhook delivered (or
+	// dead-lettered).
+	evs, err := s.js.Stream(ctx, events.StreamEvents)
+	if err != nil {
+		return 0, nil, err
+	}
+	lister := evs.ListConsumers(ctx)
+	for ci := range lister.Info() {
+		cs = append(cs, Consumer{Stream: events.StreamEvents + "/" + ci.Name, AckPending: uint64(ci.NumAckPending), Pending: ci.NumPending})
+	}
+	if err := lister.Err(); err != nil {
+		return 0, nil, err
 	}
 	return info.State.Msgs, cs, nil
 }
