@@ -11,7 +11,12 @@ import (
 	"net/http"
 	"strings"
 
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/propagation"
+	"go.opentelemetry.io/otel/trace"
+
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
@@ -73,8 +78,18 @@ func New(cfg Config) (*Gateway, error) {
 	return g, nil
 }
 
-// ServeHTTP serves a request; a handler that panics answers 500.
+// ServeHTTP serves a request; a handler that panics answers 500. With
+// tracing on, the request is a server span (continuing the caller's W3C
+// traceparent, if any) under which the command's publish is made.
 func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	if tracing.Enabled() {
+		ctx := tracing.Propagator().Extract(r.Context(), propagation.HeaderCarrier(r.Header))
+		_, pattern := g.mux.Handler(r)
+		ctx, span := tracing.Start(ctx, "HTTP "+pattern, trace.SpanKindServer,
+			attribute.String("http.request.method", r.Method), attribute.String("url.path", r.URL.Path))
+		defer span.End()
+		r = r.WithContext(ctx)
+	}
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler { //nolint:errorlint // a sentinel re-panicked as is
