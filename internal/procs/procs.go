@@ -11,6 +11,7 @@ package procs
 import (
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net"
 	"net/http"
 	"os"
@@ -103,16 +104,33 @@ func (p *Proc) ExitErr() error { <-p.done; return p.exitErr }
 func (p *Proc) ExitAt() time.Time { <-p.done; return p.exitAt }
 
 // FreeAddr returns a loopback address with a port that was free a moment
-// ago.
+// ago, below the kernel's ephemeral range (ip_local_port_range, 32768 and
+// up by default). A port from that range (what "127.0.0.1:0" gives) can be
+// taken, before the process meant to listen on it starts, as the source
+// port of an outgoing connection, and a NATS node dialing a route peer not
+// yet listening can even connect to itself (TCP self-connect) and keep
+// the peer's port: both were seen as "address already in use".
 func FreeAddr(t testing.TB) string {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 200 {
+		port := freeLow + rand.IntN(freeHigh-freeLow)
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			continue
+		}
+		addr := ln.Addr().String()
+		_ = ln.Close()
+		return addr
 	}
-	defer func() { _ = ln.Close() }()
-	return ln.Addr().String()
+	t.Fatalf("free port: none free in %d..%d", freeLow, freeHigh)
+	return ""
 }
+
+// The ports FreeAddr picks from: below the ephemeral range.
+const (
+	freeLow  = 20000
+	freeHigh = 32768
+)
 
 // DumpLogsOnFailure logs the last lines of every *.log file in dir when t
 // failed.
