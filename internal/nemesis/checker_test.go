@@ -92,6 +92,15 @@ func TestCheckGoodHistory(t *testing.T) {
 	h.Rooms = []Room{h.Rooms[0], h.Rooms[2]}
 	require.Empty(t, Check(h))
 
+	// A one-room delete through the HTTP API of a missing room: the
+	// result is the bulk 400, the answer the room's 404.
+	h = goodHistory()
+	h.Commands = append(h.Commands, Command{ID: "h2", Subject: events.SubjectDelete, Accepted: true})
+	h.Results = append(h.Results, Result{CommandID: "h2", Type: events.SubjectDelete, OK: true, Status: 400, Stored: 1,
+		Data: json.RawMessage(`{"deleted":[],"failed":[{"roomId":"R9","error":"` + events.DeleteErrorRoom + `","message":"x"}]}`)})
+	h.HTTPAnswers = append(h.HTTPAnswers, HTTPAnswer{Key: "h2", Status: 404, OneRoom: true})
+	require.Empty(t, Check(h))
+
 	// A webhook posted again past the duplicates window is stored again:
 	// one event, one effect.
 	h = goodHistory()
@@ -151,6 +160,12 @@ func TestCheckFindsViolations(t *testing.T) {
 		{"http-answer-without-result", func(h *History) { h.HTTPAnswers = append(h.HTTPAnswers, HTTPAnswer{Key: "h9", Status: 201}) }},
 		{"http-answer-mismatch", func(h *History) { h.HTTPAnswers[0].Status = 409 }},
 		{"http-answer-mismatch", func(h *History) { h.HTTPAnswers[0].RoomID = "R9" }},
+		{"http-answer-mismatch", func(h *History) { // a one-room delete of a missing room is 404
+			h.Commands = append(h.Commands, Command{ID: "h2", Subject: events.SubjectDelete, Accepted: true})
+			h.Results = append(h.Results, Result{CommandID: "h2", Type: events.SubjectDelete, OK: true, Status: 400, Stored: 1,
+				Data: json.RawMessage(`{"deleted":[],"failed":[{"roomId":"R9","error":"` + events.DeleteErrorRoom + `","message":"x"}]}`)})
+			h.HTTPAnswers = append(h.HTTPAnswers, HTTPAnswer{Key: "h2", Status: 400, OneRoom: true})
+		}},
 		{"webhook-out-lost", func(h *History) { h.Dead = h.Dead[:1] }},
 		{"webhook-out-lost", func(h *History) { h.Deliveries = nil }},
 		{"webhook-out-changed", func(h *History) { h.Deliveries[1].DataSum = "b" }},

@@ -67,7 +67,7 @@ func (l *load) httpWrite(key, method, path, subject string, body []byte) {
 			time.Sleep(300 * time.Millisecond)
 			continue
 		}
-		answer = &HTTPAnswer{Key: key, Status: resp.StatusCode}
+		answer = &HTTPAnswer{Key: key, Status: resp.StatusCode, OneRoom: subject == events.SubjectDelete}
 		if subject == events.SubjectCreate && resp.StatusCode == http.StatusCreated {
 			var room struct {
 				RoomID string `json:"roomId"`

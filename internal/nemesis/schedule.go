@@ -171,7 +171,8 @@ func NewSchedule(seed uint64, c ScheduleConfig) []Fault {
 		case KillDispatcher:
 			f.Target, f.Pause = rng.IntN(c.Dispatchers), span(500*time.Millisecond, 5*time.Second)
 		case ReceiverDown:
-			f.Pause = span(5*time.Second, 90*time.Second)
+			// Up to a minute and a half, in a run that long.
+			f.Pause = span(5*time.Second, max(10*time.Second, min(90*time.Second, c.Duration)))
 		case RollNATS:
 		}
 		out = append(out, f)
