@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
 
+	"github.com/roomkeeper/roomkeeper/console"
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
@@ -74,6 +75,9 @@ type App struct {
 	// workerDown, when set, is why the worker role is not consuming now
 	// (restarting on a recreated consumer); readiness reports it.
 	workerDown atomic.Pointer[string]
+	// console is the web console (nil when it is off); Run samples its
+	// charts.
+	console *console.Console
 }
 
 // Start brings the roles up; Run then serves until ctx ends.
@@ -132,6 +136,9 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		WorkerOutcomes: workers.Outcomes(), WebhookOutcomes: webhooks.Outcomes(),
 	})
 	mux.Handle("GET /metrics", a.metrics.Handler())
+	if err := a.mountConsole(mux); err != nil {
+		return a, err
+	}
 	if roles.Webhooks {
 		if cfg.LiveKitAPIKey == "" || cfg.LiveKitAPISecret == "" {
 			log.Warn("LIVEKIT_API_KEY/LIVEKIT_API_SECRET unset: the webhook receiver is off")
@@ -287,6 +294,9 @@ func (a *App) Run(ctx context.Context) error {
 		if err := a.startDispatcher(ctx, run); err != nil {
 			return err
 		}
+	}
+	if a.console != nil {
+		run("console", a.console.Sample)
 	}
 	wg.Add(1)
 	go func() {

@@ -113,6 +113,10 @@ type Config struct {
 	OutgoingWebhookURLs   string `name:"outgoing-webhook-urls" env:"OUTGOING_WEBHOOK_URLS" help:"Comma-separated URLs to POST OpenVidu Meet webhook events to; 'URL|meetingStarted,meetingEnded' sends only those events to URL. Empty: the dispatcher is off."`
 	OutgoingWebhookSecret string `name:"outgoing-webhook-secret" env:"OUTGOING_WEBHOOK_SECRET" help:"Key of the HMAC-SHA256 X-Signature of outgoing webhooks; default: the first API key (what OpenVidu Meet signs with)."`
 
+	// The web console (/ui on HTTP_ADDR, issue 17): a login takes an API
+	// key or this password; with neither, it is served only on loopback.
+	ConsolePassword string `name:"console-password" env:"CONSOLE_PASSWORD" help:"Password of the web console (/ui), besides the API keys; with neither, the console is served only when HTTP_ADDR is a loopback address."`
+
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error" help:"Log level."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format."`
 }
@@ -224,6 +228,9 @@ func (c *Config) Validate() error {
 	if c.APICommandTimeout < 100*time.Millisecond || c.APICommandTimeout > 5*time.Minute {
 		bad("API_COMMAND_TIMEOUT %s not in 100ms..5m", c.APICommandTimeout)
 	}
+	if c.ConsolePassword != "" && len(c.ConsolePassword) < 12 {
+		bad("CONSOLE_PASSWORD is shorter than 12 characters")
+	}
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL: %v", err)
 	}
@@ -241,6 +248,12 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// HTTPLoopback reports whether HTTP_ADDR is a loopback address.
+func (c *Config) HTTPLoopback() bool {
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	return err == nil && loopback(host)
 }
 
 // SQLitePath is the embedded store's file.
