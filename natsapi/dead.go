@@ -108,9 +108,26 @@ func NewReplayID(seq uint64) string {
 // subject (a command, or a webhook event) with the command ID newID
 // (NewReplayID when empty), and returns the ID. The dead letter stays.
 func ReplayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID string) (string, error) {
+	return replayDead(ctx, js, seq, newID, nil)
+}
+
+// ReplayDeadBody is ReplayDead with body (an edited copy of the dead
+// letter's, say) published instead of the dead letter's own body.
+func ReplayDeadBody(ctx context.Context, js jetstream.JetStream, seq uint64, newID string, body []byte) (string, error) {
+	if body == nil {
+		body = []byte{}
+	}
+	return replayDead(ctx, js, seq, newID, body)
+}
+
+// replayDead publishes body (the dead letter's when nil).
+func replayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID string, body []byte) (string, error) {
 	d, err := GetDead(ctx, js, seq)
 	if err != nil {
 		return "", err
+	}
+	if body != nil {
+		d.Data = body
 	}
 	subj := d.OriginalSubject
 	if events.CommandType(subj) == "" && !strings.HasPrefix(subj, events.WebhookPrefix) || strings.ContainsAny(subj, "*> \t\r\n") {
@@ -130,4 +147,56 @@ func ReplayDead(ctx context.Context, js jetstream.JetStream, seq uint64, newID s
 		return "", fmt.Errorf("replay %d on %s: %w", seq, subj, err)
 	}
 	return newID, nil
+}
+
+// DeleteDead deletes the dead letters at sequences seqs from ROOMS_DEAD
+// and returns how many it deleted and the sequences that hold no dead
+// letter (already deleted, or never one), which are no error.
+func DeleteDead(ctx context.Context, js jetstream.JetStream, seqs ...uint64) (deleted int, missing []uint64, err error) {
+	stream, err := js.Stream(ctx, events.StreamDead)
+	if err != nil {
+		return 0, nil, fmt.Errorf("stream %s: %w", events.StreamDead, err)
+	}
+	for _, seq := range seqs {
+		err := stream.DeleteMsg(ctx, seq)
+		if err != nil && !errors.Is(err, jetstream.ErrMsgNotFound) {
+			// The server answers a sequence past the last one with "stream
+			// store EOF" (10057), one deleted with "no message found":
+			// tell them from a failure by reading it.
+			if _, gerr := stream.GetMsg(ctx, seq); errors.Is(gerr, jetstream.ErrMsgNotFound) {
+				err = jetstream.ErrMsgNotFound
+			}
+		}
+		switch {
+		case err == nil:
+			deleted++
+		case errors.Is(err, jetstream.ErrMsgNotFound):
+			missing = append(missing, seq)
+		default:
+			return deleted, missing, fmt.Errorf("delete dead letter %d: %w", seq, err)
+		}
+	}
+	return deleted, missing, nil
+}
+
+// PurgeDead deletes every dead letter of ROOMS_DEAD stored when it is
+// called (one that arrives meanwhile stays) and returns how many it
+// deleted.
+func PurgeDead(ctx context.Context, js jetstream.JetStream) (uint64, error) {
+	stream, err := js.Stream(ctx, events.StreamDead)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", events.StreamDead, err)
+	}
+	info, err := stream.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("stream %s: %w", events.StreamDead, err)
+	}
+	if info.State.Msgs == 0 {
+		return 0, nil
+	}
+	// Up to, not including, the sequence after the last one seen.
+	if err := stream.Purge(ctx, jetstream.WithPurgeSequence(info.State.LastSeq+1)); err != nil {
+		return 0, fmt.Errorf("purge %s: %w", events.StreamDead, err)
+	}
+	return info.State.Msgs, nil
 }

@@ -92,3 +92,60 @@ func TestListAndReplayDead(t *testing.T) {
 	_, err = natsapi.ReplayDead(ctx, js, 999, "")
 	require.ErrorIs(t, err, jetstream.ErrMsgNotFound)
 }
+
+func TestDeleteAndPurgeDead(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	_, js := n.Bootstrap(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+
+	purged, err := natsapi.PurgeDead(ctx, js)
+	require.NoError(t, err)
+	require.Zero(t, purged)
+	var seqs []uint64
+	for i := range 4 {
+		seqs = append(seqs, publishDead(t, js, events.SubjectCreate, "d"+strconv.Itoa(i), "bad", 1, `{}`))
+	}
+	// A missing sequence (deleted, or past the last) is named; the others
+	// are deleted.
+	deleted, missing, err := natsapi.DeleteDead(ctx, js, seqs[1], 99, seqs[1])
+	require.NoError(t, err)
+	require.Equal(t, 1, deleted)
+	require.Equal(t, []uint64{99, seqs[1]}, missing)
+	left, err := natsapi.ListDead(ctx, js, 0)
+	require.NoError(t, err)
+	require.Len(t, left, 3)
+	require.Equal(t, []uint64{seqs[0], seqs[2], seqs[3]}, []uint64{left[0].Seq, left[1].Seq, left[2].Seq})
+
+	purged, err = natsapi.PurgeDead(ctx, js)
+	require.NoError(t, err)
+	require.EqualValues(t, 3, purged)
+	left, err = natsapi.ListDead(ctx, js, 0)
+	require.NoError(t, err)
+	require.Empty(t, left)
+	// A dead letter after the purge is kept, with the next sequence.
+	next := publishDead(t, js, events.SubjectCreate, "after", "bad", 1, `{}`)
+	require.Equal(t, seqs[3]+1, next)
+}
+
+func TestReplayDeadBody(t *testing.T) {
+	t.Parallel()
+	n := testenv.StartNATS(t)
+	nc, js := n.Bootstrap(t, nil)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seq := publishDead(t, js, events.SubjectCreate, "c1", "bad", 1, `{"roomName":42}`)
+	sub, err := nc.SubscribeSync(events.SubjectCreate)
+	require.NoError(t, err)
+	id, err := natsapi.ReplayDeadBody(ctx, js, seq, "fixed-1", []byte(`{"roomName":"fixed"}`))
+	require.NoError(t, err)
+	require.Equal(t, "fixed-1", id)
+	msg, err := sub.NextMsg(5 * time.Second)
+	require.NoError(t, err)
+	require.JSONEq(t, `{"roomName":"fixed"}`, string(msg.Data))
+	require.Equal(t, "fixed-1", msg.Header.Get(jetstream.MsgIDHeader))
+	dead, err := natsapi.GetDead(ctx, js, seq)
+	require.NoError(t, err)
+	require.Equal(t, `{"roomName":42}`, string(dead.Data), "the dead letter stays as it was")
+}

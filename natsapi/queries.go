@@ -187,3 +187,16 @@ func (c *Client) Watch(ctx context.Context, handler func(events.Event)) error {
 	<-cc.Closed()
 	return nil
 }
+
+// Commands reads one page of the command ledger's records of req.State
+// (pending, done, failed or dead), the most recently updated first; pass
+// the reply's Pagination.NextPageToken as req.NextPageToken for the next
+// page. A page may hold fewer than req.MaxItems records while it is
+// truncated (see events.CommandsReply).
+func (c *Client) Commands(ctx context.Context, req events.CommandsRequest) (*events.CommandsReply, error) {
+	var reply events.CommandsReply
+	if err := c.Request(ctx, events.APICommands, req, &reply); err != nil {
+		return nil, err
+	}
+	return &reply, nil
+}

@@ -1,5 +1,6 @@
 // Package queries answers roomkeeper's read API, the rooms.api.* requests
-// (get, list, config, role, recording_token, participant_token), as the NATS micro
+// (get, list, config, role, recording_token, participant_token, and
+// commands, the command ledger by state), as the NATS micro
 // service "roomkeeper": request-reply over core NATS, in the default queue
 // group so every worker process shares them, with replies and errors in
 // the contract's JSON (events.ErrorReply, with the REST status OpenVidu

@@ -149,6 +149,7 @@ func (q *Service) endpoints() []endpoint {
 		{"role", events.APIRole, q.role},
 		{"recording_token", events.APIRecordingToken, q.recordingToken},
 		{"participant_token", events.APIParticipantToken, q.participantToken},
+		{"commands", events.APICommands, q.commands},
 	}
 }
 

@@ -107,13 +107,16 @@ type listReply struct {
 // MaxItems coerces a requested page size as OpenVidu Meet does: absent →
 // 10; floored; capped at 100; below 1 (after flooring) or not finite →
 // invalid_argument.
-func MaxItems(v *float64) (int, error) {
+func MaxItems(v *float64) (int, error) { return maxItems(events.APIList, v) }
+
+// maxItems is MaxItems for the request of subject.
+func maxItems(subject string, v *float64) (int, error) {
 	if v == nil {
 		return DefaultMaxItems, nil
 	}
 	f := math.Floor(*v)
 	if math.IsNaN(f) || f < 1 {
-		return 0, events.Invalid("invalid "+events.APIList+" request",
+		return 0, events.Invalid("invalid "+subject+" request",
 			events.FieldError{Field: "maxItems", Message: "must be at least 1"})
 	}
 	return int(min(f, MaxMaxItems)), nil

@@ -253,7 +253,7 @@ func TestNamesAndSubjects(t *testing.T) {
 		case strings.HasPrefix(s, events.CommandPrefix):
 			require.NoError(t, schemas.ValidateCommand(s, []byte(`{"roomIds":["a"],"roomId":"a","preferences":`+validPrefs+`,"config":{},"status":"open","roles":{},"access":{}}`)), s)
 		case strings.HasPrefix(s, "rooms.api."):
-			require.NoError(t, schemas.ValidateQuery(s, []byte(`{"roomId":"a","secret":"s","participantName":"n"}`)), s)
+			require.NoError(t, schemas.ValidateQuery(s, []byte(`{"roomId":"a","secret":"s","participantName":"n","state":"done"}`)), s)
 			_, ok := schemas.ReplySchemaFor(s)
 			require.True(t, ok, s)
 		}

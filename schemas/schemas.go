@@ -43,6 +43,7 @@ var (
 		events.APIRole:             "query.role.request",
 		events.APIRecordingToken:   "query.recording_token.request",
 		events.APIParticipantToken: "query.participant_token.request",
+		events.APICommands:         "query.commands.request",
 	}
 	queryReplySchemas = map[string]string{
 		events.APIGet:              "query.get.reply",
@@ -51,6 +52,7 @@ var (
 		events.APIRole:             "query.role.reply",
 		events.APIRecordingToken:   "query.recording_token.reply",
 		events.APIParticipantToken: "query.participant_token.reply",
+		events.APICommands:         "query.commands.reply",
 	}
 )
 

@@ -202,4 +202,6 @@ type Store interface {
 
 	// Recording metadata (store/recordings.go).
 	RecordingStore
+	// The ledger by status (store/ledger.go).
+	LedgerReader
 }

@@ -1,66 +1,16 @@
 // Command roomkeeper runs roomkeeper's roles: serve (all of them, on the
 // embedded engines by default), worker, webhooks, scheduler, api, dispatcher;
 // and adds publishers to the embedded NATS server (nkey add-publisher).
+// `roomkeeper --help` lists them; the command line lives in
+// cmd/roomkeeper/internal/cli.
 package main
 
 import (
-	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
-	"github.com/alecthomas/kong"
-
-	"github.com/roomkeeper/roomkeeper/internal/app"
-	"github.com/roomkeeper/roomkeeper/internal/config"
+	"github.com/roomkeeper/roomkeeper/cmd/roomkeeper/internal/cli"
 )
 
-type role struct{ roles app.Roles }
-
-func (r role) Run(cfg *config.Config) error {
-	log := cfg.Logger()
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
-	defer stop()
-	a, err := app.Start(ctx, *cfg, r.roles, log)
-	if err != nil {
-		log.WithError(err).Error("start failed")
-		return err
-	}
-	return a.Run(ctx)
-}
-
-type addPublisher struct {
-	Name string `arg:"" help:"Publisher name (1 to 64 letters, digits, '-' or '_'); its inbox prefix is _INBOX_<name>."`
-	Out  string `name:"out" help:"File to write the publisher's seed to (mode 0600); default <name>.nk in the current directory."`
-}
-
-func (c addPublisher) Run(cfg *config.Config) error {
-	return app.AddPublisher(*cfg, c.Name, c.Out, os.Stdout)
-}
-
-type cli struct {
-	config.Config
-	Serve      struct{ role } `cmd:"" help:"Run every role in one process (embedded NATS and SQLite unless NATS_URL / MONGO_URI are set)."`
-	Worker     struct{ role } `cmd:"" help:"Run the worker role: apply commands and webhook events."`
-	Webhooks   struct{ role } `cmd:"" help:"Run the LiveKit webhook receiver."`
-	Scheduler  struct{ role } `cmd:"" help:"Run the expiry sweep scheduler."`
-	API        struct{ role } `cmd:"" name:"api" help:"Run the HTTP API: OpenVidu Meet's REST API (/api/v1) over the commands and queries."`
-	Dispatcher struct{ role } `cmd:"" help:"Run the outgoing webhook dispatcher: OpenVidu Meet webhook events to OUTGOING_WEBHOOK_URLS."`
-	Nkey       struct {
-		AddPublisher addPublisher `cmd:"" name:"add-publisher" help:"Make a key for a publisher limited to publishing commands (rooms.cmd.>) and reading results (rooms.results.>) on the embedded NATS server: its public key goes to DATA_DIR/nats/publishers/<name>.pub, its seed to --out. Restart roomkeeper serve to load it."`
-	} `cmd:"" help:"Keys of the embedded NATS server."`
-}
-
 func main() {
-	var c cli
-	c.Serve.roles = app.All
-	c.Worker.roles = app.Roles{Worker: true}
-	c.Webhooks.roles = app.Roles{Webhooks: true}
-	c.Scheduler.roles = app.Roles{Scheduler: true}
-	c.API.roles = app.Roles{API: true}
-	c.Dispatcher.roles = app.Roles{Dispatcher: true}
-	k := kong.Parse(&c, kong.Name("roomkeeper"), kong.Description("Event-driven room service for LiveKit deployments."), kong.UsageOnError())
-	if err := k.Run(&c.Config); err != nil {
-		os.Exit(1)
-	}
+	os.Exit(cli.Main(os.Args[1:], os.Stdout, os.Stderr))
 }

@@ -178,6 +178,8 @@ func Run(t *testing.T, h Harness) {
 		{name: "PruneCommands", fn: plain(testPruneCommands), own: true},
 		{name: "PruneCommandsDead", fn: plain(testPruneCommandsDead), own: true},
 		{name: "ArchivedRoom", fn: plain(testArchivedRoom)},
+		{name: "FindCommands", fn: plain(testFindCommands), own: true},
+		{name: "FindCommandsPaging", fn: plain(testFindCommandsPaging), own: true},
 		{name: "CanceledContext", fn: plain(testCanceledContext)},
 		{name: "ConcurrentProcesses/UpdateRoom", fn: testProcessesUpdateRoom, needs: FeatureConcurrentProcesses},
 		{name: "ConcurrentProcesses/ClaimCommand", fn: testProcessesClaimCommand, needs: FeatureConcurrentProcesses},

@@ -25,19 +25,23 @@ import (
 	"github.com/nats-io/nats.go"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/buildinfo"
+	"github.com/roomkeeper/roomkeeper/internal/exitcode"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 )
 
-// Exit codes of roomctl.
+// Exit codes of roomctl (those of internal/exitcode).
 const (
-	ExitOK          = 0
-	ExitErrorResult = 1
-	ExitUsage       = 2
-	ExitUnreachable = 3
+	ExitOK          = exitcode.OK
+	ExitErrorResult = exitcode.Error
+	ExitUsage       = exitcode.Usage
+	ExitUnreachable = exitcode.Unreachable
 )
 
 // CLI is roomctl's command line.
 type CLI struct {
+	Version buildinfo.Flag `name:"version" help:"Print the version (version, commit, Go version) and exit."`
+
 	NATSURL   string        `name:"nats-url" env:"NATS_URL" default:"nats://127.0.0.1:4222" help:"NATS server URL."`
 	NATSCreds string        `name:"nats-creds" env:"NATS_CREDS" help:"NATS credentials file."`
 	NATSNkey  string        `name:"nkey" env:"NATS_NKEY" help:"NATS nkey seed file; default DATA_DIR/nats/client.nk when it exists (the key of the embedded server of a roomkeeper serve on this machine)."`
@@ -63,7 +67,8 @@ type CLI struct {
 	Token             TokenCmd             `cmd:"" help:"Print a LiveKit participant token for a room."`
 	WebhookTest       WebhookTestCmd       `cmd:"" name:"webhook-test" help:"Send a signed test webhook event to a receiver and print its answer."`
 	Bench             BenchCmd             `cmd:"" help:"Load benchmark: publish commands at a rate, wait for every result, print throughput and latency percentiles (and the raw store ceiling)."`
-	Dead              DeadCmd              `cmd:"" help:"Dead letters: list them, replay one (publish its body again with a new command ID)."`
+	Dead              DeadCmd              `cmd:"" help:"Dead letters: list them, replay one (its body, or an edited one, with a new command ID), purge them."`
+	Commands          CommandsCmd          `cmd:"" help:"List the command ledger's records of a state (pending, done, failed, dead), the most recent first."`
 }
 
 // env is what every subcommand runs with.
@@ -121,7 +126,9 @@ func fail(code int, format string, args ...any) error {
 type kongExit struct{ code int }
 
 // Main runs roomctl with args (without the program name) and returns its
-// exit code. ctx ends the command early (watch runs until it does).
+// exit code. ctx ends the command early (watch runs until it does). Errors
+// go to stderr the way of internal/exitcode: the error first, and after a
+// usage error a hint to the subcommand's --help, not the help itself.
 func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code int) {
 	var cli CLI
 	parser, err := kong.New(&cli,
@@ -129,10 +136,9 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		kong.Description("The command-line client of roomkeeper."),
 		kong.Writers(stdout, stderr),
 		kong.Exit(func(c int) { panic(kongExit{c}) }),
-		kong.UsageOnError(),
 	)
 	if err != nil {
-		_, _ = fmt.Fprintln(stderr, "roomctl:", err)
+		exitcode.Print(stderr, "roomctl", ExitUsage, err, "")
 		return ExitUsage
 	}
 	defer func() {
@@ -146,8 +152,7 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	}()
 	kctx, err := parser.Parse(args)
 	if err != nil {
-		_, _ = fmt.Fprintln(stderr, "roomctl:", err)
-		return ExitUsage
+		return exitcode.ParseError(stderr, "roomctl", err)
 	}
 	e := &env{ctx: ctx, cli: cli, timeout: cli.Timeout, out: stdout, errOut: stderr}
 	defer e.close()
@@ -155,15 +160,15 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 	if err == nil {
 		return ExitOK
 	}
-	_, _ = fmt.Fprintln(stderr, "roomctl:", err)
+	code = ExitUnreachable
 	var ee *exitError
 	if errors.As(err, &ee) {
-		return ee.code
+		code = ee.code
+	} else if _, ok := events.AsError(err); ok {
+		code = ExitErrorResult
 	}
-	if _, ok := events.AsError(err); ok {
-		return ExitErrorResult
-	}
-	return ExitUnreachable
+	exitcode.Print(stderr, "roomctl", code, err, exitcode.Command(kctx))
+	return code
 }
 
 // seedFile is the nkey seed roomctl connects with: --nkey, else, with no

@@ -58,7 +58,7 @@ func TestDeadListAndReplay(t *testing.T) {
 	require.JSONEq(t, `{"seq":2,"subject":"rooms.dead.create","originalSubject":"rooms.cmd.create","commandId":"crashed","deliveries":10,"reason":"max deliveries exceeded","time":`+
 		strings.SplitN(strings.SplitN(asJSON.out, `"time":`, 2)[1], "}", 2)[0]+`}`, asJSON.out)
 
-	replay := roomctl(t, url, "dead", "replay", "2")
+	replay := roomctl(t, url, "dead", "replay", "2", "--no-wait")
 	require.Equal(t, 0, replay.code, replay.errOut)
 	id := strings.TrimSpace(replay.out)
 	require.True(t, strings.HasPrefix(id, "replay-2-"), id)
