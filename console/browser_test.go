@@ -272,6 +272,31 @@ func TestBrowser(t *testing.T) {
 		list, err := s.client.ListRooms(ctxT(t, 10*time.Second), events.ListRequest{RoomName: "Fixed By Replay"})
 		require.NoError(t, err)
 		assert.Len(t, list.Rooms, 1)
+
+		// The replay as it was died again: two dead letters, both purged.
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(s.base+"/ui/dead"),
+			chromedp.WaitVisible(chromedp.CSS(`#purge-btn`)),
+			chromedp.Click(chromedp.CSS(`#purge-btn`)),
+			waitText(`#flash`, "Purged 2 dead letter(s)."),
+			waitText(`#dead`, "No dead letter."),
+		))
+		dead, err := natsapi.ListDead(ctxT(t, 10*time.Second), s.js, 0)
+		require.NoError(t, err)
+		assert.Empty(t, dead)
+	})
+
+	t.Run("commands", func(t *testing.T) {
+		require.NoError(t, chromedp.Do(ctx,
+			chromedp.Navigate(s.base+"/ui/commands?state=done"),
+			waitText(`#commands`, "browser-other"),
+			waitText(`#commands`, "replay-"),
+			shot("commands"),
+			chromedp.SetValue(chromedp.CSS(`#state`), events.CommandDead),
+			chromedp.Submit(chromedp.CSS(`#filter`)),
+			waitText(`#commands`, "browser-poison"),
+		))
+		assert.NotContains(t, text(t, ctx, `#commands`), "browser-other")
 	})
 
 	t.Run("streams", func(t *testing.T) {

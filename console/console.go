@@ -114,6 +114,9 @@ func (c *Console) routes() {
 	m.HandleFunc("GET "+p+"/dead", c.authed(c.deadPage))
 	m.HandleFunc("GET "+p+"/dead/{seq}", c.authed(c.deadLetterPage))
 	m.HandleFunc("POST "+p+"/dead/{seq}/replay", c.authed(c.replay))
+	m.HandleFunc("POST "+p+"/dead/{seq}/delete", c.authed(c.deleteDead))
+	m.HandleFunc("POST "+p+"/dead/purge", c.authed(c.purgeDead))
+	m.HandleFunc("GET "+p+"/commands", c.authed(c.commandsPage))
 	m.HandleFunc("GET "+p+"/streams", c.authed(c.streamsPage))
 	m.HandleFunc("GET "+p+"/streams/charts", c.authed(c.chartsFragment))
 }

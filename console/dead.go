@@ -1,9 +1,9 @@
 package console
 
 import (
-	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -35,7 +35,6 @@ type deadData struct {
 	D          *events.DeadLetter
 	Body       string
 	Replayable bool
-	Editable   bool
 }
 
 func (c *Console) deadLetterPage(w http.ResponseWriter, r *http.Request, p *page) {
@@ -54,8 +53,7 @@ func (c *Console) deadLetterPage(w http.ResponseWriter, r *http.Request, p *page
 		return
 	}
 	p.Data = &deadData{D: d, Body: prettyJSON(d.Data),
-		Replayable: events.CommandType(d.OriginalSubject) != "" || strings.HasPrefix(d.OriginalSubject, events.WebhookPrefix),
-		Editable:   events.CommandType(d.OriginalSubject) != ""}
+		Replayable: events.CommandType(d.OriginalSubject) != "" || strings.HasPrefix(d.OriginalSubject, events.WebhookPrefix)}
 	c.render(w, http.StatusOK, "deadletter", p)
 }
 
@@ -67,9 +65,9 @@ type replayData struct {
 	Err    string
 }
 
-// replay publishes a dead letter again (natsapi.ReplayDead), or, with
-// edit=1, the body of the form on the original command subject under a
-// fresh command ID, then waits for the result.
+// replay publishes a dead letter again under a fresh command ID
+// (natsapi.ReplayDead), or, with edit=1, the body of the form instead of
+// its own (natsapi.ReplayDeadBody), then waits for the result.
 func (c *Console) replay(w http.ResponseWriter, r *http.Request, p *page) {
 	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
 	if err != nil {
@@ -81,7 +79,7 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request, p *page) {
 	out := &replayData{Edited: r.PostFormValue("edit") == "1"}
 	p.Data = out
 	if out.Edited {
-		out.ID, err = c.replayEdited(ctx, seq, []byte(r.PostFormValue("body")))
+		out.ID, err = natsapi.ReplayDeadBody(ctx, c.js, seq, "", []byte(r.PostFormValue("body")))
 	} else {
 		out.ID, err = natsapi.ReplayDead(ctx, c.js, seq, "")
 	}
@@ -94,16 +92,33 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request, p *page) {
 	c.render(w, http.StatusOK, "replay_fragment", p)
 }
 
-// replayEdited publishes body on the original subject of dead letter seq,
-// a command's, as a new command.
-func (c *Console) replayEdited(ctx context.Context, seq uint64, body []byte) (string, error) {
-	d, err := natsapi.GetDead(ctx, c.js, seq)
+// deleteDead deletes one dead letter (natsapi.DeleteDead).
+func (c *Console) deleteDead(w http.ResponseWriter, r *http.Request, _ *page) {
+	seq, err := strconv.ParseUint(r.PathValue("seq"), 10, 64)
 	if err != nil {
-		return "", err
+		http.NotFound(w, r)
+		return
 	}
-	if events.CommandType(d.OriginalSubject) == "" {
-		return "", fmt.Errorf("%w: %s", errNotReplayable, d.OriginalSubject)
+	ctx, cancel := c.ctx(r)
+	defer cancel()
+	msg := fmt.Sprintf("Dead letter %d deleted.", seq)
+	if n, _, err := natsapi.DeleteDead(ctx, c.js, seq); err != nil {
+		msg = "delete: " + err.Error()
+	} else if n == 0 {
+		msg = fmt.Sprintf("Dead letter %d was already gone.", seq)
 	}
-	id := natsapi.NewReplayID(seq)
-	return id, c.client.SendRaw(ctx, id, d.OriginalSubject, body)
+	http.Redirect(w, r, c.cfg.Prefix+"/dead?flash="+url.QueryEscape(msg), http.StatusSeeOther)
+}
+
+// purgeDead deletes every dead letter stored now (natsapi.PurgeDead).
+func (c *Console) purgeDead(w http.ResponseWriter, r *http.Request, _ *page) {
+	ctx, cancel := c.ctx(r)
+	defer cancel()
+	msg := ""
+	if n, err := natsapi.PurgeDead(ctx, c.js); err != nil {
+		msg = "purge: " + err.Error()
+	} else {
+		msg = fmt.Sprintf("Purged %d dead letter(s).", n)
+	}
+	http.Redirect(w, r, c.cfg.Prefix+"/dead?flash="+url.QueryEscape(msg), http.StatusSeeOther)
 }

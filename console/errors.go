@@ -9,7 +9,4 @@ var (
 	// server does not listen on a loopback address only, so the console
 	// would be open to the network; it is off.
 	ErrNoAuth = errors.New("console: no API key and no CONSOLE_PASSWORD, and HTTP_ADDR is not a loopback address")
-	// errNotReplayable: an edited body can be replayed only on a command
-	// subject.
-	errNotReplayable = errors.New("only a command's dead letter can be edited and replayed")
 )
