@@ -133,6 +133,7 @@ type chart struct {
 func (s *sampler) charts() []chart {
 	xs := s.ordered()
 	var rate, lat []float64
+	idle := false // no message in the last interval
 	for i := 1; i < len(xs); i++ {
 		a, b := xs[i-1], xs[i]
 		dt := b.at.Sub(a.at).Seconds()
@@ -140,15 +141,26 @@ func (s *sampler) charts() []chart {
 			continue
 		}
 		rate = append(rate, max(0, b.handled-a.handled)/dt)
-		l := 0.0
-		if n := b.latCount - a.latCount; n > 0 {
-			l = (b.latSum - a.latSum) / n * 1000
+		// An interval without messages has no latency: the line keeps the
+		// last one.
+		n := b.latCount - a.latCount
+		idle = n <= 0
+		switch {
+		case !idle:
+			lat = append(lat, (b.latSum-a.latSum)/n*1000)
+		case len(lat) > 0:
+			lat = append(lat, lat[len(lat)-1])
+		default:
+			lat = append(lat, 0)
 		}
-		lat = append(lat, l)
+	}
+	latLast := last(lat)
+	if idle {
+		latLast = "idle, last " + latLast
 	}
 	return []chart{
 		{Title: "Throughput", Unit: "msg/s", Last: last(rate), SVG: sparkline(rate)},
-		{Title: "Handling latency (mean)", Unit: "ms", Last: last(lat), SVG: sparkline(lat)},
+		{Title: "Handling latency (mean)", Unit: "ms", Last: latLast, SVG: sparkline(lat)},
 	}
 }
 

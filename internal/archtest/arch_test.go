@@ -42,6 +42,9 @@ func TestLayering(t *testing.T) {
 			"the runtime does not know what a room is"},
 		{"queries", func(d string) bool { return d == module+"/workers" || d == module+"/rooms" },
 			"the read API reads the store; it runs no command"},
+		{"console", func(d string) bool {
+			return d == module+"/workers" || d == module+"/rooms" || d == module+"/queries" || d == module+"/handler" || strings.HasPrefix(d, module+"/store")
+		}, "the console talks to roomkeeper over NATS only, as any service does: it works in any role, without a store"},
 		{"internal/metrics", func(d string) bool { return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" },
 			"metrics implement the observers of the packages they watch without importing them"},
 	}
