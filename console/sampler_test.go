@@ -27,8 +27,8 @@ func TestSamplerThroughputAndLatency(t *testing.T) {
 	}
 	s.sample(t0.Add(5 * time.Second))
 	c := s.charts()
-	assert.Equal(t, "2.00", c[0].Last)  // 10 messages in 5 s
-	assert.Equal(t, "20.00", c[1].Last) // 20 ms each
+	assert.Equal(t, "2.00", c[0].Last)                   // 10 messages in 5 s
+	assert.Equal(t, "20.00", c[1].Last)                  // 20 ms each
 	assert.NotContains(t, string(c[0].SVG), "<polyline") // one point is no line
 
 	// An idle interval: no throughput, latency kept.
