@@ -60,6 +60,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"HTTP_WRITE_TIMEOUT":          func(c *config.Config) { c.HTTPWriteTimeout = c.HTTPReadTimeout },
 		"HTTP_MAX_HEADER_BYTES":       func(c *config.Config) { c.HTTPMaxHeaderBytes = 100 },
 		"WEBHOOK_MAX_IN_FLIGHT_BYTES": func(c *config.Config) { c.WebhookMaxInFlightBytes = 1000 },
+		"CONSOLE_PASSWORD":            func(c *config.Config) { c.ConsolePassword = "short" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := config.Default()
@@ -139,5 +140,18 @@ func TestStreamDuplicatesWindowBounds(t *testing.T) {
 		}
 		require.ErrorIs(t, err, config.ErrInvalid, "%s", d)
 		require.Contains(t, err.Error(), "STREAM_DUPLICATES_WINDOW")
+	}
+}
+
+// The web console without a key or password is served only on a loopback
+// HTTP_ADDR: HTTPLoopback says which.
+func TestHTTPLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true, "127.0.0.1:0": true,
+		"0.0.0.0:8080": false, ":8080": false, "[::]:8080": false, "10.1.2.3:8080": false, "web.lan:8080": false, "nonsense": false,
+	} {
+		cfg := config.Default()
+		cfg.HTTPAddr = addr
+		require.Equal(t, want, cfg.HTTPLoopback(), addr)
 	}
 }
