@@ -152,6 +152,28 @@ func text(t *testing.T, ctx context.Context, sel string) string {
 	return s
 }
 
+// waitFor waits until the loaded page has an element sel.
+func waitFor(sel string) chromedp.Action[chromedp.Void] {
+	return poll(`document.readyState === "complete" && document.querySelector(`+jsString(sel)+`) !== null`, 30*time.Second)
+}
+
+// do runs the steps in order, each within 45s, and fails the test naming
+// the step that failed and the page it was on.
+func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	for i, a := range steps {
+		sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
+		_, err := chromedp.Run(sctx, a)
+		cancel()
+		if err != nil {
+			lctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+			loc, _ := chromedp.Run(lctx, chromedp.Location())
+			cancel()
+			t.Fatalf("step %d of %d failed on %s: %v", i+1, len(steps), loc, err)
+		}
+	}
+}
+
 // waitText waits until the text of sel contains want.
 func waitText(sel, want string) chromedp.Action[chromedp.Void] {
 	return poll(`(() => { const e = document.querySelector(`+jsString(sel)+`); return !!e && e.textContent.includes(`+jsString(want)+`); })()`, 30*time.Second)
@@ -171,31 +193,31 @@ func TestBrowser(t *testing.T) {
 	ctx := browse(t, 3*time.Minute)
 
 	t.Run("login", func(t *testing.T) {
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.Navigate(s.base+"/ui/rooms"),
-			chromedp.WaitVisible(chromedp.CSS(`#secret`)),
-		))
+			waitFor(`#secret`),
+		)
 		loc, err := chromedp.Run(ctx, chromedp.Location())
 		require.NoError(t, err)
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			shot("login"),
 			chromedp.SendKeys(chromedp.CSS(`#secret`), "wrong key"),
 			chromedp.Click(chromedp.CSS(`#signin`)),
 			waitText(`#error`, "neither an API key"),
-			chromedp.WaitVisible(chromedp.CSS(`#secret`)),
+			waitFor(`#secret`),
 			chromedp.SendKeys(chromedp.CSS(`#secret`), testKey),
 			chromedp.Click(chromedp.CSS(`#signin`)),
-			chromedp.WaitVisible(chromedp.CSS(`#create`)),
-		))
+			waitFor(`#create`),
+		)
 		assert.True(t, strings.HasSuffix(loc, "/ui/login"), loc)
 	})
 
 	t.Run("rooms", func(t *testing.T) {
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.SendKeys(chromedp.CSS(`#roomName`), "Browser Room"),
 			chromedp.Click(chromedp.CSS(`#create-btn`)),
-			chromedp.WaitVisible(chromedp.CSS(`#room-id`)),
-		))
+			waitFor(`#room-id`),
+		)
 		id, name := text(t, ctx, `#room-id`), text(t, ctx, `#room-name`)
 		assert.Equal(t, "Browser Room", name)
 		require.NotEmpty(t, id)
@@ -204,25 +226,25 @@ func TestBrowser(t *testing.T) {
 		_, err := s.client.CreateRoom(ctxT(t, 30*time.Second), "browser-other", events.CreateRoom{RoomName: &other})
 		require.NoError(t, err)
 
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.Navigate(s.base+"/ui/rooms"),
 			waitText(`#rooms`, "Browser Room"),
 			waitText(`#rooms`, "Other"),
 			shot("rooms"),
 			chromedp.SendKeys(chromedp.CSS(`#q`), "brow"),
 			poll(`!document.querySelector("#rooms").textContent.includes("Other")`, 20*time.Second),
-		))
+		)
 		list := text(t, ctx, `#rooms`)
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.Click(chromedp.CSS(`#rooms a[href$="/`+id+`"]`)),
-			chromedp.WaitVisible(chromedp.CSS(`#delete`)),
+			waitFor(`#delete`),
 			waitText(`#room-config`, `"chat"`),
 			shot("room"),
 			chromedp.SetValue(chromedp.CSS(`#withMeeting`), events.PolicyForce),
 			chromedp.SetValue(chromedp.CSS(`#withRecordings`), events.PolicyForce),
 			chromedp.Click(chromedp.CSS(`#delete-btn`)),
 			waitText(`#flash`, id),
-		))
+		)
 		assert.Contains(t, list, "Browser Room")
 		flash, rooms := text(t, ctx, `#flash`), text(t, ctx, `#rooms`)
 		assert.Contains(t, flash, events.DeleteSuccessRoomDeleted)
@@ -234,18 +256,18 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("live events", func(t *testing.T) {
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.Navigate(s.base+"/ui/events"),
 			waitText(`#live-status`, "live"),
-		))
+		)
 		name := "Live One"
 		room, err := s.client.CreateRoom(ctxT(t, 30*time.Second), "browser-live", events.CreateRoom{RoomName: &name})
 		require.NoError(t, err)
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			waitText(`#events`, room.RoomID),
 			waitText(`#events`, events.EventCreated),
 			shot("events"),
-		))
+		)
 	})
 
 	t.Run("dead letters", func(t *testing.T) {
@@ -255,12 +277,12 @@ func TestBrowser(t *testing.T) {
 		r, err := s.client.Result(c, "browser-poison")
 		require.NoError(t, err)
 		require.False(t, r.OK)
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.Navigate(s.base+"/ui/dead"),
 			waitText(`#dead`, "browser-poison"),
 			shot("dead"),
 			chromedp.Click(chromedp.CSS(`#dead a`)),
-			chromedp.WaitVisible(chromedp.CSS(`#replay-btn`)),
+			waitFor(`#replay-btn`),
 			chromedp.Click(chromedp.CSS(`#replay-btn`)),
 			waitText(`#replay-outcome`, events.CodeInvalidArgument),
 			chromedp.SetValue(chromedp.CSS(`#body`), `{"roomName": "Fixed By Replay"}`),
@@ -268,26 +290,26 @@ func TestBrowser(t *testing.T) {
 			waitText(`#replay-outcome`, "ok"),
 			waitText(`#replay-result`, "Fixed By Replay"),
 			shot("deadletter"),
-		))
+		)
 		list, err := s.client.ListRooms(ctxT(t, 10*time.Second), events.ListRequest{RoomName: "Fixed By Replay"})
 		require.NoError(t, err)
 		assert.Len(t, list.Rooms, 1)
 
 		// The replay as it was died again: two dead letters, both purged.
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.Navigate(s.base+"/ui/dead"),
-			chromedp.WaitVisible(chromedp.CSS(`#purge-btn`)),
+			waitFor(`#purge-btn`),
 			chromedp.Click(chromedp.CSS(`#purge-btn`)),
 			waitText(`#flash`, "Purged 2 dead letter(s)."),
 			waitText(`#dead`, "No dead letter."),
-		))
+		)
 		dead, err := natsapi.ListDead(ctxT(t, 10*time.Second), s.js, 0)
 		require.NoError(t, err)
 		assert.Empty(t, dead)
 	})
 
 	t.Run("commands", func(t *testing.T) {
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.Navigate(s.base+"/ui/commands?state=done"),
 			waitText(`#commands`, "browser-other"),
 			waitText(`#commands`, "replay-"),
@@ -295,18 +317,18 @@ func TestBrowser(t *testing.T) {
 			chromedp.SetValue(chromedp.CSS(`#state`), events.CommandDead),
 			chromedp.Submit(chromedp.CSS(`#filter`)),
 			waitText(`#commands`, "browser-poison"),
-		))
+		)
 		assert.NotContains(t, text(t, ctx, `#commands`), "browser-other")
 	})
 
 	t.Run("streams", func(t *testing.T) {
-		require.NoError(t, chromedp.Do(ctx,
+		do(t, ctx,
 			chromedp.Navigate(s.base+"/ui/streams"),
-			chromedp.WaitVisible(chromedp.CSS(`#charts`)),
+			waitFor(`#charts`),
 			// The charts redraw every 5s; wait for two samples.
 			poll(`document.querySelectorAll("#charts polyline").length === 2`, 40*time.Second),
 			shot("streams"),
-		))
+		)
 		main := text(t, ctx, `main`)
 		for _, want := range []string{events.StreamCommands, events.StreamEvents, events.StreamDead, events.ConsumerWorkers, "Throughput"} {
 			assert.Contains(t, main, want)
