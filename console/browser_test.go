@@ -232,7 +232,9 @@ func TestBrowser(t *testing.T) {
 			waitText(`#rooms`, "Other"),
 			shot("rooms"),
 			chromedp.SendKeys(chromedp.CSS(`#q`), "brow"),
-			poll(`!document.querySelector("#rooms").textContent.includes("Other")`, 20*time.Second),
+			// The search swaps the table once typing stops (and pushes the
+			// URL): wait for the last swap to settle before reading it.
+			poll(`location.search.includes("q=brow") && !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling") && !document.querySelector("#rooms").textContent.includes("Other")`, 20*time.Second),
 		)
 		list := text(t, ctx, `#rooms`)
 		do(t, ctx,
