@@ -94,10 +94,7 @@ func (c *Console) secretOK(secret string) bool {
 	if secret == "" {
 		return false
 	}
-	ok := false
-	if c.cfg.Keys != nil && c.cfg.Keys(secret) {
-		ok = true
-	}
+	ok := c.cfg.Keys != nil && c.cfg.Keys(secret)
 	if c.cfg.Password != "" {
 		a, b := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(c.cfg.Password))
 		if subtle.ConstantTimeCompare(a[:], b[:]) == 1 {

@@ -145,7 +145,7 @@ func poll(expr string, limit time.Duration) chromedp.Action[chromedp.Void] {
 }
 
 // text is the text of the element sel.
-func text(t *testing.T, ctx context.Context, sel string) string {
+func text(ctx context.Context, t *testing.T, sel string) string {
 	t.Helper()
 	s, err := chromedp.Run(ctx, chromedp.TextContent(chromedp.CSS(sel)))
 	require.NoError(t, err, sel)
@@ -159,7 +159,7 @@ func waitFor(sel string) chromedp.Action[chromedp.Void] {
 
 // do runs the steps in order, each within 45s, and fails the test naming
 // the step that failed and the page it was on.
-func do(t *testing.T, ctx context.Context, steps ...chromedp.Action[chromedp.Void]) {
+func do(ctx context.Context, t *testing.T, steps ...chromedp.Action[chromedp.Void]) {
 	t.Helper()
 	for i, a := range steps {
 		sctx, cancel := context.WithTimeout(ctx, 45*time.Second)
@@ -193,13 +193,13 @@ func TestBrowser(t *testing.T) {
 	ctx := browse(t, 3*time.Minute)
 
 	t.Run("login", func(t *testing.T) {
-		do(t, ctx,
+		do(ctx, t,
 			chromedp.Navigate(s.base+"/ui/rooms"),
 			waitFor(`#secret`),
 		)
 		loc, err := chromedp.Run(ctx, chromedp.Location())
 		require.NoError(t, err)
-		do(t, ctx,
+		do(ctx, t,
 			shot("login"),
 			chromedp.SendKeys(chromedp.CSS(`#secret`), "wrong key"),
 			chromedp.Click(chromedp.CSS(`#signin`)),
@@ -213,12 +213,12 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("rooms", func(t *testing.T) {
-		do(t, ctx,
+		do(ctx, t,
 			chromedp.SendKeys(chromedp.CSS(`#roomName`), "Browser Room"),
 			chromedp.Click(chromedp.CSS(`#create-btn`)),
 			waitFor(`#room-id`),
 		)
-		id, name := text(t, ctx, `#room-id`), text(t, ctx, `#room-name`)
+		id, name := text(ctx, t, `#room-id`), text(ctx, t, `#room-name`)
 		assert.Equal(t, "Browser Room", name)
 		require.NotEmpty(t, id)
 		// Another room, so that the search has something to leave out.
@@ -226,7 +226,7 @@ func TestBrowser(t *testing.T) {
 		_, err := s.client.CreateRoom(ctxT(t, 30*time.Second), "browser-other", events.CreateRoom{RoomName: &other})
 		require.NoError(t, err)
 
-		do(t, ctx,
+		do(ctx, t,
 			chromedp.Navigate(s.base+"/ui/rooms"),
 			waitText(`#rooms`, "Browser Room"),
 			waitText(`#rooms`, "Other"),
@@ -236,8 +236,8 @@ func TestBrowser(t *testing.T) {
 			// URL): wait for the last swap to settle before reading it.
 			poll(`location.search.includes("q=brow") && !document.querySelector(".htmx-request, .htmx-swapping, .htmx-settling") && !document.querySelector("#rooms").textContent.includes("Other")`, 20*time.Second),
 		)
-		list := text(t, ctx, `#rooms`)
-		do(t, ctx,
+		list := text(ctx, t, `#rooms`)
+		do(ctx, t,
 			chromedp.Click(chromedp.CSS(`#rooms a[href$="/`+id+`"]`)),
 			waitFor(`#delete`),
 			waitText(`#room-config`, `"chat"`),
@@ -248,7 +248,7 @@ func TestBrowser(t *testing.T) {
 			waitText(`#flash`, id),
 		)
 		assert.Contains(t, list, "Browser Room")
-		flash, rooms := text(t, ctx, `#flash`), text(t, ctx, `#rooms`)
+		flash, rooms := text(ctx, t, `#flash`), text(ctx, t, `#rooms`)
 		assert.Contains(t, flash, events.DeleteSuccessRoomDeleted)
 		assert.NotContains(t, rooms, "Browser Room")
 		_, err = s.client.GetRoom(ctxT(t, 10*time.Second), id)
@@ -258,14 +258,14 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("live events", func(t *testing.T) {
-		do(t, ctx,
+		do(ctx, t,
 			chromedp.Navigate(s.base+"/ui/events"),
 			waitText(`#live-status`, "live"),
 		)
 		name := "Live One"
 		room, err := s.client.CreateRoom(ctxT(t, 30*time.Second), "browser-live", events.CreateRoom{RoomName: &name})
 		require.NoError(t, err)
-		do(t, ctx,
+		do(ctx, t,
 			waitText(`#events`, room.RoomID),
 			waitText(`#events`, events.EventCreated),
 			shot("events"),
@@ -279,7 +279,7 @@ func TestBrowser(t *testing.T) {
 		r, err := s.client.Result(c, "browser-poison")
 		require.NoError(t, err)
 		require.False(t, r.OK)
-		do(t, ctx,
+		do(ctx, t,
 			chromedp.Navigate(s.base+"/ui/dead"),
 			waitText(`#dead`, "browser-poison"),
 			shot("dead"),
@@ -298,7 +298,7 @@ func TestBrowser(t *testing.T) {
 		assert.Len(t, list.Rooms, 1)
 
 		// The replay as it was died again: two dead letters, both purged.
-		do(t, ctx,
+		do(ctx, t,
 			chromedp.Navigate(s.base+"/ui/dead"),
 			waitFor(`#purge-btn`),
 			chromedp.Click(chromedp.CSS(`#purge-btn`)),
@@ -311,7 +311,7 @@ func TestBrowser(t *testing.T) {
 	})
 
 	t.Run("commands", func(t *testing.T) {
-		do(t, ctx,
+		do(ctx, t,
 			chromedp.Navigate(s.base+"/ui/commands?state=done"),
 			waitText(`#commands`, "browser-other"),
 			waitText(`#commands`, "replay-"),
@@ -320,18 +320,18 @@ func TestBrowser(t *testing.T) {
 			chromedp.Submit(chromedp.CSS(`#filter`)),
 			waitText(`#commands`, "browser-poison"),
 		)
-		assert.NotContains(t, text(t, ctx, `#commands`), "browser-other")
+		assert.NotContains(t, text(ctx, t, `#commands`), "browser-other")
 	})
 
 	t.Run("streams", func(t *testing.T) {
-		do(t, ctx,
+		do(ctx, t,
 			chromedp.Navigate(s.base+"/ui/streams"),
 			waitFor(`#charts`),
 			// The charts redraw every 5s; wait for two samples.
 			poll(`document.querySelectorAll("#charts polyline").length === 2`, 40*time.Second),
 			shot("streams"),
 		)
-		main := text(t, ctx, `main`)
+		main := text(ctx, t, `main`)
 		for _, want := range []string{events.StreamCommands, events.StreamEvents, events.StreamDead, events.ConsumerWorkers, "Throughput"} {
 			assert.Contains(t, main, want)
 		}

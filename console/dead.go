@@ -114,7 +114,7 @@ func (c *Console) deleteDead(w http.ResponseWriter, r *http.Request, _ *page) {
 func (c *Console) purgeDead(w http.ResponseWriter, r *http.Request, _ *page) {
 	ctx, cancel := c.ctx(r)
 	defer cancel()
-	msg := ""
+	var msg string
 	if n, err := natsapi.PurgeDead(ctx, c.js); err != nil {
 		msg = "purge: " + err.Error()
 	} else {

@@ -175,7 +175,7 @@ func last(v []float64) string {
 func sparkline(vs []float64) template.HTML {
 	const w, h = 240.0, 48.0
 	if len(vs) < 2 {
-		return template.HTML(fmt.Sprintf(`<svg class="spark" width="%.0f" height="%.0f" role="img" aria-label="not enough samples yet"></svg>`, w, h))
+		return template.HTML(`<svg class="spark" width="240" height="48" role="img" aria-label="not enough samples yet"></svg>`)
 	}
 	top := 0.0
 	for _, v := range vs {
