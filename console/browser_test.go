@@ -189,8 +189,8 @@ func jsString(s string) string {
 // event arrive live; replay a dead letter as it was and edited; look at the
 // streams and their charts.
 func TestBrowser(t *testing.T) {
+	ctx := browse(t, 3*time.Minute) // first: it skips without a Chromium
 	s := serve(t)
-	ctx := browse(t, 3*time.Minute)
 
 	t.Run("login", func(t *testing.T) {
 		do(ctx, t,
