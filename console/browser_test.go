@@ -316,8 +316,8 @@ func TestBrowser(t *testing.T) {
 			waitText(`#commands`, "browser-other"),
 			waitText(`#commands`, "replay-"),
 			shot("commands"),
-			chromedp.SetValue(chromedp.CSS(`#state`), events.CommandDead),
-			chromedp.Submit(chromedp.CSS(`#filter`)),
+			chromedp.Click(chromedp.CSS(`#state-dead`)),
+			waitFor(`#state-dead.badge`),
 			waitText(`#commands`, "browser-poison"),
 		)
 		assert.NotContains(t, text(ctx, t, `#commands`), "browser-other")
