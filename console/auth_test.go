@@ -47,6 +47,11 @@ func TestLoginWithWrongKeyIsRefused(t *testing.T) {
 	resp, _ := e.get(t, c, "/ui/rooms")
 	assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 
+	// The right key from a page of another origin (login CSRF).
+	resp, _ = e.post(t, c, "/ui/login", url.Values{"secret": {testKey}}, http.Header{"Origin": {"http://evil.example"}})
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
+	assert.Empty(t, resp.Cookies())
+
 	for _, right := range []string{testKey, "a-console-password"} {
 		c := e.browser(t)
 		resp, _ := e.post(t, c, "/ui/login", url.Values{"secret": {right}}, nil)
