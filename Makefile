@@ -43,6 +43,10 @@ test: livekit-server ## Run all tests against real servers, with the race detect
 test/short: ## Run the tests that need no livekit-server binary.
 	$(GO) test -race -count=1 -short ./...
 
+.PHONY: screenshots
+screenshots: ## Retake the web console's screenshots (docs/console-*.png) in a headless Chromium.
+	CONSOLE_SCREENSHOTS=$(CURDIR)/docs $(GO) test -count=1 -run TestBrowser ./console
+
 ## The nemesis (internal/nemesis): a seeded random schedule of faults (kill -9,
 ## SIGSTOP past AckWait, NATS node loss, rolling NATS restart, store outage,
 ## livekit-server kill -9) under a seeded random load against roomkeeper

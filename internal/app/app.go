@@ -21,6 +21,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
 
+	"github.com/roomkeeper/roomkeeper/console"
 	"github.com/roomkeeper/roomkeeper/handler"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
@@ -82,6 +83,9 @@ type App struct {
 	// hooks is the outgoing webhook dispatcher (role dispatcher, with
 	// OUTGOING_WEBHOOK_URLS set), made by Start, started by Run.
 	hooks *outhooks.Dispatcher
+	// console is the web console (nil when it is off); Run samples its
+	// charts.
+	console *console.Console
 }
 
 // Start brings the roles up; Run then serves until ctx ends.
@@ -149,6 +153,9 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 	})
 	mux.Handle("GET /metrics", a.metrics.Handler())
 	if err := a.mountRoomLinks(mux); err != nil {
+		return a, err
+	}
+	if err := a.mountConsole(mux); err != nil {
 		return a, err
 	}
 	if roles.Webhooks {
@@ -283,6 +290,9 @@ func (a *App) Run(ctx context.Context) error {
 		if err := a.startDispatcher(ctx, run); err != nil {
 			return err
 		}
+	}
+	if a.console != nil {
+		run("console", a.console.Sample)
 	}
 	wg.Add(1)
 	go func() {

@@ -55,6 +55,9 @@ func TestLayering(t *testing.T) {
 			return d == module+"/webhooks" || d == module+"/workers" || d == module+"/rooms" || d == module+"/outhooks"
 		},
 			"metrics implement the observers of the packages they watch without importing them"},
+		{"console", func(d string) bool {
+			return d == module+"/workers" || d == module+"/rooms" || d == module+"/queries" || d == module+"/handler" || strings.HasPrefix(d, module+"/store")
+		}, "the console talks to roomkeeper over NATS only, as any service does: it works in any role, without a store"},
 		{"outhooks", func(d string) bool {
 			return d == module+"/workers" || d == module+"/rooms" || d == module+"/handler" || strings.HasPrefix(d, module+"/store")
 		}, "the dispatcher sends the domain events as they are: it neither runs commands nor reads the store"},

@@ -136,6 +136,10 @@ type Config struct {
 	LedgerRetention time.Duration `name:"ledger-retention" env:"LEDGER_RETENTION" default:"168h" help:"How long a done command's ledger record is kept (a repeated command ID is a duplicate within it; at least 24h, the results stream's age); 0 never prunes."`
 	LedgerPruneMax  int           `name:"ledger-prune-max" env:"LEDGER_PRUNE_MAX" default:"10000" help:"Most ledger records one sweep deletes (1..1000000); a backlog drains over several sweeps."`
 
+	// The web console (/ui on HTTP_ADDR, issue 17): a login takes an API
+	// key or this password; with neither, it is served only on loopback.
+	ConsolePassword string `name:"console-password" env:"CONSOLE_PASSWORD" help:"Password of the web console (/ui), besides the API keys; with neither, the console is served only when HTTP_ADDR is a loopback address."`
+
 	LogLevel  string `name:"log-level" env:"LOG_LEVEL" default:"info" enum:"trace,debug,info,warn,error" help:"Log level."`
 	LogFormat string `name:"log-format" env:"LOG_FORMAT" default:"text" enum:"text,json" help:"Log format."`
 }
@@ -281,6 +285,9 @@ func (c *Config) Validate() error {
 	case c.OutgoingWebhookTries < 1 || c.OutgoingWebhookTries > 1000:
 		bad("OUTGOING_WEBHOOK_TRIES %d not in 1..1000", c.OutgoingWebhookTries)
 	}
+	if c.ConsolePassword != "" && len(c.ConsolePassword) < 12 {
+		bad("CONSOLE_PASSWORD is shorter than 12 characters")
+	}
 	if _, err := logrus.ParseLevel(c.LogLevel); err != nil {
 		bad("LOG_LEVEL: %v", err)
 	}
@@ -298,6 +305,12 @@ func loopback(host string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// HTTPLoopback reports whether HTTP_ADDR is a loopback address.
+func (c *Config) HTTPLoopback() bool {
+	host, _, err := net.SplitHostPort(c.HTTPAddr)
+	return err == nil && loopback(host)
 }
 
 // SQLitePath is the embedded store's file.

@@ -67,6 +67,7 @@ func TestValidateNamesTheSetting(t *testing.T) {
 		"OUTGOING_WEBHOOK_TIMEOUT":   func(c *config.Config) { c.OutgoingWebhookTimeout = 0 },
 		"OUTGOING_WEBHOOK_RETRY_MIN": func(c *config.Config) { c.OutgoingWebhookRetryMin = c.OutgoingWebhookRetryMax + time.Second },
 		"OUTGOING_WEBHOOK_TRIES":     func(c *config.Config) { c.OutgoingWebhookTries = 0 },
+		"CONSOLE_PASSWORD":           func(c *config.Config) { c.ConsolePassword = "short" },
 	} {
 		t.Run(name, func(t *testing.T) {
 			cfg := config.Default()
@@ -216,4 +217,17 @@ func TestLiveKitSecretLength(t *testing.T) {
 	require.NotContains(t, err.Error(), cfg.LiveKitAPISecret)
 	cfg.LiveKitAPISecret += "s"
 	require.NoError(t, cfg.Validate())
+}
+
+// The web console without a key or password is served only on a loopback
+// HTTP_ADDR: HTTPLoopback says which.
+func TestHTTPLoopback(t *testing.T) {
+	for addr, want := range map[string]bool{
+		"127.0.0.1:8080": true, "[::1]:8080": true, "localhost:8080": true, "127.0.0.1:0": true,
+		"0.0.0.0:8080": false, ":8080": false, "[::]:8080": false, "10.1.2.3:8080": false, "web.lan:8080": false, "nonsense": false,
+	} {
+		cfg := config.Default()
+		cfg.HTTPAddr = addr
+		require.Equal(t, want, cfg.HTTPLoopback(), addr)
+	}
 }

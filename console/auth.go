@@ -1,0 +1,175 @@
+package console
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"crypto/subtle"
+	"encoding/base64"
+	"encoding/hex"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// cookieName is the session cookie.
+const cookieName = "roomkeeper_console"
+
+// csrfField is the form field, csrfHeader the header (htmx, from
+// hx-headers) that carry the CSRF token of a POST.
+const (
+	csrfField  = "csrf"
+	csrfHeader = "X-CSRF-Token"
+)
+
+// mac is HMAC-SHA256 of parts under the session key.
+func (c *Console) mac(parts ...string) []byte {
+	h := hmac.New(sha256.New, c.key)
+	for _, p := range parts {
+		h.Write([]byte(p))
+		h.Write([]byte{0})
+	}
+	return h.Sum(nil)
+}
+
+// newSession returns a session value: expiry, nonce, and their MAC.
+func (c *Console) newSession(now time.Time) string {
+	exp := strconv.FormatInt(now.Add(c.cfg.SessionTTL).Unix(), 10)
+	nonce := strings.ToLower(rand.Text())
+	return exp + "." + nonce + "." + base64.RawURLEncoding.EncodeToString(c.mac("session", exp, nonce))
+}
+
+// validSession reports whether v is a session this process signed and
+// that has not expired.
+func (c *Console) validSession(v string, now time.Time) bool {
+	parts := strings.Split(v, ".")
+	if len(parts) != 3 {
+		return false
+	}
+	sig, err := base64.RawURLEncoding.DecodeString(parts[2])
+	if err != nil || !hmac.Equal(sig, c.mac("session", parts[0], parts[1])) {
+		return false
+	}
+	exp, err := strconv.ParseInt(parts[0], 10, 64)
+	return err == nil && now.Unix() < exp
+}
+
+// csrfToken is the CSRF token of session v.
+func (c *Console) csrfToken(v string) string {
+	return hex.EncodeToString(c.mac("csrf", v)[:16])
+}
+
+// session returns the request's valid session value, or "".
+func (c *Console) session(r *http.Request) string {
+	ck, err := r.Cookie(cookieName)
+	if err != nil || !c.validSession(ck.Value, time.Now()) {
+		return ""
+	}
+	return ck.Value
+}
+
+func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, v string, maxAge int) {
+	http.SetCookie(w, &http.Cookie{
+		Name: cookieName, Value: v, Path: c.cfg.Prefix, MaxAge: maxAge,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+	})
+}
+
+// sameOrigin reports whether a request's Origin (when the browser sent
+// one) names the host it was sent to.
+func sameOrigin(r *http.Request) bool {
+	o := r.Header.Get("Origin")
+	if o == "" {
+		return true
+	}
+	u, err := url.Parse(o)
+	return err == nil && u.Host == r.Host
+}
+
+// secretOK reports whether secret is an API key or the password, in
+// constant time.
+func (c *Console) secretOK(secret string) bool {
+	if secret == "" {
+		return false
+	}
+	ok := c.cfg.Keys != nil && c.cfg.Keys(secret)
+	if c.cfg.Password != "" {
+		a, b := sha256.Sum256([]byte(secret)), sha256.Sum256([]byte(c.cfg.Password))
+		if subtle.ConstantTimeCompare(a[:], b[:]) == 1 {
+			ok = true
+		}
+	}
+	return ok
+}
+
+// authed wraps a page: without a session it redirects to the login page
+// (or, on an open console, starts one); a POST without the session's CSRF
+// token, or from another origin, is refused with 403.
+func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *page)) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		sess := c.session(r)
+		if sess == "" {
+			if !c.cfg.Open() {
+				to := c.cfg.Prefix + "/login"
+				if r.Header.Get("HX-Request") != "" {
+					w.Header().Set("HX-Redirect", to)
+					w.WriteHeader(http.StatusUnauthorized)
+					return
+				}
+				http.Redirect(w, r, to, http.StatusSeeOther)
+				return
+			}
+			if r.Method == http.MethodPost {
+				http.Error(w, "no session: reload the page", http.StatusForbidden)
+				return
+			}
+			sess = c.newSession(time.Now())
+			c.setCookie(w, r, sess, int(c.cfg.SessionTTL/time.Second))
+		}
+		tok := c.csrfToken(sess)
+		if r.Method == http.MethodPost {
+			got := r.Header.Get(csrfHeader)
+			if got == "" {
+				got = r.PostFormValue(csrfField)
+			}
+			if !sameOrigin(r) || subtle.ConstantTimeCompare([]byte(got), []byte(tok)) != 1 {
+				http.Error(w, "forbidden: missing or wrong CSRF token", http.StatusForbidden)
+				return
+			}
+		}
+		next(w, r, &page{Prefix: c.cfg.Prefix, CSRF: tok, Open: c.cfg.Open(), Flash: r.URL.Query().Get("flash")})
+	}
+}
+
+func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
+	if c.cfg.Open() || c.session(r) != "" {
+		http.Redirect(w, r, c.cfg.Prefix+"/rooms", http.StatusSeeOther)
+		return
+	}
+	c.render(w, http.StatusOK, "login", &page{Title: "Sign in", Prefix: c.cfg.Prefix})
+}
+
+func (c *Console) login(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "forbidden: cross-origin login", http.StatusForbidden)
+		return
+	}
+	if c.cfg.Open() {
+		http.Redirect(w, r, c.cfg.Prefix+"/rooms", http.StatusSeeOther)
+		return
+	}
+	if !c.secretOK(r.PostFormValue("secret")) {
+		c.cfg.Log.WithField("remote", r.RemoteAddr).Warn("console: failed login")
+		c.render(w, http.StatusUnauthorized, "login", &page{Title: "Sign in", Prefix: c.cfg.Prefix, Error: "That is neither an API key nor the console password."})
+		return
+	}
+	c.setCookie(w, r, c.newSession(time.Now()), int(c.cfg.SessionTTL/time.Second))
+	http.Redirect(w, r, c.cfg.Prefix+"/rooms", http.StatusSeeOther)
+}
+
+func (c *Console) logout(w http.ResponseWriter, r *http.Request, _ *page) {
+	c.setCookie(w, r, "", -1)
+	http.Redirect(w, r, c.cfg.Prefix+"/login", http.StatusSeeOther)
+}

@@ -1,0 +1,42 @@
+package app
+
+import (
+	"errors"
+	"net/http"
+
+	"github.com/roomkeeper/roomkeeper/console"
+	"github.com/roomkeeper/roomkeeper/internal/apikeys"
+)
+
+// mountConsole adds the web console (/ui) to mux, in every role. It is off,
+// and the log says why, when neither an API key nor CONSOLE_PASSWORD is set
+// and HTTP_ADDR is not a loopback address. Run keeps its charts.
+func (a *App) mountConsole(mux *http.ServeMux) error {
+	cfg := console.Config{Conn: a.nc, Password: a.cfg.ConsolePassword, Loopback: a.cfg.HTTPLoopback(),
+		Log: a.log.WithField("component", "console")}
+	if a.metrics != nil {
+		cfg.Gatherer = a.metrics.Registry()
+	}
+	if a.cfg.APIKeys != "" || a.cfg.APIKeysFile != "" {
+		keys, err := apikeys.New(a.cfg.APIKeys, a.cfg.APIKeysFile)
+		if err != nil {
+			return err
+		}
+		cfg.Keys = keys.Match
+	}
+	c, err := console.New(cfg)
+	if err != nil {
+		if errors.Is(err, console.ErrNoAuth) {
+			a.log.WithError(err).Warn("the web console (/ui) is off: set API_KEYS or CONSOLE_PASSWORD, or listen on a loopback address")
+			return nil
+		}
+		return err
+	}
+	mux.Handle("/ui/", c)
+	mux.Handle("GET /ui", http.RedirectHandler("/ui/", http.StatusSeeOther))
+	a.console = c
+	if cfg.Open() {
+		a.log.Warn("the web console (/ui) is open to anyone on this loopback address: set API_KEYS or CONSOLE_PASSWORD to require a login")
+	}
+	return nil
+}
