@@ -52,10 +52,13 @@ func (h sweepHandler) expired(ctx context.Context, now int64) (ids []store.Room,
 			return nil, false, err
 		}
 		for _, r := range page {
-			if expiryDone(&r) {
-				continue
+			done, err := h.expiryDone(ctx, &r)
+			if err != nil {
+				return nil, false, err
 			}
-			ids = append(ids, r)
+			if !done {
+				ids = append(ids, r)
+			}
 		}
 		if len(ids) > h.cfg.MaxDeleteCommands {
 			return ids[:h.cfg.MaxDeleteCommands], true, nil
@@ -161,13 +164,30 @@ func scanStart(sweepID string) string {
 	return string([]byte{keys[int(sum[0])%len(keys)], keys[int(sum[1])%len(keys)]})
 }
 
-// expiryDone reports whether an expired room needs no delete: its
-// policy closed it (it has recordings; it stays closed), or its deletion
-// or closure waits for its meeting to end.
-// TODO(store): ExpiredRooms leaves these out, as it did marked rooms.
-func expiryDone(r *store.Room) bool {
-	return r.Status == events.StatusClosed ||
-		r.MeetingEndAction == events.EndActionDelete || r.MeetingEndAction == events.EndActionClose
+// expiryDone reports whether room r's expiry was already applied: its
+// deletion (or close) is scheduled for its meeting's end, or it is closed
+// and an expiry delete of it succeeded (it had recordings and the policy
+// closed it), which the ledger says. A room a user closed is still deleted
+// when its date passes, as upstream's garbage collector deletes it.
+func (h sweepHandler) expiryDone(ctx context.Context, r *store.Room) (bool, error) {
+	if r.MeetingEndAction == events.EndActionDelete || r.MeetingEndAction == events.EndActionClose {
+		return true, nil
+	}
+	if r.Status != events.StatusClosed {
+		return false, nil
+	}
+	id, err := h.expireAttempt(ctx, r.RoomID)
+	if err != nil {
+		return false, err
+	}
+	rec, err := h.Store.GetCommand(ctx, id)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return false, nil
+	case err != nil:
+		return false, err
+	}
+	return rec.Finished() && succeeded(rec.Result), nil
 }
 
 // policyOf is the autoDeletionPolicy of room r: its own, or the default

@@ -699,3 +699,25 @@ func TestSweepExpireIDs(t *testing.T) {
 		seen[id] = true
 	}
 }
+
+// A room closed by a user (PUT status closed) is still deleted when its
+// autoDeletionDate passes; a room the expiry itself closed (it has
+// recordings, policy close) is not sent its expiry again. Found by the
+// nemesis once its HTTP load closed rooms.
+func TestSweepDeletesAnExpiredClosedRoom(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
+	b.insertRoom(t, "Closed-aaaaaaaaaaaaaaa", past(), func(r *store.Room) { r.Status = events.StatusClosed })
+	kept := b.insertRoom(t, "Kept-aaaaaaaaaaaaaaa", past(), nil)
+	b.putRecordings(t, kept.RoomID, 1)
+
+	require.Equal(t, events.SweepResult{Expired: 2, DeleteCommands: 2}, b.sweep(t, "sweep-1"))
+	b.settle(t)
+	require.False(t, b.Exists(t, "Closed-aaaaaaaaaaaaaaa"), "an expired closed room is deleted")
+	got, err := b.Store.GetRoom(ctxT(t, 5*time.Second), kept.RoomID)
+	require.NoError(t, err)
+	require.Equal(t, events.StatusClosed, got.Status, "a room with recordings is closed by its expiry")
+
+	require.Equal(t, events.SweepResult{}, b.sweep(t, "sweep-2"), "the expiry that closed it is not sent again")
+}
