@@ -44,6 +44,11 @@ func TestRoomsSearchDetailDelete(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.Contains(t, page, `id="room-config"`)
 	assert.Contains(t, page, "/room/"+id+"?secret=") // the links
+	// Its history: the create, with its command ID and event.
+	assert.Contains(t, page, `id="room-history"`)
+	assert.Contains(t, page, "<code>create-Alpha</code>")
+	assert.Contains(t, page, "rooms.cmd.create")
+	assert.Contains(t, page, "created")
 	resp, _ = e.get(t, c, "/ui/rooms/nope")
 	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
 

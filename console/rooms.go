@@ -69,6 +69,10 @@ func (c *Console) createRoom(w http.ResponseWriter, r *http.Request, p *page) {
 type roomData struct {
 	Room                        *events.RoomReply
 	MeetingPolicies, RecPolices []string
+	// History is a page of the room's history (rooms.api.history), oldest
+	// first; HistoryError says why it is missing.
+	History      *events.HistoryReply
+	HistoryError string
 }
 
 func (c *Console) roomPage(w http.ResponseWriter, r *http.Request, p *page) {
@@ -81,12 +85,21 @@ func (c *Console) roomPage(w http.ResponseWriter, r *http.Request, p *page) {
 		c.render(w, statusOf(err), "room", p)
 		return
 	}
-	p.Data = &roomData{Room: room,
+	data := &roomData{Room: room,
 		MeetingPolicies: []string{events.PolicyFail, events.PolicyForce, events.PolicyWhenMeetingEnds},
 		RecPolices:      []string{events.PolicyFail, events.PolicyForce, events.PolicyClose},
 	}
+	data.History, err = c.client.History(ctx, events.HistoryRequest{RoomID: room.RoomID, MaxItems: historyPage,
+		NextPageToken: r.URL.Query().Get("history")})
+	if err != nil {
+		data.HistoryError = err.Error()
+	}
+	p.Data = data
 	c.render(w, http.StatusOK, "room", p)
 }
+
+// historyPage is how many steps of a room's history its page shows at once.
+const historyPage = 50
 
 func (c *Console) deleteRoom(w http.ResponseWriter, r *http.Request, p *page) {
 	id := r.PathValue("id")
