@@ -270,14 +270,17 @@ func (s *system) settled(ctx context.Context) (uint64, []Consumer, error) {
 		}
 		cs = append(cs, Consumer{Stream: name, AckPending: uint64(ci.NumAckPending), Pending: ci.NumPending})
 	}
-	// The dispatcher's consumers: every outgoing webhook delivered (or
-	// dead-lettered).
+	// The dispatcher's durable consumers: every outgoing webhook delivered
+	// (or dead-lettered).
 	evs, err := s.js.Stream(ctx, events.StreamEvents)
 	if err != nil {
 		return 0, nil, err
 	}
 	lister := evs.ListConsumers(ctx)
 	for ci := range lister.Info() {
+		if ci.Config.Durable == "" {
+			continue // an ordered consumer reading the stream (the checker's own)
+		}
 		cs = append(cs, Consumer{Stream: events.StreamEvents + "/" + ci.Name, AckPending: uint64(ci.NumAckPending), Pending: ci.NumPending})
 	}
 	if err := lister.Err(); err != nil {
