@@ -19,9 +19,8 @@ import (
 
 // otlpReceiver is an in-process OTLP/HTTP trace receiver.
 type otlpReceiver struct {
-	mu      sync.Mutex
-	spans   map[string][]*tracepb.Span // by service.name
-	service string
+	mu    sync.Mutex
+	spans map[string][]*tracepb.Span // by service.name
 }
 
 func (r *otlpReceiver) ServeHTTP(w http.ResponseWriter, req *http.Request) {
