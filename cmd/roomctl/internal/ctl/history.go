@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"context"
 	"fmt"
 	"strconv"
 	"strings"
@@ -24,20 +25,15 @@ func (c *HistoryCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	req := events.HistoryRequest{RoomID: c.RoomID, MaxItems: c.MaxItems}
-	items := []events.HistoryItem{}
-	for {
-		ctx, cancel := e.withTimeout()
-		page, err := client.History(ctx, req)
-		cancel()
+	items, err := allPages(e, 0, func(ctx context.Context, token string) ([]events.HistoryItem, events.Pagination, error) {
+		page, err := client.History(ctx, events.HistoryRequest{RoomID: c.RoomID, MaxItems: c.MaxItems, NextPageToken: token})
 		if err != nil {
-			return err
+			return nil, events.Pagination{}, err
 		}
-		items = append(items, page.Items...)
-		if !page.Pagination.IsTruncated || page.Pagination.NextPageToken == "" {
-			break
-		}
-		req.NextPageToken = page.Pagination.NextPageToken
+		return page.Items, page.Pagination, nil
+	})
+	if err != nil {
+		return err
 	}
 	if c.JSON {
 		return printJSON(e.out, items)

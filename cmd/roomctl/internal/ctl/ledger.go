@@ -1,6 +1,7 @@
 package ctl
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"strconv"
@@ -36,23 +37,15 @@ func (c *CommandsCmd) Run(e *env) error {
 	if err != nil {
 		return err
 	}
-	req := events.CommandsRequest{State: c.State, Type: typ, MaxItems: c.MaxItems}
-	var items []events.CommandRecord
-	for c.Limit == 0 || len(items) < c.Limit {
-		ctx, cancel := e.withTimeout()
-		page, err := client.Commands(ctx, req)
-		cancel()
+	items, err := allPages(e, c.Limit, func(ctx context.Context, token string) ([]events.CommandRecord, events.Pagination, error) {
+		page, err := client.Commands(ctx, events.CommandsRequest{State: c.State, Type: typ, MaxItems: c.MaxItems, NextPageToken: token})
 		if err != nil {
-			return err
+			return nil, events.Pagination{}, err
 		}
-		items = append(items, page.Items...)
-		if !page.Pagination.IsTruncated || page.Pagination.NextPageToken == "" {
-			break
-		}
-		req.NextPageToken = page.Pagination.NextPageToken
-	}
-	if c.Limit > 0 && len(items) > c.Limit {
-		items = items[:c.Limit]
+		return page.Items, page.Pagination, nil
+	})
+	if err != nil {
+		return err
 	}
 	if c.JSON {
 		enc := json.NewEncoder(e.out)
@@ -94,4 +87,28 @@ func resultError(raw json.RawMessage) string {
 		return "-"
 	}
 	return r.Error.Code + ": " + r.Error.Message
+}
+
+// allPages reads the pages fetch returns, each with its own timeout, from
+// the first until the last or until limit items (0: no limit), and returns
+// their items (never nil), at most limit.
+func allPages[T any](e *env, limit int, fetch func(ctx context.Context, token string) ([]T, events.Pagination, error)) ([]T, error) {
+	items, token := []T{}, ""
+	for limit == 0 || len(items) < limit {
+		ctx, cancel := e.withTimeout()
+		page, p, err := fetch(ctx, token)
+		cancel()
+		if err != nil {
+			return nil, err
+		}
+		items = append(items, page...)
+		if !p.IsTruncated || p.NextPageToken == "" {
+			break
+		}
+		token = p.NextPageToken
+	}
+	if limit > 0 && len(items) > limit {
+		items = items[:limit]
+	}
+	return items, nil
 }
