@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -21,11 +20,9 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/apikeys"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
-	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/queries"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/storetest"
-	"github.com/roomkeeper/roomkeeper/webhooks"
 )
 
 const testKey = "test-api-key"
@@ -39,31 +36,6 @@ type bundle struct {
 	// unrouted is the client of the requests outside the spec.
 	unrouted *http.Client
 	lk       *lktest.Server
-}
-
-// liveKitWithWebhooks starts a livekit-server whose webhooks (signed with
-// its key) go to a webhook receiver publishing on the bundle's JetStream,
-// as in a deployment, and makes it the bundle's LiveKit.
-func (b *bundle) liveKitWithWebhooks(t testing.TB) *lktest.Server {
-	t.Helper()
-	var rc atomic.Pointer[webhooks.Receiver]
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := rc.Load(); h != nil {
-			h.ServeHTTP(w, r)
-			return
-		}
-		http.Error(w, "not yet", http.StatusServiceUnavailable)
-	}))
-	t.Cleanup(hook.Close)
-	srv := lktest.Start(t, lktest.Options{WebhookURL: hook.URL + webhooks.Path, EmptyTimeout: time.Second, DepartureTimeout: time.Second})
-	r, err := webhooks.New(webhooks.Config{APIKey: srv.APIKey, APISecret: srv.APISecret}, b.JS, nil)
-	require.NoError(t, err)
-	rc.Store(r)
-	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret,
-		EmptyTimeout: time.Second, DepartureTimeout: time.Second})
-	require.NoError(t, err)
-	b.Rooms.Meetings = lk
-	return srv
 }
 
 // waitStatus waits until the stored room has status, or is gone when
@@ -110,7 +82,7 @@ func setup(t testing.TB, o opts) *bundle {
 		t.Cleanup(func() { _ = q.Close() })
 	}
 	if o.liveKit {
-		b.lk = b.liveKitWithWebhooks(t)
+		b.lk = b.LiveKitWithWebhooks(t)
 	}
 	if !o.noWorker {
 		b.Start(t, workertest.WorkerOpts{})

@@ -1,9 +1,6 @@
 package rooms_test
 
 import (
-	"net/http"
-	"net/http/httptest"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -12,35 +9,8 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
-	"github.com/roomkeeper/roomkeeper/livekit"
 	"github.com/roomkeeper/roomkeeper/store"
-	"github.com/roomkeeper/roomkeeper/webhooks"
 )
-
-// liveKitWithWebhooks starts a livekit-server whose webhooks (signed with
-// its key) go to a webhook receiver publishing on the bundle's JetStream,
-// as in a deployment, and makes it the bundle's LiveKit.
-func (b *bundle) liveKitWithWebhooks(t *testing.T) *lktest.Server {
-	t.Helper()
-	var rc atomic.Pointer[webhooks.Receiver]
-	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if h := rc.Load(); h != nil {
-			h.ServeHTTP(w, r)
-			return
-		}
-		http.Error(w, "not yet", http.StatusServiceUnavailable)
-	}))
-	t.Cleanup(hook.Close)
-	srv := lktest.Start(t, lktest.Options{WebhookURL: hook.URL + webhooks.Path, EmptyTimeout: time.Second, DepartureTimeout: time.Second})
-	r, err := webhooks.New(webhooks.Config{APIKey: srv.APIKey, APISecret: srv.APISecret}, b.JS, nil)
-	require.NoError(t, err)
-	rc.Store(r)
-	lk, err := livekit.New(livekit.Config{URL: srv.URL, APIKey: srv.APIKey, APISecret: srv.APISecret,
-		EmptyTimeout: time.Second, DepartureTimeout: time.Second})
-	require.NoError(t, err)
-	b.Rooms.Meetings = lk
-	return srv
-}
 
 // waitRoom waits until room satisfies ok (or is gone when ok is nil).
 func (b *bundle) waitRoom(t *testing.T, room, what string, ok func(*store.Room) bool) {
@@ -63,7 +33,7 @@ func isActive(r *store.Room) bool { return r.Status == events.StatusActiveMeetin
 func TestDeleteWithALiveMeeting(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
-	srv := b.liveKitWithWebhooks(t)
+	srv := b.LiveKitWithWebhooks(t)
 	b.Start(t, workertest.WorkerOpts{})
 
 	t.Run("fail refuses", func(t *testing.T) {

@@ -64,7 +64,7 @@ func warnings(t *testing.T, p *lktest.Participant) []endingSoon {
 func TestSweepEnforcesMeetingDurationLimits(t *testing.T) {
 	t.Parallel()
 	b := setup(t, workertest.SetupOpts{})
-	srv := b.liveKitWithWebhooks(t)
+	srv := b.LiveKitWithWebhooks(t)
 	var shift atomic.Int64
 	b.Start(t, workertest.WorkerOpts{Clock: func() time.Time { return time.Now().Add(time.Duration(shift.Load())) }})
 

@@ -200,7 +200,7 @@ func TestTraceOfASweep(t *testing.T) {
 func TestTraceOfAGracefulDelete(t *testing.T) {
 	s := recordSpans(t)
 	b := setup(t, workertest.SetupOpts{})
-	srv := b.liveKitWithWebhooks(t)
+	srv := b.LiveKitWithWebhooks(t)
 	b.Start(t, workertest.WorkerOpts{})
 
 	const room, id = "traced-later-aaaaaaaa", "trace-delete"
