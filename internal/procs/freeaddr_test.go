@@ -20,8 +20,13 @@ func TestFreeAddrOutsideTheEphemeralRange(t *testing.T) {
 			hi, _ = strconv.Atoi(f[1])
 		}
 	}
-	for range 50 {
+	seen := map[string]bool{}
+	for range 500 {
 		addr := FreeAddr(t)
+		if seen[addr] {
+			t.Fatalf("FreeAddr gave %s twice", addr)
+		}
+		seen[addr] = true
 		_, p, err := net.SplitHostPort(addr)
 		if err != nil {
 			t.Fatal(err)

@@ -114,6 +114,9 @@ func FreeAddr(t testing.TB) string {
 	t.Helper()
 	for range 200 {
 		port := freeLow + rand.IntN(freeHigh-freeLow)
+		if _, taken := handedOut.LoadOrStore(port, true); taken {
+			continue // never the same port twice in a process
+		}
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			continue
@@ -125,6 +128,9 @@ func FreeAddr(t testing.TB) string {
 	t.Fatalf("free port: none free in %d..%d", freeLow, freeHigh)
 	return ""
 }
+
+// handedOut holds the ports FreeAddr returned in this process.
+var handedOut sync.Map
 
 // The ports FreeAddr picks from: below the ephemeral range.
 const (
