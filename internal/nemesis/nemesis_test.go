@@ -172,6 +172,12 @@ func runNemesis(t *testing.T, seed uint64, duration time.Duration, storeKind str
 	t.Logf("results: %s (%d sent again, same bytes); dead letters: %s; webhooks posted %d (replays included), answered 200 %d, distinct event IDs stored %d", counts(codes), h.ResultsResent, counts(reasons), len(h.Webhooks), accepted200, len(h.StoredWebhooks))
 	t.Logf("valid commands answered with an error: %s", counts(refusals(h)))
 	t.Logf("meetings: %s", counts(meetingPaths(h)))
+	_, refused := s.receiver.Deliveries()
+	distinct := map[string]bool{}
+	for _, d := range h.Deliveries {
+		distinct[d.EventID] = true
+	}
+	t.Logf("HTTP API answers %d; outgoing webhooks delivered %d (%d distinct events), refused while the receiver was down %d", len(h.HTTPAnswers), len(h.Deliveries), len(distinct), refused)
 	if len(violations) > 0 {
 		var b strings.Builder
 		fmt.Fprintf(&b, "nemesis report: seed %d (replay: NEMESIS_SEED=%d NEMESIS_DURATION=%s)\nfault log:\n%s\nviolations:\n", seed, seed, duration, n.Log())
