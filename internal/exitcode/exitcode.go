@@ -57,3 +57,26 @@ func Command(kctx *kong.Context) string {
 	}
 	return kctx.Selected().FullPath()
 }
+
+// exitPanic is the panic value of KongExit, which Recover turns back into
+// an exit code.
+type exitPanic struct{ code int }
+
+// KongExit is the kong option a Main parses with, so that kong's exit
+// (after --help or --version) returns from Main, deferring Recover,
+// instead of ending the process.
+func KongExit() kong.Option {
+	return kong.Exit(func(code int) { panic(exitPanic{code}) })
+}
+
+// Recover, deferred by a Main that parses with KongExit, sets *code to
+// kong's exit code; any other panic goes on.
+func Recover(code *int) {
+	if r := recover(); r != nil {
+		e, ok := r.(exitPanic)
+		if !ok {
+			panic(r)
+		}
+		*code = e.code
+	}
+}

@@ -132,10 +132,6 @@ func fail(code int, format string, args ...any) error {
 	return &exitError{code: code, err: fmt.Errorf(format, args...)}
 }
 
-// kongExit is the panic value Main recovers when kong wants to exit (after
-// --help, say).
-type kongExit struct{ code int }
-
 // Main runs roomctl with args (without the program name) and returns its
 // exit code. ctx ends the command early (watch runs until it does). Errors
 // go to stderr the way of internal/exitcode: the error first, and after a
@@ -146,21 +142,13 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		kong.Name("roomctl"),
 		kong.Description("The command-line client of roomkeeper."),
 		kong.Writers(stdout, stderr),
-		kong.Exit(func(c int) { panic(kongExit{c}) }),
+		exitcode.KongExit(),
 	)
 	if err != nil {
 		exitcode.Print(stderr, "roomctl", ExitUsage, err, "")
 		return ExitUsage
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(kongExit)
-			if !ok {
-				panic(r)
-			}
-			code = e.code
-		}
-	}()
+	defer exitcode.Recover(&code)
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		return exitcode.ParseError(stderr, "roomctl", err)

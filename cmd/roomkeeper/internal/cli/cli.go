@@ -60,10 +60,6 @@ type cli struct {
 	} `cmd:"" help:"Keys of the embedded NATS server."`
 }
 
-// kongExit is the panic value Main recovers when kong wants to exit (after
-// --help or --version).
-type kongExit struct{ code int }
-
 // Main runs roomkeeper with args (without the program name) and returns
 // its exit code; the roles run until SIGINT or SIGTERM.
 func Main(args []string, stdout, stderr io.Writer) (code int) {
@@ -78,21 +74,13 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		kong.Name("roomkeeper"),
 		kong.Description("Event-driven room service for LiveKit deployments."),
 		kong.Writers(stdout, stderr),
-		kong.Exit(func(code int) { panic(kongExit{code}) }),
+		exitcode.KongExit(),
 	)
 	if err != nil {
 		exitcode.Print(stderr, "roomkeeper", exitcode.Usage, err, "")
 		return exitcode.Usage
 	}
-	defer func() {
-		if r := recover(); r != nil {
-			e, ok := r.(kongExit)
-			if !ok {
-				panic(r)
-			}
-			code = e.code
-		}
-	}()
+	defer exitcode.Recover(&code)
 	kctx, err := parser.Parse(args)
 	if err != nil {
 		return exitcode.ParseError(stderr, "roomkeeper", err)
