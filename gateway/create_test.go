@@ -127,6 +127,8 @@ func TestCreateRoom(t *testing.T) {
 		requireInvalid(t, post(map[string]any{"config": "big"}), "config")
 		requireInvalid(t, post(map[string]any{"config": map[string]any{"recording": map[string]any{"encoding": "H264_9000P"}}}), "encoding")
 		requireInvalid(t, post(`[1,2]`), "body")
+		requireInvalid(t, post(`null`), "body")
+		requireInvalid(t, post(`"room"`), "body")
 		requireError(t, post(`{"roomName": "x",`), http.StatusBadRequest, "Bad Request")
 		requireError(t, b.do(t, req{Method: http.MethodPost, Path: "/api/v1/rooms",
 			Body: `{"roomName": "` + strings.Repeat("x", 2<<20) + `"}`}), http.StatusRequestEntityTooLarge, "Payload Too Large")

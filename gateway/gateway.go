@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/base32"
@@ -231,16 +232,19 @@ func (g *Gateway) readBody(w http.ResponseWriter, r *http.Request) (map[string]j
 		writeError(w, http.StatusBadRequest, "Bad Request", "the body could not be read")
 		return nil, false
 	}
-	if len(strings.TrimSpace(string(raw))) == 0 {
+	if len(bytes.TrimSpace(raw)) == 0 {
 		return map[string]json.RawMessage{}, true
 	}
-	if !json.Valid(raw) {
-		writeError(w, http.StatusBadRequest, "Bad Request", "Malformed body")
-		return nil, false
-	}
+	// One parse: a syntax error is a malformed body; JSON that is not an
+	// object (an array, a string, null) is the wrong type.
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(raw, &obj); err != nil || obj == nil {
+	var wrongType *json.UnmarshalTypeError
+	switch err := json.Unmarshal(raw, &obj); {
+	case errors.As(err, &wrongType) || (err == nil && obj == nil):
 		invalid(w, events.FieldError{Field: "body", Message: "Expected object"})
+		return nil, false
+	case err != nil:
+		writeError(w, http.StatusBadRequest, "Bad Request", "Malformed body")
 		return nil, false
 	}
 	return obj, true

@@ -23,6 +23,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/console"
 	"github.com/roomkeeper/roomkeeper/handler"
+	"github.com/roomkeeper/roomkeeper/internal/apikeys"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/metrics"
 	"github.com/roomkeeper/roomkeeper/internal/tracing"
@@ -86,6 +87,11 @@ type App struct {
 	// console is the web console (nil when it is off); Run samples its
 	// charts.
 	console *console.Console
+	// keys are the API keys of API_KEYS and API_KEYS_FILE (nil for none),
+	// loaded once for the HTTP API, the console and the dispatcher's
+	// default secret; client is the NATS client of the HTTP handlers.
+	keys   *apikeys.Keys
+	client *natsapi.Client
 }
 
 // Start brings the roles up; Run then serves until ctx ends.
@@ -125,6 +131,14 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 		return a, err
 	}
 	if a.js, err = jetstream.New(a.nc); err != nil {
+		return a, err
+	}
+	if a.client, err = natsapi.NewClient(a.nc); err != nil {
+		return a, err
+	}
+	if a.keys, err = apikeys.New(cfg.APIKeys, cfg.APIKeysFile); errors.Is(err, apikeys.ErrNoKeys) {
+		a.keys = nil
+	} else if err != nil {
 		return a, err
 	}
 	a.top = natsapi.DefaultTopology()

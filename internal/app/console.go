@@ -5,7 +5,6 @@ import (
 	"net/http"
 
 	"github.com/roomkeeper/roomkeeper/console"
-	"github.com/roomkeeper/roomkeeper/internal/apikeys"
 )
 
 // mountConsole adds the web console (/ui) to mux, in every role. It is off,
@@ -17,12 +16,8 @@ func (a *App) mountConsole(mux *http.ServeMux) error {
 	if a.metrics != nil {
 		cfg.Gatherer = a.metrics.Registry()
 	}
-	if a.cfg.APIKeys != "" || a.cfg.APIKeysFile != "" {
-		keys, err := apikeys.New(a.cfg.APIKeys, a.cfg.APIKeysFile)
-		if err != nil {
-			return err
-		}
-		cfg.Keys = keys.Match
+	if a.keys != nil {
+		cfg.Keys = a.keys.Match
 	}
 	c, err := console.New(cfg)
 	if err != nil {

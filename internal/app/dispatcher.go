@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/roomkeeper/roomkeeper/internal/apikeys"
 	"github.com/roomkeeper/roomkeeper/outhooks"
 )
 
@@ -56,12 +55,8 @@ func (a *App) webhookSecret() (string, error) {
 	if a.cfg.OutgoingWebhookSecret != "" {
 		return a.cfg.OutgoingWebhookSecret, nil
 	}
-	keys, err := apikeys.New(a.cfg.APIKeys, a.cfg.APIKeysFile)
-	if errors.Is(err, apikeys.ErrNoKeys) {
+	if a.keys == nil {
 		return "", ErrNoWebhookSecret
 	}
-	if err != nil {
-		return "", fmt.Errorf("outgoing webhook secret: %w", err)
-	}
-	return keys.First(), nil
+	return a.keys.First(), nil
 }
