@@ -173,7 +173,14 @@ func TestInvalidCommandsAreRejectedOnceAndDeadLettered(t *testing.T) {
 	roomOf(t, b.Result(t, "good-before"))
 	roomOf(t, b.Result(t, "good-after"))
 
-	dead := b.StreamMsgs(t, events.StreamDead, "rooms.dead.>")
+	// The command with the malformed ID has no result to wait for by ID
+	// (workers run several commands at once, so "good-after" may finish
+	// first): wait for its dead letter, then check there is no other.
+	var dead []jetstream.Msg
+	require.Eventually(t, func() bool {
+		dead = b.StreamMsgs(t, events.StreamDead, "rooms.dead.>")
+		return len(dead) >= len(cases)+1
+	}, 10*time.Second, 20*time.Millisecond)
 	require.Len(t, dead, len(cases)+1, "one dead letter per bad command")
 	for _, m := range dead {
 		require.NotEmpty(t, m.Headers().Get(events.HeaderDeadReason))
