@@ -217,8 +217,13 @@ func TestTraceOfAGracefulDelete(t *testing.T) {
 	process := s.find(t, "worker", "process "+events.SubjectDelete, withCommand(id))
 	requireChildOf(t, pub, process)
 	handle := s.child(t, process, "handle "+events.SubjectDelete)
+	// The handler's LiveKit call (is the meeting live?) is a span of it.
+	require.Equal(t, trace.SpanKindClient, s.child(t, handle, "livekit list participants").SpanKind())
 	outbox := s.child(t, process, "outbox publish")
 	tid := pub.SpanContext().TraceID()
+	// The outbox publish names what it published: the result and the
+	// marked event.
+	require.Equal(t, []string{events.ResultSubject(id), events.EventSubject(events.EventDeletionScheduled)}, published(outbox))
 
 	// The marked event.
 	var scheduled []jetstream.Msg
@@ -235,6 +240,7 @@ func TestTraceOfAGracefulDelete(t *testing.T) {
 	require.Equal(t, tid, finish.SpanContext().TraceID())
 	s.child(t, finish, "complete")
 	finOutbox := s.child(t, finish, "outbox publish")
+	require.Contains(t, published(finOutbox), events.EventSubject(events.EventDeleted))
 
 	// ... linked to LiveKit's room_finished webhook: its receipt, its
 	// republish and the worker's delivery of it.
@@ -253,6 +259,20 @@ func TestTraceOfAGracefulDelete(t *testing.T) {
 	require.Len(t, deleted, 1)
 	require.Equal(t, tid, parentOf(t, deleted[0]).TraceID())
 	require.Equal(t, finOutbox.SpanContext().SpanID(), parentOf(t, deleted[0]).SpanID())
+}
+
+// published lists the subjects an outbox publish span names (its span
+// events, one per message), in order.
+func published(sp sdktrace.ReadOnlySpan) []string {
+	var subjects []string
+	for _, ev := range sp.Events() {
+		for _, a := range ev.Attributes {
+			if a.Key == "messaging.destination.name" {
+				subjects = append(subjects, a.Value.AsString())
+			}
+		}
+	}
+	return subjects
 }
 
 func attrString(k, v string) attribute.KeyValue { return attribute.String(k, v) }

@@ -97,6 +97,12 @@ func (p *Publisher) Publish(ctx context.Context, msgs ...Msg) (acks []*jetstream
 		span.SetAttributes(attribute.String("messaging.system", "nats"),
 			attribute.Int("messaging.batch.message_count", len(msgs)),
 			attribute.String("messaging.destination.name", msgs[0].Subject))
+		// Each message by name (a trace shows which events a step
+		// published), as a span event: subject and message ID.
+		for _, m := range msgs {
+			span.AddEvent("message", trace.WithAttributes(attribute.String("messaging.destination.name", m.Subject),
+				attribute.String("messaging.message.id", m.MsgID)))
+		}
 	}
 	defer func() { tracing.End(span, err) }()
 	ctx, cancel := context.WithTimeout(ctx, p.cfg.Timeout)
