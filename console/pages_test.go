@@ -61,6 +61,32 @@ func TestRoomsSearchDetailDelete(t *testing.T) {
 	assert.False(t, e.b.Exists(t, id))
 }
 
+// The page of a deleted room still shows its history (what happened to
+// it), without the delete form; a room that never was is not_found.
+func TestDeletedRoomPageShowsItsHistory(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	c := e.browser(t)
+	e.login(t, c, testKey)
+	room, err := e.b.Client.CreateRoom(ctxT(t, 30*time.Second), "gone-create", events.CreateRoom{RoomName: workertest.Ptr("Gone")})
+	require.NoError(t, err)
+	_, err = e.b.Client.DeleteRooms(ctxT(t, 30*time.Second), "gone-delete", events.DeleteRooms{RoomIDs: []string{room.RoomID}})
+	require.NoError(t, err)
+
+	resp, page := e.get(t, c, "/ui/rooms/"+room.RoomID)
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Contains(t, page, "does not exist")
+	assert.Contains(t, page, `id="room-history"`)
+	assert.Less(t, strings.Index(page, "<code>gone-create</code>"), strings.Index(page, "<code>gone-delete</code>"))
+	assert.Contains(t, page, ">deleted<")
+	assert.NotContains(t, page, `id="delete"`)
+
+	resp, page = e.get(t, c, "/ui/rooms/Never-aaaaaaaaaaaaaaa")
+	assert.Equal(t, http.StatusNotFound, resp.StatusCode)
+	assert.Contains(t, page, "not_found")
+	assert.NotContains(t, page, `id="room-history"`)
+}
+
 func TestEventStreamSendsEventsAfterReady(t *testing.T) {
 	t.Parallel()
 	e := setup(t, nil)

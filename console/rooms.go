@@ -82,6 +82,15 @@ func (c *Console) roomPage(w http.ResponseWriter, r *http.Request, p *page) {
 	p.Title, p.Nav = "Room "+r.PathValue("id"), "rooms"
 	if err != nil {
 		p.Error = "room " + r.PathValue("id") + ": " + err.Error()
+		if status := statusOf(err); status == http.StatusNotFound {
+			// A deleted room's history is still there: what happened to
+			// it is what its page is asked for.
+			h, herr := c.client.History(ctx, events.HistoryRequest{RoomID: r.PathValue("id"), MaxItems: historyPage,
+				NextPageToken: r.URL.Query().Get("history")})
+			if herr == nil { // not_found: no history either
+				p.Data = &roomData{History: h}
+			}
+		}
 		c.render(w, statusOf(err), "room", p)
 		return
 	}
