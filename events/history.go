@@ -2,6 +2,7 @@ package events
 
 import (
 	"encoding/json"
+	"slices"
 	"strings"
 )
 
@@ -109,6 +110,30 @@ func CommandRooms(body []byte) []string {
 	}
 	for _, raw := range named.RoomIDs {
 		add(raw)
+	}
+	return out
+}
+
+// WebhookRooms returns the room a LiveKit webhook event's body names (its
+// room's name, or its egress's room name), read leniently as
+// CommandRooms reads a command, so that a webhook that failed is in the
+// history of its room; nil when it names none.
+func WebhookRooms(body []byte) []string {
+	var named struct {
+		Room       struct{ Name json.RawMessage } `json:"room"`
+		EgressInfo struct {
+			RoomName json.RawMessage `json:"roomName"`
+		} `json:"egressInfo"`
+	}
+	if json.Unmarshal(body, &named) != nil {
+		return nil
+	}
+	var out []string
+	for _, raw := range []json.RawMessage{named.Room.Name, named.EgressInfo.RoomName} {
+		var id string
+		if raw != nil && json.Unmarshal(raw, &id) == nil && plausibleRoomID(id) && !slices.Contains(out, id) {
+			out = append(out, id)
+		}
 	}
 	return out
 }

@@ -40,3 +40,22 @@ func TestCommandRooms(t *testing.T) {
 	require.Len(t, got, events.MaxDeleteRoomIDs)
 	require.Equal(t, "r0", got[0])
 }
+
+func TestWebhookRooms(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		body string
+		want []string
+	}{
+		{`{"event":"room_finished","room":{"sid":"RM_1","name":"a-1"},"id":"EV_1"}`, []string{"a-1"}},
+		{`{"event":"egress_ended","egressInfo":{"egressId":"EG_1","roomName":"a-1"}}`, []string{"a-1"}},
+		{`{"room":{"name":"a"},"egressInfo":{"roomName":"a"}}`, []string{"a"}},
+		{`{"room":{"name":7},"egressInfo":{"roomName":"b"}}`, []string{"b"}},
+		{`{"room":{"name":"rooms.>"}}`, nil},
+		{`{"event":"participant_joined"}`, nil},
+		{`{"room":"a"}`, nil},
+		{`not json`, nil},
+	} {
+		require.Equal(t, tc.want, events.WebhookRooms([]byte(tc.body)), tc.body)
+	}
+}

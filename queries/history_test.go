@@ -3,7 +3,10 @@ package queries_test
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -17,6 +20,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/workertest"
 	"github.com/roomkeeper/roomkeeper/store"
 	"github.com/roomkeeper/roomkeeper/store/mongo"
+	"github.com/roomkeeper/roomkeeper/store/sqlite"
 )
 
 // webhook publishes a LiveKit webhook event about room as the receiver
@@ -186,6 +190,55 @@ func testHistoryOfAGracefulDelete(t *testing.T, b *bundle, lk *workertest.LKRoom
 	// The other room's history is its own.
 	items, _ = b.history(t, other, 10)
 	require.Equal(t, []string{"h-other"}, itemIDs(items))
+}
+
+// recordingsDown is a store whose recordings cannot be read once down is
+// set: a room_finished that would delete a room fails until the worker
+// gives it up.
+type recordingsDown struct {
+	store.Store
+	down *atomic.Bool
+}
+
+func (s recordingsDown) RoomRecordings(ctx context.Context, room string, limit int) ([]store.Recording, error) {
+	if s.down.Load() {
+		return nil, errors.New("recordings unavailable")
+	}
+	return s.Store.RoomRecordings(ctx, room, limit)
+}
+
+// "Why is this room still here?": a room marked for deletion whose
+// room_finished webhook failed until it was given up has that webhook in
+// its history, failed and dead (a webhook is about the room it names).
+func TestHistoryOfAFailedWebhook(t *testing.T) {
+	t.Parallel()
+	st, err := sqlite.Open(context.Background(), sqlite.Config{Path: filepath.Join(t.TempDir(), "roomkeeper.db")})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = st.Close() })
+	lk := workertest.NewLKRooms()
+	down := &atomic.Bool{}
+	b := setupQueries(t, queryOpts{store: recordingsDown{st, down}, worker: true, meetings: lk})
+	room := b.create(t, "f-create", events.CreateRoom{RoomName: ptr("stuck")}).RoomID
+	lk.Set(room, true, true)
+	b.webhook(t, "EV_fstart", "room_started", room)
+	b.finished(t, "lk:EV_fstart")
+	b.Send(t, "f-delete", events.DeleteRooms{RoomIDs: []string{room}, WithMeeting: events.PolicyWhenMeetingEnds})
+	require.Equal(t, 202, b.Result(t, "f-delete").Status)
+	lk.Set(room, false, false)
+	down.Store(true)
+	b.webhook(t, "EV_ffinish", "room_finished", room)
+	b.finished(t, "lk:EV_ffinish")
+	_, err = st.GetRoom(ctxT(t, 5*time.Second), room)
+	require.NoError(t, err, "the room is still here")
+
+	items, _ := b.history(t, room, 10)
+	require.Equal(t, []string{"f-create", "lk:EV_fstart", "f-delete", "lk:EV_ffinish"}, itemIDs(items))
+	finish := items[3]
+	require.False(t, finish.OK)
+	require.True(t, finish.Dead, "given up")
+	require.Equal(t, events.CodeUnavailable, finish.Error.Code)
+	require.Equal(t, &events.HistoryCause{Kind: events.CauseWebhook, ID: "EV_ffinish"}, finish.Cause)
+	require.Empty(t, finish.Events)
 }
 
 // A room deleted by a sweep when it expired shows the sweep as the cause

@@ -109,12 +109,15 @@ func (b outboxBuilder) build(src source, end ending) (store.Completion, error) {
 }
 
 // historyRooms are the rooms whose history lists the command: those its
-// body names (a command's; not a webhook's, which is LiveKit's), then
-// those of its events and writes, without repeats.
+// body names (a command's roomId and roomIds, a LiveKit webhook's room),
+// then those of its events and writes, without repeats.
 func historyRooms(src source, end ending) []string {
 	var rooms []string
-	if strings.HasPrefix(src.subject, events.CommandPrefix) {
+	switch {
+	case strings.HasPrefix(src.subject, events.CommandPrefix):
 		rooms = events.CommandRooms(src.data)
+	case strings.HasPrefix(src.subject, events.WebhookPrefix):
+		rooms = events.WebhookRooms(src.data)
 	}
 	add := func(id string) {
 		if id != "" && !slices.Contains(rooms, id) {
