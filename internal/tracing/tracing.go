@@ -171,13 +171,16 @@ func LogFields(ctx context.Context, log logrus.FieldLogger) logrus.FieldLogger {
 // StartContinued starts a span named name as a child of the span whose
 // W3C traceparent is parent (work begun elsewhere that this step
 // finishes), linked to the span in ctx, and returns ctx holding it. With
-// parent empty or malformed, or off, it returns ctx and a no-op span.
+// parent empty or malformed, or off, it returns ctx and a no-op span; so
+// it does when parent's trace was not sampled and ctx's was, so that the
+// step stays in the trace that is kept rather than be dropped with the
+// other.
 func StartContinued(ctx context.Context, name, parent string, attrs ...attribute.KeyValue) (context.Context, trace.Span) {
 	if !on.Load() {
 		return ctx, noopSpan
 	}
 	sc := FromTraceParent(parent)
-	if !sc.IsValid() {
+	if !sc.IsValid() || (!sc.IsSampled() && trace.SpanContextFromContext(ctx).IsSampled()) {
 		return ctx, noopSpan
 	}
 	links := []trace.Link{trace.LinkFromContext(ctx, attribute.String("link", "cause"))}

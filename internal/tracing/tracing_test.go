@@ -110,6 +110,30 @@ func TestContextCrossesHeaders(t *testing.T) {
 	}
 }
 
+// Work continued from a trace that was not sampled (a delete whose trace
+// the sampler dropped, finished by a webhook whose trace it kept) stays in
+// the sampled trace it runs in: its steps are not dropped with the other.
+func TestContinuedFromAnUnsampledTrace(t *testing.T) {
+	rec := record(t)
+	ctx, process := tracing.Start(context.Background(), "process", trace.SpanKindConsumer)
+	const unsampled = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"
+	fctx, finish := tracing.StartContinued(ctx, "finish", unsampled)
+	_, complete := tracing.Start(fctx, "complete", trace.SpanKindInternal)
+	complete.End()
+	finish.End()
+	process.End()
+
+	var got sdktrace.ReadOnlySpan
+	for _, s := range rec.Ended() {
+		if s.Name() == "complete" {
+			got = s
+		}
+	}
+	require.NotNil(t, got, "the step was dropped")
+	require.Equal(t, process.SpanContext().TraceID(), got.SpanContext().TraceID())
+	require.Equal(t, process.SpanContext().SpanID(), got.Parent().SpanID())
+}
+
 // Logs of a traced step carry its trace and span IDs.
 func TestLogFields(t *testing.T) {
 	record(t)
