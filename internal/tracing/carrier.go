@@ -49,20 +49,6 @@ func Inject(ctx context.Context, h Header) {
 	prop.Inject(ctx, h)
 }
 
-// InjectMap returns m with the trace context of the span in ctx added, m
-// itself when off or without a span; m is copied, never changed.
-func InjectMap(ctx context.Context, m map[string]string) map[string]string {
-	if !on.Load() || !trace.SpanContextFromContext(ctx).IsValid() {
-		return m
-	}
-	out := make(map[string]string, len(m)+2)
-	for k, v := range m {
-		out[k] = v
-	}
-	prop.Inject(ctx, propagation.MapCarrier(out))
-	return out
-}
-
 // Extract returns ctx with the remote span context of headers h as the
 // parent of the spans started from it; ctx unchanged when off or when h
 // carries none.

@@ -11,6 +11,5 @@
 // unconditionally.
 //
 // The package imports no NATS: a message's headers are a
-// map[string][]string ([Header], which nats.Header converts to) or, in the
-// worker's ledger, a map[string]string ([InjectMap]).
+// map[string][]string ([Header], which nats.Header converts to).
 package tracing

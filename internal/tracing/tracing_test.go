@@ -72,7 +72,6 @@ func TestOffAllocatesNothing(t *testing.T) {
 		c := tracing.Extract(ctx, h)
 		c, span := tracing.StartOf(c, "process", "rooms.cmd.create", trace.SpanKindConsumer)
 		tracing.Inject(c, h)
-		_ = tracing.InjectMap(c, nil)
 		_ = tracing.TraceParent(c)
 		_ = tracing.LogFields(c, log)
 		tracing.End(span, nil)
@@ -89,9 +88,6 @@ func TestContextCrossesHeaders(t *testing.T) {
 	h := tracing.Header{}
 	tracing.Inject(ctx, h)
 	require.NotEmpty(t, h.Get(tracing.HeaderTraceParent))
-	m := tracing.InjectMap(ctx, map[string]string{"a": "b"})
-	require.Equal(t, h.Get(tracing.HeaderTraceParent), m[tracing.HeaderTraceParent])
-	require.Equal(t, "b", m["a"])
 	require.Equal(t, h.Get(tracing.HeaderTraceParent), tracing.TraceParent(ctx))
 	parent.End()
 
