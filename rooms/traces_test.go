@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 	"github.com/sirupsen/logrus"
 	logtest "github.com/sirupsen/logrus/hooks/test"
@@ -155,6 +156,36 @@ func TestTraceOfACreate(t *testing.T) {
 	sc := parentOf(t, created[0])
 	require.Equal(t, outbox.SpanContext().TraceID(), sc.TraceID())
 	require.Equal(t, outbox.SpanContext().SpanID(), sc.SpanID(), "the created event of %s carries the outbox publish's context", room.RoomID)
+}
+
+// Another service's trace context crosses the worker whole: a command
+// published with traceparent and tracestate is processed in that trace,
+// and its result and event carry the trace and the tracestate on.
+func TestTraceContextOfAnotherService(t *testing.T) {
+	s := recordSpans(t)
+	b := setup(t, workertest.SetupOpts{})
+	b.Start(t, workertest.WorkerOpts{})
+
+	const id, tid, state = "trace-foreign", "4bf92f3577b34da6a3ce929d0e0e4736", "vendor=opaque-1,other=2"
+	msg := nats.NewMsg(events.SubjectCreate)
+	msg.Data = []byte(`{"roomName":"foreign"}`)
+	msg.Header.Set(jetstream.MsgIDHeader, id)
+	msg.Header.Set(tracing.HeaderTraceParent, "00-"+tid+"-00f067aa0ba902b7-01")
+	msg.Header.Set(tracing.HeaderTraceState, state)
+	_, err := b.JS.PublishMsg(workertest.Ctx(t, 5*time.Second), msg)
+	require.NoError(t, err)
+	require.True(t, b.Result(t, id).OK)
+
+	process := s.find(t, "worker", "process "+events.SubjectCreate, withCommand(id))
+	require.Equal(t, tid, process.SpanContext().TraceID().String())
+	require.Equal(t, "00f067aa0ba902b7", process.Parent().SpanID().String())
+	for _, m := range []jetstream.Msg{
+		b.StreamMsgs(t, events.StreamResults, events.ResultSubject(id))[0],
+		b.StreamMsgs(t, events.StreamEvents, events.EventSubject(events.EventCreated))[0],
+	} {
+		require.Equal(t, tid, parentOf(t, m).TraceID().String(), m.Subject())
+		require.Equal(t, state, m.Headers().Get(tracing.HeaderTraceState), m.Subject())
+	}
 }
 
 // A sweep's trace, from the scheduler: its publish, the worker's
