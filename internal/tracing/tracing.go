@@ -30,7 +30,12 @@ const (
 	EnvTracesEndpoint = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
 	EnvSDKDisabled    = "OTEL_SDK_DISABLED"
 	EnvTracesExporter = "OTEL_TRACES_EXPORTER"
+	EnvProtocol       = "OTEL_EXPORTER_OTLP_PROTOCOL"
+	EnvTracesProtocol = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 )
+
+// protocolHTTP is the one OTLP protocol built in.
+const protocolHTTP = "http/protobuf"
 
 var (
 	on     atomic.Bool
@@ -65,6 +70,16 @@ func Setup(ctx context.Context, service string) (shutdown func(context.Context) 
 	nothing := func(context.Context) error { return nil }
 	if !Configured(nil) {
 		return nothing, nil
+	}
+	// The exporter would ignore another protocol and speak HTTP to, say,
+	// a collector's gRPC port: say so instead.
+	for _, key := range []string{EnvTracesProtocol, EnvProtocol} {
+		if p := os.Getenv(key); p != "" {
+			if p != protocolHTTP {
+				return nothing, fmt.Errorf("%w: %s=%s: only %s is built in", ErrSetup, key, p, protocolHTTP)
+			}
+			break
+		}
 	}
 	exp, err := otlptracehttp.New(ctx)
 	if err != nil {

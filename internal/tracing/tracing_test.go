@@ -62,6 +62,32 @@ func TestSetupWithoutEndpointIsOff(t *testing.T) {
 	require.NoError(t, stop(t.Context()))
 }
 
+// A protocol other than OTLP/HTTP with protobuf (gRPC is not built in)
+// stops the setup with an error naming the variable, rather than send
+// HTTP to a gRPC port; http/protobuf, or none, is fine.
+func TestSetupRefusesAProtocolNotBuiltIn(t *testing.T) {
+	t.Setenv(tracing.EnvEndpoint, "http://127.0.0.1:4317")
+	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "")
+	for _, c := range []struct{ key, value string }{
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
+		{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"},
+	} {
+		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "")
+		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
+		t.Setenv(c.key, c.value)
+		stop, err := tracing.Setup(t.Context(), "test")
+		require.ErrorIs(t, err, tracing.ErrSetup, c.key)
+		require.ErrorContains(t, err, c.key+"="+c.value)
+		require.False(t, tracing.Enabled())
+		require.NoError(t, stop(t.Context()))
+	}
+	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+	stop, err := tracing.Setup(t.Context(), "test")
+	require.NoError(t, err)
+	require.True(t, tracing.Enabled())
+	require.NoError(t, stop(t.Context()))
+}
+
 // Off, the helpers the hot path calls allocate nothing.
 func TestOffAllocatesNothing(t *testing.T) {
 	tracing.Uninstall()
