@@ -71,6 +71,9 @@ func Setup(ctx context.Context, service string) (shutdown func(context.Context) 
 	if !Configured(nil) {
 		return nothing, nil
 	}
+	if v := os.Getenv(EnvTracesExporter); v != "" && v != "otlp" {
+		return nothing, fmt.Errorf("%w: %s=%s: only otlp (or none) is built in", ErrSetup, EnvTracesExporter, v)
+	}
 	// The exporter would ignore another protocol and speak HTTP to, say,
 	// a collector's gRPC port: say so instead.
 	for _, key := range []string{EnvTracesProtocol, EnvProtocol} {

@@ -62,8 +62,8 @@ func TestSetupWithoutEndpointIsOff(t *testing.T) {
 	require.NoError(t, stop(t.Context()))
 }
 
-// A protocol other than OTLP/HTTP with protobuf (gRPC is not built in)
-// stops the setup with an error naming the variable, rather than send
+// A protocol other than OTLP/HTTP with protobuf (gRPC is not built in),
+// or an exporter other than OTLP, stops the setup with an error naming the variable, rather than send
 // HTTP to a gRPC port; http/protobuf, or none, is fine.
 func TestSetupRefusesAProtocolNotBuiltIn(t *testing.T) {
 	t.Setenv(tracing.EnvEndpoint, "http://127.0.0.1:4317")
@@ -71,9 +71,11 @@ func TestSetupRefusesAProtocolNotBuiltIn(t *testing.T) {
 	for _, c := range []struct{ key, value string }{
 		{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
 		{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"},
+		{tracing.EnvTracesExporter, "zipkin"},
 	} {
 		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "")
 		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
+		t.Setenv(tracing.EnvTracesExporter, "")
 		t.Setenv(c.key, c.value)
 		stop, err := tracing.Setup(t.Context(), "test")
 		require.ErrorIs(t, err, tracing.ErrSetup, c.key)
@@ -82,6 +84,7 @@ func TestSetupRefusesAProtocolNotBuiltIn(t *testing.T) {
 		require.NoError(t, stop(t.Context()))
 	}
 	t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/protobuf")
+	t.Setenv(tracing.EnvTracesExporter, "otlp")
 	stop, err := tracing.Setup(t.Context(), "test")
 	require.NoError(t, err)
 	require.True(t, tracing.Enabled())
