@@ -333,3 +333,24 @@ func TestHistoryOfABulkDelete(t *testing.T) {
 	require.Equal(t, []string{"bk-del"}, itemIDs(items))
 	require.Empty(t, items[0].Events)
 }
+
+// Commands about one room sent one after the other, each when the one
+// before was answered, are listed in that order, even those that finished
+// in the same millisecond (their IDs here sort the other way).
+func TestHistoryOfQuickSuccessiveCommands(t *testing.T) {
+	t.Parallel()
+	b := setupQueries(t, queryOpts{worker: true})
+	room := b.create(t, "q-create", events.CreateRoom{RoomName: ptr("quick")}).RoomID
+	want := []string{"q-create"}
+	for i := 99; i >= 40; i-- {
+		id := fmt.Sprintf("q-%02d", i)
+		b.Send(t, id, events.UpdateConfig{RoomID: room, Config: events.ConfigOptions{Chat: &events.EnabledOptions{Enabled: ptr(i%2 == 0)}}})
+		require.True(t, b.Result(t, id).OK)
+		want = append(want, id)
+	}
+	for _, id := range want {
+		b.finished(t, id)
+	}
+	items, _ := b.history(t, room, 100)
+	require.Equal(t, want, itemIDs(items))
+}

@@ -22,6 +22,10 @@ const qRoomHistory = `SELECT c.id, c.type, c.status, c.plan, c.result, c.outbox,
 	WHERE h.room_id = ?1 AND (h.at > ?2 OR (h.at = ?2 AND h.command_id > ?3))
 	ORDER BY h.at, h.command_id LIMIT ?4`
 
+// qHistoryLast is the time of room ?1's last history entry: one seek of
+// command_history's primary key.
+const qHistoryLast = `SELECT at FROM ` + tableHistory + ` WHERE room_id = ?1 ORDER BY at DESC LIMIT 1`
+
 // qPruneCommands deletes the records of status ?3 (done, then dead: two
 // runs) with updated_at before ?1, at most ?2, oldest first. INDEXED BY makes SQLite fail the statement (at
 // Open, when it is prepared) rather than scan the whole ledger, should the
@@ -187,6 +191,20 @@ func (s *Store) CompleteCommand(ctx context.Context, id string, c store.Completi
 	var rec *store.Command
 	err = s.write(ctx, op, func(ctx context.Context, tx binder) error {
 		now := time.Now().UnixMilli()
+		// A room's history is in completion order, also for records
+		// completed in the same millisecond (ties in the page order go
+		// by command ID): a completion takes a time after the last entry
+		// of each of its rooms (the writer completes one record at a
+		// time), a millisecond past the clock when it must.
+		for _, room := range c.Rooms {
+			var last int64
+			switch err := tx(ctx, s.wHistoryLast).QueryRowContext(ctx, room).Scan(&last); {
+			case err == nil:
+				now = max(now, last+1)
+			case !errors.Is(err, sql.ErrNoRows):
+				return err
+			}
+		}
 		var (
 			typ     string
 			plan    []byte

@@ -30,7 +30,9 @@
 //     used by [Store.RoomHistory]: a page is one range read of the key from
 //     its keyset, each record then read by ID. A trigger on commands
 //     deletes a record's rows with it (through command_history_command on
-//     command_id), so a prune takes the history with the ledger;
+//     command_id), so a prune takes the history with the ledger; a
+//     completion seeks each of its rooms' last entry first and dates
+//     itself after it, so that the key's order is the completion order;
 //   - rooms_created (creation_date, id, status, room_name), rooms_name
 //     (room_name, id, status) and rooms_deletion (auto_deletion_key, id,
 //     status, room_name), one per sort of [Store.FindRooms]: each is in

@@ -55,6 +55,28 @@ func TestQueryPlans(t *testing.T) {
 	}
 }
 
+// The last entry of a room's history, read at each completion, is one
+// seek of command_history's primary key: no scan, no sort.
+func TestHistoryLastQueryPlan(t *testing.T) {
+	s, err := Open(t.Context(), Config{Path: filepath.Join(t.TempDir(), DefaultFileName)})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = s.Close() })
+	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+qHistoryLast, "r-1")
+	require.NoError(t, err)
+	defer func() { _ = rows.Close() }()
+	var plan []string
+	for rows.Next() {
+		var id, parent, unused int
+		var detail string
+		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
+		plan = append(plan, detail)
+	}
+	require.NoError(t, rows.Err())
+	joined := strings.Join(plan, "\n")
+	require.Contains(t, joined, "SEARCH "+tableHistory+" USING PRIMARY KEY (room_id=?)", joined)
+	require.NotContains(t, joined, "TEMP B-TREE", joined)
+}
+
 // TestWritePanicHandsOver: a write that panics fails its batch and passes
 // the panic on, and the writes after it still run (the lead is handed over
 // and the transaction rolled back).

@@ -51,7 +51,7 @@ type Store struct {
 	wClaim, wSetPlan, wComplete, wPutArchived *sql.Stmt
 	rGetCommand, rGetArchived                 *sql.Stmt
 	wPrune, wPublished                        *sql.Stmt
-	wHistoryAdd, rHistory                     *sql.Stmt
+	wHistoryAdd, wHistoryLast, rHistory       *sql.Stmt
 	// finds are FindRooms' statements, prepared on first use.
 	finds finds
 }
@@ -210,6 +210,7 @@ func (s *Store) prepare(ctx context.Context) error {
 		// DELETE goes straight to the rows by rowid.
 		{s.writer, &s.wPrune, qPruneCommands},
 		{s.writer, &s.wHistoryAdd, `INSERT INTO ` + tableHistory + ` (room_id, at, command_id) VALUES (?, ?, ?) ON CONFLICT DO NOTHING`},
+		{s.writer, &s.wHistoryLast, qHistoryLast},
 		{s.reader, &s.rHistory, qRoomHistory},
 
 		{s.writer, &s.wPutArchived, `INSERT INTO archived_rooms (` + archivedCols + `) VALUES (` + placeholders(archivedNCols) + `)

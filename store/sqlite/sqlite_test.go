@@ -315,3 +315,39 @@ func TestBackgroundCheckpoint(t *testing.T) {
 		return err == nil && fi.Size() > before.Size()
 	}, 5*time.Second, 10*time.Millisecond, "the rooms were not checkpointed into %s", path)
 }
+
+// A room's history is in completion order also for records completed in
+// the same millisecond: here one after the other as fast as the store
+// goes, with IDs that sort the other way.
+func TestRoomHistoryInCompletionOrder(t *testing.T) {
+	t.Parallel()
+	s := openTemp(t)
+	var want []string
+	for i := 199; i >= 100; i-- {
+		id := fmt.Sprintf("c-%d", i)
+		_, err := s.ClaimCommand(t.Context(), &store.Command{ID: id, Type: "rooms.cmd.update_config"})
+		require.NoError(t, err)
+		_, err = s.CompleteCommand(t.Context(), id, store.Completion{
+			Status: store.StatusDone, Result: json.RawMessage(`{"ok":true}`), Rooms: []string{"r-1", "r-2"},
+		})
+		require.NoError(t, err)
+		want = append(want, id)
+	}
+	for _, room := range []string{"r-1", "r-2"} {
+		var got []string
+		var after *store.HistoryCursor
+		for {
+			page, err := s.RoomHistory(t.Context(), store.HistoryQuery{RoomID: room, After: after, Limit: 30})
+			require.NoError(t, err)
+			for _, c := range page {
+				got = append(got, c.ID)
+			}
+			if len(page) < 30 {
+				break
+			}
+			cur := page[len(page)-1].HistoryCursor()
+			after = &cur
+		}
+		require.Equal(t, want, got, room)
+	}
+}
