@@ -263,7 +263,7 @@ func (d *Dispatcher) deliver(ctx context.Context, t Target, msg jetstream.Msg) {
 
 // post sends p to t once.
 func (d *Dispatcher) post(ctx context.Context, t Target, eventID string, p Payload) result {
-	body, err := json.Marshal(p)
+	body, err := p.Body()
 	if err != nil {
 		return result{OutcomeMalformed, err.Error()}
 	}
