@@ -278,8 +278,10 @@ func newID() string {
 // result. It answers itself (false) when there is no result: 503 with the
 // command ID when none came in time or JetStream did not take the command,
 // 422 when id belongs to another kind of command. A result that is not ok
-// is answered with its error. On true, the caller answers the ok result.
-func (g *Gateway) command(w http.ResponseWriter, r *http.Request, id, subject string, body any) (*events.Result, bool) {
+// is answered with its error, the fields of its details renamed by field
+// when not nil (a command's field that is a path parameter of the
+// request). On true, the caller answers the ok result.
+func (g *Gateway) command(w http.ResponseWriter, r *http.Request, id, subject string, body any, field func(string) string) (*events.Result, bool) {
 	w.Header().Set(HeaderIdempotencyKey, id)
 	raw, err := json.Marshal(body)
 	if err != nil {
@@ -310,7 +312,16 @@ func (g *Gateway) command(w http.ResponseWriter, r *http.Request, id, subject st
 		return nil, false
 	}
 	if !res.OK && res.Error != nil {
-		writeEventsError(w, res.Status, res.Error)
+		e := res.Error
+		if field != nil && len(e.Details) > 0 {
+			renamed := *e
+			renamed.Details = make([]events.FieldError, len(e.Details))
+			for i, d := range e.Details {
+				renamed.Details[i] = events.FieldError{Field: field(d.Field), Message: d.Message}
+			}
+			e = &renamed
+		}
+		writeEventsError(w, res.Status, e)
 		return nil, false
 	}
 	return res, true

@@ -22,7 +22,7 @@ func (g *Gateway) createRoom(w http.ResponseWriter, r *http.Request, _ *member) 
 	if !ok {
 		return
 	}
-	res, ok := g.command(w, r, id, events.SubjectCreate, body)
+	res, ok := g.command(w, r, id, events.SubjectCreate, body, nil)
 	if !ok {
 		return
 	}
@@ -170,7 +170,7 @@ func (g *Gateway) bulkDelete(w http.ResponseWriter, r *http.Request, _ *member) 
 	if !ok {
 		return
 	}
-	res, ok := g.command(w, r, id, events.SubjectDelete, deleteRequest(r, ids))
+	res, ok := g.command(w, r, id, events.SubjectDelete, deleteRequest(r, ids), nil)
 	if !ok {
 		return
 	}
@@ -190,7 +190,7 @@ func (g *Gateway) deleteRoom(w http.ResponseWriter, r *http.Request, _ *member) 
 	if !ok {
 		return
 	}
-	res, ok := g.command(w, r, id, events.SubjectDelete, deleteRequest(r, []string{r.PathValue("roomId")}))
+	res, ok := g.command(w, r, id, events.SubjectDelete, deleteRequest(r, []string{r.PathValue("roomId")}), oneRoomField)
 	if !ok {
 		return
 	}
@@ -217,6 +217,16 @@ func (g *Gateway) deleteRoom(w http.ResponseWriter, r *http.Request, _ *member) 
 	}
 }
 
+// oneRoomField names the field of a DELETE /rooms/{roomId} error as the
+// request has it: the command's roomIds (its one item) is the path's
+// roomId.
+func oneRoomField(f string) string {
+	if f == "roomIds" || strings.HasPrefix(f, "roomIds[") {
+		return "roomId"
+	}
+	return f
+}
+
 // update returns the handler of PUT /rooms/{roomId}/<property>: the
 // body ({<property>: ...}) with the roomId is the command; the result's
 // data (the room's new config, roles or access) is the response.
@@ -240,7 +250,7 @@ func (g *Gateway) updateCommand(w http.ResponseWriter, r *http.Request, subject 
 	}
 	roomID, _ := json.Marshal(r.PathValue("roomId"))
 	body["roomId"] = roomID
-	return g.command(w, r, id, subject, body)
+	return g.command(w, r, id, subject, body, nil)
 }
 
 // PUT /rooms/{roomId}/status: 200, or 202 when the closure waits for the

@@ -82,7 +82,9 @@ func TestUpdateRoom(t *testing.T) {
 			"/status": map[string]any{"status": "closed"},
 		} {
 			r := b.do(t, req{Method: http.MethodPut, Path: "/api/v1/rooms/missing-000000000000000" + path, Body: body})
-			requireError(t, r, http.StatusNotFound, "Room Error")
+			m := requireError(t, r, http.StatusNotFound, "Room Error")
+			// Upstream's errorRoomNotFound, as GET and DELETE answer it.
+			require.Equal(t, "Room 'missing-000000000000000' does not exist", m["message"], "PUT %s", path)
 		}
 	})
 }

@@ -166,6 +166,9 @@ type Config struct {
 	Targets []Target
 	// Secret keys the X-Signature HMAC (upstream: the first API key).
 	Secret string
+	// SecretFunc, when set, gives the secret at each try instead of
+	// Secret: the first API key of a keys file that may be rotated.
+	SecretFunc func() string
 	// Timeout bounds one POST (default 10s; upstream 5s).
 	Timeout time.Duration
 	// RetryMin is the delay after the first failed try, doubled after
@@ -233,7 +236,7 @@ func (c Config) validate() error {
 	switch {
 	case len(c.Targets) == 0:
 		return fmt.Errorf("%w: no target URL", ErrConfig)
-	case c.Secret == "":
+	case c.Secret == "" && c.SecretFunc == nil:
 		return fmt.Errorf("%w: no secret to sign with (OUTGOING_WEBHOOK_SECRET, or an API key)", ErrConfig)
 	case c.Timeout <= 0 || c.RetryMin <= 0 || c.RetryMax < c.RetryMin || c.PublishTimeout <= 0 || c.ConsumerCheck <= 0:
 		return fmt.Errorf("%w: timeouts and retry delays must be positive, RetryMax at least RetryMin", ErrConfig)

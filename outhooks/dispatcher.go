@@ -263,7 +263,7 @@ func (d *Dispatcher) deliver(ctx context.Context, t Target, msg jetstream.Msg) {
 
 // post sends p to t once.
 func (d *Dispatcher) post(ctx context.Context, t Target, eventID string, p Payload) result {
-	body, err := json.Marshal(p)
+	body, err := p.Body()
 	if err != nil {
 		return result{OutcomeMalformed, err.Error()}
 	}
@@ -276,7 +276,7 @@ func (d *Dispatcher) post(ctx context.Context, t Target, eventID string, p Paylo
 	ts := time.Now().UnixMilli()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(d.cfg.Secret, ts, body))
+	req.Header.Set(HeaderSignature, Sign(d.secret(), ts, body))
 	req.Header.Set(HeaderEventID, eventID)
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
@@ -285,6 +285,14 @@ func (d *Dispatcher) post(ctx context.Context, t Target, eventID string, p Paylo
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
 	return classify(resp.StatusCode)
+}
+
+// secret is the key of this try's signature.
+func (d *Dispatcher) secret() string {
+	if d.cfg.SecretFunc != nil {
+		return d.cfg.SecretFunc()
+	}
+	return d.cfg.Secret
 }
 
 // classify is the outcome of an HTTP status: 2xx delivered; 408, 429 and

@@ -35,7 +35,9 @@ type delivery struct {
 	Event   string
 	EventID string
 	Body    []byte
-	Data    map[string]any
+	// Timestamp and Signature are the X-Timestamp and X-Signature headers.
+	Timestamp, Signature string
+	Data                 map[string]any
 }
 
 // receiver is a webhook receiver on 127.0.0.1, as a user would write one:
@@ -121,7 +123,7 @@ func (r *receiver) handle(w http.ResponseWriter, req *http.Request) {
 	if req.Method != http.MethodPost || req.Header.Get("Content-Type") != "application/json" {
 		r.fail("%s with Content-Type %q", req.Method, req.Header.Get("Content-Type"))
 	}
-	d := delivery{EventID: req.Header.Get("X-Event-Id"), Body: body}
+	d := delivery{EventID: req.Header.Get("X-Event-Id"), Body: body, Timestamp: ts, Signature: sig}
 	if err := checkBody(body, &d); err != nil {
 		r.fail("body %s: %v", body, err)
 	}

@@ -121,3 +121,15 @@ func Verify(secret, timestamp, signature string, body []byte) bool {
 	}
 	return hmac.Equal([]byte(Sign(secret, ts, body)), []byte(signature))
 }
+
+// Body is the request body of p, written as JavaScript's JSON.stringify
+// writes it (see stringify): a receiver written for upstream verifies the
+// signature over JSON.stringify of the parsed body, which must give these
+// bytes back.
+func (p Payload) Body() ([]byte, error) {
+	raw, err := json.Marshal(p)
+	if err != nil {
+		return nil, err
+	}
+	return stringify(raw)
+}

@@ -19,7 +19,7 @@ const ErrorNameRoom = "Room Error"
 
 // roomNotFound is upstream's 404 for a room that does not exist.
 func roomNotFound(id string) *events.Error {
-	return &events.Error{Code: events.CodeNotFound, Name: ErrorNameRoom, Message: `Room "` + id + `" does not exist`}
+	return &events.Error{Code: events.CodeNotFound, Name: ErrorNameRoom, Message: notFoundMessage(id)}
 }
 
 // roomHasActiveMeeting is upstream's 409 for an update refused while the

@@ -228,7 +228,7 @@ func TestUpdatesRefusedDuringMeetingAndForMissingRooms(t *testing.T) {
 		res = failed(t, b, "gone-"+tc.id, tc.cmd("nope-aaaaaaaaaaaaaaa"))
 		require.Equal(t, 404, res.Status, tc.id)
 		require.Equal(t, rooms.ErrorNameRoom, res.Error.Name)
-		require.Equal(t, `Room "nope-aaaaaaaaaaaaaaa" does not exist`, res.Error.Message)
+		require.Equal(t, "Room 'nope-aaaaaaaaaaaaaaa' does not exist", res.Error.Message)
 
 		res = failed(t, b, "blank-"+tc.id, tc.cmd("!!"))
 		require.Equal(t, 422, res.Status, tc.id)

@@ -62,16 +62,11 @@ func New(list, file string) (*Keys, error) {
 	return k, nil
 }
 
-// First is the first key (of the list, else of the file): what OpenVidu
-// Meet signs its webhooks with.
+// First is the first key (of the list, else of the file, reread as Match
+// rereads it): what OpenVidu Meet signs its webhooks with.
 func (k *Keys) First() string {
-	if len(k.fixed) > 0 {
-		return k.fixed[0]
-	}
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if len(k.fromFile) > 0 {
-		return k.fromFile[0]
+	if keys := k.current(); len(keys) > 0 {
+		return keys[0]
 	}
 	return ""
 }

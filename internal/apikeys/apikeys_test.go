@@ -53,6 +53,9 @@ func TestFileReread(t *testing.T) {
 		t.Fatal("file reread before a second passed")
 	}
 	now = now.Add(2 * time.Second)
+	if k.First() != "new-key-longer" { // before any Match: a dispatcher-only process
+		t.Fatalf("First() = %q: changed file not reread", k.First())
+	}
 	if k.Match("old-key") || !k.Match("new-key-longer") {
 		t.Fatal("changed file not reread")
 	}

@@ -25,12 +25,12 @@ func (a *App) newDispatcher() (*outhooks.Dispatcher, error) {
 		log.Info("OUTGOING_WEBHOOK_URLS unset: the outgoing webhook dispatcher is off")
 		return nil, nil
 	}
-	secret, err := a.webhookSecret()
+	secret, secretFunc, err := a.webhookSecret()
 	if err != nil {
 		return nil, err
 	}
 	return outhooks.New(outhooks.Config{
-		Targets: targets, Secret: secret,
+		Targets: targets, Secret: secret, SecretFunc: secretFunc,
 		Timeout:  a.cfg.OutgoingWebhookTimeout,
 		RetryMin: a.cfg.OutgoingWebhookRetryMin, RetryMax: a.cfg.OutgoingWebhookRetryMax, Tries: a.cfg.OutgoingWebhookTries,
 		Log: log, Metrics: a.metrics,
@@ -50,13 +50,14 @@ func (a *App) startDispatcher(ctx context.Context, run func(string, func(context
 	return nil
 }
 
-// webhookSecret is OUTGOING_WEBHOOK_SECRET, else the first API key.
-func (a *App) webhookSecret() (string, error) {
+// webhookSecret is OUTGOING_WEBHOOK_SECRET, else the first API key as it
+// is at each try (API_KEYS_FILE may be rotated).
+func (a *App) webhookSecret() (string, func() string, error) {
 	if a.cfg.OutgoingWebhookSecret != "" {
-		return a.cfg.OutgoingWebhookSecret, nil
+		return a.cfg.OutgoingWebhookSecret, nil, nil
 	}
 	if a.keys == nil {
-		return "", ErrNoWebhookSecret
+		return "", nil, ErrNoWebhookSecret
 	}
-	return a.keys.First(), nil
+	return "", a.keys.First, nil
 }

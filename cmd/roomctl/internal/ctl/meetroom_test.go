@@ -67,5 +67,5 @@ func TestMeetRoomCommands(t *testing.T) {
 	require.Equal(t, ctl.ExitErrorResult, r.code)
 	res = r.result(t)
 	require.Equal(t, 404, res.Status)
-	require.Equal(t, `Room "gone-aaaaaaaaaaaaaaa" does not exist`, res.Error.Message)
+	require.Equal(t, "Room 'gone-aaaaaaaaaaaaaaa' does not exist", res.Error.Message)
 }
