@@ -267,6 +267,12 @@ func (d *Dispatcher) post(ctx context.Context, t Target, eventID string, p Paylo
 	if err != nil {
 		return result{OutcomeMalformed, err.Error()}
 	}
+	secret := d.secret()
+	if secret == "" {
+		// The keys file was emptied: an unsigned webhook would be refused
+		// (or, worse, trusted); wait for a key.
+		return result{OutcomeRetry, "no signing secret: the API keys file holds no key"}
+	}
 	ctx, cancel := context.WithTimeout(ctx, d.cfg.Timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
@@ -276,7 +282,7 @@ func (d *Dispatcher) post(ctx context.Context, t Target, eventID string, p Paylo
 	ts := time.Now().UnixMilli()
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(d.secret(), ts, body))
+	req.Header.Set(HeaderSignature, Sign(secret, ts, body))
 	req.Header.Set(HeaderEventID, eventID)
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {

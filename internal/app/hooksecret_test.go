@@ -31,7 +31,7 @@ func TestOutgoingWebhookSecretFollowsTheKeysFile(t *testing.T) {
 	signedWith := map[string]string{} // event ID -> the key its signature checks with
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
 		body, _ := io.ReadAll(req.Body)
-		for _, key := range []string{"key-a", "key-b-rotated"} {
+		for _, key := range []string{"key-a", "key-b-rotated", "key-c"} {
 			mac := hmac.New(sha256.New, []byte(key))
 			mac.Write([]byte(req.Header.Get("X-Timestamp") + "." + string(body)))
 			if hmac.Equal([]byte(hex.EncodeToString(mac.Sum(nil))), []byte(req.Header.Get("X-Signature"))) {
@@ -73,4 +73,14 @@ func TestOutgoingWebhookSecretFollowsTheKeysFile(t *testing.T) {
 	second := publish("lk:EV_2")
 	require.Eventually(t, func() bool { return signer(second.ID) != "" }, 20*time.Second, 20*time.Millisecond)
 	require.Equal(t, "key-b-rotated", signer(second.ID), "signed with the key now in the file")
+
+	// A file emptied for a moment signs nothing: the webhook waits for a
+	// key rather than going out signed with an empty one.
+	require.NoError(t, os.WriteFile(keysFile, nil, 0o600))
+	time.Sleep(1100 * time.Millisecond)
+	third := publish("lk:EV_3")
+	time.Sleep(1500 * time.Millisecond)
+	require.NoError(t, os.WriteFile(keysFile, []byte("key-c\n"), 0o600))
+	require.Eventually(t, func() bool { return signer(third.ID) != "" }, 30*time.Second, 20*time.Millisecond)
+	require.Equal(t, "key-c", signer(third.ID), "held until a key came, then signed with it")
 }
