@@ -58,6 +58,41 @@ type Target struct {
 // Wants reports whether t wants the upstream event name.
 func (t Target) Wants(name string) bool { return len(t.Events) == 0 || slices.Contains(t.Events, name) }
 
+// Redacted is t's URL as logs, the consumer's description and dead letters
+// show it: a password in it and the values of its query (often a token)
+// replaced by "xxxxx".
+func (t Target) Redacted() string {
+	u, err := url.Parse(t.URL)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.RawQuery != "" {
+		q := u.Query()
+		for k := range q {
+			q[k] = []string{"xxxxx"}
+		}
+		u.RawQuery = q.Encode()
+	}
+	return u.Redacted()
+}
+
+// redact replaces t's URL in s (an error from the HTTP client quotes it)
+// by its redacted form.
+func (t Target) redact(s string) string {
+	r := t.Redacted()
+	if r == t.URL {
+		return s
+	}
+	s = strings.ReplaceAll(s, t.URL, r)
+	if u, err := url.Parse(t.URL); err == nil && u.User != nil {
+		// net/http quotes the URL with its password as "***".
+		if _, ok := u.User.Password(); ok {
+			s = strings.ReplaceAll(s, strings.Replace(u.String(), u.User.String()+"@", u.User.Username()+":***@", 1), r)
+		}
+	}
+	return s
+}
+
 // Consumer is the name of t's durable consumer on ROOMS_EVENTS:
 // "outhook_" and the first 16 hex digits of the SHA-256 of its URL.
 func (t Target) Consumer() string {

@@ -61,7 +61,7 @@ func (c Config) ConsumerConfig(t Target) jetstream.ConsumerConfig {
 	c = c.WithDefaults()
 	return jetstream.ConsumerConfig{
 		Durable:           t.Consumer(),
-		Description:       "roomkeeper outgoing webhooks to " + t.URL,
+		Description:       "roomkeeper outgoing webhooks to " + t.Redacted(),
 		DeliverPolicy:     jetstream.DeliverNewPolicy,
 		AckPolicy:         jetstream.AckExplicitPolicy,
 		AckWait:           c.AckWait,
@@ -86,7 +86,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 	}
 	for i, t := range d.cfg.Targets {
 		d.wg.Go(func() { d.run(ctx, t, conss[i]) })
-		d.cfg.Log.WithFields(logrus.Fields{"url": t.URL, "consumer": t.Consumer(), "events": t.Events}).Info("outgoing webhooks on")
+		d.cfg.Log.WithFields(logrus.Fields{"url": t.Redacted(), "consumer": t.Consumer(), "events": t.Events}).Info("outgoing webhooks on")
 	}
 	return nil
 }
@@ -95,7 +95,7 @@ func (d *Dispatcher) Start(ctx context.Context) error {
 func (d *Dispatcher) consumer(ctx context.Context, t Target) (jetstream.Consumer, error) {
 	cons, err := d.js.CreateOrUpdateConsumer(ctx, events.StreamEvents, d.cfg.ConsumerConfig(t))
 	if err != nil {
-		return nil, fmt.Errorf("consumer %s for %s: %w", t.Consumer(), t.URL, err)
+		return nil, fmt.Errorf("consumer %s for %s: %w", t.Consumer(), t.Redacted(), err)
 	}
 	return cons, nil
 }
@@ -111,7 +111,7 @@ const resumeDelay = time.Second
 // consumer go (deleted by hand, or the stream recreated), it makes it
 // again and goes on.
 func (d *Dispatcher) run(ctx context.Context, t Target, cons jetstream.Consumer) {
-	log := d.cfg.Log.WithFields(logrus.Fields{"url": t.URL, "consumer": t.Consumer()})
+	log := d.cfg.Log.WithFields(logrus.Fields{"url": t.Redacted(), "consumer": t.Consumer()})
 	for {
 		if cons != nil {
 			err := d.consume(ctx, t, cons)
@@ -184,7 +184,7 @@ func (d *Dispatcher) consume(ctx context.Context, t Target, cons jetstream.Consu
 			}
 			return err
 		case err != nil:
-			d.cfg.Log.WithError(err).WithField("url", t.URL).Debug("outgoing webhooks: pull failed; pulling again")
+			d.cfg.Log.WithError(err).WithField("url", t.Redacted()).Debug("outgoing webhooks: pull failed; pulling again")
 			select {
 			case <-ctx.Done():
 			case <-time.After(100 * time.Millisecond):
@@ -212,7 +212,7 @@ func (d *Dispatcher) deliver(ctx context.Context, t Target, msg jetstream.Msg) {
 		_ = msg.Term()
 		return
 	}
-	log := d.cfg.Log.WithFields(logrus.Fields{"url": t.URL, "subject": msg.Subject(), "stream_seq": meta.Sequence.Stream, "delivery": meta.NumDelivered})
+	log := d.cfg.Log.WithFields(logrus.Fields{"url": t.Redacted(), "subject": msg.Subject(), "stream_seq": meta.Sequence.Stream, "delivery": meta.NumDelivered})
 	var ev events.Event
 	p, err := func() (Payload, error) {
 		if err := json.Unmarshal(msg.Data(), &ev); err != nil {
@@ -277,7 +277,7 @@ func (d *Dispatcher) post(ctx context.Context, t Target, eventID string, p Paylo
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, t.URL, bytes.NewReader(body))
 	if err != nil {
-		return result{OutcomeRejected, err.Error()}
+		return result{OutcomeRejected, t.redact(err.Error())}
 	}
 	ts := time.Now().UnixMilli()
 	req.Header.Set("Content-Type", "application/json")
@@ -286,7 +286,7 @@ func (d *Dispatcher) post(ctx context.Context, t Target, eventID string, p Paylo
 	req.Header.Set(HeaderEventID, eventID)
 	resp, err := d.cfg.Client.Do(req)
 	if err != nil {
-		return result{OutcomeRetry, err.Error()}
+		return result{OutcomeRetry, t.redact(err.Error())}
 	}
 	defer resp.Body.Close()
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
@@ -333,7 +333,7 @@ func (d *Dispatcher) giveUp(ctx context.Context, t Target, msg jetstream.Msg, me
 			events.HeaderDeadCommandID:      eventID,
 			events.HeaderDeadDeliveries:     strconv.FormatUint(meta.NumDelivered, 10),
 			events.HeaderDeadStreamSequence: strconv.FormatUint(meta.Sequence.Stream, 10),
-			events.HeaderDeadTargetURL:      t.URL,
+			events.HeaderDeadTargetURL:      t.Redacted(),
 		},
 	}
 	pctx := context.WithoutCancel(ctx)

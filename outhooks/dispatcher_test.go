@@ -1,11 +1,14 @@
 package outhooks_test
 
 import (
+	"bytes"
 	"context"
 	"net/http"
 	"testing"
+	"sync"
 	"time"
 
+	"github.com/sirupsen/logrus"
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
@@ -69,7 +72,15 @@ func TestRejectedWebhookIsDeadLettered(t *testing.T) {
 	r.Status.Store(http.StatusBadRequest)
 	ok := newReceiver(t)
 	m := &counts{}
-	b.start(t, outhooks.Config{Targets: []outhooks.Target{{URL: r.URL("/hook")}, {URL: ok.URL("/ok")}}, Metrics: m, RetryMin: 50 * time.Millisecond})
+	// A URL with credentials: they stay out of the dead letter, the logs
+	// and the consumer's description.
+	secretURL := "http://hookuser:hookpass@" + r.addr + "/hook?token=s3cret&v=1"
+	redacted := "http://hookuser:xxxxx@" + r.addr + "/hook?token=xxxxx&v=xxxxx"
+	logs := &lockedBuffer{}
+	log := logrus.New()
+	log.SetOutput(logs)
+	log.SetLevel(logrus.DebugLevel)
+	b.start(t, outhooks.Config{Targets: []outhooks.Target{{URL: secretURL}, {URL: ok.URL("/ok")}}, Metrics: m, RetryMin: 50 * time.Millisecond, Log: log})
 	const room = "Room-bbbbbbbbbbbbbbb"
 	ev := b.publish(t, "lk:EV_1", events.EventMeetingStarted, room, sampleRoom(room))
 
@@ -78,7 +89,7 @@ func TestRejectedWebhookIsDeadLettered(t *testing.T) {
 	require.Equal(t, "rooms.dead.outgoing_meeting_started", dl.Subject)
 	require.Equal(t, events.EventSubject(events.EventMeetingStarted), dl.OriginalSubject)
 	require.Equal(t, ev.ID, dl.CommandID)
-	require.Equal(t, r.URL("/hook"), dl.TargetURL)
+	require.Equal(t, redacted, dl.TargetURL)
 	require.Equal(t, "HTTP 400 Bad Request", dl.Reason)
 	require.JSONEq(t, string(mustJSON(t, ev)), string(dl.Data), "the body is the domain event")
 	require.Len(t, r.deliveries(), 1, "no retry")
@@ -88,7 +99,13 @@ func TestRejectedWebhookIsDeadLettered(t *testing.T) {
 
 	_, err := natsapi.ReplayDead(context.Background(), b.JS, dl.Seq, "")
 	require.ErrorIs(t, err, natsapi.ErrNotReplayable)
-	require.ErrorContains(t, err, r.URL("/hook"))
+	require.ErrorContains(t, err, redacted)
+	cons, err := b.JS.Consumer(context.Background(), events.StreamEvents, outhooks.Target{URL: secretURL}.Consumer())
+	require.NoError(t, err)
+	require.Contains(t, cons.CachedInfo().Config.Description, redacted)
+	require.Contains(t, logs.String(), "hookuser:xxxxx")
+	require.NotContains(t, logs.String()+cons.CachedInfo().Config.Description, "hookpass")
+	require.NotContains(t, logs.String()+cons.CachedInfo().Config.Description, "s3cret")
 }
 
 // A receiver that keeps failing (5xx, 429) is retried with backoff until
@@ -212,4 +229,22 @@ func TestConsumerDeletedIsMadeAgain(t *testing.T) {
 	ev := b.publish(t, "lk:EV_1", events.EventMeetingStarted, room, sampleRoom(room))
 	require.Eventually(t, func() bool { return len(r.ids()) == 1 }, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, []string{ev.ID}, r.ids())
+}
+
+// lockedBuffer is a log output read while the dispatcher may still write.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
 }

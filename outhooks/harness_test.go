@@ -283,7 +283,10 @@ func (b *bundle) start(t *testing.T, cfg outhooks.Config) *dispatcher {
 	if cfg.Secret == "" {
 		cfg.Secret = secret
 	}
-	cfg.Client, cfg.Log = client, b.Log
+	cfg.Client = client
+	if cfg.Log == nil {
+		cfg.Log = b.Log
+	}
 	d, err := outhooks.New(cfg, js)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
