@@ -189,6 +189,11 @@ func TestBadInputIsRefusedNotActedOn(t *testing.T) {
 	require.NoError(t, err)
 	assert.Len(t, dead, 1, "nothing was published")
 
+	resp, page = e.get(t, c, "/ui/commands?state=bogus")
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Contains(t, page, "one of pending, done, failed, dead")
+	assert.NotContains(t, page, "poison-bad", "no list of another state")
+
 	resp, page = e.get(t, c, "/ui/rooms?status=bogus")
 	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
 	assert.Contains(t, page, "status: must be one of")
