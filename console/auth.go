@@ -7,6 +7,7 @@ import (
 	"crypto/subtle"
 	"encoding/base64"
 	"encoding/hex"
+	"errors"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -23,6 +24,10 @@ const (
 	csrfField  = "csrf"
 	csrfHeader = "X-CSRF-Token"
 )
+
+// maxFormBytes bounds the body of a POST: an edited dead letter (NATS
+// messages are 1 MiB by default) URL-encoded.
+const maxFormBytes = 4 << 20
 
 // mac is HMAC-SHA256 of parts under the session key.
 func (c *Console) mac(parts ...string) []byte {
@@ -130,6 +135,18 @@ func (c *Console) authed(next func(http.ResponseWriter, *http.Request, *page)) h
 		}
 		tok := c.csrfToken(sess)
 		if r.Method == http.MethodPost {
+			// A form that cannot be read is refused, never acted on as an
+			// empty one (that created a room named "Room", or replayed a
+			// dead letter as it was instead of its edited body).
+			r.Body = http.MaxBytesReader(w, r.Body, maxFormBytes)
+			if err := r.ParseForm(); err != nil {
+				status := http.StatusBadRequest
+				if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+					status = http.StatusRequestEntityTooLarge
+				}
+				http.Error(w, "unreadable form: "+err.Error(), status)
+				return
+			}
 			got := r.Header.Get(csrfHeader)
 			if got == "" {
 				got = r.PostFormValue(csrfField)

@@ -119,6 +119,28 @@ func TestOpenConsoleOnlyOnLoopback(t *testing.T) {
 	assert.Equal(t, http.StatusForbidden, resp.StatusCode)
 	resp, _ = e.post(t, c, "/ui/rooms", url.Values{"roomName": {"open"}, "csrf": {csrfOf(t, page)}}, nil)
 	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	// A page of another site that a DNS name rebound to 127.0.0.1 sends
+	// its Host: the open console does not answer it (it would hand that
+	// page the CSRF token).
+	for _, host := range []string{"evil.example", "evil.example:80", "10.0.0.1:8080"} {
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/ui/rooms", nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		page := body(t, resp)
+		assert.Equal(t, http.StatusForbidden, resp.StatusCode, host)
+		assert.NotContains(t, page, `name="csrf"`, host)
+	}
+	for _, host := range []string{"localhost", "LOCALHOST:8080", "127.0.0.1:80", "[::1]:8080"} {
+		req, err := http.NewRequest(http.MethodGet, e.srv.URL+"/ui/rooms", nil)
+		require.NoError(t, err)
+		req.Host = host
+		resp, err := c.Do(req)
+		require.NoError(t, err)
+		_ = body(t, resp)
+		assert.Equal(t, http.StatusOK, resp.StatusCode, host)
+	}
 	id := strings.TrimPrefix(strings.SplitN(resp.Header.Get("Location"), "?", 2)[0], "/ui/rooms/")
 	room, err := e.b.Client.GetRoom(ctxT(t, 10*time.Second), id)
 	require.NoError(t, err)

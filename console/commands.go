@@ -4,6 +4,8 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/roomkeeper/roomkeeper/events"
 )
@@ -21,10 +23,16 @@ type commandsData struct {
 func (c *Console) commandsPage(w http.ResponseWriter, r *http.Request, p *page) {
 	q := r.URL.Query()
 	d := &commandsData{State: q.Get("state"), Type: q.Get("type"), States: events.CommandStates}
-	if !slices.Contains(d.States, d.State) {
-		d.State = events.CommandDone
-	}
 	p.Title, p.Nav, p.Data = "Commands", "commands", d
+	switch {
+	case d.State == "":
+		d.State = events.CommandDone
+	case !slices.Contains(d.States, d.State):
+		p.Error = "state " + strconv.Quote(d.State) + ": one of " + strings.Join(d.States, ", ")
+		d.State = ""
+		c.render(w, http.StatusUnprocessableEntity, "commands", p)
+		return
+	}
 	ctx, cancel := c.ctx(r)
 	defer cancel()
 	reply, err := c.client.Commands(ctx, events.CommandsRequest{State: d.State, Type: d.Type, MaxItems: 50, NextPageToken: q.Get("page")})

@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"html/template"
 	"io/fs"
+	"net"
 	"net/http"
 	"strings"
 	"time"
@@ -128,7 +129,29 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("Referrer-Policy", "same-origin")
 	h.Set("Cache-Control", "no-store")
+	if c.cfg.Open() && !loopbackHost(r.Host) {
+		// Open, the console trusts whoever reaches the loopback address;
+		// a page of another site whose name was rebound to 127.0.0.1
+		// (DNS rebinding) reaches it too, but sends its own Host.
+		http.Error(w, "forbidden: without API_KEYS or CONSOLE_PASSWORD the console answers only requests to localhost or a loopback address", http.StatusForbidden)
+		return
+	}
 	c.mux.ServeHTTP(w, r)
+}
+
+// loopbackHost reports whether a request's Host (host[:port]) names a
+// loopback address: localhost, 127.0.0.0/8 or ::1.
+func loopbackHost(hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(host, "["), "]")
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // Sample samples the charts' metrics every SampleInterval until ctx ends;

@@ -1,6 +1,7 @@
 package console
 
 import (
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -78,9 +79,17 @@ func (c *Console) replay(w http.ResponseWriter, r *http.Request, p *page) {
 	defer cancel()
 	out := &replayData{Edited: r.PostFormValue("edit") == "1"}
 	p.Data = out
-	if out.Edited {
-		out.ID, err = natsapi.ReplayDeadBody(ctx, c.js, seq, "", []byte(r.PostFormValue("body")))
-	} else {
+	body := []byte(r.PostFormValue("body"))
+	switch {
+	case out.Edited && !json.Valid(body):
+		// As roomctl dead replay --edit: refused before it is published,
+		// so that a typo does not make one more dead letter.
+		out.Err = "the edited body is not valid JSON: nothing was published; correct it and replay again"
+		c.render(w, http.StatusOK, "replay_fragment", p)
+		return
+	case out.Edited:
+		out.ID, err = natsapi.ReplayDeadBody(ctx, c.js, seq, "", body)
+	default:
 		out.ID, err = natsapi.ReplayDead(ctx, c.js, seq, "")
 	}
 	if err == nil {

@@ -22,5 +22,7 @@
 // field, or the X-CSRF-Token header htmx sends from hx-headers) and is
 // refused when its Origin is another host. With neither keys nor password,
 // the console is open, but only when HTTP_ADDR is a loopback address, and
-// every page says so.
+// every page says so; it then answers only requests whose Host is
+// localhost or a loopback address (not a page of another site reaching it
+// through DNS rebinding).
 package console

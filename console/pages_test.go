@@ -188,3 +188,39 @@ func TestStreamsPage(t *testing.T) {
 	require.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.True(t, strings.HasPrefix(strings.TrimSpace(page), `<div class="charts"`), page) // a fragment, no layout
 }
+
+// Bad input gets a clear answer and nothing is done with it: a form too
+// large to read is refused (it was read as an empty one, which created a
+// room named "Room"); an edited dead letter that is not JSON is not
+// published (it made one more dead letter); an invalid filter is the
+// user's error (422), not a bad gateway.
+func TestBadInputIsRefusedNotActedOn(t *testing.T) {
+	t.Parallel()
+	e := setup(t, nil)
+	c := e.browser(t)
+	tok := e.login(t, c, testKey)
+	csrf := http.Header{"X-Csrf-Token": {tok}}
+
+	resp, page := e.post(t, c, "/ui/rooms", url.Values{"roomName": {strings.Repeat("a", 11<<20)}}, csrf)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, resp.StatusCode, page)
+	assert.Zero(t, e.b.CountRooms(t), "no room is created from a form that could not be read")
+
+	e.b.SendRaw(t, "poison-bad", events.SubjectCreate, `{"roomName": 42}`)
+	require.False(t, e.b.Result(t, "poison-bad").OK)
+	resp, page = e.post(t, c, "/ui/dead/1/replay", url.Values{"edit": {"1"}, "body": {`{"roomName": "Fixed"`}}, csrf)
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, page, "not valid JSON")
+	assert.NotContains(t, page, "replay-id")
+	dead, err := natsapi.ListDead(ctxT(t, 10*time.Second), e.b.JS, 0)
+	require.NoError(t, err)
+	assert.Len(t, dead, 1, "nothing was published")
+
+	resp, page = e.get(t, c, "/ui/commands?state=bogus")
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Contains(t, page, "one of pending, done, failed, dead")
+	assert.NotContains(t, page, "poison-bad", "no list of another state")
+
+	resp, page = e.get(t, c, "/ui/rooms?status=bogus")
+	assert.Equal(t, http.StatusUnprocessableEntity, resp.StatusCode)
+	assert.Contains(t, page, "status: must be one of")
+}

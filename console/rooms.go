@@ -34,7 +34,7 @@ func (c *Console) roomsPage(w http.ResponseWriter, r *http.Request, p *page) {
 	reply, err := c.client.ListRooms(ctx, req)
 	if err != nil {
 		p.Error = "list rooms: " + err.Error()
-		c.render(w, http.StatusBadGateway, "rooms", p)
+		c.render(w, statusOf(err), "rooms", p)
 		return
 	}
 	d.Rooms = reply.Rooms

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html/template"
+	"net"
 	"net/http"
 	"net/url"
 	"strings"
@@ -152,7 +153,7 @@ func (p *Pages) recordings(w http.ResponseWriter, r *http.Request) {
 // unless BASE_URL points back at this server.
 func (p *Pages) handOver(r *http.Request, pg *page) {
 	pg.BaseURL = p.base.String()
-	if strings.EqualFold(p.base.Host, r.Host) {
+	if sameServer(p.base.Host, r.Host) {
 		pg.SelfBase = true
 		return
 	}
@@ -160,6 +161,26 @@ func (p *Pages) handOver(r *http.Request, pg *page) {
 	u.Path = p.base.Path + r.URL.Path
 	u.RawQuery = r.URL.RawQuery
 	pg.Join = u.String()
+}
+
+// sameServer reports whether two host[:port]s name the same server: equal,
+// or the same port on loopback names (the default BASE_URL says localhost,
+// the default HTTP_ADDR listens on 127.0.0.1).
+func sameServer(a, b string) bool {
+	if strings.EqualFold(a, b) {
+		return true
+	}
+	ha, pa, errA := net.SplitHostPort(a)
+	hb, pb, errB := net.SplitHostPort(b)
+	return errA == nil && errB == nil && pa == pb && loopbackName(ha) && loopbackName(hb)
+}
+
+func loopbackName(host string) bool {
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
 
 // fail answers a query error: 404 for a room or secret that does not

@@ -145,6 +145,22 @@ func TestRoomLinkSelfBase(t *testing.T) {
 	require.Equal(t, http.StatusOK, code, body)
 	require.NotRegexp(t, joinRe, body)
 	require.Contains(t, body, "points at roomkeeper itself")
+
+	// The default BASE_URL names localhost; the link opened on 127.0.0.1
+	// (the default HTTP_ADDR) reaches the same server.
+	u, err := url.Parse(srv.URL)
+	require.NoError(t, err)
+	local, err := roomlink.New(roomlink.Config{Queries: b.Client, BaseURL: "http://localhost:" + u.Port(), Log: b.Log})
+	require.NoError(t, err)
+	rec := httptest.NewRecorder()
+	lmux := http.NewServeMux()
+	local.Mount(lmux)
+	link, err := url.Parse(room.Access.Anonymous.Speaker.URL)
+	require.NoError(t, err)
+	lmux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "http://"+u.Host+link.RequestURI(), nil))
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	require.NotRegexp(t, joinRe, rec.Body.String(), "no join link back to this server")
+	require.Contains(t, rec.Body.String(), "points at roomkeeper itself")
 }
 
 // No worker answering the queries: 503, not 404.

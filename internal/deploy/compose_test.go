@@ -479,7 +479,10 @@ func envResolver(env types.MappingWithEquals) kong.Resolver {
 }
 
 // checkPublishedHTTP: the webhooks role publishes its HTTP port (the
-// HTTP_ADDR port: /readyz, /metrics, room links) on the host's loopback.
+// HTTP_ADDR port: the HTTP API, the console, /readyz, /metrics, room
+// links) on the host's loopback, and with .env.example's settings the API
+// and the console are on there: HTTP_ADDR is not a loopback address in the
+// container, so without a key or a console password both would be off.
 func checkPublishedHTTP(t *testing.T, p *types.Project) {
 	t.Helper()
 	svc, err := p.GetService("webhooks")
@@ -490,6 +493,20 @@ func checkPublishedHTTP(t *testing.T, p *types.Project) {
 	require.Equal(t, "8080", port.Published)
 	require.Equal(t, "127.0.0.1", port.HostIP, "on the host's loopback: nothing on it asks for a key")
 	require.Equal(t, ":8080", *svc.Environment["HTTP_ADDR"])
+	cfg := serviceConfig(t, svc)
+	require.False(t, cfg.HTTPLoopback())
+	require.NotEmpty(t, cfg.APIKeys, "the webhooks role serves the HTTP API (/api/v1) and the console (/ui): API_KEYS is set")
+}
+
+// serviceConfig is roomkeeper's config from a service's environment.
+func serviceConfig(t *testing.T, svc types.ServiceConfig) config.Config {
+	t.Helper()
+	var cfg config.Config
+	parser, err := kong.New(&cfg, kong.Exit(func(int) {}), kong.Resolvers(envResolver(svc.Environment)))
+	require.NoError(t, err)
+	_, err = parser.Parse(nil)
+	require.NoError(t, err)
+	return cfg
 }
 
 // checkNATSImage: the NATS servers run the minor version of the embedded

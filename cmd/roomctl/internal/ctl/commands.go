@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/natsapi"
+	"github.com/roomkeeper/roomkeeper/schemas"
 )
 
 // ---------------------------------------------------------------- commands
@@ -392,8 +394,9 @@ func (c *WatchCmd) options() (natsapi.WatchOptions, error) {
 	}
 	if c.Type != "" {
 		o.Type = strings.TrimPrefix(strings.TrimPrefix(c.Type, events.CloudEventsType), events.EventPrefix)
-		if o.Type == "" || strings.ContainsAny(o.Type, ".*> ") {
-			return o, fail(ExitUsage, "--type %q is not an event type", c.Type)
+		// An unknown type would match no event and wait forever.
+		if !slices.Contains(schemas.EventTypes, o.Type) {
+			return o, fail(ExitUsage, "--type %q is not an event type: one of %s", c.Type, strings.Join(schemas.EventTypes, ", "))
 		}
 	}
 	return o, nil

@@ -179,6 +179,11 @@ func (o connOpts) connect(timeout time.Duration) (*nats.Conn, error) {
 	}
 	nc, err := nats.Connect(o.url, opts...)
 	if err != nil {
+		if errors.Is(err, nats.ErrAuthorization) && o.creds == "" && o.nkey == "" && o.user == "" && o.token == "" && o.cert == "" {
+			// The usual first surprise: roomctl run outside the directory
+			// of a make run, whose embedded server wants its key.
+			return nil, fmt.Errorf("connect %s: %w (no credentials given: a roomkeeper serve's embedded server takes the key DATA_DIR/nats/client.nk: --data-dir or --nkey; else --creds, --user, or a natscli --context)", o.url, err)
+		}
 		return nil, fmt.Errorf("connect %s: %w", o.url, err)
 	}
 	return nc, nil

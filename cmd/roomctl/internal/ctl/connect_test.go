@@ -93,6 +93,12 @@ func TestNATSCLIContexts(t *testing.T) {
 	r = roomctlRaw(t, dir, "--server", url, "dead", "list")
 	require.Equal(t, ctl.ExitUnreachable, r.code)
 	require.Contains(t, strings.ToLower(r.errOut), "authorization violation")
+	// With no credentials at all, the error says where they come from.
+	require.Contains(t, r.errOut, "no credentials given")
+	require.Contains(t, r.errOut, "--data-dir")
+	r = roomctlRaw(t, dir, "--server", url, "--user", "ops", "--password", "wrong", "dead", "list")
+	require.Equal(t, ctl.ExitUnreachable, r.code)
+	require.NotContains(t, r.errOut, "no credentials given")
 
 	// The selected context.
 	writeContext(t, dir, "ops", `{"description":"ops","url":"`+url+`","user":"ops","password":"s3cret","jetstream_domain":""}`, true)

@@ -1,11 +1,13 @@
 package ctl_test
 
 import (
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/cmd/roomctl/internal/ctl"
+	"github.com/roomkeeper/roomkeeper/schemas"
 )
 
 func TestVersion(t *testing.T) {
@@ -32,6 +34,7 @@ func TestUsageErrorFirstNoHelp(t *testing.T) {
 		{[]string{"create", "--id", "bad id"}, "roomctl: error: --id \"bad id\": 1 to 128 letters, digits, '-', '_' or ':'\nRun 'roomctl create --help' for usage.\n"},
 		{[]string{"result", "rooms.>"}, "roomctl: error: \"rooms.>\" is not a command ID: 1 to 128 letters, digits, '-', '_' or ':'\nRun 'roomctl result --help' for usage.\n"},
 		{[]string{"result", "a b"}, "roomctl: error: \"a b\" is not a command ID: 1 to 128 letters, digits, '-', '_' or ':'\nRun 'roomctl result --help' for usage.\n"},
+		{[]string{"watch", "--type", "create"}, "roomctl: error: --type \"create\" is not an event type: one of " + strings.Join(schemas.EventTypes, ", ") + "\nRun 'roomctl watch --help' for usage.\n"},
 		{[]string{"dead", "purge"}, "roomctl: error: give the sequences of the dead letters to delete, or --all\nRun 'roomctl dead purge --help' for usage.\n"},
 	} {
 		r := roomctl(t, "nats://127.0.0.1:1", tc.args...)
