@@ -4,8 +4,8 @@ import (
 	"bytes"
 	"context"
 	"net/http"
-	"testing"
 	"sync"
+	"testing"
 	"time"
 
 	"github.com/sirupsen/logrus"
