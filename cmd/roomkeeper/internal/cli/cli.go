@@ -25,13 +25,15 @@ import (
 
 type role struct{ roles app.Roles }
 
-func (r role) Run(cfg *config.Config) error {
+// Run starts the role and runs it until a signal. Logs go to stderr; an
+// error that stops it is returned, and Main prints it once.
+func (r role) Run(cfg *config.Config, stderr io.Writer) error {
 	log := cfg.Logger()
+	log.SetOutput(stderr)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	a, err := app.Start(ctx, *cfg, r.roles, log)
 	if err != nil {
-		log.WithError(err).Error("start failed")
 		return err
 	}
 	return a.Run(ctx)
@@ -74,6 +76,7 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		kong.Name("roomkeeper"),
 		kong.Description("Event-driven room service for LiveKit deployments."),
 		kong.Writers(stdout, stderr),
+		kong.BindTo(stderr, (*io.Writer)(nil)),
 		exitcode.KongExit(),
 	)
 	if err != nil {

@@ -2,6 +2,10 @@ package cli_test
 
 import (
 	"bytes"
+	"io"
+	"net"
+	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -60,4 +64,31 @@ func TestRunError(t *testing.T) {
 	require.Equal(t, 1, code, errOut)
 	require.Regexp(t, `^roomkeeper: error: `, errOut)
 	require.NotContains(t, errOut, "--help")
+}
+
+// TestStartFailurePrintedOnce: a role that cannot start (its port is
+// taken) exits 1 with the error first, printed once on the process's
+// stderr (it was logged as well). Not parallel: it swaps os.Stderr, where
+// loggers write by default.
+func TestStartFailurePrintedOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = ln.Close() })
+	addr := ln.Addr().String()
+
+	f, err := os.CreateTemp(t.TempDir(), "stderr")
+	require.NoError(t, err)
+	saved := os.Stderr
+	os.Stderr = f
+	code := cli.Main([]string{"serve", "--data-dir", t.TempDir(), "--embedded-nats-addr", addr, "--http-addr", "127.0.0.1:0"}, io.Discard, f)
+	os.Stderr = saved
+	require.NoError(t, f.Close())
+	raw, err := os.ReadFile(f.Name())
+	require.NoError(t, err)
+	errOut := string(raw)
+
+	require.Equal(t, 1, code, errOut)
+	require.Contains(t, errOut, "roomkeeper: error: ")
+	require.Equal(t, 1, strings.Count(errOut, "address already in use"), "the error once:\n%s", errOut)
+	require.Contains(t, errOut, addr)
 }
