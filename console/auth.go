@@ -78,8 +78,29 @@ func (c *Console) session(r *http.Request) string {
 func (c *Console) setCookie(w http.ResponseWriter, r *http.Request, v string, maxAge int) {
 	http.SetCookie(w, &http.Cookie{
 		Name: cookieName, Value: v, Path: c.cfg.Prefix, MaxAge: maxAge,
-		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: r.TLS != nil,
+		HttpOnly: true, SameSite: http.SameSiteStrictMode, Secure: overTLS(r),
 	})
+}
+
+// overTLS reports whether the browser reached the console over TLS: on
+// this connection, or through a proxy that ended TLS and said so
+// (X-Forwarded-Proto or Forwarded proto=https). A forged header only makes
+// the cookie Secure, which a browser on plain HTTP then does not send back.
+func overTLS(r *http.Request) bool {
+	if r.TLS != nil {
+		return true
+	}
+	if p, _, _ := strings.Cut(r.Header.Get("X-Forwarded-Proto"), ","); strings.EqualFold(strings.TrimSpace(p), "https") {
+		return true
+	}
+	first, _, _ := strings.Cut(r.Header.Get("Forwarded"), ",")
+	for _, kv := range strings.Split(first, ";") {
+		k, v, _ := strings.Cut(strings.TrimSpace(kv), "=")
+		if strings.EqualFold(k, "proto") && strings.EqualFold(strings.Trim(v, `"`), "https") {
+			return true
+		}
+	}
+	return false
 }
 
 // sameOrigin reports whether a request's Origin (when the browser sent

@@ -61,6 +61,7 @@ func TestLoginWithWrongKeyIsRefused(t *testing.T) {
 		assert.True(t, ck[0].HttpOnly)
 		assert.Equal(t, http.SameSiteStrictMode, ck[0].SameSite)
 		assert.Equal(t, "/ui", ck[0].Path)
+		assert.False(t, ck[0].Secure, "plain HTTP on loopback")
 		resp, page := e.get(t, c, "/ui/rooms")
 		assert.Equal(t, http.StatusOK, resp.StatusCode)
 		assert.Contains(t, page, "New room")
@@ -71,6 +72,17 @@ func TestLoginWithWrongKeyIsRefused(t *testing.T) {
 		assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
 		resp, _ = e.get(t, c, "/ui/rooms")
 		assert.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	}
+
+	// Behind a proxy that ended TLS, the cookie is Secure.
+	for _, h := range []http.Header{
+		{"X-Forwarded-Proto": {"https"}},
+		{"Forwarded": {`for=192.0.2.60;proto=https;by=203.0.113.43`}},
+	} {
+		resp, _ := e.post(t, e.browser(t), "/ui/login", url.Values{"secret": {testKey}}, h)
+		require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+		require.Len(t, resp.Cookies(), 1)
+		assert.True(t, resp.Cookies()[0].Secure, "%v", h)
 	}
 }
 
