@@ -8,6 +8,7 @@ import (
 	"encoding/base64"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -198,7 +199,16 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 		http.Redirect(w, r, c.cfg.Prefix+"/rooms", http.StatusSeeOther)
 		return
 	}
+	if d := c.logins.wait(r); d > 0 {
+		secs := int(d.Round(time.Second) / time.Second)
+		secs = max(secs, 1)
+		w.Header().Set("Retry-After", strconv.Itoa(secs))
+		c.render(w, http.StatusTooManyRequests, "login", &page{Title: "Sign in", Prefix: c.cfg.Prefix,
+			Error: fmt.Sprintf("Too many failed logins from your address: try again in %d s.", secs)})
+		return
+	}
 	if !c.secretOK(r.PostFormValue("secret")) {
+		c.logins.failed(r)
 		c.cfg.Log.WithField("remote", r.RemoteAddr).Warn("console: failed login")
 		c.render(w, http.StatusUnauthorized, "login", &page{Title: "Sign in", Prefix: c.cfg.Prefix, Error: "That is neither an API key nor the console password."})
 		return

@@ -1,8 +1,10 @@
 package console_test
 
 import (
+	"net"
 	"net/http"
 	"net/url"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -158,4 +160,34 @@ func TestOpenConsoleOnlyOnLoopback(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "open", room.RoomName)
 	assert.Equal(t, events.StatusOpen, room.Status)
+}
+
+// Failed logins from one address are throttled: after LoginBurst failures
+// even the right secret gets 429 with Retry-After, until the limit refills;
+// another address is not held back.
+func TestFailedLoginsAreThrottled(t *testing.T) {
+	t.Parallel()
+	e := setup(t, func(c *console.Config) {
+		c.Password = "a-console-password"
+		c.LoginBurst, c.LoginEvery = 3, time.Minute
+	})
+	c := e.browser(t)
+	for range 3 {
+		resp, _ := e.post(t, c, "/ui/login", url.Values{"secret": {"guess"}}, nil)
+		require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	}
+	resp, page := e.post(t, c, "/ui/login", url.Values{"secret": {"a-console-password"}}, nil)
+	require.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	require.Empty(t, resp.Cookies(), "no session while throttled")
+	retry, err := strconv.Atoi(resp.Header.Get("Retry-After"))
+	require.NoError(t, err)
+	require.InDelta(t, 60, retry, 2)
+	require.Contains(t, page, "Too many failed logins")
+
+	// Another client address (loopback 127.0.0.2) logs in.
+	other := e.browser(t)
+	other.Transport = &http.Transport{DialContext: (&net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 2)}}).DialContext}
+	resp, _ = e.post(t, other, "/ui/login", url.Values{"secret": {"a-console-password"}}, nil)
+	require.Equal(t, http.StatusSeeOther, resp.StatusCode)
+	require.Len(t, resp.Cookies(), 1)
 }

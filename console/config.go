@@ -38,6 +38,11 @@ type Config struct {
 	// Timeout bounds one NATS call of a page (a query, a command and its
 	// result); default 10s.
 	Timeout time.Duration
+	// LoginBurst failed logins from one client address are allowed at
+	// once, then one per LoginEvery (defaults 10 and 6s); over that the
+	// login answers 429 without looking at the secret.
+	LoginBurst int
+	LoginEvery time.Duration
 	// SessionKey signs the session cookies; default 32 random bytes drawn
 	// by New (sessions then end with the process).
 	SessionKey []byte
@@ -62,6 +67,12 @@ func (c Config) WithDefaults() Config {
 	}
 	if c.Timeout <= 0 {
 		c.Timeout = 10 * time.Second
+	}
+	if c.LoginBurst <= 0 {
+		c.LoginBurst = 10
+	}
+	if c.LoginEvery <= 0 {
+		c.LoginEvery = 6 * time.Second
 	}
 	return c
 }

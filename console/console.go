@@ -34,6 +34,7 @@ type Console struct {
 	mux    *http.ServeMux
 	pages  map[string]*template.Template
 	charts *sampler
+	logins *throttle
 	// done is closed when Sample returns: the live event streams end.
 	done chan struct{}
 }
@@ -65,7 +66,8 @@ func New(cfg Config) (*Console, error) {
 		return nil, err
 	}
 	c := &Console{cfg: cfg, key: cfg.SessionKey, client: client, js: js, mux: http.NewServeMux(), pages: map[string]*template.Template{},
-		charts: newSampler(cfg.Gatherer, cfg.Samples), done: make(chan struct{})}
+		charts: newSampler(cfg.Gatherer, cfg.Samples), done: make(chan struct{}),
+		logins: newThrottle(cfg.LoginEvery, cfg.LoginBurst)}
 	if c.key == nil {
 		c.key = make([]byte, 32)
 		_, _ = rand.Read(c.key) // never fails (crypto/rand)
