@@ -1,6 +1,6 @@
 // Package tracing is roomkeeper's OpenTelemetry tracing: [Setup] makes the
 // tracer provider from the standard OTEL_* environment variables (an OTLP
-// exporter over HTTP) and installs it, or nothing when
+// exporter over HTTP, or gRPC) and installs it, or nothing when
 // OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is
 // unset; the helpers start spans and carry their context across NATS in
 // the W3C traceparent and tracestate headers.

@@ -11,6 +11,7 @@ import (
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
+	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	"go.opentelemetry.io/otel/propagation"
 	"go.opentelemetry.io/otel/sdk/resource"
@@ -34,8 +35,12 @@ const (
 	EnvTracesProtocol = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"
 )
 
-// protocolHTTP is the one OTLP protocol built in.
-const protocolHTTP = "http/protobuf"
+// The OTLP protocols built in: OTLP/HTTP with protobuf (the default, as the
+// specification says) and OTLP/gRPC.
+const (
+	protocolHTTP = "http/protobuf"
+	protocolGRPC = "grpc"
+)
 
 var (
 	on     atomic.Bool
@@ -60,8 +65,9 @@ func Configured(getenv func(string) string) bool {
 	return getenv(EnvEndpoint) != "" || getenv(EnvTracesEndpoint) != ""
 }
 
-// Setup installs a tracer provider exporting over OTLP/HTTP as the
-// standard OTEL_* variables say, with service name service unless
+// Setup installs a tracer provider exporting over OTLP (HTTP, or gRPC when
+// OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL is grpc) as the standard OTEL_*
+// variables say, with service name service unless
 // OTEL_SERVICE_NAME or OTEL_RESOURCE_ATTRIBUTES name another. When the
 // environment does not ask for traces (Configured) it installs nothing:
 // tracing stays off. The returned function flushes and stops the
@@ -74,19 +80,26 @@ func Setup(ctx context.Context, service string) (shutdown func(context.Context) 
 	if v := os.Getenv(EnvTracesExporter); v != "" && v != "otlp" {
 		return nothing, fmt.Errorf("%w: %s=%s: only otlp (or none) is built in", ErrSetup, EnvTracesExporter, v)
 	}
-	// The exporter would ignore another protocol and speak HTTP to, say,
-	// a collector's gRPC port: say so instead.
+	// The exporters would ignore another protocol and speak theirs to, say,
+	// a collector's port of the other one: say so instead.
+	protocol := protocolHTTP
 	for _, key := range []string{EnvTracesProtocol, EnvProtocol} {
 		if p := os.Getenv(key); p != "" {
-			if p != protocolHTTP {
-				return nothing, fmt.Errorf("%w: %s=%s: only %s is built in", ErrSetup, key, p, protocolHTTP)
+			if p != protocolHTTP && p != protocolGRPC {
+				return nothing, fmt.Errorf("%w: %s=%s: only %s and %s are built in", ErrSetup, key, p, protocolHTTP, protocolGRPC)
 			}
+			protocol = p
 			break
 		}
 	}
-	exp, err := otlptracehttp.New(ctx)
+	var exp sdktrace.SpanExporter
+	if protocol == protocolGRPC {
+		exp, err = otlptracegrpc.New(ctx)
+	} else {
+		exp, err = otlptracehttp.New(ctx)
+	}
 	if err != nil {
-		return nothing, fmt.Errorf("%w: OTLP exporter: %w", ErrSetup, err)
+		return nothing, fmt.Errorf("%w: OTLP exporter (%s): %w", ErrSetup, protocol, err)
 	}
 	env, err := resource.New(ctx, resource.WithFromEnv(), resource.WithTelemetrySDK())
 	if err != nil {

@@ -3,6 +3,7 @@ package tracing_test
 import (
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
 	coltrace "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	"google.golang.org/grpc"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/roomkeeper/roomkeeper/internal/tracing"
@@ -62,14 +64,15 @@ func TestSetupWithoutEndpointIsOff(t *testing.T) {
 	require.NoError(t, stop(t.Context()))
 }
 
-// A protocol other than OTLP/HTTP with protobuf (gRPC is not built in),
-// or an exporter other than OTLP, stops the setup with an error naming the variable, rather than send
-// HTTP to a gRPC port; http/protobuf, or none, is fine.
+// A protocol other than OTLP/HTTP with protobuf or OTLP/gRPC, or an
+// exporter other than OTLP, stops the setup with an error naming the
+// variable, rather than speak another protocol to the collector's port;
+// http/protobuf, or none, is fine.
 func TestSetupRefusesAProtocolNotBuiltIn(t *testing.T) {
 	t.Setenv(tracing.EnvEndpoint, "http://127.0.0.1:4317")
 	t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "")
 	for _, c := range []struct{ key, value string }{
-		{"OTEL_EXPORTER_OTLP_PROTOCOL", "grpc"},
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", "thrift"},
 		{"OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "http/json"},
 		{tracing.EnvTracesExporter, "zipkin"},
 	} {
@@ -216,4 +219,59 @@ func TestSetupExportsOverOTLP(t *testing.T) {
 	}
 	require.Equal(t, "roomkeeper-test", service)
 	require.Equal(t, "exported", rs.GetScopeSpans()[0].GetSpans()[0].GetName())
+}
+
+// collector is an in-process OTLP/gRPC trace receiver.
+type collector struct {
+	coltrace.UnimplementedTraceServiceServer
+	mu  sync.Mutex
+	got []*coltrace.ExportTraceServiceRequest
+}
+
+func (c *collector) Export(_ context.Context, req *coltrace.ExportTraceServiceRequest) (*coltrace.ExportTraceServiceResponse, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.got = append(c.got, req)
+	return &coltrace.ExportTraceServiceResponse{}, nil
+}
+
+// With OTEL_EXPORTER_OTLP_PROTOCOL=grpc, Setup exports over OTLP/gRPC (a
+// collector's port 4317): an in-process gRPC receiver gets the span.
+func TestSetupExportsOverOTLPgRPC(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	c := &collector{}
+	srv := grpc.NewServer()
+	coltrace.RegisterTraceServiceServer(srv, c)
+	go func() { _ = srv.Serve(ln) }()
+	defer srv.Stop()
+
+	for _, key := range []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		t.Setenv("OTEL_EXPORTER_OTLP_PROTOCOL", "")
+		t.Setenv("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", "")
+		t.Setenv(key, "grpc")
+		t.Setenv(tracing.EnvEndpoint, "http://"+ln.Addr().String())
+		t.Setenv("OTEL_SERVICE_NAME", "")
+		stop, err := tracing.Setup(t.Context(), "roomkeeper-grpc")
+		require.NoError(t, err)
+		require.True(t, tracing.Enabled())
+		_, span := tracing.Start(context.Background(), "exported over "+key, trace.SpanKindInternal)
+		span.End()
+		require.NoError(t, stop(t.Context()))
+	}
+
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	require.Len(t, c.got, 2)
+	for i, key := range []string{"OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL"} {
+		rs := c.got[i].GetResourceSpans()[0]
+		var service string
+		for _, a := range rs.GetResource().GetAttributes() {
+			if a.GetKey() == "service.name" {
+				service = a.GetValue().GetStringValue()
+			}
+		}
+		require.Equal(t, "roomkeeper-grpc", service)
+		require.Equal(t, "exported over "+key, rs.GetScopeSpans()[0].GetSpans()[0].GetName())
+	}
 }
