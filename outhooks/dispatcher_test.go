@@ -1,10 +1,8 @@
 package outhooks_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -12,6 +10,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/testenv"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 	"github.com/roomkeeper/roomkeeper/outhooks"
 )
@@ -76,7 +75,7 @@ func TestRejectedWebhookIsDeadLettered(t *testing.T) {
 	// and the consumer's description.
 	secretURL := "http://hookuser:hookpass@" + r.addr + "/hook?token=s3cret&v=1"
 	redacted := "http://hookuser:xxxxx@" + r.addr + "/hook?token=xxxxx&v=xxxxx"
-	logs := &lockedBuffer{}
+	logs := &testenv.Buffer{}
 	log := logrus.New()
 	log.SetOutput(logs)
 	log.SetLevel(logrus.DebugLevel)
@@ -229,22 +228,4 @@ func TestConsumerDeletedIsMadeAgain(t *testing.T) {
 	ev := b.publish(t, "lk:EV_1", events.EventMeetingStarted, room, sampleRoom(room))
 	require.Eventually(t, func() bool { return len(r.ids()) == 1 }, 10*time.Second, 20*time.Millisecond)
 	require.Equal(t, []string{ev.ID}, r.ids())
-}
-
-// lockedBuffer is a log output read while the dispatcher may still write.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }

@@ -1,12 +1,10 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,25 +12,8 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/apispec/apispectest"
 	"github.com/roomkeeper/roomkeeper/internal/app"
+	"github.com/roomkeeper/roomkeeper/internal/testenv"
 )
-
-// syncBuffer is a log sink safe for the app's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 func httpDo(t *testing.T, client *http.Client, method, url, key, body string) (int, string) {
 	t.Helper()
@@ -58,7 +39,7 @@ func httpDo(t *testing.T, client *http.Client, method, url, key, body string) (i
 func TestAPIRole(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.LogLevel = "info"
-	var logs syncBuffer
+	var logs testenv.Buffer
 	log := cfg.Logger()
 	log.SetOutput(&logs)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,37 +1,18 @@
 package deploy_test
 
 import (
-	"bytes"
 	"errors"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/roomkeeper/roomkeeper/internal/testenv"
 	"github.com/stretchr/testify/require"
 )
-
-// lockedBuffer is a bytes.Buffer that make's output and the test share.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // freeAddr is a loopback address with a port free right now.
 func freeAddr(t *testing.T) string {
@@ -63,7 +44,7 @@ func TestMakeRunStopsOnSIGTERM(t *testing.T) {
 		"EMBEDDED_NATS_ADDR="+natsAddr,
 		"LOG_LEVEL=info",
 	)
-	var out lockedBuffer
+	var out testenv.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	// A group of its own, so that the test can tell whether any process
 	// make started is left, and end them if the test fails.

@@ -33,18 +33,7 @@ func TestQueryPlans(t *testing.T) {
 		"marked":       {qMarkedRooms, []any{"", 10}, "rooms_marked"},
 	} {
 		t.Run(name, func(t *testing.T) {
-			rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+tc.query, tc.args...)
-			require.NoError(t, err)
-			defer func() { _ = rows.Close() }()
-			var plan []string
-			for rows.Next() {
-				var id, parent, unused int
-				var detail string
-				require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-				plan = append(plan, detail)
-			}
-			require.NoError(t, rows.Err())
-			joined := strings.Join(plan, "\n")
+			joined := queryPlan(t, s, tc.query, tc.args...)
 			t.Log(joined)
 			require.Contains(t, joined, "USING INDEX "+tc.index, joined)
 			require.NotRegexp(t, `SCAN rooms$`, joined, "full scan of rooms")
@@ -61,18 +50,7 @@ func TestHistoryLastQueryPlan(t *testing.T) {
 	s, err := Open(t.Context(), Config{Path: filepath.Join(t.TempDir(), DefaultFileName)})
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = s.Close() })
-	rows, err := s.reader.QueryContext(t.Context(), "EXPLAIN QUERY PLAN "+qHistoryLast, "r-1")
-	require.NoError(t, err)
-	defer func() { _ = rows.Close() }()
-	var plan []string
-	for rows.Next() {
-		var id, parent, unused int
-		var detail string
-		require.NoError(t, rows.Scan(&id, &parent, &unused, &detail))
-		plan = append(plan, detail)
-	}
-	require.NoError(t, rows.Err())
-	joined := strings.Join(plan, "\n")
+	joined := queryPlan(t, s, qHistoryLast, "r-1")
 	require.Contains(t, joined, "SEARCH "+tableHistory+" USING PRIMARY KEY (room_id=?)", joined)
 	require.NotContains(t, joined, "TEMP B-TREE", joined)
 }
