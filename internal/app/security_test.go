@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"bytes"
 	"context"
 	"go/parser"
 	"go/token"
@@ -11,7 +10,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -20,26 +18,9 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/app"
+	"github.com/roomkeeper/roomkeeper/internal/testenv"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 )
-
-// logSink collects log output safely across goroutines.
-type logSink struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *logSink) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *logSink) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
-}
 
 // A full create / role / recording token / participant token / webhook /
 // update / delete flow through `serve` and a real livekit-server, at debug
@@ -59,7 +40,7 @@ func TestSecretsNeverLogged(t *testing.T) {
 
 	// Everything the process logs: its logger, and logrus' standard logger
 	// in case some part falls back to it.
-	sink := &logSink{}
+	sink := &testenv.Buffer{}
 	log := cfg.Logger()
 	log.SetOutput(sink)
 	std := logrus.StandardLogger()
