@@ -22,9 +22,16 @@ BENCH_COLUMN ?= after2
 help: ## Show this help.
 	@grep -hE '^[a-zA-Z_/-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2}'
 
+## What --version prints: the release tag at HEAD (else "devel") and the
+## commit, "-dirty" when the checkout has changes.
+VERSION ?= $(shell git describe --tags --exact-match 2>/dev/null || echo devel)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)$(shell test -n "$$(git status --porcelain 2>/dev/null)" && echo -dirty)
+BUILDINFO := github.com/roomkeeper/roomkeeper/internal/buildinfo
+LDFLAGS := -X $(BUILDINFO).version=$(VERSION) -X $(BUILDINFO).commit=$(COMMIT)
+
 .PHONY: build
-build: ## Build roomkeeper and roomctl into ./bin.
-	$(GO) build -o bin/ ./cmd/roomkeeper ./cmd/roomctl
+build: ## Build roomkeeper and roomctl into ./bin, with the version and commit --version prints.
+	$(GO) build -ldflags "$(LDFLAGS)" -o bin/ ./cmd/roomkeeper ./cmd/roomctl
 
 ## run builds first and then execs the binary (not `go run`, whose child
 ## outlived a SIGTERM to make and kept the ports): make passes a SIGTERM on
@@ -32,7 +39,7 @@ build: ## Build roomkeeper and roomctl into ./bin.
 .PHONY: run
 run: ## Build, then run every role in one process on the embedded engines (NATS, SQLite) under $(DATA_DIR).
 	@echo "compiling bin/roomkeeper (the first build compiles every dependency: minutes on a small machine)"
-	@$(GO) build -o bin/roomkeeper ./cmd/roomkeeper
+	@$(GO) build -ldflags "$(LDFLAGS)" -o bin/roomkeeper ./cmd/roomkeeper
 	exec ./bin/roomkeeper serve --data-dir $(DATA_DIR)
 
 .PHONY: test

@@ -6,6 +6,8 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -96,5 +98,13 @@ func TestMakeRunStopsOnSIGTERM(t *testing.T) {
 		l, err := net.Listen("tcp", addr)
 		require.NoError(t, err, "%s still taken after make run stopped", addr)
 		_ = l.Close()
+	}
+
+	// The binary make built says which commit it is (whatever GOFLAGS
+	// says of VCS stamping).
+	if head, err := exec.Command("git", "-C", repoRoot(t), "rev-parse", "HEAD").Output(); err == nil {
+		v, err := exec.Command(filepath.Join(repoRoot(t), "bin", "roomkeeper"), "--version").Output()
+		require.NoError(t, err)
+		require.Contains(t, string(v), "(commit "+strings.TrimSpace(string(head)), "bin/roomkeeper --version")
 	}
 }
