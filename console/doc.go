@@ -17,8 +17,9 @@
 // Authentication: a login form takes one of the HTTP API's keys (API_KEYS,
 // API_KEYS_FILE) or CONSOLE_PASSWORD and sets a session cookie (HttpOnly,
 // SameSite=Strict, Secure under TLS or behind a TLS proxy) signed with
-// HMAC-SHA256 under a key drawn at random when the process starts: sessions
-// end with the process.
+// HMAC-SHA256 under Config.SessionKey (roomkeeper derives it from the
+// password and the keys, so that replicas share sessions; by default a key
+// drawn at random when the process starts, and sessions end with it).
 // Every POST carries a CSRF token derived from the session (a hidden form
 // field, or the X-CSRF-Token header htmx sends from hx-headers) and is
 // refused when its Origin is another host. With neither keys nor password,

@@ -71,6 +71,20 @@ func (k *Keys) First() string {
 	return ""
 }
 
+// Digest is the SHA-256 of the keys as they are now (in order): a value
+// that every process configured with the same keys shares, and that changes
+// when a key does, without holding any key.
+func (k *Keys) Digest() [sha256.Size]byte {
+	h := sha256.New()
+	for _, s := range k.current() {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
+	var d [sha256.Size]byte
+	h.Sum(d[:0])
+	return d
+}
+
 // Match reports whether key is one of the keys, comparing digests in
 // constant time so that the time taken says nothing of how much matched.
 // The file is reread when its modification time or size changed (checked

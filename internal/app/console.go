@@ -1,6 +1,8 @@
 package app
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"errors"
 	"net/http"
 
@@ -19,6 +21,7 @@ func (a *App) mountConsole(mux *http.ServeMux) error {
 	if a.keys != nil {
 		cfg.Keys = a.keys.Match
 	}
+	cfg.SessionKey = a.sessionKey()
 	c, err := console.New(cfg)
 	if err != nil {
 		if errors.Is(err, console.ErrNoAuth) {
@@ -34,4 +37,24 @@ func (a *App) mountConsole(mux *http.ServeMux) error {
 		a.log.Warn("the web console (/ui) is open to anyone on this loopback address: set API_KEYS or CONSOLE_PASSWORD to require a login")
 	}
 	return nil
+}
+
+// sessionKey is the key that signs the console's session cookies, derived
+// from the secrets a login takes (CONSOLE_PASSWORD and the API keys as they
+// are at start): every process configured alike signs alike, so a login
+// holds across replicas behind one address and across restarts, and
+// changing the password or the keys ends every session. nil (a random key
+// per process) when the console takes no secret.
+func (a *App) sessionKey() []byte {
+	if a.cfg.ConsolePassword == "" && a.keys == nil {
+		return nil
+	}
+	mac := hmac.New(sha256.New, []byte("roomkeeper console session key v1"))
+	mac.Write([]byte(a.cfg.ConsolePassword))
+	mac.Write([]byte{0})
+	if a.keys != nil {
+		d := a.keys.Digest()
+		mac.Write(d[:])
+	}
+	return mac.Sum(nil)
 }

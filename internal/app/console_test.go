@@ -56,6 +56,24 @@ func TestConsoleBehindAPIKeys(t *testing.T) {
 	page := readAll(t, resp)
 	assert.Equal(t, http.StatusOK, resp.StatusCode)
 	assert.NotContains(t, page, "open-banner")
+
+	// Another process with the same settings (a restart here; a replica
+	// behind the same address alike) takes the same session.
+	p.stop(t)
+	p2 := serve(t, cfg)
+	resp, err = c.Get("http://" + p2.app.HTTPAddr() + "/ui/rooms")
+	require.NoError(t, err)
+	_ = readAll(t, resp)
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the session holds in another process")
+
+	// Other keys: the session ends.
+	p2.stop(t)
+	cfg.APIKeys = "console-app-key-rotated-0123456789"
+	p3 := serve(t, cfg)
+	resp, err = c.Get("http://" + p3.app.HTTPAddr() + "/ui/rooms")
+	require.NoError(t, err)
+	_ = readAll(t, resp)
+	assert.Equal(t, http.StatusSeeOther, resp.StatusCode, "keys changed: sign in again")
 }
 
 // With neither keys nor password, on a loopback HTTP_ADDR, the console is
