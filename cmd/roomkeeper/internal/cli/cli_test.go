@@ -111,3 +111,16 @@ func TestInvalidTracingSettingsAreUsageErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestNoWebhookSecretIsAUsageError: OUTGOING_WEBHOOK_URLS without a secret
+// to sign with (no OUTGOING_WEBHOOK_SECRET, no API key) is an invalid
+// setting: exit 2. Not parallel: it sets the environment.
+func TestNoWebhookSecretIsAUsageError(t *testing.T) {
+	t.Setenv("OUTGOING_WEBHOOK_URLS", "http://127.0.0.1:9/hooks")
+	for _, k := range []string{"OUTGOING_WEBHOOK_SECRET", "API_KEYS", "API_KEYS_FILE"} {
+		t.Setenv(k, "")
+	}
+	code, _, errOut := run("serve", "--data-dir", t.TempDir(), "--embedded-nats-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-level", "error")
+	require.Equal(t, 2, code, errOut)
+	require.Regexp(t, `^roomkeeper: error: .*OUTGOING_WEBHOOK_URLS is set but there is no secret`, errOut)
+}
