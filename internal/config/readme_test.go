@@ -97,7 +97,7 @@ func TestReadmeSettingsMatchTheConfig(t *testing.T) {
 	require.Greater(t, len(readme), 30, "settings found in README.md")
 	typ := reflect.TypeOf(config.Config{})
 	inConfig := map[string]bool{}
-	for i := 0; i < typ.NumField(); i++ {
+	for i := range typ.NumField() {
 		f := typ.Field(i)
 		env, ok := f.Tag.Lookup("env")
 		if !ok {
