@@ -115,12 +115,16 @@ func TestReadmeSettingsMatchTheConfig(t *testing.T) {
 			continue
 		}
 		flag := "--" + f.Tag.Get("name")
-		if s.flag != "" {
-			if prefix, ok := strings.CutSuffix(s.flag, "*"); ok {
-				require.True(t, strings.HasPrefix(flag, prefix), "README.md:%d: %s's flag is %s, not %s", s.line, env, flag, s.flag)
-			} else {
-				require.Equal(t, flag, s.flag, "README.md:%d: %s's flag", s.line, env)
-			}
+		prefix, wildcard := strings.CutSuffix(s.flag, "*")
+		switch {
+		case s.flag == "":
+			// A table without a flag column: the README says the flag is
+			// the variable's name in lower case with dashes.
+			require.Equal(t, "--"+strings.ReplaceAll(strings.ToLower(env), "_", "-"), flag, "README.md:%d: %s's flag", s.line, env)
+		case wildcard:
+			require.True(t, strings.HasPrefix(flag, prefix), "README.md:%d: %s's flag is %s, not %s", s.line, env, flag, s.flag)
+		default:
+			require.Equal(t, flag, s.flag, "README.md:%d: %s's flag", s.line, env)
 		}
 		require.Equal(t, f.Tag.Get("default"), s.defaults, "README.md:%d: %s's default", s.line, env)
 	}
