@@ -105,7 +105,9 @@ func Start(ctx context.Context, cfg config.Config, roles Roles, log *logrus.Logg
 			a.close()
 		}
 	}()
-	// Traces, when the standard OTEL_* variables ask for them.
+	// Traces, when the standard OTEL_* variables ask for them; the SDK's
+	// errors (a failed export) in this log.
+	tracing.SetErrorLog(log)
 	if a.traces, err = tracing.Setup(ctx, "roomkeeper"); err != nil {
 		return a, err
 	}

@@ -2,15 +2,16 @@ package app
 
 import (
 	"context"
-	"errors"
 	"fmt"
 
+	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/outhooks"
 )
 
 // ErrNoWebhookSecret: outgoing webhook URLs are set but there is nothing
-// to sign them with (neither OUTGOING_WEBHOOK_SECRET nor an API key).
-var ErrNoWebhookSecret = errors.New("OUTGOING_WEBHOOK_URLS is set but there is no secret to sign with: set OUTGOING_WEBHOOK_SECRET, or API_KEYS / API_KEYS_FILE (the first API key is the default, as in OpenVidu Meet)")
+// to sign them with (neither OUTGOING_WEBHOOK_SECRET nor an API key): an
+// invalid configuration (config.ErrInvalid), so roomkeeper exits 2.
+var ErrNoWebhookSecret = fmt.Errorf("%w: OUTGOING_WEBHOOK_URLS is set but there is no secret to sign with: set OUTGOING_WEBHOOK_SECRET, or API_KEYS / API_KEYS_FILE (the first API key is the default, as in OpenVidu Meet)", config.ErrInvalid)
 
 // newDispatcher makes the outgoing webhook dispatcher of the dispatcher
 // role (issue 16): nil without OUTGOING_WEBHOOK_URLS; ErrNoWebhookSecret

@@ -1,9 +1,12 @@
 package app_test
 
 import (
+	"context"
+	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -14,6 +17,8 @@ import (
 	"google.golang.org/protobuf/proto"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/app"
+	"github.com/roomkeeper/roomkeeper/internal/testenv"
 	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
@@ -84,5 +89,41 @@ func TestServeExportsTraces(t *testing.T) {
 	for _, step := range []string{"decode", "claim", "handle " + events.SubjectCreate, "complete", "outbox publish", "ack"} {
 		require.Contains(t, byName, step)
 		require.Equal(t, process.GetTraceId(), byName[step].GetTraceId(), step)
+	}
+}
+
+// A failed export (the collector refuses the spans) is logged by the
+// process's logger, in its format (LOG_FORMAT=json: one JSON object a
+// line), not as a bare line of Go's standard log on stderr.
+func TestTraceExportErrorsGoToTheLog(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, "no", http.StatusBadRequest)
+	}))
+	defer srv.Close()
+	t.Setenv(tracing.EnvEndpoint, srv.URL)
+	t.Setenv("OTEL_BSP_SCHEDULE_DELAY", "50")
+
+	cfg := testConfig(t)
+	cfg.LogFormat = "json"
+	var logs testenv.Buffer
+	log := cfg.Logger()
+	log.SetOutput(&logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Start(ctx, cfg, app.All, log)
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	c, _ := appClient(t, a)
+	name := "export-fails"
+	_, err = c.CreateRoom(ctxT(t, 30*time.Second), "export-fails", events.CreateRoom{RoomName: &name})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "400 Bad Request") },
+		10*time.Second, 50*time.Millisecond, "the export error in the log:\n%s", logs.String())
+	for _, line := range strings.Split(strings.TrimSpace(logs.String()), "\n") {
+		require.True(t, json.Valid([]byte(line)), "not JSON: %s", line)
 	}
 }

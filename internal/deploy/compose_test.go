@@ -199,7 +199,7 @@ func checkCompose(t *testing.T, f composeFile) {
 		// A roomkeeper service.
 		require.NotEmpty(t, s.Command, "%s: no role", name)
 		role := s.Command[0]
-		require.Contains(t, []string{"worker", "webhooks", "scheduler"}, role, "%s: role", name)
+		require.Contains(t, []string{"worker", "webhooks", "scheduler", "api"}, role, "%s: role", name)
 		roles[role] = append(roles[role], name)
 		require.NotNil(t, s.Build, "%s: built from the Dockerfile", name)
 		for k := range s.Environment {
@@ -223,6 +223,7 @@ func checkCompose(t *testing.T, f composeFile) {
 	require.Len(t, roles["worker"], 3, "three workers")
 	require.Len(t, roles["scheduler"], 2, "two schedulers")
 	require.Len(t, roles["webhooks"], 1, "one webhook receiver")
+	require.Len(t, roles["api"], 1, "one HTTP API")
 
 	// NATS: three JetStream servers routed to each other in one cluster.
 	var nats []string
@@ -478,16 +479,25 @@ func envResolver(env types.MappingWithEquals) kong.Resolver {
 	})
 }
 
-// checkPublishedHTTP: the webhooks role publishes its HTTP port (the
+// checkPublishedHTTP: one roomkeeper service publishes its HTTP port (the
 // HTTP_ADDR port: the HTTP API, the console, /readyz, /metrics, room
-// links) on the host's loopback, and with .env.example's settings the API
-// and the console are on there: HTTP_ADDR is not a loopback address in the
-// container, so without a key or a console password both would be off.
+// links) on the host's loopback, and it runs the api role, the only one of
+// the stack's roles that serves the HTTP API (/api/v1); with
+// .env.example's settings the API and the console are on there: HTTP_ADDR
+// is not a loopback address in the container, so without a key or a
+// console password both would be off.
 func checkPublishedHTTP(t *testing.T, p *types.Project) {
 	t.Helper()
-	svc, err := p.GetService("webhooks")
-	require.NoError(t, err)
-	require.Len(t, svc.Ports, 1, "webhooks publishes its HTTP port")
+	var published []types.ServiceConfig
+	for _, s := range p.Services {
+		if strings.Contains(s.Image, "roomkeeper") && len(s.Ports) > 0 {
+			published = append(published, s)
+		}
+	}
+	require.Len(t, published, 1, "one roomkeeper service publishes its HTTP port")
+	svc := published[0]
+	require.Equal(t, []string{"api"}, []string(svc.Command), "%s publishes the HTTP port: its role must serve the HTTP API (/api/v1)", svc.Name)
+	require.Len(t, svc.Ports, 1, "%s publishes its HTTP port", svc.Name)
 	port := svc.Ports[0]
 	require.EqualValues(t, 8080, port.Target, "HTTP_ADDR :8080")
 	require.Equal(t, "8080", port.Published)
@@ -495,7 +505,7 @@ func checkPublishedHTTP(t *testing.T, p *types.Project) {
 	require.Equal(t, ":8080", *svc.Environment["HTTP_ADDR"])
 	cfg := serviceConfig(t, svc)
 	require.False(t, cfg.HTTPLoopback())
-	require.NotEmpty(t, cfg.APIKeys, "the webhooks role serves the HTTP API (/api/v1) and the console (/ui): API_KEYS is set")
+	require.NotEmpty(t, cfg.APIKeys, "the api role serves the HTTP API (/api/v1) and the console (/ui): API_KEYS is set")
 }
 
 // serviceConfig is roomkeeper's config from a service's environment.

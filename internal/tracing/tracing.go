@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/sirupsen/logrus"
@@ -134,6 +135,25 @@ func Uninstall() {
 	on.Store(false)
 	tracer.Store(nil)
 	otel.SetTracerProvider(noop.NewTracerProvider())
+}
+
+var (
+	errLog     atomic.Pointer[logrus.FieldLogger]
+	errLogOnce sync.Once
+)
+
+// SetErrorLog sends OpenTelemetry's own errors (a failed export: the
+// collector down or refusing) to log, in the process's log format,
+// instead of Go's standard log on stderr. The last call wins.
+func SetErrorLog(log logrus.FieldLogger) {
+	errLog.Store(&log)
+	errLogOnce.Do(func() {
+		otel.SetErrorHandler(otel.ErrorHandlerFunc(func(err error) {
+			if l := errLog.Load(); l != nil {
+				(*l).WithError(err).Warn("traces: OpenTelemetry error")
+			}
+		}))
+	})
 }
 
 // Enabled reports whether spans are recorded.

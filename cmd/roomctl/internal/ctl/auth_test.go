@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/require"
 
@@ -61,8 +62,15 @@ func TestRoomctlAsAPublisher(t *testing.T) {
 	require.Equal(t, ctl.ExitOK, r.code, "%s%s", r.out, r.errOut)
 	require.True(t, r.result(t).OK)
 
-	r = roomctl(t, url, append(as, "--timeout", "1s", "list")...)
+	// Refused at once, saying why, rather than after --timeout.
+	start := time.Now()
+	r = roomctl(t, url, append(as, "--timeout", "20s", "list")...)
 	require.Equal(t, ctl.ExitUnreachable, r.code, "%s%s", r.out, r.errOut)
-	r = roomctl(t, url, "--data-dir", t.TempDir(), "--nkey", seed, "--timeout", "1s", "create", "--name", "no inbox prefix")
+	require.Less(t, time.Since(start), 10*time.Second, "a refused query ends the command")
+	require.Regexp(t, `(?m)^roomctl: error: .*Permissions Violation for Publish to "rooms.api.list"`, r.errOut)
+	start = time.Now()
+	r = roomctl(t, url, "--data-dir", t.TempDir(), "--nkey", seed, "--timeout", "20s", "create", "--name", "no inbox prefix")
 	require.Equal(t, ctl.ExitUnreachable, r.code, "replies on _INBOX are not the publisher's: %s%s", r.out, r.errOut)
+	require.Less(t, time.Since(start), 10*time.Second, "a refused subscription ends the command")
+	require.Regexp(t, `(?m)^roomctl: error: .*Permissions Violation for Subscription to "_INBOX`, r.errOut)
 }

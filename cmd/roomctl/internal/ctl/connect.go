@@ -150,8 +150,8 @@ func resolveConn(cli CLI) (connOpts, error) {
 }
 
 // connect opens the connection.
-func (o connOpts) connect(timeout time.Duration) (*nats.Conn, error) {
-	opts := []nats.Option{nats.Name("roomctl"), nats.Timeout(min(timeout, 10*time.Second))}
+func (o connOpts) connect(timeout time.Duration, onAsyncError nats.ErrHandler) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name("roomctl"), nats.Timeout(min(timeout, 10*time.Second)), nats.ErrorHandler(onAsyncError)}
 	if o.creds != "" {
 		opts = append(opts, nats.UserCredentials(o.creds))
 	}

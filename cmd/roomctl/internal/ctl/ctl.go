@@ -80,7 +80,10 @@ type CLI struct {
 
 // env is what every subcommand runs with.
 type env struct {
-	ctx     context.Context
+	ctx context.Context
+	// cancel ends ctx, and with it the command, when the server refuses
+	// one of its publishes or subscriptions (the cause: the violation).
+	cancel  context.CancelCauseFunc
 	cli     CLI
 	timeout time.Duration
 	out     io.Writer
@@ -100,7 +103,7 @@ func (e *env) client() (*natsapi.Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	nc, err := opts.connect(e.cli.Timeout)
+	nc, err := opts.connect(e.cli.Timeout, e.asyncError)
 	if err != nil {
 		return nil, fail(ExitUnreachable, "%w", err)
 	}
@@ -111,6 +114,22 @@ func (e *env) client() (*natsapi.Client, error) {
 	}
 	e.nc, e.c = nc, c
 	return c, nil
+}
+
+// asyncError handles the errors the server sends outside a request's
+// answer: a permissions violation (a publisher key asking a query, a
+// subscription outside its inbox prefix) ends the command at once, as
+// nothing answers a refused message; others are printed.
+func (e *env) asyncError(_ *nats.Conn, sub *nats.Subscription, err error) {
+	if errors.Is(err, nats.ErrPermissionViolation) {
+		e.cancel(err)
+		return
+	}
+	if sub != nil {
+		_, _ = fmt.Fprintf(e.errOut, "roomctl: %v (subscription on %q)\n", err, sub.Subject)
+		return
+	}
+	_, _ = fmt.Fprintf(e.errOut, "roomctl: %v\n", err)
 }
 
 func (e *env) close() {
@@ -164,11 +183,16 @@ func Main(ctx context.Context, args []string, stdout, stderr io.Writer) (code in
 		defer cancel()
 		_ = stopTraces(tctx)
 	}()
-	e := &env{ctx: ctx, cli: cli, timeout: cli.Timeout, out: stdout, errOut: stderr}
+	ctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	e := &env{ctx: ctx, cancel: cancel, cli: cli, timeout: cli.Timeout, out: stdout, errOut: stderr}
 	defer e.close()
 	err = kctx.Run(e)
 	if err == nil {
 		return ExitOK
+	}
+	if cause := context.Cause(ctx); errors.Is(cause, nats.ErrPermissionViolation) {
+		err = fail(ExitUnreachable, "%w", cause)
 	}
 	code = ExitUnreachable
 	var ee *exitError

@@ -21,6 +21,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/internal/buildinfo"
 	"github.com/roomkeeper/roomkeeper/internal/config"
 	"github.com/roomkeeper/roomkeeper/internal/exitcode"
+	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
 type role struct{ roles app.Roles }
@@ -93,7 +94,8 @@ func Main(args []string, stdout, stderr io.Writer) (code int) {
 		return exitcode.OK
 	}
 	code = exitcode.Error
-	if errors.Is(err, config.ErrInvalid) {
+	// Invalid settings, flags or environment (OTEL_* included): usage.
+	if errors.Is(err, config.ErrInvalid) || errors.Is(err, tracing.ErrSetup) {
 		code = exitcode.Usage
 	}
 	exitcode.Print(stderr, "roomkeeper", code, err, exitcode.Command(kctx))

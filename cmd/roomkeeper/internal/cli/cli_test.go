@@ -92,3 +92,35 @@ func TestStartFailurePrintedOnce(t *testing.T) {
 	require.Equal(t, 1, strings.Count(errOut, "address already in use"), "the error once:\n%s", errOut)
 	require.Contains(t, errOut, addr)
 }
+
+// TestInvalidTracingSettingsAreUsageErrors: an OTEL_* variable roomkeeper
+// refuses (README "Traces") is an invalid setting from the environment:
+// exit 2, as the README's exit codes say, with the variable named. Not
+// parallel: it sets the environment.
+func TestInvalidTracingSettingsAreUsageErrors(t *testing.T) {
+	t.Setenv("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9")
+	for _, env := range [][2]string{
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"},
+		{"OTEL_TRACES_EXPORTER", "zipkin"},
+	} {
+		t.Run(env[0], func(t *testing.T) {
+			t.Setenv(env[0], env[1])
+			code, _, errOut := run("serve", "--data-dir", t.TempDir(), "--embedded-nats-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0")
+			require.Equal(t, 2, code, errOut)
+			require.Regexp(t, `^roomkeeper: error: .*`+env[0]+`=`+env[1], errOut)
+		})
+	}
+}
+
+// TestNoWebhookSecretIsAUsageError: OUTGOING_WEBHOOK_URLS without a secret
+// to sign with (no OUTGOING_WEBHOOK_SECRET, no API key) is an invalid
+// setting: exit 2. Not parallel: it sets the environment.
+func TestNoWebhookSecretIsAUsageError(t *testing.T) {
+	t.Setenv("OUTGOING_WEBHOOK_URLS", "http://127.0.0.1:9/hooks")
+	for _, k := range []string{"OUTGOING_WEBHOOK_SECRET", "API_KEYS", "API_KEYS_FILE"} {
+		t.Setenv(k, "")
+	}
+	code, _, errOut := run("serve", "--data-dir", t.TempDir(), "--embedded-nats-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0", "--log-level", "error")
+	require.Equal(t, 2, code, errOut)
+	require.Regexp(t, `^roomkeeper: error: .*OUTGOING_WEBHOOK_URLS is set but there is no secret`, errOut)
+}
