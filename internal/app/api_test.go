@@ -12,7 +12,6 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/apispec/apispectest"
 	"github.com/roomkeeper/roomkeeper/internal/app"
-	"github.com/roomkeeper/roomkeeper/internal/testenv"
 )
 
 func httpDo(t *testing.T, client *http.Client, method, url, key, body string) (int, string) {
@@ -39,23 +38,8 @@ func httpDo(t *testing.T, client *http.Client, method, url, key, body string) (i
 func TestAPIRole(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.LogLevel = "info"
-	var logs testenv.Buffer
-	log := cfg.Logger()
-	log.SetOutput(&logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	srv, err := app.Start(ctx, cfg, app.All, log)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- srv.Run(ctx) }()
-	t.Cleanup(func() {
-		cancel()
-		select {
-		case err := <-done:
-			require.NoError(t, err)
-		case <-time.After(30 * time.Second):
-			t.Error("serve did not stop")
-		}
-	})
+	p, logs := serveLogged(t, cfg, app.All)
+	srv := p.app
 	require.Contains(t, logs.String(), "the HTTP API (/api/v1) is off: no API key configured")
 	code, _ := httpDo(t, http.DefaultClient, http.MethodGet, "http://"+srv.HTTPAddr()+"/api/v1/rooms", "", "")
 	require.Equal(t, http.StatusNotFound, code)

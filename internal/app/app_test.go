@@ -15,6 +15,7 @@ import (
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/app"
 	"github.com/roomkeeper/roomkeeper/internal/config"
+	"github.com/roomkeeper/roomkeeper/internal/testenv"
 	lktest "github.com/roomkeeper/roomkeeper/internal/testenv/livekit"
 	"github.com/roomkeeper/roomkeeper/natsapi"
 )
@@ -54,6 +55,21 @@ func serve(t *testing.T, cfg config.Config) *proc {
 	go func() { p.done <- a.Run(ctx) }()
 	t.Cleanup(func() { p.stop(t) })
 	return p
+}
+
+// serveLogged is serve with the app's log collected in the returned buffer.
+func serveLogged(t *testing.T, cfg config.Config, roles app.Roles) (*proc, *testenv.Buffer) {
+	t.Helper()
+	logs := &testenv.Buffer{}
+	log := cfg.Logger()
+	log.SetOutput(logs)
+	ctx, cancel := context.WithCancel(context.Background())
+	a, err := app.Start(ctx, cfg, roles, log)
+	require.NoError(t, err)
+	p := &proc{app: a, cancel: cancel, done: make(chan error, 1)}
+	go func() { p.done <- a.Run(ctx) }()
+	t.Cleanup(func() { p.stop(t) })
+	return p, logs
 }
 
 func (p *proc) stop(t *testing.T) {

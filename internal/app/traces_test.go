@@ -1,7 +1,6 @@
 package app_test
 
 import (
-	"context"
 	"encoding/json"
 	"io"
 	"net/http"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/roomkeeper/roomkeeper/events"
 	"github.com/roomkeeper/roomkeeper/internal/app"
-	"github.com/roomkeeper/roomkeeper/internal/testenv"
 	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
@@ -105,21 +103,11 @@ func TestTraceExportErrorsGoToTheLog(t *testing.T) {
 
 	cfg := testConfig(t)
 	cfg.LogFormat = "json"
-	var logs testenv.Buffer
-	log := cfg.Logger()
-	log.SetOutput(&logs)
-	ctx, cancel := context.WithCancel(context.Background())
-	a, err := app.Start(ctx, cfg, app.All, log)
-	require.NoError(t, err)
-	done := make(chan error, 1)
-	go func() { done <- a.Run(ctx) }()
-	defer func() {
-		cancel()
-		<-done
-	}()
+	p, logs := serveLogged(t, cfg, app.All)
+	a := p.app
 	c, _ := appClient(t, a)
 	name := "export-fails"
-	_, err = c.CreateRoom(ctxT(t, 30*time.Second), "export-fails", events.CreateRoom{RoomName: &name})
+	_, err := c.CreateRoom(ctxT(t, 30*time.Second), "export-fails", events.CreateRoom{RoomName: &name})
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "400 Bad Request") },
 		10*time.Second, 50*time.Millisecond, "the export error in the log:\n%s", logs.String())
