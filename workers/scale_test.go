@@ -83,3 +83,47 @@ func TestAsyncAckEachCommandOnce(t *testing.T) {
 	require.Len(t, b.StreamMsgs(t, events.StreamResults, "rooms.results.>"), n)
 	require.Len(t, b.StreamMsgs(t, events.StreamEvents, "rooms.events.created"), n)
 }
+
+// A worker stopped while commands keep coming leaves no message delivered to
+// it unsettled: each stop hands the rest over at once, none waits for
+// AckWait. (A pull request cut short by an unsubscribe could leave messages
+// the server counted as delivered on their way to nobody: CI saw 17 after a
+// clean SIGTERM in TestWorkerSIGTERM.)
+func TestStoppedWorkerLeavesNothingPending(t *testing.T) {
+	t.Parallel()
+	b := setup(t, workertest.SetupOpts{})
+	const rounds = 6
+	ctx := ctxT(t, 2*time.Minute)
+	sent := 0
+	for r := range rounds {
+		stop := make(chan struct{})
+		done := make(chan int)
+		go func() {
+			n := 0
+			defer func() { done <- n }()
+			for n < 2000 {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if b.Client.Send(ctx, fmt.Sprintf("stop-%d-%d", r, n), events.CreateRoom{}) != nil {
+					return
+				}
+				n++
+			}
+		}()
+		w := b.Start(t, workertest.WorkerOpts{Conc: 1})
+		require.Eventually(t, func() bool { return w.Metrics.Get("ok") >= 20 }, 30*time.Second, time.Millisecond)
+		w.Stop(t)
+		close(stop)
+		sent += <-done
+		info := workertest.CommandsInfo(b.JS)
+		require.NotNil(t, info)
+		require.Zero(t, info.NumAckPending, "round %d: a stopped worker left a message delivered and unsettled", r)
+	}
+	w := b.Start(t, workertest.WorkerOpts{})
+	require.Eventually(t, workertest.Settled(t, b.JS), 60*time.Second, 50*time.Millisecond)
+	require.EqualValues(t, sent, b.CountRooms(t))
+	require.Zero(t, w.Metrics.Redeliveries.Load(), "nothing redelivered")
+}

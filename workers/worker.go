@@ -2,7 +2,6 @@ package workers
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"sync"
 	"time"
@@ -45,6 +44,11 @@ type Config struct {
 	// AckAsync saves a round trip per message.
 	AckMode string
 
+	// FetchWait bounds one fetch of messages (default 1s): an idle worker
+	// asks again that often, and a stopping one waits at most that long for
+	// its last fetch to end.
+	FetchWait time.Duration
+
 	// DuplicatesWindow is the streams' duplicates window (the topology's
 	// Duplicates; default natsapi.DefaultTopology's). A finished command
 	// whose outbox the ledger does not know as stored, delivered again
@@ -85,6 +89,9 @@ func (c Config) WithDefaults() Config {
 	if c.AckMode == "" {
 		c.AckMode = AckDouble
 	}
+	if c.FetchWait == 0 {
+		c.FetchWait = time.Second
+	}
 	if c.DuplicatesWindow == 0 {
 		c.DuplicatesWindow = 10 * time.Minute
 	}
@@ -103,6 +110,8 @@ func (c Config) Validate() error {
 		return fmt.Errorf("%w: retry delays %s..%s", ErrConfig, c.RetryBase, c.RetryMax)
 	case c.AckMode != AckDouble && c.AckMode != AckAsync:
 		return fmt.Errorf("%w: ack mode %q (want %s or %s)", ErrConfig, c.AckMode, AckDouble, AckAsync)
+	case c.FetchWait < 100*time.Millisecond || c.FetchWait > time.Minute:
+		return fmt.Errorf("%w: fetch wait %s not in 100ms..1m", ErrConfig, c.FetchWait)
 	case c.PublishTimeout <= 0 || c.HandlerTimeout <= 0:
 		return fmt.Errorf("%w: timeouts must be positive", ErrConfig)
 	}
@@ -158,74 +167,96 @@ func New(cfg Config, js jetstream.JetStream, st store.Store, reg *handler.Regist
 
 // Run consumes until ctx is done, then stops fetching, finishes the messages
 // already taken (acking them) and returns.
+//
+// Messages come in bounded fetches, each of which ends on its own (full, or
+// FetchWait passed), never by an unsubscribe: a pull request cut short by
+// unsubscribing can leave messages the server counted as delivered on
+// their way to nobody (seen: 17 of them after a clean SIGTERM), which then
+// wait AckWait before another worker gets them. A stopping worker waits at
+// most FetchWait for its last fetch and handles all it got.
 func (w *Worker) Run(ctx context.Context) error {
 	sem := make(chan struct{}, w.cfg.Concurrency)
 	var inflight sync.WaitGroup
-	errs := make(chan error, len(w.cfg.Streams))
-	var loops sync.WaitGroup
 	// Every consumer first: a failure starts no loop, so none runs
 	// unwatched after Run returned.
-	type source struct {
-		cfg jetstream.ConsumerConfig
-		it  jetstream.MessagesContext
-	}
-	sources := make([]source, 0, len(w.cfg.Streams))
-	stopAll := func() {
-		for _, s := range sources {
-			s.it.Stop()
-		}
-	}
+	consumers := make([]jetstream.Consumer, 0, len(w.cfg.Streams))
 	for _, stream := range w.cfg.Streams {
 		cons, err := w.js.Consumer(ctx, stream, events.ConsumerWorkers)
 		if err != nil {
-			stopAll()
 			return fmt.Errorf("consumer %s/%s: %w", stream, events.ConsumerWorkers, err)
 		}
-		it, err := cons.Messages(jetstream.PullMaxMessages(w.cfg.Concurrency))
-		if err != nil {
-			stopAll()
-			return fmt.Errorf("consume %s: %w", stream, err)
-		}
-		sources = append(sources, source{cfg: cons.CachedInfo().Config, it: it})
+		consumers = append(consumers, cons)
 	}
-	for _, s := range sources {
+	var loops sync.WaitGroup
+	for _, cons := range consumers {
 		loops.Add(1)
 		go func() {
 			defer loops.Done()
-			errs <- w.loop(ctx, s.it, s.cfg, sem, &inflight)
+			w.loop(ctx, cons, sem, &inflight)
 		}()
 	}
 	loops.Wait()
 	inflight.Wait()
-	close(errs)
-	var all []error
-	for err := range errs {
-		all = append(all, err)
-	}
-	return errors.Join(all...)
+	return nil
 }
 
-func (w *Worker) loop(ctx context.Context, it jetstream.MessagesContext, info jetstream.ConsumerConfig, sem chan struct{}, inflight *sync.WaitGroup) error {
-	stop := context.AfterFunc(ctx, it.Drain)
-	defer stop()
+// loop fetches from one consumer until ctx is done. A fetch asks for as many
+// messages as there are free handler slots (at least one, once one is
+// free), so a process never holds more than it can start: the rest stay in
+// the stream for the other workers.
+func (w *Worker) loop(ctx context.Context, cons jetstream.Consumer, sem chan struct{}, inflight *sync.WaitGroup) {
+	info := cons.CachedInfo().Config
 	// Handlers outlive the shutdown signal: what was taken is finished.
 	work := context.WithoutCancel(ctx)
+	var backoff time.Duration
 	for {
-		sem <- struct{}{}
-		msg, err := it.Next()
+		select {
+		case sem <- struct{}{}: // a slot held for the first message
+		case <-ctx.Done():
+			return
+		}
+		if ctx.Err() != nil {
+			<-sem
+			return
+		}
+		batch, err := cons.Fetch(1+cap(sem)-len(sem), jetstream.FetchMaxWait(w.cfg.FetchWait))
 		if err != nil {
 			<-sem
-			if errors.Is(err, jetstream.ErrMsgIteratorClosed) {
-				return nil
-			}
-			w.log.WithError(err).Warn("fetching messages")
+			backoff = w.fetchFailed(ctx, err, backoff)
 			continue
 		}
-		inflight.Add(1)
-		go func() {
-			defer inflight.Done()
-			defer func() { <-sem }()
-			w.process(work, msg, info)
-		}()
+		held := true
+		for msg := range batch.Messages() {
+			if !held {
+				sem <- struct{}{} // a message taken is handled, even when stopping
+			}
+			held = false
+			inflight.Add(1)
+			go func() {
+				defer inflight.Done()
+				defer func() { <-sem }()
+				w.process(work, msg, info)
+			}()
+		}
+		if held {
+			<-sem
+		}
+		if err := batch.Error(); err != nil {
+			backoff = w.fetchFailed(ctx, err, backoff)
+			continue
+		}
+		backoff = 0
 	}
+}
+
+// fetchFailed logs a failed fetch and waits before the next one, longer
+// after each failure in a row (the consumer or the server may be away).
+func (w *Worker) fetchFailed(ctx context.Context, err error, backoff time.Duration) time.Duration {
+	backoff = min(max(2*backoff, 50*time.Millisecond), 2*time.Second)
+	w.log.WithError(err).WithField("retry_in", backoff).Warn("fetching messages")
+	select {
+	case <-time.After(backoff):
+	case <-ctx.Done():
+	}
+	return backoff
 }

@@ -174,7 +174,8 @@ func (b *Bundle) Start(t testing.TB, o WorkerOpts) *Running {
 	cfg := workers.Config{
 		DuplicatesWindow: b.Topology.Duplicates,
 		Concurrency:      max(o.Conc, 8), AckMode: o.Ack, RetryBase: 50 * time.Millisecond, RetryMax: 500 * time.Millisecond,
-		Clock: o.Clock,
+		FetchWait: 200 * time.Millisecond, // a stop waits for the last fetch
+		Clock:     o.Clock,
 	}
 	if o.Fault != nil {
 		cfg.Fault = func(step, id string) error {
