@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/outhooks"
 )
 
 // The outgoing webhooks are signed with the first key of API_KEYS_FILE as
@@ -65,6 +66,13 @@ func TestOutgoingWebhookSecretFollowsTheKeysFile(t *testing.T) {
 		return ev
 	}
 
+	// The dispatcher's consumer takes new events from its creation, which
+	// Run does: wait for it before the first event.
+	target := outhooks.Target{URL: cfg.OutgoingWebhookURLs}
+	require.Eventually(t, func() bool {
+		_, err := js.Consumer(ctxT(t, 5*time.Second), events.StreamEvents, target.Consumer())
+		return err == nil
+	}, 20*time.Second, 20*time.Millisecond, "the dispatcher's consumer")
 	first := publish("lk:EV_1")
 	require.Eventually(t, func() bool { return signer(first.ID) == "key-a" }, 20*time.Second, 20*time.Millisecond)
 
