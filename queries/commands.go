@@ -1,10 +1,7 @@
 package queries
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"time"
 
@@ -143,10 +140,7 @@ type commandsCursor struct {
 // PageToken, and like it closed with a digest so an altered token is
 // refused).
 func CommandsToken(state, typ string, at store.CommandCursor) string {
-	raw, _ := json.Marshal(commandsCursor{State: state, Type: typ, UpdatedAt: at.UpdatedAt.UnixMilli(), ID: at.ID})
-	payload := append([]byte(commandsTokenPrefix), raw...)
-	sum := sha256.Sum256(payload)
-	return base64.RawURLEncoding.EncodeToString(append(payload, sum[:pageTokenSumLen]...))
+	return sealToken(commandsTokenPrefix, commandsCursor{State: state, Type: typ, UpdatedAt: at.UpdatedAt.UnixMilli(), ID: at.ID})
 }
 
 func parseCommandsToken(tok, state, typ string) (*store.CommandCursor, error) {
@@ -154,19 +148,8 @@ func parseCommandsToken(tok, state, typ string) (*store.CommandCursor, error) {
 		return events.Invalid("invalid "+events.APICommands+" request",
 			events.FieldError{Field: "nextPageToken", Message: msg})
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(raw) <= len(commandsTokenPrefix)+pageTokenSumLen {
-		return nil, bad("is not a token of this service")
-	}
-	payload, sum := raw[:len(raw)-pageTokenSumLen], raw[len(raw)-pageTokenSumLen:]
-	want := sha256.Sum256(payload)
-	if !bytes.Equal(sum, want[:pageTokenSumLen]) || !bytes.HasPrefix(payload, []byte(commandsTokenPrefix)) {
-		return nil, bad("is not a token of this service")
-	}
 	var c commandsCursor
-	dec := json.NewDecoder(bytes.NewReader(payload[len(commandsTokenPrefix):]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || dec.More() || c.ID == "" || len(c.ID) > maxTokenValue {
+	if !openToken(tok, commandsTokenPrefix, &c) || c.ID == "" || len(c.ID) > maxTokenValue {
 		return nil, bad("is not a token of this service")
 	}
 	if c.State != state || c.Type != typ {

@@ -1,10 +1,7 @@
 package queries
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/base64"
 	"encoding/json"
 	"strings"
 
@@ -112,10 +109,7 @@ type historyCursor struct {
 // that ends at c: the history resumes just after it. As PageToken, it
 // ends with a digest of its content, so an altered token is refused.
 func HistoryToken(room string, c store.HistoryCursor) string {
-	raw, _ := json.Marshal(historyCursor{Room: room, At: c.At, ID: c.CommandID})
-	payload := append([]byte(historyTokenPrefix), raw...)
-	sum := sha256.Sum256(payload)
-	return base64.RawURLEncoding.EncodeToString(append(payload, sum[:pageTokenSumLen]...))
+	return sealToken(historyTokenPrefix, historyCursor{Room: room, At: c.At, ID: c.CommandID})
 }
 
 // notOurs is why a page token this service did not make is refused.
@@ -128,19 +122,8 @@ func parseHistoryToken(tok, room string) (*store.HistoryCursor, error) {
 		return events.Invalid("invalid "+events.APIHistory+" request",
 			events.FieldError{Field: "nextPageToken", Message: msg})
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(raw) <= len(historyTokenPrefix)+pageTokenSumLen {
-		return nil, bad(notOurs)
-	}
-	payload, sum := raw[:len(raw)-pageTokenSumLen], raw[len(raw)-pageTokenSumLen:]
-	want := sha256.Sum256(payload)
-	if !bytes.Equal(sum, want[:pageTokenSumLen]) || !bytes.HasPrefix(payload, []byte(historyTokenPrefix)) {
-		return nil, bad(notOurs)
-	}
 	var c historyCursor
-	dec := json.NewDecoder(bytes.NewReader(payload[len(historyTokenPrefix):]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || dec.More() || c.ID == "" || len(c.ID) > maxTokenValue {
+	if !openToken(tok, historyTokenPrefix, &c) || c.ID == "" || len(c.ID) > maxTokenValue {
 		return nil, bad(notOurs)
 	}
 	if c.Room != room {

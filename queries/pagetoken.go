@@ -44,10 +44,34 @@ type pageCursor struct {
 // has no key: someone who forges a token only chooses where their own
 // listing starts, which any filter lets them do anyway.
 func PageToken(sort string, desc bool, c store.RoomCursor) string {
-	raw, _ := json.Marshal(pageCursor{Sort: sort, Desc: desc, Int: c.Int, Str: c.Str, HasValue: c.HasValue, RoomID: c.RoomID})
-	payload := append([]byte(pageTokenPrefix), raw...)
+	return sealToken(pageTokenPrefix, pageCursor{Sort: sort, Desc: desc, Int: c.Int, Str: c.Str, HasValue: c.HasValue, RoomID: c.RoomID})
+}
+
+// sealToken is cursor as a page token: prefix (the kind and version) and
+// cursor's JSON, closed with the first pageTokenSumLen bytes of their
+// SHA-256, in unpadded base64url.
+func sealToken(prefix string, cursor any) string {
+	raw, _ := json.Marshal(cursor)
+	payload := append([]byte(prefix), raw...)
 	sum := sha256.Sum256(payload)
 	return base64.RawURLEncoding.EncodeToString(append(payload, sum[:pageTokenSumLen]...))
+}
+
+// openToken reads into cursor a token sealToken made with prefix; false
+// when it is not one (cut, altered, another kind, unknown fields).
+func openToken(tok, prefix string, cursor any) bool {
+	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	if err != nil || len(raw) <= len(prefix)+pageTokenSumLen {
+		return false
+	}
+	payload, sum := raw[:len(raw)-pageTokenSumLen], raw[len(raw)-pageTokenSumLen:]
+	want := sha256.Sum256(payload)
+	if !bytes.Equal(sum, want[:pageTokenSumLen]) || !bytes.HasPrefix(payload, []byte(prefix)) {
+		return false
+	}
+	dec := json.NewDecoder(bytes.NewReader(payload[len(prefix):]))
+	dec.DisallowUnknownFields()
+	return dec.Decode(cursor) == nil && !dec.More()
 }
 
 // parsePageToken returns the position a token resumes after; the token must
@@ -57,19 +81,8 @@ func parsePageToken(tok, sort string, desc bool) (*store.RoomCursor, error) {
 		return events.Invalid("invalid "+events.APIList+" request",
 			events.FieldError{Field: "nextPageToken", Message: msg})
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
-	if err != nil || len(raw) <= len(pageTokenPrefix)+pageTokenSumLen {
-		return nil, bad("is not a token of this service")
-	}
-	payload, sum := raw[:len(raw)-pageTokenSumLen], raw[len(raw)-pageTokenSumLen:]
-	want := sha256.Sum256(payload)
-	if !bytes.Equal(sum, want[:pageTokenSumLen]) || !bytes.HasPrefix(payload, []byte(pageTokenPrefix)) {
-		return nil, bad("is not a token of this service")
-	}
 	var c pageCursor
-	dec := json.NewDecoder(bytes.NewReader(payload[len(pageTokenPrefix):]))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&c); err != nil || dec.More() {
+	if !openToken(tok, pageTokenPrefix, &c) {
 		return nil, bad("is not a token of this service")
 	}
 	switch {
