@@ -16,6 +16,7 @@ import (
 	"go.opentelemetry.io/otel/trace"
 
 	"github.com/roomkeeper/roomkeeper/events"
+	"github.com/roomkeeper/roomkeeper/internal/publish"
 	"github.com/roomkeeper/roomkeeper/internal/tracing"
 )
 
@@ -76,7 +77,7 @@ func (c *Client) SendRaw(ctx context.Context, id, subject string, body []byte) (
 		span.SetAttributes(attribute.String("messaging.system", "nats"),
 			attribute.String("messaging.destination.name", subject), attribute.String("command_id", id))
 		otel.GetTextMapPropagator().Inject(ctx, tracing.Header(msg.Header))
-		if size(msg, id) > c.nc.MaxPayload() {
+		if publish.Size(msg, id, "") > c.nc.MaxPayload() {
 			// The trace context never makes a command too large to
 			// send: such a command goes without it.
 			msg.Header = nats.Header{}
@@ -88,21 +89,6 @@ func (c *Client) SendRaw(ctx context.Context, id, subject string, body []byte) (
 	}
 	_, err = c.js.PublishMsg(ctx, msg, opts...)
 	return err
-}
-
-// size is what msg with message ID id takes of the server's max payload,
-// as nats.go sends it (the body and the header block).
-func size(msg *nats.Msg, id string) int64 {
-	n := len(msg.Data) + len("NATS/1.0\r\n\r\n")
-	for k, vs := range msg.Header {
-		for _, v := range vs {
-			n += len(k) + len(": \r\n") + len(v)
-		}
-	}
-	if id != "" {
-		n += len(jetstream.MsgIDHeader) + len(": \r\n") + len(id)
-	}
-	return int64(n)
 }
 
 // tracerName names the client's tracer.

@@ -146,7 +146,7 @@ func (p *Publisher) natsMsg(ctx context.Context, m Msg) *nats.Msg {
 	}
 	if tracing.Enabled() {
 		tracing.Inject(ctx, tracing.Header(nm.Header))
-		if nc := p.js.Conn(); nc != nil && nc.MaxPayload() > 0 && p.size(nm, m.MsgID) > nc.MaxPayload() {
+		if nc := p.js.Conn(); nc != nil && nc.MaxPayload() > 0 && Size(nm, m.MsgID, p.cfg.ExpectStream) > nc.MaxPayload() {
 			// The trace context never makes a message too large to
 			// send: such a message goes without it.
 			nm.Header.Del(tracing.HeaderTraceParent)
@@ -156,10 +156,11 @@ func (p *Publisher) natsMsg(ctx context.Context, m Msg) *nats.Msg {
 	return nm
 }
 
-// size is what nm takes of the server's max payload as nats.go sends it:
-// the body and the header block with the Nats-Msg-Id (msgID) and
-// Nats-Expected-Stream headers the options add.
-func (p *Publisher) size(nm *nats.Msg, msgID string) int64 {
+// Size is what nm takes of the server's max payload as nats.go sends it
+// with JetStream options: the body and the header block, with the
+// Nats-Msg-Id (msgID) and Nats-Expected-Stream (expectStream) headers the
+// options add when not empty.
+func Size(nm *nats.Msg, msgID, expectStream string) int64 {
 	n := len(nm.Data) + len("NATS/1.0\r\n\r\n")
 	for k, vs := range nm.Header {
 		for _, v := range vs {
@@ -169,8 +170,8 @@ func (p *Publisher) size(nm *nats.Msg, msgID string) int64 {
 	if msgID != "" {
 		n += len(jetstream.MsgIDHeader) + len(": \r\n") + len(msgID)
 	}
-	if p.cfg.ExpectStream != "" {
-		n += len(jetstream.ExpectedStreamHeader) + len(": \r\n") + len(p.cfg.ExpectStream)
+	if expectStream != "" {
+		n += len(jetstream.ExpectedStreamHeader) + len(": \r\n") + len(expectStream)
 	}
 	return int64(n)
 }
