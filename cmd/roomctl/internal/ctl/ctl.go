@@ -271,6 +271,17 @@ func (e *env) waitResult(ctx context.Context, id string) error {
 	return nil
 }
 
+// jsonLines writes items as JSON Lines: one compact object a line.
+func jsonLines[T any](w io.Writer, items []T) error {
+	enc := json.NewEncoder(w)
+	for _, it := range items {
+		if err := enc.Encode(it); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func printJSON(w io.Writer, v any) error {
 	raw, ok := v.(json.RawMessage)
 	if !ok {

@@ -58,13 +58,7 @@ func (c *DeadListCmd) Run(e *env) error {
 		return fail(ExitUnreachable, "%w", err)
 	}
 	if c.JSON {
-		enc := json.NewEncoder(e.out)
-		for _, d := range dead {
-			if err := enc.Encode(d); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(e.out, dead)
 	}
 	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 	_, _ = fmt.Fprintln(tw, "SEQ\tSUBJECT\tCOMMAND ID\tDELIVERIES\tREASON")

@@ -48,13 +48,7 @@ func (c *CommandsCmd) Run(e *env) error {
 		return err
 	}
 	if c.JSON {
-		enc := json.NewEncoder(e.out)
-		for _, it := range items {
-			if err := enc.Encode(it); err != nil {
-				return err
-			}
-		}
-		return nil
+		return jsonLines(e.out, items)
 	}
 	tw := tabwriter.NewWriter(e.out, 0, 4, 2, ' ', 0)
 	_, _ = fmt.Fprintln(tw, "COMMAND ID\tTYPE\tSTATE\tSTATUS\tCLAIMED\tCOMPLETED\tERROR")
