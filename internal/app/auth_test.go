@@ -130,8 +130,13 @@ func TestPublisherLimits(t *testing.T) {
 	require.Equal(t, events.ResultSubject(id), msg.Subject)
 	results, err := pjs.Stream(ctxT(t, 10*time.Second), events.StreamResults)
 	require.NoError(t, err)
-	stored, err := results.GetLastMsgForSubject(ctxT(t, 10*time.Second), events.ResultSubject(id))
-	require.NoError(t, err)
+	// A live subscriber can see the result before the stream has stored
+	// it: the stream get may need a moment.
+	var stored *jetstream.RawStreamMsg
+	require.Eventually(t, func() bool {
+		stored, err = results.GetLastMsgForSubject(ctxT(t, 10*time.Second), events.ResultSubject(id))
+		return err == nil
+	}, 10*time.Second, 20*time.Millisecond, "the stored result")
 	var r events.Result
 	require.NoError(t, json.Unmarshal(stored.Data, &r))
 	require.True(t, r.OK)
